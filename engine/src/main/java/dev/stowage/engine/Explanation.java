@@ -1,0 +1,129 @@
+package dev.stowage.engine;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Why a task fits the offers it fits and not the others, as counters: each offer is counted once,
+ * under the first check it fails, cheapest check first (constraints, then already taken, then each
+ * resource dimension in contract order). Reads like kube-scheduler's message: {@code 0/20000 offers
+ * fit: 12000 insufficient memoryMiB, 8000 constraint zone=a}.
+ *
+ * @param task the task's name
+ * @param offers how many offers were considered
+ * @param fitting how many of them the task fits now
+ * @param reasons rejected-offer counts by reason, largest first
+ * @param neverFits true when no offer in the input could host the task even before any placement
+ */
+public record Explanation(
+    String task, int offers, int fitting, Map<String, Integer> reasons, boolean neverFits) {
+
+  public static final String TAKEN = "taken by an earlier task";
+
+  public Explanation {
+    reasons = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(reasons));
+  }
+
+  /** The same counts for another task with identical requests and constraints. */
+  Explanation forTask(String otherTask) {
+    return new Explanation(otherTask, offers, fitting, reasons, neverFits);
+  }
+
+  /** One line a person reads. */
+  public String message() {
+    var sb = new StringBuilder();
+    sb.append(fitting).append('/').append(offers).append(" offers fit");
+    String sep = ": ";
+    for (var e : reasons.entrySet()) {
+      sb.append(sep).append(e.getValue()).append(' ').append(e.getKey());
+      sep = ", ";
+    }
+    if (neverFits) {
+      sb.append("; never schedulable: no offer in the input could ever fit it");
+    }
+    return sb.toString();
+  }
+
+  static Explanation compute(Problem problem, int taskIndex, long[] avail, boolean[] taken) {
+    Task task = problem.tasks().get(taskIndex);
+    long[] req = problem.requested();
+    long[] initial = problem.initial();
+    int r = taskIndex * 4;
+    // Constraint keys in a stable order so that the "first failing" key is reproducible.
+    List<Map.Entry<String, String>> constraints =
+        new ArrayList<>(new TreeMap<>(task.constraints()).entrySet());
+    int[] constraintMisses = new int[constraints.size()];
+    long[] insufficient = new long[4];
+    int takenCount = 0;
+    int fitting = 0;
+    boolean everFits = false;
+
+    List<Offer> offers = problem.offers();
+    for (int o = 0; o < offers.size(); o++) {
+      Map<String, String> attributes = offers.get(o).attributes();
+      int miss = -1;
+      for (int c = 0; c < constraints.size() && miss < 0; c++) {
+        var k = constraints.get(c);
+        if (!k.getValue().equals(attributes.get(k.getKey()))) {
+          miss = c;
+        }
+      }
+      if (miss >= 0) {
+        constraintMisses[miss]++;
+        continue;
+      }
+      int a = o * 4;
+      if (!everFits) {
+        everFits = fitsIn(req, r, initial, a);
+      }
+      if (taken[o]) {
+        takenCount++;
+        continue;
+      }
+      int short_ = -1;
+      for (int d = 0; d < 4 && short_ < 0; d++) {
+        if (req[r + d] > avail[a + d]) {
+          short_ = d;
+        }
+      }
+      if (short_ >= 0) {
+        insufficient[short_]++;
+      } else {
+        fitting++;
+      }
+    }
+
+    var reasons = new ArrayList<Map.Entry<String, Integer>>();
+    for (int c = 0; c < constraints.size(); c++) {
+      if (constraintMisses[c] > 0) {
+        var k = constraints.get(c);
+        reasons.add(Map.entry("constraint " + k.getKey() + "=" + k.getValue(), constraintMisses[c]));
+      }
+    }
+    if (takenCount > 0) {
+      reasons.add(Map.entry(TAKEN, takenCount));
+    }
+    for (int d = 0; d < 4; d++) {
+      if (insufficient[d] > 0) {
+        reasons.add(Map.entry("insufficient " + Resources.DIMENSIONS[d], (int) insufficient[d]));
+      }
+    }
+    reasons.sort(Map.Entry.<String, Integer>comparingByValue(Comparator.reverseOrder()));
+    var ordered = new LinkedHashMap<String, Integer>();
+    for (var e : reasons) {
+      ordered.put(e.getKey(), e.getValue());
+    }
+    return new Explanation(task.name(), offers.size(), fitting, ordered, !everFits);
+  }
+
+  private static boolean fitsIn(long[] req, int r, long[] avail, int a) {
+    return req[r] <= avail[a]
+        && req[r + 1] <= avail[a + 1]
+        && req[r + 2] <= avail[a + 2]
+        && req[r + 3] <= avail[a + 3];
+  }
+}

@@ -1,0 +1,216 @@
+package dev.stowage.engine;
+
+import java.util.Arrays;
+import java.util.Locale;
+
+/**
+ * How good a fitting offer is for a task; lower is better, ties go to the lower offer index.
+ *
+ * <p>Each scorer has an exact {@code score} (what the reference loop uses) and a {@code
+ * lowerBound} over a group of offers described by per-dimension ranges of available and initial
+ * amounts (what the fast matcher prunes with). A bound must never exceed the score of any fitting
+ * offer in the group. The bounds are computed with the same floating-point operations as the score,
+ * in the same order, on the range ends: IEEE-754 rounding is monotone, so the bound stays below
+ * every exact score and the fast matcher returns exactly what the reference loop returns.
+ *
+ * <p>"Initial" is an offer's availability when matching starts; the consolidating scorers measure
+ * use against it. Arrays hold four longs per offer or group, in contract order (cpuMillis,
+ * memoryMiB, diskMiB, gpus), starting at {@code base}.
+ */
+public enum Scorer {
+  /**
+   * The contract's tightest fit: {@code sum over dimensions with avail > 0 of 1 - req/avail}. A
+   * CPU-only task on a GPU offer pays for the idle GPUs.
+   */
+  TIGHTEST_FIT("tightest-fit") {
+    @Override
+    double score(long r0, long r1, long r2, long r3, long[] avail, long[] initial, int base) {
+      double s = 0.0;
+      long a = avail[base];
+      if (a > 0) {
+        s = s + (1.0 - (double) r0 / (double) a);
+      }
+      a = avail[base + 1];
+      if (a > 0) {
+        s = s + (1.0 - (double) r1 / (double) a);
+      }
+      a = avail[base + 2];
+      if (a > 0) {
+        s = s + (1.0 - (double) r2 / (double) a);
+      }
+      a = avail[base + 3];
+      if (a > 0) {
+        s = s + (1.0 - (double) r3 / (double) a);
+      }
+      return s;
+    }
+
+    @Override
+    double lowerBound(
+        long r0,
+        long r1,
+        long r2,
+        long r3,
+        long[] minAvail,
+        long[] maxAvail,
+        long[] minInitial,
+        long[] maxInitial,
+        int base) {
+      double s = 0.0;
+      s = s + tightTerm(r0, minAvail[base]);
+      s = s + tightTerm(r1, minAvail[base + 1]);
+      s = s + tightTerm(r2, minAvail[base + 2]);
+      s = s + tightTerm(r3, minAvail[base + 3]);
+      return s;
+    }
+  },
+
+  /**
+   * Consolidates onto offers that are already in use, like Fenzo's cpuMemBinPacker: {@code sum
+   * over cpu and memory (initial > 0) of 1 - (used + req) / initial}, where used is what this match
+   * has already placed on the offer. Lower is fuller.
+   */
+  BIN_PACKING("bin-packing") {
+    @Override
+    double score(long r0, long r1, long r2, long r3, long[] avail, long[] initial, int base) {
+      double s = 0.0;
+      long i = initial[base];
+      if (i > 0) {
+        s = s + (1.0 - (double) (i - avail[base] + r0) / (double) i);
+      }
+      i = initial[base + 1];
+      if (i > 0) {
+        s = s + (1.0 - (double) (i - avail[base + 1] + r1) / (double) i);
+      }
+      return s;
+    }
+
+    @Override
+    double lowerBound(
+        long r0,
+        long r1,
+        long r2,
+        long r3,
+        long[] minAvail,
+        long[] maxAvail,
+        long[] minInitial,
+        long[] maxInitial,
+        int base) {
+      double s = 0.0;
+      s = s + packTerm(r0, minAvail[base], minInitial[base], maxInitial[base]);
+      s = s + packTerm(r1, minAvail[base + 1], minInitial[base + 1], maxInitial[base + 1]);
+      return s;
+    }
+  },
+
+  /**
+   * Spreads load, like kube-scheduler's LeastAllocated: {@code sum over cpu and memory (initial >
+   * 0) of (used + req) / initial}. Lower is emptier.
+   */
+  SPREAD("spread") {
+    @Override
+    double score(long r0, long r1, long r2, long r3, long[] avail, long[] initial, int base) {
+      double s = 0.0;
+      long i = initial[base];
+      if (i > 0) {
+        s = s + (double) (i - avail[base] + r0) / (double) i;
+      }
+      i = initial[base + 1];
+      if (i > 0) {
+        s = s + (double) (i - avail[base + 1] + r1) / (double) i;
+      }
+      return s;
+    }
+
+    @Override
+    double lowerBound(
+        long r0,
+        long r1,
+        long r2,
+        long r3,
+        long[] minAvail,
+        long[] maxAvail,
+        long[] minInitial,
+        long[] maxInitial,
+        int base) {
+      double s = 0.0;
+      s = s + spreadTerm(r0, maxAvail[base], minInitial[base], maxInitial[base]);
+      s = s + spreadTerm(r1, maxAvail[base + 1], minInitial[base + 1], maxInitial[base + 1]);
+      return s;
+    }
+  };
+
+  private final String label;
+
+  Scorer(String label) {
+    this.label = label;
+  }
+
+  /** The name used on the command line and in reports. */
+  public String label() {
+    return label;
+  }
+
+  /** Finds a scorer by its label (or enum name), case-insensitively. */
+  public static Scorer parse(String text) {
+    for (Scorer s : values()) {
+      if (s.label.equalsIgnoreCase(text) || s.name().equalsIgnoreCase(text)) {
+        return s;
+      }
+    }
+    throw new IllegalArgumentException(
+        "unknown scorer '"
+            + text
+            + "': expected one of "
+            + Arrays.stream(values()).map(Scorer::label).toList());
+  }
+
+  abstract double score(long r0, long r1, long r2, long r3, long[] avail, long[] initial, int base);
+
+  abstract double lowerBound(
+      long r0,
+      long r1,
+      long r2,
+      long r3,
+      long[] minAvail,
+      long[] maxAvail,
+      long[] minInitial,
+      long[] maxInitial,
+      int base);
+
+  /** The least {@code 1 - r/a} over fitting offers whose availability is at least {@code min}. */
+  static double tightTerm(long r, long min) {
+    if (r > 0) {
+      return 1.0 - (double) r / (double) Math.max(min, r);
+    }
+    // r == 0: the term is 1 where a > 0 and skipped (0) where a == 0.
+    return min > 0 ? 1.0 : 0.0;
+  }
+
+  /** The least {@code 1 - (i - a + r)/i}; never below 0 for a fitting offer (a >= r). */
+  static double packTerm(long r, long minAvail, long minInitial, long maxInitial) {
+    if (minInitial <= 0) {
+      return 0.0;
+    }
+    long mostUsed = maxInitial - Math.max(minAvail, r) + r;
+    double t = 1.0 - (double) mostUsed / (double) minInitial;
+    return Math.max(t, 0.0);
+  }
+
+  /** The least {@code (i - a + r)/i}; never below 0. */
+  static double spreadTerm(long r, long maxAvail, long minInitial, long maxInitial) {
+    if (minInitial <= 0) {
+      return 0.0;
+    }
+    long leastUsed = minInitial - maxAvail + r;
+    if (leastUsed <= 0) {
+      return 0.0;
+    }
+    return (double) leastUsed / (double) maxInitial;
+  }
+
+  @Override
+  public String toString() {
+    return label.toLowerCase(Locale.ROOT);
+  }
+}
