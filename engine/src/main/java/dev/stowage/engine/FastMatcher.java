@@ -34,7 +34,7 @@ final class FastMatcher implements Matcher {
     for (var e : attributeClasses.entrySet()) {
       classAttributes.set(e.getValue(), e.getKey());
     }
-    OfferTree tree = new OfferTree(problem.initial(), classOfOffer, attributeClasses.size());
+    OfferTree tree = new OfferTree(problem.initial(), classOfOffer);
 
     var taskClasses = new TaskClasses(classAttributes);
     long[] req = problem.requested();
@@ -50,22 +50,21 @@ final class FastMatcher implements Matcher {
       }
       int b = t * 4;
       long r0 = req[b], r1 = req[b + 1], r2 = req[b + 2], r3 = req[b + 3];
-      int slot = tree.best(r0, r1, r2, r3, c.allowed, c.mask, s);
-      if (slot < 0) {
+      int offer = tree.best(r0, r1, r2, r3, c.allowed, c.mask, s);
+      if (offer < 0) {
         c.failed = true;
         offerOfTask[t] = -1;
         continue;
       }
-      int offer = tree.offerAt(slot);
       offerOfTask[t] = offer;
       if (consume) {
         taken[offer] = true;
-        tree.take(slot);
+        tree.take(offer);
       } else {
-        tree.subtract(slot, r0, r1, r2, r3);
+        tree.subtract(offer, r0, r1, r2, r3);
       }
     }
-    return new MatchResult(problem, mode, offerOfTask, tree.availabilityByOffer(), taken);
+    return new MatchResult(problem, mode, offerOfTask, tree.availability(), taken);
   }
 
   /** Interns tasks by (requests, constraints) and compiles each class's constraints once. */

@@ -1,65 +1,70 @@
 package dev.stowage.engine;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The fast matcher's index: offers in struct-of-arrays form, ordered into a binary tree whose top
- * levels separate attribute classes and whose lower levels are k-d splits on availability. Every
- * node keeps the live minimum and maximum availability per dimension, the static range of initial
- * availability, a bit mask of the attribute classes below it, and the lowest offer index below it.
+ * The fast matcher's index: a k-d tree over offers' current availability, in struct-of-arrays
+ * form. Internal nodes split space at a fixed plane (dimension and value, chosen at build time at
+ * the median); leaves hold buckets of offers. Every node keeps live aggregates of what lies below
+ * it: minimum and maximum availability and initial availability per dimension, a bit mask of
+ * attribute classes, and the lowest offer index.
  *
- * <p>A search walks the tree depth first, nearer child first, and skips a node when some request
- * exceeds the node's maximum (no offer below can fit), when no attribute class below satisfies the
+ * <p>A search walks the tree depth first, better child first, and skips a node when a request
+ * exceeds the node's maximum (nothing below can fit), when no attribute class below satisfies the
  * constraints, or when the scorer's lower bound for the node cannot beat the best offer found so
- * far (taking the lower-index tie rule into account). Placing a task updates one leaf and the
- * aggregates on its path to the root, so the tree stays exact in both modes.
+ * far under the lower-index tie rule. Placing a task changes one offer: it is moved to the leaf
+ * whose region now holds it (so the tree stays as tight in pack mode as at build time), crowded
+ * leaves are split, and the aggregates on the affected paths are recomputed.
  */
 final class OfferTree {
-  /** Offers per leaf: small enough that bounds prune well, large enough to amortise a node visit. */
-  static final int LEAF_SIZE = 8;
+  /** Offers per leaf at build time: small enough for tight bounds, large enough to amortise. */
+  static final int LEAF_SIZE = Integer.getInteger("leaf", 8);
+
+  /** A leaf that grows past this (offers moving into its region) is split. */
+  static final int LEAF_SPLIT = Integer.getInteger("split", 24);
 
   private static final long EMPTY_MIN = Long.MAX_VALUE;
   private static final long EMPTY_MAX = -1;
 
-  // Per slot (offers in tree order).
+  // Per offer, in input order: four longs each.
   private final long[] avail;
   private final long[] initial;
-  private final int[] classOfSlot;
-  private final int[] offerOfSlot;
-  private final int[] leafOfSlot;
+  private final int[] classOf;
+  private final int[] leafOf;
+  private final int[] positionInLeaf;
 
-  // Per node.
-  private final long[] minAvail;
-  private final long[] maxAvail;
-  private final long[] minInitial;
-  private final long[] maxInitial;
-  private final long[] classMask;
-  private final int[] minOffer;
-  private final int[] left;
-  private final int[] right;
-  private final int[] parent;
-  private final int[] from;
-  private final int[] to;
+  // Per node; arrays grow when leaves split.
+  private long[] minAvail;
+  private long[] maxAvail;
+  private long[] minInitial;
+  private long[] maxInitial;
+  private long[] classMask;
+  private int[] minOffer;
+  private int[] left;
+  private int[] right;
+  private int[] parent;
+  private int[] splitDim;
+  private long[] splitValue;
+  private int[][] members;
+  private int[] memberCount;
   private int nodeCount;
   private final int root;
 
-  // Search scratch, reused across searches (the tree is confined to one thread).
-  private final int[] stackNode;
-  private final double[] stackBound;
+  // Search scratch, reused across searches (a tree is confined to one thread).
+  private int[] stackNode;
+  private double[] stackBound;
+  private int depth;
 
-  /**
-   * @param initial four longs per offer, in input order
-   * @param classOfOffer the attribute class of each offer
-   */
-  OfferTree(long[] initial, int[] classOfOffer, int classCount) {
+  OfferTree(long[] initialAvail, int[] classOfOffer) {
     int m = classOfOffer.length;
-    this.avail = new long[m * 4];
-    this.initial = new long[m * 4];
-    this.classOfSlot = new int[m];
-    this.offerOfSlot = new int[m];
-    this.leafOfSlot = new int[m];
-    int capacity = Math.max(1, 2 * m);
+    this.avail = initialAvail.clone();
+    this.initial = initialAvail.clone();
+    this.classOf = classOfOffer.clone();
+    this.leafOf = new int[m];
+    this.positionInLeaf = new int[m];
+    int capacity = Math.max(4, 2 * (m / LEAF_SIZE + 1) * 2);
     minAvail = new long[capacity * 4];
     maxAvail = new long[capacity * 4];
     minInitial = new long[capacity * 4];
@@ -69,172 +74,154 @@ final class OfferTree {
     left = new int[capacity];
     right = new int[capacity];
     parent = new int[capacity];
-    from = new int[capacity];
-    to = new int[capacity];
+    splitDim = new int[capacity];
+    splitValue = new long[capacity];
+    members = new int[capacity][];
+    memberCount = new int[capacity];
 
-    // Counting sort by attribute class, stable so each class keeps input order.
-    int[] start = new int[classCount + 1];
-    for (int c : classOfOffer) {
-      start[c + 1]++;
-    }
-    for (int c = 0; c < classCount; c++) {
-      start[c + 1] += start[c];
-    }
+    int[] order = new int[m];
     for (int o = 0; o < m; o++) {
-      offerOfSlot[start[classOfOffer[o]]++] = o;
+      order[o] = o;
     }
-    long[] span = globalSpan(initial, m);
-    int[] scratch = offerOfSlot;
-    this.root = m == 0 ? -1 : build(0, m, -1, classOfOffer, initial, span, scratch);
-    for (int s = 0; s < m; s++) {
-      int o = offerOfSlot[s];
-      classOfSlot[s] = classOfOffer[o];
-      System.arraycopy(initial, o * 4, avail, s * 4, 4);
-      System.arraycopy(initial, o * 4, this.initial, s * 4, 4);
-    }
-    if (root >= 0) {
-      computeStatic(root);
-    }
-    int depth = depth(root);
+    root = build(order, 0, m, -1, 1);
+    refreshAll(root);
     stackNode = new int[2 * depth + 4];
     stackBound = new double[2 * depth + 4];
   }
 
-  private static long[] globalSpan(long[] initial, int m) {
-    long[] span = new long[4];
-    for (int d = 0; d < 4; d++) {
-      long lo = Long.MAX_VALUE;
-      long hi = Long.MIN_VALUE;
-      for (int o = 0; o < m; o++) {
-        long v = initial[o * 4 + d];
-        lo = Math.min(lo, v);
-        hi = Math.max(hi, v);
-      }
-      span[d] = Math.max(1, hi - lo);
+  private int newNode(int up) {
+    if (nodeCount == left.length) {
+      int n = left.length * 2;
+      minAvail = Arrays.copyOf(minAvail, n * 4);
+      maxAvail = Arrays.copyOf(maxAvail, n * 4);
+      minInitial = Arrays.copyOf(minInitial, n * 4);
+      maxInitial = Arrays.copyOf(maxInitial, n * 4);
+      classMask = Arrays.copyOf(classMask, n);
+      minOffer = Arrays.copyOf(minOffer, n);
+      left = Arrays.copyOf(left, n);
+      right = Arrays.copyOf(right, n);
+      parent = Arrays.copyOf(parent, n);
+      splitDim = Arrays.copyOf(splitDim, n);
+      splitValue = Arrays.copyOf(splitValue, n);
+      members = Arrays.copyOf(members, n);
+      memberCount = Arrays.copyOf(memberCount, n);
     }
-    return span;
-  }
-
-  private int build(
-      int lo, int hi, int up, int[] classOfOffer, long[] init, long[] span, int[] order) {
     int node = nodeCount++;
     parent[node] = up;
-    from[node] = lo;
-    to[node] = hi;
-    if (hi - lo <= LEAF_SIZE) {
-      left[node] = -1;
-      right[node] = -1;
-      for (int s = lo; s < hi; s++) {
-        leafOfSlot[s] = node;
-      }
-      return node;
-    }
-    int mid;
-    int firstClass = classOfOffer[order[lo]];
-    int lastClass = classOfOffer[order[hi - 1]];
-    if (firstClass != lastClass) {
-      mid = classBoundaryNear(lo, hi, classOfOffer, order);
-    } else {
-      int dim = widestDimension(lo, hi, init, span, order);
-      mid = (lo + hi) >>> 1;
-      Select.nth(order, lo, hi, mid, init, dim);
-    }
-    left[node] = build(lo, mid, node, classOfOffer, init, span, order);
-    right[node] = build(mid, hi, node, classOfOffer, init, span, order);
+    left[node] = -1;
+    right[node] = -1;
     return node;
   }
 
-  /** The class boundary closest to the middle of [lo, hi); the range holds at least two classes. */
-  private static int classBoundaryNear(int lo, int hi, int[] classOfOffer, int[] order) {
-    int mid = (lo + hi) >>> 1;
-    for (int step = 0; ; step++) {
-      int down = mid - step;
-      if (down > lo && classOfOffer[order[down - 1]] != classOfOffer[order[down]]) {
-        return down;
-      }
-      int upPos = mid + step;
-      if (upPos < hi && upPos > lo && classOfOffer[order[upPos - 1]] != classOfOffer[order[upPos]]) {
-        return upPos;
-      }
+  /** Builds the subtree for {@code order[lo, hi)}; reorders that range. */
+  private int build(int[] order, int lo, int hi, int up, int level) {
+    int node = newNode(up);
+    depth = Math.max(depth, level);
+    if (hi - lo > LEAF_SIZE && split(node, order, lo, hi)) {
+      int mid = partition(order, lo, hi, splitDim[node], splitValue[node]);
+      int l = build(order, lo, mid, node, level + 1);
+      int r = build(order, mid, hi, node, level + 1);
+      left[node] = l;
+      right[node] = r;
+      return node;
     }
+    int[] bucket = new int[Math.max(LEAF_SPLIT + 1, hi - lo)];
+    for (int i = lo; i < hi; i++) {
+      place(node, bucket, i - lo, order[i]);
+    }
+    members[node] = bucket;
+    memberCount[node] = hi - lo;
+    return node;
   }
 
-  /** The dimension whose values in [lo, hi) spread widest relative to their global spread. */
-  private static int widestDimension(int lo, int hi, long[] init, long[] span, int[] order) {
-    int best = 0;
-    double bestSpread = -1;
-    for (int d = 0; d < 4; d++) {
-      long min = Long.MAX_VALUE;
-      long max = Long.MIN_VALUE;
-      for (int s = lo; s < hi; s++) {
-        long v = init[order[s] * 4 + d];
-        min = Math.min(min, v);
-        max = Math.max(max, v);
-      }
-      double spread = (double) (max - min) / (double) span[d];
-      if (spread > bestSpread) {
-        bestSpread = spread;
-        best = d;
-      }
-    }
-    return best;
+  private void place(int leaf, int[] bucket, int position, int offer) {
+    bucket[position] = offer;
+    leafOf[offer] = leaf;
+    positionInLeaf[offer] = position;
   }
 
-  private void computeStatic(int node) {
-    int nb = node * 4;
-    if (left[node] < 0) {
-      long mask = 0;
-      int lowest = Integer.MAX_VALUE;
+  /**
+   * Chooses the split plane of {@code node} for the offers in {@code order[lo, hi)}: the dimension
+   * with the widest spread of current availability, at the median value. Offers below the value go
+   * left. Returns false when no plane separates the offers (they are all equal).
+   */
+  private boolean split(int node, int[] order, int lo, int hi) {
+    long[] min = new long[4];
+    long[] max = new long[4];
+    Arrays.fill(min, Long.MAX_VALUE);
+    Arrays.fill(max, Long.MIN_VALUE);
+    for (int i = lo; i < hi; i++) {
+      int b = order[i] * 4;
       for (int d = 0; d < 4; d++) {
-        minInitial[nb + d] = Long.MAX_VALUE;
-        maxInitial[nb + d] = Long.MIN_VALUE;
+        min[d] = Math.min(min[d], avail[b + d]);
+        max[d] = Math.max(max[d], avail[b + d]);
       }
-      for (int s = from[node]; s < to[node]; s++) {
-        mask |= 1L << (classOfSlot[s] & 63);
-        lowest = Math.min(lowest, offerOfSlot[s]);
-        for (int d = 0; d < 4; d++) {
-          long v = initial[s * 4 + d];
-          minInitial[nb + d] = Math.min(minInitial[nb + d], v);
-          maxInitial[nb + d] = Math.max(maxInitial[nb + d], v);
+    }
+    // Spread relative to magnitude: the scores are ratios, so a 2x range matters equally in any
+    // dimension whatever its unit.
+    int dim = -1;
+    double widest = 0;
+    for (int d = 0; d < 4; d++) {
+      if (max[d] > min[d]) {
+        double spread = (double) (max[d] - min[d]) / (double) (max[d] + 1);
+        if (spread > widest) {
+          widest = spread;
+          dim = d;
         }
       }
-      classMask[node] = mask;
-      minOffer[node] = lowest;
+    }
+    if (dim < 0) {
+      return false;
+    }
+    int mid = (lo + hi) >>> 1;
+    Select.nth(order, lo, hi, mid, avail, dim);
+    long value = avail[order[mid] * 4 + dim];
+    if (value == min[dim]) {
+      value++; // everything equal to the minimum goes left; something is greater, so right is not empty
+    }
+    splitDim[node] = dim;
+    splitValue[node] = value;
+    return true;
+  }
+
+  /** Moves offers with availability below {@code value} in {@code dim} to the front; returns the cut. */
+  private int partition(int[] order, int lo, int hi, int dim, long value) {
+    int i = lo;
+    for (int j = lo; j < hi; j++) {
+      if (avail[order[j] * 4 + dim] < value) {
+        int t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+        i++;
+      }
+    }
+    return i;
+  }
+
+  private void refreshAll(int node) {
+    if (left[node] < 0) {
       refreshLeaf(node);
       return;
     }
-    int l = left[node];
-    int r = right[node];
-    computeStatic(l);
-    computeStatic(r);
-    classMask[node] = classMask[l] | classMask[r];
-    minOffer[node] = Math.min(minOffer[l], minOffer[r]);
-    for (int d = 0; d < 4; d++) {
-      minInitial[nb + d] = Math.min(minInitial[l * 4 + d], minInitial[r * 4 + d]);
-      maxInitial[nb + d] = Math.max(maxInitial[l * 4 + d], maxInitial[r * 4 + d]);
-    }
+    refreshAll(left[node]);
+    refreshAll(right[node]);
     combine(node);
-  }
-
-  private int depth(int node) {
-    if (node < 0) {
-      return 0;
-    }
-    return 1 + Math.max(depth(left[node]), depth(right[node]));
   }
 
   private void refreshLeaf(int node) {
     int nb = node * 4;
     long min0 = EMPTY_MIN, min1 = EMPTY_MIN, min2 = EMPTY_MIN, min3 = EMPTY_MIN;
     long max0 = EMPTY_MAX, max1 = EMPTY_MAX, max2 = EMPTY_MAX, max3 = EMPTY_MAX;
+    long imin0 = EMPTY_MIN, imin1 = EMPTY_MIN, imax0 = EMPTY_MAX, imax1 = EMPTY_MAX;
+    long mask = 0;
+    int lowest = Integer.MAX_VALUE;
     final long[] av = avail;
-    for (int s = from[node], end = to[node]; s < end; s++) {
-      int b = s * 4;
-      long a0 = av[b];
-      if (a0 < 0) {
-        continue; // taken
-      }
-      long a1 = av[b + 1], a2 = av[b + 2], a3 = av[b + 3];
+    final long[] init = initial;
+    int[] bucket = members[node];
+    for (int k = 0, n = memberCount[node]; k < n; k++) {
+      int o = bucket[k];
+      int b = o * 4;
+      long a0 = av[b], a1 = av[b + 1], a2 = av[b + 2], a3 = av[b + 3];
       min0 = Math.min(min0, a0);
       max0 = Math.max(max0, a0);
       min1 = Math.min(min1, a1);
@@ -243,6 +230,12 @@ final class OfferTree {
       max2 = Math.max(max2, a2);
       min3 = Math.min(min3, a3);
       max3 = Math.max(max3, a3);
+      imin0 = Math.min(imin0, init[b]);
+      imax0 = Math.max(imax0, init[b]);
+      imin1 = Math.min(imin1, init[b + 1]);
+      imax1 = Math.max(imax1, init[b + 1]);
+      mask |= 1L << (classOf[o] & 63);
+      lowest = Math.min(lowest, o);
     }
     minAvail[nb] = min0;
     minAvail[nb + 1] = min1;
@@ -252,88 +245,158 @@ final class OfferTree {
     maxAvail[nb + 1] = max1;
     maxAvail[nb + 2] = max2;
     maxAvail[nb + 3] = max3;
+    // Only cpu and memory feed the scorers that read initial availability.
+    minInitial[nb] = imin0;
+    minInitial[nb + 1] = imin1;
+    maxInitial[nb] = imax0;
+    maxInitial[nb + 1] = imax1;
+    classMask[node] = mask;
+    minOffer[node] = lowest;
   }
 
   private void combine(int node) {
     int nb = node * 4;
-    int lb = left[node] * 4;
-    int rb = right[node] * 4;
+    int l = left[node];
+    int r = right[node];
+    int lb = l * 4;
+    int rb = r * 4;
     for (int d = 0; d < 4; d++) {
       minAvail[nb + d] = Math.min(minAvail[lb + d], minAvail[rb + d]);
       maxAvail[nb + d] = Math.max(maxAvail[lb + d], maxAvail[rb + d]);
+      minInitial[nb + d] = Math.min(minInitial[lb + d], minInitial[rb + d]);
+      maxInitial[nb + d] = Math.max(maxInitial[lb + d], maxInitial[rb + d]);
+    }
+    classMask[node] = classMask[l] | classMask[r];
+    minOffer[node] = Math.min(minOffer[l], minOffer[r]);
+  }
+
+  private void refreshUp(int node) {
+    for (int n = parent[node]; n >= 0; n = parent[n]) {
+      combine(n);
     }
   }
 
-  private void refreshPath(int slot) {
-    int node = leafOfSlot[slot];
-    refreshLeaf(node);
-    for (node = parent[node]; node >= 0; node = parent[node]) {
-      combine(node);
-    }
+  /** Consume mode: the offer is gone. */
+  void take(int offer) {
+    int leaf = leafOf[offer];
+    removeFromLeaf(leaf, offer);
+    refreshLeaf(leaf);
+    refreshUp(leaf);
   }
 
-  /** The input index of the offer in {@code slot}. */
-  int offerAt(int slot) {
-    return offerOfSlot[slot];
-  }
-
-  /** Consume mode: the offer in {@code slot} is gone. */
-  void take(int slot) {
-    int b = slot * 4;
-    avail[b] = -1;
-    avail[b + 1] = -1;
-    avail[b + 2] = -1;
-    avail[b + 3] = -1;
-    refreshPath(slot);
-  }
-
-  /** Pack mode: the offer in {@code slot} hosts a task with these requests. */
-  void subtract(int slot, long r0, long r1, long r2, long r3) {
-    int b = slot * 4;
+  /** Pack mode: the offer hosts a task with these requests; it moves to its new region. */
+  void subtract(int offer, long r0, long r1, long r2, long r3) {
+    int b = offer * 4;
     avail[b] -= r0;
     avail[b + 1] -= r1;
     avail[b + 2] -= r2;
     avail[b + 3] -= r3;
-    refreshPath(slot);
+    int from = leafOf[offer];
+    int to = leafFor(offer);
+    if (to != from) {
+      removeFromLeaf(from, offer);
+      refreshLeaf(from);
+      refreshUp(from);
+      addToLeaf(to, offer); // may split 'to': refresh wherever the offer landed
+    }
+    int leaf = leafOf[offer];
+    refreshLeaf(leaf);
+    refreshUp(leaf);
   }
 
-  /** Availability per offer in input order; taken offers keep their initial amounts. */
-  long[] availabilityByOffer() {
-    long[] out = new long[avail.length];
-    for (int s = 0; s < offerOfSlot.length; s++) {
-      int o = offerOfSlot[s];
-      if (avail[s * 4] < 0) {
-        System.arraycopy(initial, s * 4, out, o * 4, 4);
-      } else {
-        System.arraycopy(avail, s * 4, out, o * 4, 4);
-      }
+  private int leafFor(int offer) {
+    int node = root;
+    int b = offer * 4;
+    while (left[node] >= 0) {
+      node = avail[b + splitDim[node]] < splitValue[node] ? left[node] : right[node];
     }
-    return out;
+    return node;
+  }
+
+  private void removeFromLeaf(int leaf, int offer) {
+    int[] bucket = members[leaf];
+    int last = --memberCount[leaf];
+    int pos = positionInLeaf[offer];
+    int moved = bucket[last];
+    bucket[pos] = moved;
+    positionInLeaf[moved] = pos;
+    leafOf[offer] = -1;
+  }
+
+  private void addToLeaf(int leaf, int offer) {
+    int n = memberCount[leaf];
+    if (n == members[leaf].length) {
+      members[leaf] = Arrays.copyOf(members[leaf], n * 2);
+    }
+    place(leaf, members[leaf], n, offer);
+    memberCount[leaf] = n + 1;
+    if (n + 1 > LEAF_SPLIT) {
+      splitLeaf(leaf);
+    }
+  }
+
+  /** Turns a crowded leaf into an internal node with two leaves, if a plane separates its offers. */
+  private void splitLeaf(int leaf) {
+    int n = memberCount[leaf];
+    int[] order = Arrays.copyOf(members[leaf], n);
+    if (!split(leaf, order, 0, n)) {
+      return; // identical offers: a split cannot help
+    }
+    int mid = partition(order, 0, n, splitDim[leaf], splitValue[leaf]);
+    int level = 1;
+    for (int p = parent[leaf]; p >= 0; p = parent[p]) {
+      level++;
+    }
+    int l = newNode(leaf);
+    int r = newNode(leaf);
+    fillLeaf(l, order, 0, mid);
+    fillLeaf(r, order, mid, n);
+    left[leaf] = l;
+    right[leaf] = r;
+    members[leaf] = null;
+    memberCount[leaf] = 0;
+    refreshLeaf(l);
+    refreshLeaf(r);
+    combine(leaf);
+    if (level + 1 > depth) {
+      depth = level + 1;
+      stackNode = new int[2 * depth + 4];
+      stackBound = new double[2 * depth + 4];
+    }
+  }
+
+  private void fillLeaf(int leaf, int[] order, int lo, int hi) {
+    int[] bucket = new int[Math.max(LEAF_SPLIT + 1, (hi - lo) * 2)];
+    for (int i = lo; i < hi; i++) {
+      place(leaf, bucket, i - lo, order[i]);
+    }
+    members[leaf] = bucket;
+    memberCount[leaf] = hi - lo;
+  }
+
+  /** Current availability per offer in input order; taken offers keep their last amounts. */
+  long[] availability() {
+    return avail.clone();
   }
 
   /**
-   * The slot of the best fitting offer for these requests, or -1 if none fits.
+   * The best fitting offer for these requests, or -1 if none fits.
    *
    * @param allowed which attribute classes satisfy the task's constraints
    * @param mask the bits of those classes, folded into 64
    */
   int best(long r0, long r1, long r2, long r3, boolean[] allowed, long mask, Scorer scorer) {
-    if (root < 0) {
-      return -1;
-    }
-    final long[] maxA = maxAvail;
     final long[] av = avail;
     final long[] init = initial;
     final int[] stack = stackNode;
     final double[] bounds = stackBound;
     double bestScore = Double.POSITIVE_INFINITY;
     int bestOffer = Integer.MAX_VALUE;
-    int bestSlot = -1;
 
-    int top = 0;
-    if (!feasible(root, r0, r1, r2, r3, mask, maxA)) {
+    if (!feasible(root, r0, r1, r2, r3, mask)) {
       return -1;
     }
+    int top = 0;
     stack[top] = root;
     bounds[top++] = bound(root, r0, r1, r2, r3, scorer);
     while (top > 0) {
@@ -344,28 +407,28 @@ final class OfferTree {
       }
       int l = left[node];
       if (l < 0) {
-        for (int s = from[node], end = to[node]; s < end; s++) {
-          int base = s * 4;
+        int[] bucket = members[node];
+        for (int k = 0, n = memberCount[node]; k < n; k++) {
+          int o = bucket[k];
+          int base = o * 4;
           if (av[base] < r0
               || av[base + 1] < r1
               || av[base + 2] < r2
               || av[base + 3] < r3
-              || !allowed[classOfSlot[s]]) {
+              || !allowed[classOf[o]]) {
             continue;
           }
           double score = scorer.score(r0, r1, r2, r3, av, init, base);
-          int offer = offerOfSlot[s];
-          if (score < bestScore || (score == bestScore && offer < bestOffer)) {
+          if (score < bestScore || (score == bestScore && o < bestOffer)) {
             bestScore = score;
-            bestOffer = offer;
-            bestSlot = s;
+            bestOffer = o;
           }
         }
         continue;
       }
       int r = right[node];
-      boolean lOk = feasible(l, r0, r1, r2, r3, mask, maxA);
-      boolean rOk = feasible(r, r0, r1, r2, r3, mask, maxA);
+      boolean lOk = feasible(l, r0, r1, r2, r3, mask);
+      boolean rOk = feasible(r, r0, r1, r2, r3, mask);
       double lb = lOk ? bound(l, r0, r1, r2, r3, scorer) : 0;
       double rb = rOk ? bound(r, r0, r1, r2, r3, scorer) : 0;
       lOk = lOk && !(lb > bestScore || (lb == bestScore && minOffer[l] > bestOffer));
@@ -391,11 +454,12 @@ final class OfferTree {
         bounds[top++] = rb;
       }
     }
-    return bestSlot;
+    return bestOffer == Integer.MAX_VALUE ? -1 : bestOffer;
   }
 
-  private boolean feasible(int node, long r0, long r1, long r2, long r3, long mask, long[] maxA) {
+  private boolean feasible(int node, long r0, long r1, long r2, long r3, long mask) {
     int nb = node * 4;
+    final long[] maxA = maxAvail;
     return maxA[nb] >= r0
         && maxA[nb + 1] >= r1
         && maxA[nb + 2] >= r2
