@@ -46,21 +46,13 @@ public enum Scorer {
     }
 
     @Override
-    double lowerBound(
-        long r0,
-        long r1,
-        long r2,
-        long r3,
-        long[] minAvail,
-        long[] maxAvail,
-        long[] minInitial,
-        long[] maxInitial,
-        int base) {
+    double lowerBound(long r0, long r1, long r2, long r3, long[] group, int base) {
+      int min = base + MIN_AVAIL;
       double s = 0.0;
-      s = s + tightTerm(r0, minAvail[base]);
-      s = s + tightTerm(r1, minAvail[base + 1]);
-      s = s + tightTerm(r2, minAvail[base + 2]);
-      s = s + tightTerm(r3, minAvail[base + 3]);
+      s = s + tightTerm(r0, group[min]);
+      s = s + tightTerm(r1, group[min + 1]);
+      s = s + tightTerm(r2, group[min + 2]);
+      s = s + tightTerm(r3, group[min + 3]);
       return s;
     }
   },
@@ -86,19 +78,19 @@ public enum Scorer {
     }
 
     @Override
-    double lowerBound(
-        long r0,
-        long r1,
-        long r2,
-        long r3,
-        long[] minAvail,
-        long[] maxAvail,
-        long[] minInitial,
-        long[] maxInitial,
-        int base) {
+    double lowerBound(long r0, long r1, long r2, long r3, long[] group, int base) {
       double s = 0.0;
-      s = s + packTerm(r0, minAvail[base], minInitial[base], maxInitial[base]);
-      s = s + packTerm(r1, minAvail[base + 1], minInitial[base + 1], maxInitial[base + 1]);
+      s =
+          s
+              + packTerm(
+                  r0, group[base + MIN_AVAIL], group[base + MIN_INITIAL], group[base + MAX_INITIAL]);
+      s =
+          s
+              + packTerm(
+                  r1,
+                  group[base + MIN_AVAIL + 1],
+                  group[base + MIN_INITIAL + 1],
+                  group[base + MAX_INITIAL + 1]);
       return s;
     }
   },
@@ -123,19 +115,19 @@ public enum Scorer {
     }
 
     @Override
-    double lowerBound(
-        long r0,
-        long r1,
-        long r2,
-        long r3,
-        long[] minAvail,
-        long[] maxAvail,
-        long[] minInitial,
-        long[] maxInitial,
-        int base) {
+    double lowerBound(long r0, long r1, long r2, long r3, long[] group, int base) {
       double s = 0.0;
-      s = s + spreadTerm(r0, maxAvail[base], minInitial[base], maxInitial[base]);
-      s = s + spreadTerm(r1, maxAvail[base + 1], minInitial[base + 1], maxInitial[base + 1]);
+      s =
+          s
+              + spreadTerm(
+                  r0, group[base + MAX_AVAIL], group[base + MIN_INITIAL], group[base + MAX_INITIAL]);
+      s =
+          s
+              + spreadTerm(
+                  r1,
+                  group[base + MAX_AVAIL + 1],
+                  group[base + MIN_INITIAL + 1],
+                  group[base + MAX_INITIAL + 1]);
       return s;
     }
   };
@@ -167,16 +159,18 @@ public enum Scorer {
 
   abstract double score(long r0, long r1, long r2, long r3, long[] avail, long[] initial, int base);
 
-  abstract double lowerBound(
-      long r0,
-      long r1,
-      long r2,
-      long r3,
-      long[] minAvail,
-      long[] maxAvail,
-      long[] minInitial,
-      long[] maxInitial,
-      int base);
+  /**
+   * A lower bound of the score of every fitting offer in a group, read from {@code group} at
+   * {@code base}: the maximum and minimum availability per dimension ({@link #MAX_AVAIL}, {@link
+   * #MIN_AVAIL}, four each) and the minimum and maximum initial cpu and memory ({@link
+   * #MIN_INITIAL}, {@link #MAX_INITIAL}, two each).
+   */
+  abstract double lowerBound(long r0, long r1, long r2, long r3, long[] group, int base);
+
+  static final int MAX_AVAIL = 0;
+  static final int MIN_AVAIL = 4;
+  static final int MIN_INITIAL = 8;
+  static final int MAX_INITIAL = 10;
 
   /** The least {@code 1 - r/a} over fitting offers whose availability is at least {@code min}. */
   static double tightTerm(long r, long min) {
