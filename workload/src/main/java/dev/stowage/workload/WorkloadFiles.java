@@ -108,7 +108,7 @@ public final class WorkloadFiles {
 
   public static void writeTasks(Path file, List<Task> tasks) throws IOException {
     try (Writer w = Files.newBufferedWriter(file, StandardCharsets.UTF_8);
-        JsonGenerator g = JSON.createGenerator(w)) {
+        JsonGenerator g = generator(w)) {
       for (Task t : tasks) {
         g.writeStartObject();
         g.writeStringField("name", t.name());
@@ -122,7 +122,7 @@ public final class WorkloadFiles {
 
   public static void writeOffers(Path file, List<Offer> offers) throws IOException {
     try (Writer w = Files.newBufferedWriter(file, StandardCharsets.UTF_8);
-        JsonGenerator g = JSON.createGenerator(w)) {
+        JsonGenerator g = generator(w)) {
       for (Offer o : offers) {
         g.writeStartObject();
         g.writeStringField("name", o.name());
@@ -138,7 +138,7 @@ public final class WorkloadFiles {
   public static void writeAssignments(Writer out, List<Assignment> assignments)
       throws IOException {
     var w = out instanceof BufferedWriter ? out : new BufferedWriter(out);
-    try (JsonGenerator g = JSON.createGenerator(w)) {
+    try (JsonGenerator g = generator(w)) {
       g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
       for (Assignment a : assignments) {
         g.writeStartObject();
@@ -149,6 +149,13 @@ public final class WorkloadFiles {
       }
     }
     w.flush();
+  }
+
+  /** One object per line: no separator between root values but the newline we write. */
+  private static JsonGenerator generator(Writer w) throws IOException {
+    JsonGenerator g = JSON.createGenerator(w);
+    g.setRootValueSeparator(null);
+    return g;
   }
 
   private static void writeResources(JsonGenerator g, Resources r) throws IOException {

@@ -1,0 +1,75 @@
+package dev.stowage.app;
+
+import dev.stowage.workload.WorkloadException;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code stowage} command line. */
+@Command(
+    name = "stowage",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description = "Stowage: a batch-task scheduler for the JVM.",
+    subcommands = {GenerateCommand.class, MatchCommand.class, BenchCommand.class})
+public final class Main implements Runnable {
+
+  /** Exit code for bad input: a file, a line, a value. */
+  static final int BAD_INPUT = 1;
+
+  /** Exit code for a command line that does not parse. */
+  static final int USAGE = 2;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  public static void main(String[] args) {
+    System.exit(run(args, System.out, System.err));
+  }
+
+  /** Runs one command; never throws, returns the exit code. */
+  static int run(String[] args, PrintStream out, PrintStream err) {
+    var cli = new CommandLine(new Main());
+    cli.setOut(new PrintWriter(out, true));
+    cli.setErr(new PrintWriter(err, true));
+    cli.setExecutionExceptionHandler(
+        (e, commandLine, parseResult) -> {
+          commandLine.getErr().println("stowage: " + describe(e));
+          return BAD_INPUT;
+        });
+    cli.setParameterExceptionHandler(
+        (e, args2) -> {
+          var c = e.getCommandLine();
+          c.getErr().println("stowage: " + e.getMessage());
+          c.getErr().println("Try '" + c.getCommandSpec().qualifiedName() + " --help'.");
+          return USAGE;
+        });
+    return cli.execute(args);
+  }
+
+  /** One line for the person at the terminal: bad input names its file and line, not a trace. */
+  static String describe(Exception e) {
+    return switch (e) {
+      case WorkloadException w -> w.getMessage();
+      case IllegalArgumentException i -> i.getMessage();
+      case UncheckedIOException u -> u.getCause().getMessage();
+      case IOException io -> io.getClass().getSimpleName() + ": " + io.getMessage();
+      default -> e.getClass().getSimpleName() + ": " + e.getMessage();
+    };
+  }
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Main.class.getPackage().getImplementationVersion();
+      return new String[] {"stowage " + (v == null ? "dev" : v)};
+    }
+  }
+}
