@@ -41,6 +41,9 @@ final class OfferTree {
   private static final int LEFT = 14;
   private static final int RIGHT = 15;
 
+  /** A split plane "dimension" that routes by slot number: for offers with equal availability. */
+  private static final int BY_SLOT = 4;
+
   private static final long EMPTY_MIN = Long.MAX_VALUE;
   private static final long EMPTY_MAX = -1;
 
@@ -137,9 +140,17 @@ final class OfferTree {
   private int build(int[] order, int lo, int hi, int up, int level, long[] values) {
     int node = newNode(up);
     depth = Math.max(depth, level);
-    long[] plane = hi - lo > LEAF_SIZE ? splitPlane(order, lo, hi, values) : null;
-    if (plane != null) {
-      int mid = partition(order, lo, hi, values, (int) plane[0], plane[1]);
+    if (hi - lo > LEAF_SIZE) {
+      long[] plane = splitPlane(order, lo, hi, values);
+      int mid;
+      if (plane != null) {
+        mid = partition(order, lo, hi, values, (int) plane[0], plane[1]);
+      } else {
+        // Identical offers (a fresh cluster of one node type): split by slot, which at build time
+        // is the final position in 'order', so the halves need no reordering.
+        mid = (lo + hi) >>> 1;
+        plane = new long[] {BY_SLOT, mid};
+      }
       setPlane(node, (int) plane[0], plane[1]);
       int l = build(order, lo, mid, node, level + 1, values);
       int r = build(order, mid, hi, node, level + 1, values);
@@ -170,7 +181,7 @@ final class OfferTree {
   /**
    * The split plane for the offers in {@code order[lo, hi)}: the dimension with the widest spread
    * relative to its magnitude (scores are ratios, so a 2x range matters alike in any unit), at the
-   * median value; offers below the value go left. Null when the offers are all equal.
+   * median value; offers below the value go left. Null when their availability is all equal.
    */
   private static long[] splitPlane(int[] order, int lo, int hi, long[] values) {
     int dim = -1;
@@ -331,7 +342,9 @@ final class OfferTree {
     int node = root;
     int b = slot * 4;
     while (left(node) >= 0) {
-      node = avail[b + planeDim[node]] < planeValue[node] ? left(node) : right(node);
+      int dim = planeDim[node];
+      long key = dim == BY_SLOT ? slot : avail[b + dim];
+      node = key < planeValue[node] ? left(node) : right(node);
     }
     return node;
   }
@@ -365,10 +378,14 @@ final class OfferTree {
     int n = memberCount[leaf];
     int[] order = Arrays.copyOf(members[leaf], n);
     long[] plane = splitPlane(order, 0, n, avail);
-    if (plane == null) {
-      return; // identical offers: no plane separates them
+    int mid;
+    if (plane != null) {
+      mid = partition(order, 0, n, avail, (int) plane[0], plane[1]);
+    } else {
+      Arrays.sort(order); // identical offers: split by slot
+      mid = n / 2;
+      plane = new long[] {BY_SLOT, order[mid]};
     }
-    int mid = partition(order, 0, n, avail, (int) plane[0], plane[1]);
     setPlane(leaf, (int) plane[0], plane[1]);
     int level = 1;
     for (int p = parent[leaf]; p >= 0; p = parent[p]) {
