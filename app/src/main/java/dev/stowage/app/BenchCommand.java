@@ -56,7 +56,8 @@ final class BenchCommand implements Callable<Integer> {
   @Option(
       names = "--python",
       defaultValue = "python3",
-      description = "Python interpreter for the talk's loop; 'none' to skip. Default: ${DEFAULT-VALUE}.")
+      description =
+          "Python interpreter for the talk's loop; 'none' to skip. Default: ${DEFAULT-VALUE}.")
   String python;
 
   @Option(
@@ -92,7 +93,7 @@ final class BenchCommand implements Callable<Integer> {
             pythonMaxPairs,
             loopMaxPairs,
             python.equals("none") ? null : python);
-    new SideBySide(options, System.out).run();
+    new SideBySide(options, spec.commandLine().getOut()).run();
     return 0;
   }
 

@@ -24,7 +24,10 @@ final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--offers", required = true, description = "Number of offers (one per node).")
   int offers;
 
-  @Option(names = "--seed", defaultValue = "1", description = "Random seed (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--seed",
+      defaultValue = "1",
+      description = "Random seed (default: ${DEFAULT-VALUE}).")
   long seed;
 
   @Option(names = "--out", required = true, description = "Directory to write into (created).")

@@ -7,8 +7,6 @@ import dev.stowage.engine.Matcher;
 import dev.stowage.engine.Scorer;
 import dev.stowage.workload.Workload;
 import dev.stowage.workload.WorkloadFiles;
-import java.io.BufferedWriter;
-import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
@@ -48,7 +46,8 @@ final class MatchCommand implements Callable<Integer> {
       names = "--scorer",
       defaultValue = "tightest-fit",
       converter = ScorerConverter.class,
-      description = "tightest-fit (the contract), bin-packing or spread. Default: ${DEFAULT-VALUE}.")
+      description =
+          "tightest-fit (the contract), bin-packing or spread. Default: ${DEFAULT-VALUE}.")
   Scorer scorer;
 
   @Option(
@@ -71,8 +70,7 @@ final class MatchCommand implements Callable<Integer> {
           case "reference" -> Matcher.reference(scorer);
           default ->
               throw new picocli.CommandLine.ParameterException(
-                  spec.commandLine(),
-                  "--matcher must be fast or reference, got '" + matcher + "'");
+                  spec.commandLine(), "--matcher must be fast or reference, got '" + matcher + "'");
         };
     Workload w = WorkloadFiles.read(tasks, offers);
 
@@ -83,9 +81,7 @@ final class MatchCommand implements Callable<Integer> {
     // With assignments on standard output, everything else goes to standard error.
     PrintWriter report = out == null ? spec.commandLine().getErr() : spec.commandLine().getOut();
     if (out == null) {
-      Writer stdout =
-          new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8));
-      WorkloadFiles.writeAssignments(stdout, result.assignments());
+      WorkloadFiles.writeAssignments(spec.commandLine().getOut(), result.assignments());
     } else {
       try (Writer file = Files.newBufferedWriter(out, StandardCharsets.UTF_8)) {
         WorkloadFiles.writeAssignments(file, result.assignments());

@@ -10,7 +10,7 @@ import dev.stowage.workload.WorkloadFiles;
 import dev.stowage.workload.WorkloadGenerator;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,12 +41,18 @@ public final class SideBySide {
       String python) {}
 
   private record Row(
-      String size, String mode, String peer, int runs, double medianMs, int matched, String agree) {}
+      String size,
+      String mode,
+      String peer,
+      int runs,
+      double medianMs,
+      int matched,
+      String agree) {}
 
   private final Options options;
-  private final PrintStream out;
+  private final PrintWriter out;
 
-  public SideBySide(Options options, PrintStream out) {
+  public SideBySide(Options options, PrintWriter out) {
     this.options = options;
     this.out = out;
   }
@@ -130,6 +136,7 @@ public final class SideBySide {
     }
     out.println();
     printTable(rows);
+    out.flush();
   }
 
   private Row python(Path dir, String label, MatchMode mode, List<Assignment> expected)

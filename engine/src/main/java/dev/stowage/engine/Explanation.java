@@ -101,7 +101,8 @@ public record Explanation(
     for (int c = 0; c < constraints.size(); c++) {
       if (constraintMisses[c] > 0) {
         var k = constraints.get(c);
-        reasons.add(Map.entry("constraint " + k.getKey() + "=" + k.getValue(), constraintMisses[c]));
+        reasons.add(
+            Map.entry("constraint " + k.getKey() + "=" + k.getValue(), constraintMisses[c]));
       }
     }
     if (takenCount > 0) {

@@ -83,8 +83,8 @@ public final class MatchResult {
 
   /**
    * An explanation for every unassigned task, in input order. Tasks with equal requests and
-   * constraints share one computation, so the cost is one pass over the offers per distinct kind
-   * of unassigned task.
+   * constraints share one computation, so the cost is one pass over the offers per distinct kind of
+   * unassigned task.
    */
   public List<Explanation> explainUnassigned() {
     var byShape = new HashMap<Object, Explanation>();

@@ -26,7 +26,6 @@ final class OfferTree {
   /** Offers per leaf at build time: small enough for tight bounds, large enough to amortise. */
   static final int LEAF_SIZE = 12;
 
-
   /** A leaf that grows past this (offers moving into its region) is split. */
   static final int LEAF_SPLIT = 36;
 
@@ -373,7 +372,9 @@ final class OfferTree {
     }
   }
 
-  /** Turns a crowded leaf into an internal node with two leaves, if a plane separates its offers. */
+  /**
+   * Turns a crowded leaf into an internal node with two leaves, if a plane separates its offers.
+   */
   private void splitLeaf(int leaf) {
     int n = memberCount[leaf];
     int[] order = Arrays.copyOf(members[leaf], n);
@@ -515,8 +516,7 @@ final class OfferTree {
     return bestOffer == Integer.MAX_VALUE ? -1 : bestOffer;
   }
 
-  private static boolean feasible(
-      long[] g, int nb, long r0, long r1, long r2, long r3, long mask) {
+  private static boolean feasible(long[] g, int nb, long r0, long r1, long r2, long r3, long mask) {
     return g[nb + MAX_AVAIL] >= r0
         && g[nb + MAX_AVAIL + 1] >= r1
         && g[nb + MAX_AVAIL + 2] >= r2

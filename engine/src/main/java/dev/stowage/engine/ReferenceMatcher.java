@@ -40,8 +40,7 @@ final class ReferenceMatcher implements Matcher {
             || !satisfies(offers.get(o).attributes(), constraints)) {
           continue;
         }
-        double score =
-            scorer.score(req[r], req[r + 1], req[r + 2], req[r + 3], avail, initial, a);
+        double score = scorer.score(req[r], req[r + 1], req[r + 2], req[r + 3], avail, initial, a);
         // Strictly lower: among equal scores the first (lowest index) offer stays.
         if (score < bestScore) {
           bestScore = score;

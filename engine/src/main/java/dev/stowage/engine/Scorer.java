@@ -6,12 +6,12 @@ import java.util.Locale;
 /**
  * How good a fitting offer is for a task; lower is better, ties go to the lower offer index.
  *
- * <p>Each scorer has an exact {@code score} (what the reference loop uses) and a {@code
- * lowerBound} over a group of offers described by per-dimension ranges of available and initial
- * amounts (what the fast matcher prunes with). A bound must never exceed the score of any fitting
- * offer in the group. The bounds are computed with the same floating-point operations as the score,
- * in the same order, on the range ends: IEEE-754 rounding is monotone, so the bound stays below
- * every exact score and the fast matcher returns exactly what the reference loop returns.
+ * <p>Each scorer has an exact {@code score} (what the reference loop uses) and a {@code lowerBound}
+ * over a group of offers described by per-dimension ranges of available and initial amounts (what
+ * the fast matcher prunes with). A bound must never exceed the score of any fitting offer in the
+ * group. The bounds are computed with the same floating-point operations as the score, in the same
+ * order, on the range ends: IEEE-754 rounding is monotone, so the bound stays below every exact
+ * score and the fast matcher returns exactly what the reference loop returns.
  *
  * <p>"Initial" is an offer's availability when matching starts; the consolidating scorers measure
  * use against it. Arrays hold four longs per offer or group, in contract order (cpuMillis,
@@ -58,9 +58,9 @@ public enum Scorer {
   },
 
   /**
-   * Consolidates onto offers that are already in use, like Fenzo's cpuMemBinPacker: {@code sum
-   * over cpu and memory (initial > 0) of 1 - (used + req) / initial}, where used is what this match
-   * has already placed on the offer. Lower is fuller.
+   * Consolidates onto offers that are already in use, like Fenzo's cpuMemBinPacker: {@code sum over
+   * cpu and memory (initial > 0) of 1 - (used + req) / initial}, where used is what this match has
+   * already placed on the offer. Lower is fuller.
    */
   BIN_PACKING("bin-packing") {
     @Override
@@ -83,7 +83,10 @@ public enum Scorer {
       s =
           s
               + packTerm(
-                  r0, group[base + MIN_AVAIL], group[base + MIN_INITIAL], group[base + MAX_INITIAL]);
+                  r0,
+                  group[base + MIN_AVAIL],
+                  group[base + MIN_INITIAL],
+                  group[base + MAX_INITIAL]);
       s =
           s
               + packTerm(
@@ -120,7 +123,10 @@ public enum Scorer {
       s =
           s
               + spreadTerm(
-                  r0, group[base + MAX_AVAIL], group[base + MIN_INITIAL], group[base + MAX_INITIAL]);
+                  r0,
+                  group[base + MAX_AVAIL],
+                  group[base + MIN_INITIAL],
+                  group[base + MAX_INITIAL]);
       s =
           s
               + spreadTerm(
@@ -160,8 +166,8 @@ public enum Scorer {
   abstract double score(long r0, long r1, long r2, long r3, long[] avail, long[] initial, int base);
 
   /**
-   * A lower bound of the score of every fitting offer in a group, read from {@code group} at
-   * {@code base}: the maximum and minimum availability per dimension ({@link #MAX_AVAIL}, {@link
+   * A lower bound of the score of every fitting offer in a group, read from {@code group} at {@code
+   * base}: the maximum and minimum availability per dimension ({@link #MAX_AVAIL}, {@link
    * #MIN_AVAIL}, four each) and the minimum and maximum initial cpu and memory ({@link
    * #MIN_INITIAL}, {@link #MAX_INITIAL}, two each).
    */

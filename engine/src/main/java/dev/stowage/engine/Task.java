@@ -4,8 +4,8 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * A task to place: the resources it requests and the attribute values ({@code constraints}) that
- * an offer must carry to host it.
+ * A task to place: the resources it requests and the attribute values ({@code constraints}) that an
+ * offer must carry to host it.
  */
 public record Task(String name, Resources requested, Map<String, String> constraints) {
   public Task {

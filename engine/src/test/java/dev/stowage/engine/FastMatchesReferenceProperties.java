@@ -43,8 +43,7 @@ class FastMatchesReferenceProperties {
       @ForAll MatchMode mode,
       @ForAll Scorer scorer) {
     MatchResult fast = Matcher.fast(scorer).match(workload.get1(), workload.get2(), mode);
-    MatchResult reference =
-        Matcher.reference(scorer).match(workload.get1(), workload.get2(), mode);
+    MatchResult reference = Matcher.reference(scorer).match(workload.get1(), workload.get2(), mode);
 
     assertThat(fast.assignments()).isEqualTo(reference.assignments());
     assertFeasible(workload.get1(), workload.get2(), mode, fast);
@@ -136,10 +135,7 @@ class FastMatchesReferenceProperties {
               for (int i = 0; i < raw.size(); i++) {
                 out.add(
                     new Offer(
-                        "o" + i,
-                        "n" + i,
-                        (Resources) raw.get(i)[0],
-                        castLabels(raw.get(i)[1])));
+                        "o" + i, "n" + i, (Resources) raw.get(i)[0], castLabels(raw.get(i)[1])));
               }
               return out;
             });

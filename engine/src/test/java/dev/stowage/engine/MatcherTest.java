@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 class MatcherTest {
 
@@ -106,7 +106,8 @@ class MatcherTest {
   void binPackingConsolidatesWhereTightestFitWouldNot() {
     // Two equal offers; after the first task, bin-packing keeps filling the used one.
     var offers =
-        List.of(offer("o0", 4000, 8192, 100, 0, Map.of()), offer("o1", 4000, 8192, 100, 0, Map.of()));
+        List.of(
+            offer("o0", 4000, 8192, 100, 0, Map.of()), offer("o1", 4000, 8192, 100, 0, Map.of()));
     var tasks = List.of(task("t0", 1000, 1024, 1, 0), task("t1", 1000, 1024, 1, 0));
 
     var packed = Matcher.fast(Scorer.BIN_PACKING).match(tasks, offers, MatchMode.PACK);
@@ -125,7 +126,8 @@ class MatcherTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("duplicate offer name 'o'");
     var tasks = List.of(task("t", 1, 1, 1, 0), task("t", 1, 1, 1, 0));
-    assertThatThrownBy(() -> Matcher.reference(Scorer.SPREAD).match(tasks, List.of(), MatchMode.PACK))
+    assertThatThrownBy(
+            () -> Matcher.reference(Scorer.SPREAD).match(tasks, List.of(), MatchMode.PACK))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("duplicate task name 't'");
   }

@@ -27,9 +27,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Reads and writes the contract's JSON Lines files. Every problem in a file is reported as a
- * {@link WorkloadException} naming the file and the line; blank lines are allowed and ignored.
- * Unknown fields are errors, so a misspelt resource never silently becomes 0.
+ * Reads and writes the contract's JSON Lines files. Every problem in a file is reported as a {@link
+ * WorkloadException} naming the file and the line; blank lines are allowed and ignored. Unknown
+ * fields are errors, so a misspelt resource never silently becomes 0.
  */
 public final class WorkloadFiles {
   private static final JsonFactory JSON =
@@ -135,8 +135,7 @@ public final class WorkloadFiles {
     }
   }
 
-  public static void writeAssignments(Writer out, List<Assignment> assignments)
-      throws IOException {
+  public static void writeAssignments(Writer out, List<Assignment> assignments) throws IOException {
     var w = out instanceof BufferedWriter ? out : new BufferedWriter(out);
     try (JsonGenerator g = generator(w)) {
       g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
@@ -282,8 +281,7 @@ public final class WorkloadFiles {
     return out;
   }
 
-  private static void unique(
-      Path file, long line, Map<String, Long> seen, String name, String what)
+  private static void unique(Path file, long line, Map<String, Long> seen, String name, String what)
       throws WorkloadException {
     Long first = seen.putIfAbsent(name, line);
     if (first != null) {

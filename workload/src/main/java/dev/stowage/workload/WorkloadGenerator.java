@@ -93,7 +93,8 @@ public final class WorkloadGenerator {
         cpu = Math.max(100, round(100 * Math.pow(80, random.nextDouble()), 100));
         double gibPerCore = 1 + 7 * random.nextDouble() * random.nextDouble();
         mem = Math.max(128, round(cpu / 1000.0 * gibPerCore * 1024, 128));
-        disk = Math.max(100, round(1_000 + 49_000 * random.nextDouble() * random.nextDouble(), 100));
+        disk =
+            Math.max(100, round(1_000 + 49_000 * random.nextDouble() * random.nextDouble(), 100));
       }
       Map<String, String> constraints;
       double c = random.nextDouble();

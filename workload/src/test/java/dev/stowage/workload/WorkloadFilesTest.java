@@ -22,7 +22,8 @@ class WorkloadFilesTest {
 
   @Test
   void readsTheContractFormatWithDefaultsForMissingFields() throws Exception {
-    Path tasks = write("tasks.jsonl", "{\"name\":\"t0\",\"cpuMillis\":500}", "", "{\"name\":\"t1\"}");
+    Path tasks =
+        write("tasks.jsonl", "{\"name\":\"t0\",\"cpuMillis\":500}", "", "{\"name\":\"t1\"}");
     Path offers =
         write(
             "offers.jsonl",
@@ -47,7 +48,9 @@ class WorkloadFilesTest {
     WorkloadFiles.writeOffers(offers, w.offers());
 
     assertThat(WorkloadFiles.read(tasks, offers)).isEqualTo(w);
-    assertThat(Files.readAllLines(tasks)).hasSize(50).allMatch(l -> l.startsWith("{\"name\":\"task-"));
+    assertThat(Files.readAllLines(tasks))
+        .hasSize(50)
+        .allMatch(l -> l.startsWith("{\"name\":\"task-"));
   }
 
   @Test
