@@ -18,9 +18,12 @@ import java.util.Map;
  * region now holds it (so the tree stays as tight in pack mode as at build time), crowded leaves
  * split, and the aggregates on the affected paths are recomputed.
  *
- * <p>Layout: a node is 16 consecutive longs in one array, so a visit touches two cache lines.
- * Offers are renumbered into "slots" in build order, so a leaf's offers start out adjacent in the
- * availability arrays.
+ * <p>Layout, for a search that is bound by memory latency: what a search reads of a node fits in 64
+ * bytes ({@code hot}: maxima and reciprocal minima as floats rounded outwards, so every test on
+ * them is conservative, the class mask, the lowest offer, the children), and siblings are adjacent,
+ * so a visit reads both children from 128 consecutive bytes. The exact aggregates live apart
+ * ({@code exact}) for updates and for the scorers other than tightest fit. Offers are renumbered
+ * into "slots" in build order, so a leaf's offers start out adjacent in the availability arrays.
  */
 final class OfferTree {
   /** Offers per leaf at build time: small enough for tight bounds, large enough to amortise. */
@@ -29,16 +32,28 @@ final class OfferTree {
   /** A leaf that grows past this (offers moving into its region) is split. */
   static final int LEAF_SPLIT = 36;
 
-  // Node layout; the first twelve longs are what Scorer.lowerBound reads.
-  private static final int STRIDE = 16;
+  // Hot node layout: 16 ints.
+  private static final int HOT = 16;
+  private static final int MAX_F = 0; // float bits, rounded up
+  private static final int INV_MIN_F = 4; // float bits of 1/min, rounded up; +inf where min is 0
+  private static final int MASK_LO = 8;
+  private static final int MASK_HI = 9;
+  private static final int MIN_OFFER = 10;
+  private static final int LEFT = 11; // the right child is LEFT + 1; -1 for a leaf
+
+  // Exact node layout: 12 longs, at the offsets Scorer.lowerBound reads.
+  private static final int EXACT = 12;
   private static final int MAX_AVAIL = Scorer.MAX_AVAIL;
   private static final int MIN_AVAIL = Scorer.MIN_AVAIL;
   private static final int MIN_INITIAL = Scorer.MIN_INITIAL;
   private static final int MAX_INITIAL = Scorer.MAX_INITIAL;
-  private static final int MASK = 12;
-  private static final int MIN_OFFER = 13;
-  private static final int LEFT = 14;
-  private static final int RIGHT = 15;
+
+  /**
+   * Subtracted from the tightest-fit bound, which uses float reciprocals instead of the score's
+   * divisions: the score is a sum of four terms in [0, 1] with a rounding error far below 1e-14,
+   * and the reciprocals are rounded up, so the bound minus this stays below every score it bounds.
+   */
+  private static final double MARGIN = 1e-9;
 
   /** A split plane "dimension" that routes by slot number: for offers with equal availability. */
   private static final int BY_SLOT = 4;
@@ -56,8 +71,11 @@ final class OfferTree {
   private final int[] positionInLeaf;
 
   // Per node; arrays grow when leaves split.
-  private long[] nodes;
+  private int[] hot;
+  private long[] exact;
   private int[] parent;
+  private int[] planeDim;
+  private long[] planeValue;
   private int[][] members;
   private int[] memberCount;
   private int nodeCount;
@@ -71,8 +89,11 @@ final class OfferTree {
   OfferTree(long[] initialAvail, int[] classOfOffer) {
     int m = classOfOffer.length;
     int capacity = Math.max(4, 4 * (m / LEAF_SIZE + 1));
-    nodes = new long[capacity * STRIDE];
+    hot = new int[capacity * HOT];
+    exact = new long[capacity * EXACT];
     parent = new int[capacity];
+    planeDim = new int[capacity];
+    planeValue = new long[capacity];
     members = new int[capacity][];
     memberCount = new int[capacity];
 
@@ -81,7 +102,8 @@ final class OfferTree {
       order[o] = o;
     }
     // Build on input indexes, then renumber into slots in leaf order.
-    root = build(order, 0, m, -1, 1, initialAvail);
+    root = newNode(-1);
+    build(root, order, 0, m, 1, initialAvail);
     this.offerOfSlot = order;
     this.slotOfOffer = new int[m];
     this.avail = new long[m * 4];
@@ -115,29 +137,34 @@ final class OfferTree {
   private int newNode(int up) {
     if (nodeCount == parent.length) {
       int n = parent.length * 2;
-      nodes = Arrays.copyOf(nodes, n * STRIDE);
+      hot = Arrays.copyOf(hot, n * HOT);
+      exact = Arrays.copyOf(exact, n * EXACT);
       parent = Arrays.copyOf(parent, n);
+      planeDim = Arrays.copyOf(planeDim, n);
+      planeValue = Arrays.copyOf(planeValue, n);
       members = Arrays.copyOf(members, n);
       memberCount = Arrays.copyOf(memberCount, n);
     }
     int node = nodeCount++;
     parent[node] = up;
-    nodes[node * STRIDE + LEFT] = -1;
-    nodes[node * STRIDE + RIGHT] = -1;
+    hot[node * HOT + LEFT] = -1;
     return node;
   }
 
+  /** Two adjacent nodes under {@code up}; returns the first (the left one). */
+  private int newChildren(int up) {
+    int l = newNode(up);
+    newNode(up);
+    hot[up * HOT + LEFT] = l;
+    return l;
+  }
+
   private int left(int node) {
-    return (int) nodes[node * STRIDE + LEFT];
+    return hot[node * HOT + LEFT];
   }
 
-  private int right(int node) {
-    return (int) nodes[node * STRIDE + RIGHT];
-  }
-
-  /** Builds the subtree for {@code order[lo, hi)} (input indexes into {@code values}). */
-  private int build(int[] order, int lo, int hi, int up, int level, long[] values) {
-    int node = newNode(up);
+  /** Builds the subtree at {@code node} for {@code order[lo, hi)} (input indexes). */
+  private void build(int node, int[] order, int lo, int hi, int level, long[] values) {
     depth = Math.max(depth, level);
     if (hi - lo > LEAF_SIZE) {
       long[] plane = splitPlane(order, lo, hi, values);
@@ -150,31 +177,17 @@ final class OfferTree {
         mid = (lo + hi) >>> 1;
         plane = new long[] {BY_SLOT, mid};
       }
-      setPlane(node, (int) plane[0], plane[1]);
-      int l = build(order, lo, mid, node, level + 1, values);
-      int r = build(order, mid, hi, node, level + 1, values);
-      nodes[node * STRIDE + LEFT] = l;
-      nodes[node * STRIDE + RIGHT] = r;
-      return node;
+      planeDim[node] = (int) plane[0];
+      planeValue[node] = plane[1];
+      int l = newChildren(node);
+      build(l, order, lo, mid, level + 1, values);
+      build(l + 1, order, mid, hi, level + 1, values);
+      return;
     }
     int[] bucket = new int[Math.max(LEAF_SPLIT + 1, hi - lo)];
     System.arraycopy(order, lo, bucket, 0, hi - lo);
     members[node] = bucket;
     memberCount[node] = hi - lo;
-    return node;
-  }
-
-  // Split planes are read only when an offer moves, so they stay out of the node array.
-  private int[] planeDim = new int[0];
-  private long[] planeValue = new long[0];
-
-  private void setPlane(int node, int dim, long value) {
-    if (node >= planeDim.length) {
-      planeDim = Arrays.copyOf(planeDim, Math.max(16, parent.length));
-      planeValue = Arrays.copyOf(planeValue, Math.max(16, parent.length));
-    }
-    planeDim[node] = dim;
-    planeValue[node] = value;
   }
 
   /**
@@ -229,12 +242,13 @@ final class OfferTree {
   }
 
   private void refreshAll(int node) {
-    if (left(node) < 0) {
+    int l = left(node);
+    if (l < 0) {
       refreshLeaf(node);
       return;
     }
-    refreshAll(left(node));
-    refreshAll(right(node));
+    refreshAll(l);
+    refreshAll(l + 1);
     combine(node);
   }
 
@@ -266,39 +280,81 @@ final class OfferTree {
       mask |= 1L << (classOfSlot[s] & 63);
       lowest = Math.min(lowest, offerOfSlot[s]);
     }
-    final long[] g = nodes;
-    int nb = node * STRIDE;
-    g[nb + MAX_AVAIL] = max0;
-    g[nb + MAX_AVAIL + 1] = max1;
-    g[nb + MAX_AVAIL + 2] = max2;
-    g[nb + MAX_AVAIL + 3] = max3;
-    g[nb + MIN_AVAIL] = min0;
-    g[nb + MIN_AVAIL + 1] = min1;
-    g[nb + MIN_AVAIL + 2] = min2;
-    g[nb + MIN_AVAIL + 3] = min3;
-    g[nb + MIN_INITIAL] = imin0;
-    g[nb + MIN_INITIAL + 1] = imin1;
-    g[nb + MAX_INITIAL] = imax0;
-    g[nb + MAX_INITIAL + 1] = imax1;
-    g[nb + MASK] = mask;
-    g[nb + MIN_OFFER] = lowest;
+    final long[] x = exact;
+    int eb = node * EXACT;
+    x[eb + MAX_AVAIL] = max0;
+    x[eb + MAX_AVAIL + 1] = max1;
+    x[eb + MAX_AVAIL + 2] = max2;
+    x[eb + MAX_AVAIL + 3] = max3;
+    x[eb + MIN_AVAIL] = min0;
+    x[eb + MIN_AVAIL + 1] = min1;
+    x[eb + MIN_AVAIL + 2] = min2;
+    x[eb + MIN_AVAIL + 3] = min3;
+    x[eb + MIN_INITIAL] = imin0;
+    x[eb + MIN_INITIAL + 1] = imin1;
+    x[eb + MAX_INITIAL] = imax0;
+    x[eb + MAX_INITIAL + 1] = imax1;
+    final int[] h = hot;
+    int hb = node * HOT;
+    for (int d = 0; d < 4; d++) {
+      h[hb + MAX_F + d] = Float.floatToRawIntBits(roundUp(x[eb + MAX_AVAIL + d]));
+      h[hb + INV_MIN_F + d] = Float.floatToRawIntBits(inverseRoundedUp(x[eb + MIN_AVAIL + d]));
+    }
+    h[hb + MASK_LO] = (int) mask;
+    h[hb + MASK_HI] = (int) (mask >>> 32);
+    h[hb + MIN_OFFER] = lowest;
   }
 
   private void combine(int node) {
-    final long[] g = nodes;
-    int nb = node * STRIDE;
-    int lb = (int) g[nb + LEFT] * STRIDE;
-    int rb = (int) g[nb + RIGHT] * STRIDE;
+    final long[] x = exact;
+    final int[] h = hot;
+    int l = left(node);
+    int eb = node * EXACT;
+    int lb = l * EXACT;
+    int rb = lb + EXACT;
     for (int d = 0; d < 4; d++) {
-      g[nb + MAX_AVAIL + d] = Math.max(g[lb + MAX_AVAIL + d], g[rb + MAX_AVAIL + d]);
-      g[nb + MIN_AVAIL + d] = Math.min(g[lb + MIN_AVAIL + d], g[rb + MIN_AVAIL + d]);
+      x[eb + MAX_AVAIL + d] = Math.max(x[lb + MAX_AVAIL + d], x[rb + MAX_AVAIL + d]);
+      x[eb + MIN_AVAIL + d] = Math.min(x[lb + MIN_AVAIL + d], x[rb + MIN_AVAIL + d]);
     }
     for (int d = 0; d < 2; d++) {
-      g[nb + MIN_INITIAL + d] = Math.min(g[lb + MIN_INITIAL + d], g[rb + MIN_INITIAL + d]);
-      g[nb + MAX_INITIAL + d] = Math.max(g[lb + MAX_INITIAL + d], g[rb + MAX_INITIAL + d]);
+      x[eb + MIN_INITIAL + d] = Math.min(x[lb + MIN_INITIAL + d], x[rb + MIN_INITIAL + d]);
+      x[eb + MAX_INITIAL + d] = Math.max(x[lb + MAX_INITIAL + d], x[rb + MAX_INITIAL + d]);
     }
-    g[nb + MASK] = g[lb + MASK] | g[rb + MASK];
-    g[nb + MIN_OFFER] = Math.min(g[lb + MIN_OFFER], g[rb + MIN_OFFER]);
+    int hb = node * HOT;
+    int hl = l * HOT;
+    int hr = hl + HOT;
+    for (int d = 0; d < 4; d++) {
+      h[hb + MAX_F + d] = Float.floatToRawIntBits(roundUp(x[eb + MAX_AVAIL + d]));
+      // The reciprocal of the smaller minimum is the larger reciprocal.
+      float il = Float.intBitsToFloat(h[hl + INV_MIN_F + d]);
+      float ir = Float.intBitsToFloat(h[hr + INV_MIN_F + d]);
+      h[hb + INV_MIN_F + d] = Float.floatToRawIntBits(Math.max(il, ir));
+    }
+    h[hb + MASK_LO] = h[hl + MASK_LO] | h[hr + MASK_LO];
+    h[hb + MASK_HI] = h[hl + MASK_HI] | h[hr + MASK_HI];
+    h[hb + MIN_OFFER] = Math.min(h[hl + MIN_OFFER], h[hr + MIN_OFFER]);
+  }
+
+  /** The least float at or above {@code v} (amounts are in [-1, 2^53], exact as doubles). */
+  static float roundUp(long v) {
+    float f = (float) v;
+    return (double) f < (double) v ? Math.nextUp(f) : f;
+  }
+
+  /** The greatest float at or below {@code v}. */
+  static float roundDown(long v) {
+    float f = (float) v;
+    return (double) f > (double) v ? Math.nextDown(f) : f;
+  }
+
+  /** A float at or above 1/min (up to double rounding, which the margin covers); +inf for 0. */
+  static float inverseRoundedUp(long min) {
+    if (min <= 0) {
+      return Float.POSITIVE_INFINITY;
+    }
+    double x = 1.0 / (double) min;
+    float f = (float) x;
+    return f < x ? Math.nextUp(f) : f;
   }
 
   private void refreshUp(int node) {
@@ -340,10 +396,10 @@ final class OfferTree {
   private int leafFor(int slot) {
     int node = root;
     int b = slot * 4;
-    while (left(node) >= 0) {
+    for (int l = left(node); l >= 0; l = left(node)) {
       int dim = planeDim[node];
       long key = dim == BY_SLOT ? slot : avail[b + dim];
-      node = key < planeValue[node] ? left(node) : right(node);
+      node = key < planeValue[node] ? l : l + 1;
     }
     return node;
   }
@@ -372,9 +428,7 @@ final class OfferTree {
     }
   }
 
-  /**
-   * Turns a crowded leaf into an internal node with two leaves, if a plane separates its offers.
-   */
+  /** Turns a crowded leaf into an internal node with two leaves. */
   private void splitLeaf(int leaf) {
     int n = memberCount[leaf];
     int[] order = Arrays.copyOf(members[leaf], n);
@@ -387,21 +441,19 @@ final class OfferTree {
       mid = n / 2;
       plane = new long[] {BY_SLOT, order[mid]};
     }
-    setPlane(leaf, (int) plane[0], plane[1]);
+    planeDim[leaf] = (int) plane[0];
+    planeValue[leaf] = plane[1];
     int level = 1;
     for (int p = parent[leaf]; p >= 0; p = parent[p]) {
       level++;
     }
-    int l = newNode(leaf);
-    int r = newNode(leaf);
+    int l = newChildren(leaf);
     fillLeaf(l, order, 0, mid);
-    fillLeaf(r, order, mid, n);
-    nodes[leaf * STRIDE + LEFT] = l;
-    nodes[leaf * STRIDE + RIGHT] = r;
+    fillLeaf(l + 1, order, mid, n);
     members[leaf] = null;
     memberCount[leaf] = 0;
     refreshLeaf(l);
-    refreshLeaf(r);
+    refreshLeaf(l + 1);
     combine(leaf);
     if (level + 1 > depth) {
       depth = level + 1;
@@ -438,31 +490,37 @@ final class OfferTree {
    * @param mask the bits of those classes, folded into 64
    */
   int best(long r0, long r1, long r2, long r3, boolean[] allowed, long mask, Scorer scorer) {
-    final long[] g = nodes;
+    final int[] h = hot;
+    final long[] x = exact;
     final long[] av = avail;
     final long[] init = initial;
     final int[] cls = classOfSlot;
     final int[] offerOf = offerOfSlot;
     final int[] stack = stackNode;
     final double[] bounds = stackBound;
+    final boolean tight = scorer == Scorer.TIGHTEST_FIT;
+    // Requests rounded down to floats, for the conservative test against rounded-up maxima.
+    final float f0 = roundDown(r0), f1 = roundDown(r1), f2 = roundDown(r2), f3 = roundDown(r3);
+    final int maskLo = (int) mask;
+    final int maskHi = (int) (mask >>> 32);
+    final double q0 = r0, q1 = r1, q2 = r2, q3 = r3;
     double bestScore = Double.POSITIVE_INFINITY;
     int bestOffer = Integer.MAX_VALUE;
 
-    int rootBase = root * STRIDE;
-    if (!feasible(g, rootBase, r0, r1, r2, r3, mask)) {
+    if (!feasible(h, root * HOT, f0, f1, f2, f3, maskLo, maskHi)) {
       return -1;
     }
     int top = 0;
     stack[top] = root;
-    bounds[top++] = scorer.lowerBound(r0, r1, r2, r3, g, rootBase);
+    bounds[top++] = 0.0;
     while (top > 0) {
       int node = stack[--top];
       double b = bounds[top];
-      int nb = node * STRIDE;
-      if (b > bestScore || (b == bestScore && g[nb + MIN_OFFER] > bestOffer)) {
+      int hb = node * HOT;
+      if (b > bestScore || (b == bestScore && h[hb + MIN_OFFER] > bestOffer)) {
         continue;
       }
-      int l = (int) g[nb + LEFT];
+      int l = h[hb + LEFT];
       if (l < 0) {
         int[] bucket = members[node];
         for (int k = 0, n = memberCount[node]; k < n; k++) {
@@ -483,20 +541,26 @@ final class OfferTree {
         }
         continue;
       }
-      int r = (int) g[nb + RIGHT];
-      int lb = l * STRIDE;
-      int rb = r * STRIDE;
+      int r = l + 1;
+      int lh = l * HOT;
+      int rh = lh + HOT;
       double lBound = 0;
       double rBound = 0;
-      boolean lOk = feasible(g, lb, r0, r1, r2, r3, mask);
+      boolean lOk = feasible(h, lh, f0, f1, f2, f3, maskLo, maskHi);
       if (lOk) {
-        lBound = scorer.lowerBound(r0, r1, r2, r3, g, lb);
-        lOk = lBound < bestScore || (lBound == bestScore && g[lb + MIN_OFFER] < bestOffer);
+        lBound =
+            tight
+                ? tightBound(h, lh, q0, q1, q2, q3)
+                : scorer.lowerBound(r0, r1, r2, r3, x, l * EXACT);
+        lOk = lBound < bestScore || (lBound == bestScore && h[lh + MIN_OFFER] < bestOffer);
       }
-      boolean rOk = feasible(g, rb, r0, r1, r2, r3, mask);
+      boolean rOk = feasible(h, rh, f0, f1, f2, f3, maskLo, maskHi);
       if (rOk) {
-        rBound = scorer.lowerBound(r0, r1, r2, r3, g, rb);
-        rOk = rBound < bestScore || (rBound == bestScore && g[rb + MIN_OFFER] < bestOffer);
+        rBound =
+            tight
+                ? tightBound(h, rh, q0, q1, q2, q3)
+                : scorer.lowerBound(r0, r1, r2, r3, x, r * EXACT);
+        rOk = rBound < bestScore || (rBound == bestScore && h[rh + MIN_OFFER] < bestOffer);
       }
       // Push the worse child first so the better one is searched first and tightens the bound.
       if (lOk && rOk) {
@@ -516,12 +580,33 @@ final class OfferTree {
     return bestOffer == Integer.MAX_VALUE ? -1 : bestOffer;
   }
 
-  private static boolean feasible(long[] g, int nb, long r0, long r1, long r2, long r3, long mask) {
-    return g[nb + MAX_AVAIL] >= r0
-        && g[nb + MAX_AVAIL + 1] >= r1
-        && g[nb + MAX_AVAIL + 2] >= r2
-        && g[nb + MAX_AVAIL + 3] >= r3
-        && (g[nb + MASK] & mask) != 0;
+  /** False only when no offer below the node can fit: some request exceeds the maximum. */
+  private static boolean feasible(
+      int[] h, int hb, float f0, float f1, float f2, float f3, int maskLo, int maskHi) {
+    return (Float.intBitsToFloat(h[hb + MAX_F]) >= f0)
+        & (Float.intBitsToFloat(h[hb + MAX_F + 1]) >= f1)
+        & (Float.intBitsToFloat(h[hb + MAX_F + 2]) >= f2)
+        & (Float.intBitsToFloat(h[hb + MAX_F + 3]) >= f3)
+        & (((h[hb + MASK_LO] & maskLo) | (h[hb + MASK_HI] & maskHi)) != 0);
+  }
+
+  /**
+   * The tightest-fit lower bound: per dimension {@code 1 - r/min}, clamped at 0 because fitting
+   * offers have at least r, or, where r is 0, 1 unless some offer below has none of it.
+   */
+  private static double tightBound(int[] h, int hb, double q0, double q1, double q2, double q3) {
+    return tightTerm(q0, Float.intBitsToFloat(h[hb + INV_MIN_F]))
+        + tightTerm(q1, Float.intBitsToFloat(h[hb + INV_MIN_F + 1]))
+        + tightTerm(q2, Float.intBitsToFloat(h[hb + INV_MIN_F + 2]))
+        + tightTerm(q3, Float.intBitsToFloat(h[hb + INV_MIN_F + 3]))
+        - MARGIN;
+  }
+
+  private static double tightTerm(double r, float inverseMin) {
+    if (r > 0) {
+      return Math.max(0.0, 1.0 - r * inverseMin);
+    }
+    return inverseMin < Float.POSITIVE_INFINITY ? 1.0 : 0.0;
   }
 
   /** Interns attribute maps into dense class ids, in order of first appearance. */
