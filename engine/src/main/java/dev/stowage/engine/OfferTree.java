@@ -103,7 +103,10 @@ final class OfferTree {
     }
     // Build on input indexes, then renumber into slots in leaf order.
     root = newNode(-1);
-    build(root, order, 0, m, 1, initialAvail);
+    // Build on a copy of the availability kept in 'order' order, so that every pass over a range
+    // reads memory sequentially; 'order' says which offer each position holds.
+    long[] byPosition = initialAvail.clone();
+    build(root, order, 0, m, 1, byPosition);
     this.offerOfSlot = order;
     this.slotOfOffer = new int[m];
     this.avail = new long[m * 4];
@@ -163,22 +166,31 @@ final class OfferTree {
     return hot[node * HOT + LEFT];
   }
 
-  /** Builds the subtree at {@code node} for {@code order[lo, hi)} (input indexes). */
+  /**
+   * Builds the subtree at {@code node} for positions [lo, hi): {@code order} holds the offers'
+   * input indexes and {@code values} their availability, four longs per position.
+   */
   private void build(int node, int[] order, int lo, int hi, int level, long[] values) {
     depth = Math.max(depth, level);
     if (hi - lo > LEAF_SIZE) {
-      long[] plane = splitPlane(order, lo, hi, values);
+      long[] box = box(lo, hi, values);
+      int dim = widestDimension(box);
       int mid;
-      if (plane != null) {
-        mid = partition(order, lo, hi, values, (int) plane[0], plane[1]);
+      if (dim >= 0) {
+        long value = sampledMedian(lo, hi, values, dim);
+        if (value == box[dim]) {
+          value++; // all equal to the minimum go left; something is greater, so right is not empty
+        }
+        mid = partition(order, lo, hi, values, dim, value);
+        planeDim[node] = dim;
+        planeValue[node] = value;
       } else {
         // Identical offers (a fresh cluster of one node type): split by slot, which at build time
         // is the final position in 'order', so the halves need no reordering.
         mid = (lo + hi) >>> 1;
-        plane = new long[] {BY_SLOT, mid};
+        planeDim[node] = BY_SLOT;
+        planeValue[node] = mid;
       }
-      planeDim[node] = (int) plane[0];
-      planeValue[node] = plane[1];
       int l = newChildren(node);
       build(l, order, lo, mid, level + 1, values);
       build(l + 1, order, mid, hi, level + 1, values);
@@ -191,52 +203,80 @@ final class OfferTree {
   }
 
   /**
-   * The split plane for the offers in {@code order[lo, hi)}: the dimension with the widest spread
-   * relative to its magnitude (scores are ratios, so a 2x range matters alike in any unit), at the
-   * median value; offers below the value go left. Null when their availability is all equal.
+   * The dimension whose spread in {@code box} is widest relative to its magnitude (scores are
+   * ratios, so a 2x range matters alike in any unit), or -1 when every dimension is flat.
    */
-  private static long[] splitPlane(int[] order, int lo, int hi, long[] values) {
+  private static int widestDimension(long[] box) {
     int dim = -1;
     double widest = 0;
-    long widestMin = 0;
     for (int d = 0; d < 4; d++) {
-      long min = Long.MAX_VALUE;
-      long max = Long.MIN_VALUE;
-      for (int i = lo; i < hi; i++) {
-        long v = values[order[i] * 4 + d];
-        min = Math.min(min, v);
-        max = Math.max(max, v);
-      }
+      long min = box[d];
+      long max = box[4 + d];
       if (max > min) {
         double spread = (double) (max - min) / (double) (max + 1);
         if (spread > widest) {
           widest = spread;
           dim = d;
-          widestMin = min;
         }
       }
     }
-    if (dim < 0) {
-      return null;
-    }
-    int mid = (lo + hi) >>> 1;
-    Select.nth(order, lo, hi, mid, values, dim);
-    long value = values[order[mid] * 4 + dim];
-    if (value == widestMin) {
-      value++; // all equal to the minimum go left; something is greater, so right is not empty
-    }
-    return new long[] {dim, value};
+    return dim;
   }
 
+  /** The median of up to 31 evenly spaced values: balanced enough, at no cost of a selection. */
+  private static long sampledMedian(int lo, int hi, long[] values, int dim) {
+    int n = Math.min(31, hi - lo);
+    long[] sample = new long[n];
+    for (int i = 0; i < n; i++) {
+      sample[i] = values[(lo + (int) ((long) i * (hi - lo) / n)) * 4 + dim];
+    }
+    Arrays.sort(sample);
+    return sample[n / 2];
+  }
+
+  /** The bounding box of positions [lo, hi) of {@code values}: four minima, then four maxima. */
+  private static long[] box(int lo, int hi, long[] values) {
+    long min0 = Long.MAX_VALUE, min1 = Long.MAX_VALUE, min2 = Long.MAX_VALUE, min3 = Long.MAX_VALUE;
+    long max0 = -1, max1 = -1, max2 = -1, max3 = -1;
+    for (int b = lo * 4, end = hi * 4; b < end; b += 4) {
+      long v0 = values[b], v1 = values[b + 1], v2 = values[b + 2], v3 = values[b + 3];
+      min0 = Math.min(min0, v0);
+      max0 = Math.max(max0, v0);
+      min1 = Math.min(min1, v1);
+      max1 = Math.max(max1, v1);
+      min2 = Math.min(min2, v2);
+      max2 = Math.max(max2, v2);
+      min3 = Math.min(min3, v3);
+      max3 = Math.max(max3, v3);
+    }
+    return new long[] {min0, min1, min2, min3, max0, max1, max2, max3};
+  }
+
+  /**
+   * Moves positions below {@code value} in {@code dim} to the front, in {@code order} and in {@code
+   * values} alike, and returns the cut.
+   */
   private static int partition(int[] order, int lo, int hi, long[] values, int dim, long value) {
+    // Branch-free (the comparison is a coin flip at every level): every position is swapped with
+    // the cut, which advances only past smaller values.
     int i = lo;
     for (int j = lo; j < hi; j++) {
-      if (values[order[j] * 4 + dim] < value) {
-        int t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-        i++;
-      }
+      int a = i * 4;
+      int b = j * 4;
+      long below = (values[b + dim] - value) >>> 63; // 1 when smaller: amounts are non-negative
+      int t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+      long v0 = values[a], v1 = values[a + 1], v2 = values[a + 2], v3 = values[a + 3];
+      values[a] = values[b];
+      values[a + 1] = values[b + 1];
+      values[a + 2] = values[b + 2];
+      values[a + 3] = values[b + 3];
+      values[b] = v0;
+      values[b + 1] = v1;
+      values[b + 2] = v2;
+      values[b + 3] = v3;
+      i += (int) below;
     }
     return i;
   }
@@ -432,17 +472,27 @@ final class OfferTree {
   private void splitLeaf(int leaf) {
     int n = memberCount[leaf];
     int[] order = Arrays.copyOf(members[leaf], n);
-    long[] plane = splitPlane(order, 0, n, avail);
+    long[] byPosition = new long[n * 4];
+    for (int i = 0; i < n; i++) {
+      System.arraycopy(avail, order[i] * 4, byPosition, i * 4, 4);
+    }
+    long[] box = box(0, n, byPosition);
+    int dim = widestDimension(box);
     int mid;
-    if (plane != null) {
-      mid = partition(order, 0, n, avail, (int) plane[0], plane[1]);
+    if (dim >= 0) {
+      long value = sampledMedian(0, n, byPosition, dim);
+      if (value == box[dim]) {
+        value++;
+      }
+      mid = partition(order, 0, n, byPosition, dim, value);
+      planeDim[leaf] = dim;
+      planeValue[leaf] = value;
     } else {
       Arrays.sort(order); // identical offers: split by slot
       mid = n / 2;
-      plane = new long[] {BY_SLOT, order[mid]};
+      planeDim[leaf] = BY_SLOT;
+      planeValue[leaf] = order[mid];
     }
-    planeDim[leaf] = (int) plane[0];
-    planeValue[leaf] = plane[1];
     int level = 1;
     for (int p = parent[leaf]; p >= 0; p = parent[p]) {
       level++;
