@@ -47,6 +47,7 @@ public final class SideBySide {
       int runs,
       double medianMs,
       int matched,
+      long offersUsed,
       String agree) {}
 
   private final Options options;
@@ -90,7 +91,15 @@ public final class SideBySide {
         List<Assignment> expected = fastResult.assignments();
         double fastMedian = median(fastMs);
         rows.add(
-            new Row(label, mode.label(), "fast", fastMs.length, fastMedian, expected.size(), "-"));
+            new Row(
+                label,
+                mode.label(),
+                "fast",
+                fastMs.length,
+                fastMedian,
+                expected.size(),
+                offersUsed(expected),
+                "-"));
         progress(rows.getLast(), fastMedian);
 
         if (pairs <= options.referenceMaxPairs()) {
@@ -111,6 +120,7 @@ public final class SideBySide {
                   runs,
                   median(ms),
                   got.size(),
+                  offersUsed(got),
                   got.equals(expected) ? "yes" : "NO"));
           progress(rows.getLast(), fastMedian);
         }
@@ -186,6 +196,7 @@ public final class SideBySide {
         1,
         Double.parseDouble(matcher.group(1)),
         got.size(),
+        offersUsed(got),
         got.equals(expected) ? "yes" : "NO");
   }
 
@@ -196,17 +207,29 @@ public final class SideBySide {
     out.flush();
   }
 
+  private static long offersUsed(List<Assignment> assignments) {
+    return assignments.stream().map(Assignment::offer).distinct().count();
+  }
+
   private void printTable(List<Row> rows) {
     out.printf(
-        "%-14s %-8s %-12s %5s %12s %12s %9s %6s%n",
-        "tasks x offers", "mode", "matcher", "runs", "median ms", "vs fast", "matched", "agree");
+        "%-16s %-8s %-12s %5s %12s %10s %9s %11s %6s%n",
+        "tasks x offers",
+        "mode",
+        "matcher",
+        "runs",
+        "median ms",
+        "vs fast",
+        "matched",
+        "offers used",
+        "agree");
     double fast = 0;
     for (Row r : rows) {
       if (r.peer().equals("fast")) {
         fast = r.medianMs();
       }
       out.printf(
-          "%-14s %-8s %-12s %5d %12.1f %12s %9d %6s%n",
+          "%-16s %-8s %-12s %5d %12.1f %10s %9d %11d %6s%n",
           r.size(),
           r.mode(),
           r.peer(),
@@ -214,6 +237,7 @@ public final class SideBySide {
           r.medianMs(),
           r.peer().equals("fast") ? "1" : String.format("x%.0f", r.medianMs() / fast),
           r.matched(),
+          r.offersUsed(),
           r.agree());
     }
   }
