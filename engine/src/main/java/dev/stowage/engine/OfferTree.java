@@ -41,12 +41,14 @@ final class OfferTree {
   private static final int MIN_OFFER = 10;
   private static final int LEFT = 11; // the right child is LEFT + 1; -1 for a leaf
 
-  // Exact node layout: 12 longs, at the offsets Scorer.lowerBound reads.
-  private static final int EXACT = 12;
+  // Exact node layout, at the offsets Scorer.lowerBound reads.
+  private static final int EXACT = Scorer.GROUP_SIZE;
   private static final int MAX_AVAIL = Scorer.MAX_AVAIL;
   private static final int MIN_AVAIL = Scorer.MIN_AVAIL;
   private static final int MIN_INITIAL = Scorer.MIN_INITIAL;
   private static final int MAX_INITIAL = Scorer.MAX_INITIAL;
+  private static final int MIN_USED = Scorer.MIN_USED;
+  private static final int MAX_USED = Scorer.MAX_USED;
 
   /**
    * Subtracted from the tightest-fit bound, which uses float reciprocals instead of the score's
@@ -296,6 +298,7 @@ final class OfferTree {
     long min0 = EMPTY_MIN, min1 = EMPTY_MIN, min2 = EMPTY_MIN, min3 = EMPTY_MIN;
     long max0 = EMPTY_MAX, max1 = EMPTY_MAX, max2 = EMPTY_MAX, max3 = EMPTY_MAX;
     long imin0 = EMPTY_MIN, imin1 = EMPTY_MIN, imax0 = EMPTY_MAX, imax1 = EMPTY_MAX;
+    long umin0 = EMPTY_MIN, umin1 = EMPTY_MIN, umax0 = EMPTY_MAX, umax1 = EMPTY_MAX;
     long mask = 0;
     int lowest = Integer.MAX_VALUE;
     final long[] av = avail;
@@ -317,6 +320,11 @@ final class OfferTree {
       imax0 = Math.max(imax0, init[b]);
       imin1 = Math.min(imin1, init[b + 1]);
       imax1 = Math.max(imax1, init[b + 1]);
+      long u0 = init[b] - a0, u1 = init[b + 1] - a1;
+      umin0 = Math.min(umin0, u0);
+      umax0 = Math.max(umax0, u0);
+      umin1 = Math.min(umin1, u1);
+      umax1 = Math.max(umax1, u1);
       mask |= 1L << (classOfSlot[s] & 63);
       lowest = Math.min(lowest, offerOfSlot[s]);
     }
@@ -334,6 +342,10 @@ final class OfferTree {
     x[eb + MIN_INITIAL + 1] = imin1;
     x[eb + MAX_INITIAL] = imax0;
     x[eb + MAX_INITIAL + 1] = imax1;
+    x[eb + MIN_USED] = umin0;
+    x[eb + MIN_USED + 1] = umin1;
+    x[eb + MAX_USED] = umax0;
+    x[eb + MAX_USED + 1] = umax1;
     final int[] h = hot;
     int hb = node * HOT;
     for (int d = 0; d < 4; d++) {
@@ -359,6 +371,8 @@ final class OfferTree {
     for (int d = 0; d < 2; d++) {
       x[eb + MIN_INITIAL + d] = Math.min(x[lb + MIN_INITIAL + d], x[rb + MIN_INITIAL + d]);
       x[eb + MAX_INITIAL + d] = Math.max(x[lb + MAX_INITIAL + d], x[rb + MAX_INITIAL + d]);
+      x[eb + MIN_USED + d] = Math.min(x[lb + MIN_USED + d], x[rb + MIN_USED + d]);
+      x[eb + MAX_USED + d] = Math.max(x[lb + MAX_USED + d], x[rb + MAX_USED + d]);
     }
     int hb = node * HOT;
     int hl = l * HOT;

@@ -80,20 +80,8 @@ public enum Scorer {
     @Override
     double lowerBound(long r0, long r1, long r2, long r3, long[] group, int base) {
       double s = 0.0;
-      s =
-          s
-              + packTerm(
-                  r0,
-                  group[base + MIN_AVAIL],
-                  group[base + MIN_INITIAL],
-                  group[base + MAX_INITIAL]);
-      s =
-          s
-              + packTerm(
-                  r1,
-                  group[base + MIN_AVAIL + 1],
-                  group[base + MIN_INITIAL + 1],
-                  group[base + MAX_INITIAL + 1]);
+      s = s + packTerm(r0, group[base + MAX_USED], group[base + MIN_INITIAL]);
+      s = s + packTerm(r1, group[base + MAX_USED + 1], group[base + MIN_INITIAL + 1]);
       return s;
     }
   },
@@ -123,15 +111,12 @@ public enum Scorer {
       s =
           s
               + spreadTerm(
-                  r0,
-                  group[base + MAX_AVAIL],
-                  group[base + MIN_INITIAL],
-                  group[base + MAX_INITIAL]);
+                  r0, group[base + MIN_USED], group[base + MIN_INITIAL], group[base + MAX_INITIAL]);
       s =
           s
               + spreadTerm(
                   r1,
-                  group[base + MAX_AVAIL + 1],
+                  group[base + MIN_USED + 1],
                   group[base + MIN_INITIAL + 1],
                   group[base + MAX_INITIAL + 1]);
       return s;
@@ -168,8 +153,9 @@ public enum Scorer {
   /**
    * A lower bound of the score of every fitting offer in a group, read from {@code group} at {@code
    * base}: the maximum and minimum availability per dimension ({@link #MAX_AVAIL}, {@link
-   * #MIN_AVAIL}, four each) and the minimum and maximum initial cpu and memory ({@link
-   * #MIN_INITIAL}, {@link #MAX_INITIAL}, two each).
+   * #MIN_AVAIL}, four each), and for cpu and memory the range of initial availability ({@link
+   * #MIN_INITIAL}, {@link #MAX_INITIAL}) and of use so far, initial minus available ({@link
+   * #MIN_USED}, {@link #MAX_USED}), two each.
    */
   abstract double lowerBound(long r0, long r1, long r2, long r3, long[] group, int base);
 
@@ -177,6 +163,9 @@ public enum Scorer {
   static final int MIN_AVAIL = 4;
   static final int MIN_INITIAL = 8;
   static final int MAX_INITIAL = 10;
+  static final int MIN_USED = 12;
+  static final int MAX_USED = 14;
+  static final int GROUP_SIZE = 16;
 
   /** The least {@code 1 - r/a} over fitting offers whose availability is at least {@code min}. */
   static double tightTerm(long r, long min) {
@@ -187,26 +176,24 @@ public enum Scorer {
     return min > 0 ? 1.0 : 0.0;
   }
 
-  /** The least {@code 1 - (i - a + r)/i}; never below 0 for a fitting offer (a >= r). */
-  static double packTerm(long r, long minAvail, long minInitial, long maxInitial) {
+  /**
+   * The least {@code 1 - (used + r)/initial} over a group whose use is at most {@code maxUsed} and
+   * initial amount at least {@code minInitial}; never below 0, as a fitting offer has room for r.
+   */
+  static double packTerm(long r, long maxUsed, long minInitial) {
     if (minInitial <= 0) {
-      return 0.0;
+      return 0.0; // some offer skips this dimension
     }
-    long mostUsed = maxInitial - Math.max(minAvail, r) + r;
-    double t = 1.0 - (double) mostUsed / (double) minInitial;
+    double t = 1.0 - (double) (maxUsed + r) / (double) minInitial;
     return Math.max(t, 0.0);
   }
 
-  /** The least {@code (i - a + r)/i}; never below 0. */
-  static double spreadTerm(long r, long maxAvail, long minInitial, long maxInitial) {
+  /** The least {@code (used + r)/initial} over a group: least use over the largest initial. */
+  static double spreadTerm(long r, long minUsed, long minInitial, long maxInitial) {
     if (minInitial <= 0) {
-      return 0.0;
+      return 0.0; // some offer skips this dimension
     }
-    long leastUsed = minInitial - maxAvail + r;
-    if (leastUsed <= 0) {
-      return 0.0;
-    }
-    return (double) leastUsed / (double) maxInitial;
+    return (double) (minUsed + r) / (double) maxInitial;
   }
 
   @Override
