@@ -30,7 +30,7 @@ final class OfferTree {
   static final int LEAF_SIZE = 12;
 
   /** A leaf that grows past this (offers moving into its region) is split. */
-  static final int LEAF_SPLIT = 36;
+  static final int LEAF_SPLIT = 3 * LEAF_SIZE;
 
   // Hot node layout: 16 ints.
   private static final int HOT = 16;
