@@ -62,6 +62,14 @@ final class MatchCommand implements Callable<Integer> {
   @Option(names = "--explain", description = "Say why each unassigned task fits no offer.")
   boolean explain;
 
+  @Option(
+      names = "--warmups",
+      defaultValue = "0",
+      description =
+          "Match this many times first, untimed, so that match_ms shows the JIT-compiled engine"
+              + " rather than a cold JVM. Default: ${DEFAULT-VALUE}.")
+  int warmups;
+
   @Override
   public Integer call() throws Exception {
     Matcher m =
@@ -72,7 +80,14 @@ final class MatchCommand implements Callable<Integer> {
               throw new picocli.CommandLine.ParameterException(
                   spec.commandLine(), "--matcher must be fast or reference, got '" + matcher + "'");
         };
+    if (warmups < 0) {
+      throw new picocli.CommandLine.ParameterException(
+          spec.commandLine(), "--warmups must not be negative: " + warmups);
+    }
     Workload w = WorkloadFiles.read(tasks, offers);
+    for (int i = 0; i < warmups; i++) {
+      m.match(w.tasks(), w.offers(), mode);
+    }
 
     long t0 = System.nanoTime();
     MatchResult result = m.match(w.tasks(), w.offers(), mode);

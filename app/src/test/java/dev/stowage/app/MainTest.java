@@ -39,7 +39,7 @@ class MainTest {
 
     Path fastOut = dir.resolve("fast.jsonl");
     Path refOut = dir.resolve("reference.jsonl");
-    Run fast = match("pack", "fast", fastOut);
+    Run fast = match("pack", "fast", fastOut, "--warmups", "2");
     Run reference = match("pack", "reference", refOut);
 
     assertThat(fast.exit()).isZero();
@@ -136,6 +136,8 @@ class MainTest {
     Run mode = run("match", "--tasks", "t", "--offers", "o", "--mode", "fill");
     Run sizes = run("bench", "--sizes", "10k");
     Run missing = run("generate", "--tasks", "1");
+    Run warmups =
+        run("match", "--tasks", "t", "--offers", "o", "--mode", "pack", "--warmups", "-1");
 
     assertThat(mode.exit()).isEqualTo(Main.USAGE);
     assertThat(mode.err()).contains("unknown mode 'fill': expected consume or pack");
@@ -143,6 +145,8 @@ class MainTest {
     assertThat(sizes.err()).contains("--sizes: '10k' is not TASKSxOFFERS");
     assertThat(missing.exit()).isEqualTo(Main.USAGE);
     assertThat(missing.err()).contains("Missing required options").contains("--offers");
+    assertThat(warmups.exit()).isEqualTo(Main.USAGE);
+    assertThat(warmups.err()).contains("--warmups must not be negative: -1");
   }
 
   @Test
@@ -164,18 +168,22 @@ class MainTest {
     return p;
   }
 
-  private Run match(String mode, String matcher, Path out) {
-    return run(
-        "match",
-        "--tasks",
-        dir.resolve("tasks.jsonl").toString(),
-        "--offers",
-        dir.resolve("offers.jsonl").toString(),
-        "--mode",
-        mode,
-        "--matcher",
-        matcher,
-        "--out",
-        out.toString());
+  private Run match(String mode, String matcher, Path out, String... more) {
+    var args =
+        new java.util.ArrayList<>(
+            List.of(
+                "match",
+                "--tasks",
+                dir.resolve("tasks.jsonl").toString(),
+                "--offers",
+                dir.resolve("offers.jsonl").toString(),
+                "--mode",
+                mode,
+                "--matcher",
+                matcher,
+                "--out",
+                out.toString()));
+    args.addAll(List.of(more));
+    return run(args.toArray(String[]::new));
   }
 }
