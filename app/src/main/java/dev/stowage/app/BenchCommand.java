@@ -47,8 +47,19 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "42", description = "Default: ${DEFAULT-VALUE}.")
   long seed;
 
-  @Option(names = "--warmups", defaultValue = "3", description = "Default: ${DEFAULT-VALUE}.")
+  @Option(
+      names = "--warmups",
+      defaultValue = "3",
+      description = "Untimed runs of the fast matcher first. Default: ${DEFAULT-VALUE}.")
   int warmups;
+
+  @Option(
+      names = "--warmup-ms",
+      defaultValue = "3000",
+      description =
+          "Keep warming up until this much time has passed, so the JIT has compiled the search."
+              + " Default: ${DEFAULT-VALUE}.")
+  long warmupMillis;
 
   @Option(names = "--runs", defaultValue = "7", description = "Default: ${DEFAULT-VALUE}.")
   int runs;
@@ -74,9 +85,9 @@ final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (runs < 1 || warmups < 0) {
+    if (runs < 1 || warmups < 0 || warmupMillis < 0) {
       throw new ParameterException(
-          spec.commandLine(), "--runs must be at least 1 and --warmups at least 0");
+          spec.commandLine(), "--runs must be at least 1, --warmups and --warmup-ms at least 0");
     }
     var parsed = new ArrayList<int[]>();
     for (String s : sizes) {
@@ -89,6 +100,7 @@ final class BenchCommand implements Callable<Integer> {
             scorer,
             seed,
             warmups,
+            warmupMillis,
             runs,
             pythonMaxPairs,
             loopMaxPairs,

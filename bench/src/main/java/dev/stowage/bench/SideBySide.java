@@ -35,6 +35,7 @@ public final class SideBySide {
       Scorer scorer,
       long seed,
       int warmups,
+      long warmupMillis,
       int runs,
       long pythonMaxPairs,
       long referenceMaxPairs,
@@ -60,10 +61,12 @@ public final class SideBySide {
 
   public void run() throws IOException, InterruptedException {
     out.printf(
-        "# stowage bench: scorer=%s seed=%d warmups=%d runs=%d java=%s cores=%d maxHeap=%dMiB%n",
+        "# stowage bench: scorer=%s seed=%d warmups=%d (at least %d ms) runs=%d java=%s cores=%d"
+            + " maxHeap=%dMiB%n",
         options.scorer().label(),
         options.seed(),
         options.warmups(),
+        options.warmupMillis(),
         options.runs(),
         System.getProperty("java.version"),
         Runtime.getRuntime().availableProcessors(),
@@ -78,15 +81,18 @@ public final class SideBySide {
       Path dir = null;
       for (MatchMode mode : options.modes()) {
         Matcher fast = Matcher.fast(options.scorer());
-        double[] fastMs = new double[options.runs()];
+        // Warm up by count and by time: a few runs of a small workload end before the JIT has
+        // compiled the search, and the table would then time the interpreter.
         MatchResult fastResult = null;
-        for (int i = 0; i < options.warmups() + options.runs(); i++) {
+        long warmupEnd = System.nanoTime() + options.warmupMillis() * 1_000_000L;
+        for (int i = 0; i < options.warmups() || System.nanoTime() < warmupEnd; i++) {
+          fastResult = fast.match(w.tasks(), w.offers(), mode);
+        }
+        double[] fastMs = new double[options.runs()];
+        for (int i = 0; i < options.runs(); i++) {
           long t0 = System.nanoTime();
           fastResult = fast.match(w.tasks(), w.offers(), mode);
-          long t1 = System.nanoTime();
-          if (i >= options.warmups()) {
-            fastMs[i - options.warmups()] = (t1 - t0) / 1e6;
-          }
+          fastMs[i] = (System.nanoTime() - t0) / 1e6;
         }
         List<Assignment> expected = fastResult.assignments();
         double fastMedian = median(fastMs);
