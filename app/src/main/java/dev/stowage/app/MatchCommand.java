@@ -12,6 +12,7 @@ import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -59,8 +60,16 @@ final class MatchCommand implements Callable<Integer> {
   @Option(names = "--out", description = "Write assignments here instead of standard output.")
   Path out;
 
-  @Option(names = "--explain", description = "Say why each unassigned task fits no offer.")
+  @Option(names = "--explain", description = "Say why unassigned tasks fit no offer.")
   boolean explain;
+
+  @Option(
+      names = "--explain-limit",
+      defaultValue = "20",
+      description =
+          "With --explain, explain at most this many unassigned tasks (0: all; each costs a pass"
+              + " over the offers). Default: ${DEFAULT-VALUE}.")
+  int explainLimit;
 
   @Option(
       names = "--warmups",
@@ -80,6 +89,10 @@ final class MatchCommand implements Callable<Integer> {
               throw new picocli.CommandLine.ParameterException(
                   spec.commandLine(), "--matcher must be fast or reference, got '" + matcher + "'");
         };
+    if (explainLimit < 0) {
+      throw new picocli.CommandLine.ParameterException(
+          spec.commandLine(), "--explain-limit must not be negative: " + explainLimit);
+    }
     if (warmups < 0) {
       throw new picocli.CommandLine.ParameterException(
           spec.commandLine(), "--warmups must not be negative: " + warmups);
@@ -115,8 +128,17 @@ final class MatchCommand implements Callable<Integer> {
             matcher,
             matchMs));
     if (explain) {
-      for (Explanation e : result.explainUnassigned()) {
+      int unassigned = result.taskCount() - result.matchedCount();
+      int limit = explainLimit == 0 ? Integer.MAX_VALUE : explainLimit;
+      List<Explanation> explained = result.explainUnassigned(limit);
+      for (Explanation e : explained) {
         report.println("unassigned " + e.task() + ": " + e.message());
+      }
+      if (explained.size() < unassigned) {
+        report.printf(
+            Locale.ROOT,
+            "%d more unassigned tasks not explained (--explain-limit 0 explains all)%n",
+            unassigned - explained.size());
       }
     }
     report.flush();

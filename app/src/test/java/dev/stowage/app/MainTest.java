@@ -102,6 +102,20 @@ class MainTest {
             "--out",
             dir.resolve("out.jsonl").toString(),
             "--explain");
+    Run limited =
+        run(
+            "match",
+            "--tasks",
+            dir.resolve("tasks.jsonl").toString(),
+            "--offers",
+            dir.resolve("offers.jsonl").toString(),
+            "--mode",
+            "pack",
+            "--out",
+            dir.resolve("out.jsonl").toString(),
+            "--explain",
+            "--explain-limit",
+            "1");
 
     assertThat(r.exit()).isZero();
     assertThat(r.out())
@@ -111,7 +125,12 @@ class MainTest {
                 + " offer in the input could ever fit it")
         .contains(
             "unassigned pinned: 0/1 offers fit: 1 constraint zone=z; never schedulable: no offer"
-                + " in the input could ever fit it");
+                + " in the input could ever fit it")
+        .doesNotContain("not explained");
+    assertThat(limited.out())
+        .contains("unassigned huge: ")
+        .doesNotContain("unassigned pinned")
+        .contains("1 more unassigned tasks not explained (--explain-limit 0 explains all)");
   }
 
   @Test

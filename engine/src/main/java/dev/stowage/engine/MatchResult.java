@@ -87,9 +87,20 @@ public final class MatchResult {
    * unassigned task.
    */
   public List<Explanation> explainUnassigned() {
+    return explainUnassigned(Integer.MAX_VALUE);
+  }
+
+  /**
+   * Explanations for the first {@code limit} unassigned tasks, in input order: each costs a pass
+   * over the offers, so a caller facing many unassigned tasks should explain a few.
+   */
+  public List<Explanation> explainUnassigned(int limit) {
     var byShape = new HashMap<Object, Explanation>();
     var out = new ArrayList<Explanation>();
     for (int t : unassignedTasks()) {
+      if (out.size() >= limit) {
+        break;
+      }
       Task task = problem.tasks().get(t);
       Object shape = Map.entry(task.requested(), task.constraints());
       Explanation shared = byShape.get(shape);
