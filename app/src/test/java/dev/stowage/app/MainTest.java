@@ -90,32 +90,9 @@ class MainTest {
         List.of(
             "{\"name\":\"o\",\"node\":\"n\",\"cpuMillis\":1000,\"attributes\":{\"zone\":\"a\"}}"));
 
-    Run r =
-        run(
-            "match",
-            "--tasks",
-            dir.resolve("tasks.jsonl").toString(),
-            "--offers",
-            dir.resolve("offers.jsonl").toString(),
-            "--mode",
-            "pack",
-            "--out",
-            dir.resolve("out.jsonl").toString(),
-            "--explain");
-    Run limited =
-        run(
-            "match",
-            "--tasks",
-            dir.resolve("tasks.jsonl").toString(),
-            "--offers",
-            dir.resolve("offers.jsonl").toString(),
-            "--mode",
-            "pack",
-            "--out",
-            dir.resolve("out.jsonl").toString(),
-            "--explain",
-            "--explain-limit",
-            "1");
+    Path out = dir.resolve("out.jsonl");
+    Run r = match("pack", "fast", out, "--explain");
+    Run limited = match("pack", "fast", out, "--explain", "--explain-limit", "1");
 
     assertThat(r.exit()).isZero();
     assertThat(r.out())
@@ -170,7 +147,19 @@ class MainTest {
 
   @Test
   void benchPrintsATableWhereEveryPeerAgrees() {
-    Run r = run("bench", "--sizes", "400x100", "--warmups", "0", "--runs", "1", "--python", "none");
+    Run r =
+        run(
+            "bench",
+            "--sizes",
+            "400x100",
+            "--warmups",
+            "0",
+            "--warmup-ms",
+            "0",
+            "--runs",
+            "1",
+            "--python",
+            "none");
 
     assertThat(r.exit()).isZero();
     assertThat(r.out())
