@@ -6,10 +6,10 @@ import java.util.Map;
 
 /**
  * The fast matcher's index: a k-d tree over offers' current availability. Internal nodes split
- * space at a fixed plane (dimension and value, chosen at build time at the median); leaves hold
- * buckets of offers. Every node keeps live aggregates of what lies below it: maximum and minimum
- * availability per dimension, minimum and maximum initial cpu and memory, a bit mask of attribute
- * classes, and the lowest offer index.
+ * space at a fixed plane (dimension and value, chosen at build time at a sampled median); leaves
+ * hold buckets of offers. Every node keeps live aggregates of what lies below it: maximum and
+ * minimum availability per dimension, the ranges of initial availability and of use so far for cpu
+ * and memory, a bit mask of attribute classes, and the lowest offer index.
  *
  * <p>A search walks the tree depth first, better child first, and skips a node when a request
  * exceeds the node's maximum (nothing below can fit), when no attribute class below satisfies the
@@ -18,12 +18,12 @@ import java.util.Map;
  * region now holds it (so the tree stays as tight in pack mode as at build time), crowded leaves
  * split, and the aggregates on the affected paths are recomputed.
  *
- * <p>Layout, for a search that is bound by memory latency: what a search reads of a node fits in 64
- * bytes ({@code hot}: maxima and reciprocal minima as floats rounded outwards, so every test on
- * them is conservative, the class mask, the lowest offer, the children), and siblings are adjacent,
- * so a visit reads both children from 128 consecutive bytes. The exact aggregates live apart
- * ({@code exact}) for updates and for the scorers other than tightest fit. Offers are renumbered
- * into "slots" in build order, so a leaf's offers start out adjacent in the availability arrays.
+ * <p>Layout: what a search reads of a node fits in 64 bytes ({@code hot}: maxima and reciprocal
+ * minima as floats rounded outwards, so every test on them is conservative, the class mask, the
+ * lowest offer, the children), and siblings are adjacent, so a visit reads both children from 128
+ * consecutive bytes. The exact aggregates live apart ({@code exact}) for updates and for the
+ * scorers other than tightest fit. Offers are renumbered into "slots" in build order, so a leaf's
+ * offers start out adjacent in the availability arrays.
  */
 final class OfferTree {
   /** Offers per leaf at build time: small enough for tight bounds, large enough to amortise. */
