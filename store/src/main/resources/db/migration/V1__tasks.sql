@@ -1,0 +1,70 @@
+-- Tasks and their life. Every state change is one UPDATE; the trigger below rejects any change
+-- that is not an edge of the lifecycle, so an illegal transition cannot be written even by a bug.
+
+create table task_states (
+    state text primary key
+);
+
+insert into task_states (state) values
+    ('waiting'), ('queued'), ('assigned'), ('staging'), ('launched'), ('running'),
+    ('succeeded'), ('failed'), ('cancelled'), ('upstream_failed');
+
+create table task_transitions (
+    from_state text not null references task_states,
+    to_state   text not null references task_states,
+    primary key (from_state, to_state)
+);
+
+insert into task_transitions (from_state, to_state) values
+    ('waiting', 'queued'), ('waiting', 'cancelled'), ('waiting', 'upstream_failed'),
+    ('queued', 'assigned'), ('queued', 'cancelled'), ('queued', 'failed'),
+    ('assigned', 'staging'), ('assigned', 'launched'), ('assigned', 'queued'),
+    ('assigned', 'failed'), ('assigned', 'cancelled'),
+    ('staging', 'launched'), ('staging', 'queued'), ('staging', 'failed'), ('staging', 'cancelled'),
+    ('launched', 'running'), ('launched', 'succeeded'), ('launched', 'failed'),
+    ('launched', 'queued'), ('launched', 'cancelled'),
+    ('running', 'succeeded'), ('running', 'failed'), ('running', 'queued'), ('running', 'cancelled');
+
+create table tasks (
+    id            bigint generated always as identity primary key,
+    name          text        not null,
+    state         text        not null references task_states,
+    priority      integer     not null default 0,
+    cpu_millis    bigint      not null default 0 check (cpu_millis between 0 and 9007199254740992),
+    memory_mib    bigint      not null default 0 check (memory_mib between 0 and 9007199254740992),
+    disk_mib      bigint      not null default 0 check (disk_mib   between 0 and 9007199254740992),
+    gpus          bigint      not null default 0 check (gpus       between 0 and 9007199254740992),
+    constraints   jsonb       not null default '{}',
+    -- dependencies not yet succeeded; a waiting task becomes queued when this reaches 0
+    pending_dependencies integer not null default 0 check (pending_dependencies >= 0),
+    submitted_at  timestamptz not null,
+    updated_at    timestamptz not null
+);
+
+create table task_dependencies (
+    task_id    bigint not null references tasks on delete cascade,
+    depends_on bigint not null references tasks,
+    primary key (task_id, depends_on),
+    check (task_id <> depends_on)
+);
+
+create index task_dependencies_by_dependency on task_dependencies (depends_on);
+
+-- get_processable_tasks: queued tasks by priority, then submit time, read from the index alone.
+create index tasks_processable on tasks (priority desc, submitted_at, id) where state = 'queued';
+
+create function reject_illegal_task_transition() returns trigger language plpgsql as $$
+begin
+    if new.state is distinct from old.state
+       and not exists (select 1 from task_transitions
+                       where from_state = old.state and to_state = new.state) then
+        raise exception 'illegal task transition % -> % for task %', old.state, new.state, old.id
+            using errcode = 'check_violation';
+    end if;
+    return new;
+end
+$$;
+
+create trigger tasks_legal_transitions
+    before update of state on tasks
+    for each row execute function reject_illegal_task_transition();

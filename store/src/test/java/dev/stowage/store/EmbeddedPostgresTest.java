@@ -1,0 +1,104 @@
+package dev.stowage.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Instant;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A real PostgreSQL server, started from the Maven-delivered binaries; no mocks, no H2. */
+class EmbeddedPostgresTest {
+  @TempDir Path tmp;
+  Path data;
+
+  @BeforeEach
+  void traversable() throws Exception {
+    // When the tests run as root the server runs as nobody, which must reach the data directory.
+    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+    data = tmp.resolve("pgdata");
+  }
+
+  @Test
+  void startsPostgres17AndKeepsDataAcrossRestarts() throws Exception {
+    try (var pg = EmbeddedPostgres.start(data);
+        Connection c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), "")) {
+      assertThat(scalar(c, "select version()")).startsWith("PostgreSQL 17");
+      c.createStatement().execute("create table kept (v text)");
+      c.createStatement().execute("insert into kept values ('still here')");
+    }
+    try (var pg = EmbeddedPostgres.start(data);
+        Connection c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), "")) {
+      assertThat(scalar(c, "select v from kept")).isEqualTo("still here");
+    }
+  }
+
+  @Test
+  void aServerLeftRunningByAKilledProcessIsStoppedBeforeANewStart() throws Exception {
+    // The first server is never closed, as if its JVM had been killed.
+    var orphan = EmbeddedPostgres.start(data);
+
+    try (var pg = EmbeddedPostgres.start(data);
+        Connection c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), "")) {
+      assertThat(orphan.isRunning()).isFalse();
+      assertThat(pg.pid()).isNotEqualTo(orphan.pid());
+      assertThat(scalar(c, "select 1")).isEqualTo("1");
+    } finally {
+      orphan.close();
+    }
+  }
+
+  @Test
+  void migrationsCreateTheSchemaAndTheDatabaseRejectsIllegalTransitions() throws Exception {
+    try (var pg = EmbeddedPostgres.start(data);
+        var db = Database.open(pg);
+        Connection c = db.dataSource().getConnection()) {
+      var insert =
+          c.prepareStatement(
+              "insert into tasks (name, state, submitted_at, updated_at) values (?, 'queued', ?, ?)"
+                  + " returning id");
+      var now = Timestamp.from(Instant.parse("2026-11-25T12:00:00Z"));
+      insert.setString(1, "etl-1");
+      insert.setTimestamp(2, now);
+      insert.setTimestamp(3, now);
+      ResultSet rs = insert.executeQuery();
+      rs.next();
+      long id = rs.getLong(1);
+
+      var update = c.prepareStatement("update tasks set state = ? where id = ?");
+      update.setString(1, "assigned");
+      update.setLong(2, id);
+      assertThat(update.executeUpdate()).isEqualTo(1);
+
+      update.setString(1, "succeeded"); // assigned -> succeeded skips staging/launch
+      assertThatThrownBy(update::executeUpdate)
+          .isInstanceOf(SQLException.class)
+          .hasMessageContaining("illegal task transition assigned -> succeeded for task " + id);
+      assertThat(scalar(c, "select state from tasks where id = " + id)).isEqualTo("assigned");
+    }
+  }
+
+  @Test
+  void aDataDirectoryThatIsAFileFailsClearly() throws Exception {
+    Files.writeString(data, "not a directory");
+    assertThatThrownBy(() -> EmbeddedPostgres.start(data))
+        .isInstanceOf(java.io.IOException.class)
+        .hasMessageContaining(data.toString());
+  }
+
+  private static String scalar(Connection c, String sql) throws SQLException {
+    try (ResultSet rs = c.createStatement().executeQuery(sql)) {
+      rs.next();
+      return rs.getString(1);
+    }
+  }
+}
