@@ -26,7 +26,8 @@ insert into task_transitions (from_state, to_state) values
     ('running', 'succeeded'), ('running', 'failed'), ('running', 'queued'), ('running', 'cancelled');
 
 create table tasks (
-    id            bigint generated always as identity primary key,
+    id            text        primary key,
+    seq           bigint      generated always as identity unique, -- submit order
     name          text        not null,
     state         text        not null references task_states,
     priority      integer     not null default 0,
@@ -35,6 +36,15 @@ create table tasks (
     disk_mib      bigint      not null default 0 check (disk_mib   between 0 and 9007199254740992),
     gpus          bigint      not null default 0 check (gpus       between 0 and 9007199254740992),
     constraints   jsonb       not null default '{}',
+    command       jsonb       not null,
+    env           jsonb       not null default '{}',
+    labels        jsonb       not null default '{}',
+    max_attempts  integer     not null default 1 check (max_attempts >= 1),
+    backoff_ms    bigint      not null default 0 check (backoff_ms >= 0),
+    max_backoff_ms bigint     not null default 0 check (max_backoff_ms >= 0),
+    timeout_ms    bigint      check (timeout_ms > 0),
+    trace_parent  text,
+    attempt       integer     not null default 0 check (attempt >= 0),
     -- dependencies not yet succeeded; a waiting task becomes queued when this reaches 0
     pending_dependencies integer not null default 0 check (pending_dependencies >= 0),
     submitted_at  timestamptz not null,
@@ -42,16 +52,16 @@ create table tasks (
 );
 
 create table task_dependencies (
-    task_id    bigint not null references tasks on delete cascade,
-    depends_on bigint not null references tasks,
+    task_id    text not null references tasks on delete cascade,
+    depends_on text not null references tasks,
     primary key (task_id, depends_on),
     check (task_id <> depends_on)
 );
 
 create index task_dependencies_by_dependency on task_dependencies (depends_on);
 
--- get_processable_tasks: queued tasks by priority, then submit time, read from the index alone.
-create index tasks_processable on tasks (priority desc, submitted_at, id) where state = 'queued';
+-- get_processable_tasks: queued tasks by priority, then submit time and order.
+create index tasks_processable on tasks (priority desc, submitted_at, seq) where state = 'queued';
 
 create function reject_illegal_task_transition() returns trigger language plpgsql as $$
 begin

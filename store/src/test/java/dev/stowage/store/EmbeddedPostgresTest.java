@@ -64,26 +64,28 @@ class EmbeddedPostgresTest {
         Connection c = db.dataSource().getConnection()) {
       var insert =
           c.prepareStatement(
-              "insert into tasks (name, state, submitted_at, updated_at) values (?, 'queued', ?, ?)"
-                  + " returning id");
+              "insert into tasks (id, name, state, command, submitted_at, updated_at)"
+                  + " values (?, ?, 'queued', '[\"true\"]', ?, ?) returning id");
       var now = Timestamp.from(Instant.parse("2026-11-25T12:00:00Z"));
       insert.setString(1, "etl-1");
-      insert.setTimestamp(2, now);
+      insert.setString(2, "etl-1");
       insert.setTimestamp(3, now);
+      insert.setTimestamp(4, now);
       ResultSet rs = insert.executeQuery();
       rs.next();
-      long id = rs.getLong(1);
+      String id = rs.getString(1);
 
       var update = c.prepareStatement("update tasks set state = ? where id = ?");
       update.setString(1, "assigned");
-      update.setLong(2, id);
+      update.setString(2, id);
       assertThat(update.executeUpdate()).isEqualTo(1);
 
       update.setString(1, "succeeded"); // assigned -> succeeded skips staging/launch
       assertThatThrownBy(update::executeUpdate)
           .isInstanceOf(SQLException.class)
           .hasMessageContaining("illegal task transition assigned -> succeeded for task " + id);
-      assertThat(scalar(c, "select state from tasks where id = " + id)).isEqualTo("assigned");
+      assertThat(scalar(c, "select state from tasks where id = '" + id + "'"))
+          .isEqualTo("assigned");
     }
   }
 

@@ -1,0 +1,140 @@
+package dev.stowage.scheduler;
+
+import dev.stowage.scheduler.InvalidSubmissionException.FieldError;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/** Checks a batch (a DAG of tasks) before anything of it is stored. */
+public final class Submissions {
+  private static final Pattern ID = Pattern.compile("[A-Za-z0-9._/-]{1,200}");
+
+  private Submissions() {}
+
+  /**
+   * Throws {@link InvalidSubmissionException} listing every problem: malformed or duplicate ids,
+   * ids already stored, empty commands, bad timeouts, dependencies on unknown ids or on the task
+   * itself, and cycles.
+   *
+   * @param stored the ids, among those the batch names, that the store already holds
+   */
+  public static void check(List<TaskSpec> batch, Set<String> stored) {
+    var errors = new ArrayList<FieldError>();
+    if (batch.isEmpty()) {
+      errors.add(new FieldError("tasks", "a submission needs at least one task"));
+    }
+    var index = new HashMap<String, Integer>();
+    for (int i = 0; i < batch.size(); i++) {
+      TaskSpec t = batch.get(i);
+      String at = "tasks[" + i + "]";
+      if (!ID.matcher(t.id()).matches()) {
+        errors.add(
+            new FieldError(
+                at + ".id",
+                "'" + t.id() + "' is not an id: use 1 to 200 letters, digits, '.', '_', '-', '/'"));
+      }
+      Integer first = index.putIfAbsent(t.id(), i);
+      if (first != null) {
+        errors.add(
+            new FieldError(
+                at + ".id", "duplicate id '" + t.id() + "' (also tasks[" + first + "])"));
+      } else if (stored.contains(t.id())) {
+        errors.add(new FieldError(at + ".id", "a task with id '" + t.id() + "' already exists"));
+      }
+      if (t.command().isEmpty() || t.command().getFirst().isBlank()) {
+        errors.add(new FieldError(at + ".command", "must name a program to run"));
+      }
+      if (t.timeout() != null && (t.timeout().isZero() || t.timeout().isNegative())) {
+        errors.add(new FieldError(at + ".timeout", "must be positive, got " + t.timeout()));
+      }
+    }
+    for (int i = 0; i < batch.size(); i++) {
+      TaskSpec t = batch.get(i);
+      for (int k = 0; k < t.dependsOn().size(); k++) {
+        String dep = t.dependsOn().get(k);
+        String at = "tasks[" + i + "].dependsOn[" + k + "]";
+        if (dep.equals(t.id())) {
+          errors.add(new FieldError(at, "a task cannot depend on itself"));
+        } else if (!index.containsKey(dep) && !stored.contains(dep)) {
+          errors.add(new FieldError(at, "unknown task id '" + dep + "'"));
+        }
+      }
+    }
+    cycle(batch, index).ifPresent(c -> errors.add(new FieldError("tasks", c)));
+    if (!errors.isEmpty()) {
+      throw new InvalidSubmissionException(errors);
+    }
+  }
+
+  /** A cycle among the batch's own tasks, described, if there is one. */
+  private static java.util.Optional<String> cycle(
+      List<TaskSpec> batch, Map<String, Integer> index) {
+    // Kahn's algorithm on edges inside the batch; stored tasks cannot depend on new ones.
+    int n = batch.size();
+    int[] indegree = new int[n];
+    List<List<Integer>> dependants = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      dependants.add(new ArrayList<>());
+    }
+    for (int i = 0; i < n; i++) {
+      for (String dep : new LinkedHashSet<>(batch.get(i).dependsOn())) {
+        Integer d = index.get(dep);
+        if (d != null && d != i) {
+          dependants.get(d).add(i);
+          indegree[i]++;
+        }
+      }
+    }
+    var ready = new ArrayDeque<Integer>();
+    for (int i = 0; i < n; i++) {
+      if (indegree[i] == 0) {
+        ready.add(i);
+      }
+    }
+    int seen = 0;
+    while (!ready.isEmpty()) {
+      int i = ready.poll();
+      seen++;
+      for (int j : dependants.get(i)) {
+        if (--indegree[j] == 0) {
+          ready.add(j);
+        }
+      }
+    }
+    if (seen == n) {
+      return java.util.Optional.empty();
+    }
+    // Walk dependencies from a task left on a cycle until one repeats: that loop is a cycle.
+    int start = 0;
+    while (indegree[start] == 0) {
+      start++;
+    }
+    var path = new ArrayList<Integer>();
+    var position = new HashMap<Integer, Integer>();
+    int at = start;
+    while (!position.containsKey(at)) {
+      position.put(at, path.size());
+      path.add(at);
+      int next = -1;
+      for (String dep : batch.get(at).dependsOn()) {
+        Integer d = index.get(dep);
+        if (d != null && indegree[d] > 0) {
+          next = d;
+          break;
+        }
+      }
+      at = next;
+    }
+    var names = new ArrayList<String>();
+    for (int p = position.get(at); p < path.size(); p++) {
+      names.add(batch.get(path.get(p)).id());
+    }
+    names.add(batch.get(at).id());
+    return java.util.Optional.of("dependency cycle: " + String.join(" -> ", names.reversed()));
+  }
+}

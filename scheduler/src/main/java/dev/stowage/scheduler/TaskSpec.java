@@ -1,0 +1,83 @@
+package dev.stowage.scheduler;
+
+import dev.stowage.engine.Resources;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A task as a client submits it.
+ *
+ * @param id unique across the store, chosen by the client (like an Airflow task id), so that a
+ *     batch can name its own dependencies; letters, digits and {@code . _ - /}
+ * @param name a label for people; defaults to the id
+ * @param command the program and its arguments, run without a shell
+ * @param dependsOn ids of tasks, in this batch or already stored, that must succeed first
+ * @param timeout how long one attempt may run; null for no limit
+ * @param traceParent the submitting client's W3C trace context, or null
+ */
+public record TaskSpec(
+    String id,
+    String name,
+    List<String> command,
+    Map<String, String> env,
+    Resources resources,
+    Map<String, String> constraints,
+    int priority,
+    List<String> dependsOn,
+    RetryPolicy retry,
+    Duration timeout,
+    Map<String, String> labels,
+    String traceParent) {
+
+  public TaskSpec {
+    Objects.requireNonNull(id, "id");
+    name = name == null || name.isBlank() ? id : name;
+    command = List.copyOf(Objects.requireNonNull(command, "command"));
+    env = env == null ? Map.of() : Map.copyOf(env);
+    resources = resources == null ? Resources.NONE : resources;
+    constraints = constraints == null ? Map.of() : Map.copyOf(constraints);
+    dependsOn = dependsOn == null ? List.of() : List.copyOf(dependsOn);
+    retry = retry == null ? RetryPolicy.NONE : retry;
+    labels = labels == null ? Map.of() : Map.copyOf(labels);
+  }
+
+  /** A task with just an id and a command; everything else takes its default. */
+  public static TaskSpec of(String id, String... command) {
+    return new TaskSpec(
+        id, null, List.of(command), null, null, null, 0, null, null, null, null, null);
+  }
+
+  public TaskSpec withDependsOn(String... ids) {
+    return new TaskSpec(
+        id,
+        name,
+        command,
+        env,
+        resources,
+        constraints,
+        priority,
+        List.of(ids),
+        retry,
+        timeout,
+        labels,
+        traceParent);
+  }
+
+  public TaskSpec withPriority(int p) {
+    return new TaskSpec(
+        id,
+        name,
+        command,
+        env,
+        resources,
+        constraints,
+        p,
+        dependsOn,
+        retry,
+        timeout,
+        labels,
+        traceParent);
+  }
+}

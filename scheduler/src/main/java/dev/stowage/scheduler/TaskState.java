@@ -1,0 +1,72 @@
+package dev.stowage.scheduler;
+
+import java.util.EnumSet;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Where a task is in its life. {@link #canMoveTo} is the whole lifecycle; the database enforces the
+ * same edges (migration V1), so an illegal transition is rejected twice.
+ */
+public enum TaskState {
+  /** Dependencies not all succeeded yet. */
+  WAITING,
+  /** Ready: the cycle may place it. */
+  QUEUED,
+  /** Matched to an offer this cycle. */
+  ASSIGNED,
+  /** Input data being staged. */
+  STAGING,
+  /** Handed to the cluster backend. */
+  LAUNCHED,
+  /** Reported running by the backend. */
+  RUNNING,
+  SUCCEEDED,
+  /** Failed and out of attempts (a retryable failure goes back to QUEUED instead). */
+  FAILED,
+  CANCELLED,
+  /** A dependency failed or was cancelled, so this task will never run. */
+  UPSTREAM_FAILED;
+
+  private static final Map<TaskState, Set<TaskState>> NEXT =
+      Map.of(
+          WAITING, EnumSet.of(QUEUED, CANCELLED, UPSTREAM_FAILED),
+          QUEUED, EnumSet.of(ASSIGNED, CANCELLED, FAILED),
+          ASSIGNED, EnumSet.of(STAGING, LAUNCHED, QUEUED, FAILED, CANCELLED),
+          STAGING, EnumSet.of(LAUNCHED, QUEUED, FAILED, CANCELLED),
+          LAUNCHED, EnumSet.of(RUNNING, SUCCEEDED, FAILED, QUEUED, CANCELLED),
+          RUNNING, EnumSet.of(SUCCEEDED, FAILED, QUEUED, CANCELLED),
+          SUCCEEDED, EnumSet.noneOf(TaskState.class),
+          FAILED, EnumSet.noneOf(TaskState.class),
+          CANCELLED, EnumSet.noneOf(TaskState.class),
+          UPSTREAM_FAILED, EnumSet.noneOf(TaskState.class));
+
+  public boolean canMoveTo(TaskState next) {
+    return NEXT.get(this).contains(next);
+  }
+
+  /** No transition leaves this state. */
+  public boolean isTerminal() {
+    return NEXT.get(this).isEmpty();
+  }
+
+  /** A terminal state other than success: dependants of such a task can never run. */
+  public boolean blocksDependants() {
+    return this == FAILED || this == CANCELLED || this == UPSTREAM_FAILED;
+  }
+
+  /** The name in the API and the database: {@code upstream_failed}. */
+  public String label() {
+    return name().toLowerCase(Locale.ROOT);
+  }
+
+  public static TaskState parse(String label) {
+    for (TaskState s : values()) {
+      if (s.label().equals(label)) {
+        return s;
+      }
+    }
+    throw new IllegalArgumentException("unknown task state '" + label + "'");
+  }
+}

@@ -1,0 +1,31 @@
+package dev.stowage.scheduler;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/** Where tasks live between cycles. Implementations must make each call atomic. */
+public interface TaskStore {
+
+  /**
+   * Stores a batch atomically, or nothing. Tasks whose dependencies have all succeeded are queued,
+   * others wait; a task depending on a failed or cancelled task is upstream_failed at once.
+   *
+   * @throws InvalidSubmissionException listing every problem with the batch
+   */
+  void submit(List<TaskSpec> batch, Instant now);
+
+  Optional<StoredTask> get(String id);
+
+  /** Queued tasks, by priority (highest first), then submit time, then submit order. */
+  List<StoredTask> processable(int limit);
+
+  /**
+   * Moves a task from {@code from} to {@code to} if it is still in {@code from}; returns whether it
+   * moved. Success releases dependants whose last dependency this was; failure (out of attempts)
+   * and cancellation make every task that depends on it, directly or not, upstream_failed.
+   *
+   * @throws IllegalArgumentException when the lifecycle has no such transition
+   */
+  boolean transition(String id, TaskState from, TaskState to, Instant now);
+}

@@ -1,0 +1,80 @@
+package dev.stowage.scheduler;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class SubmissionsTest {
+
+  @Test
+  void aWellFormedDagPasses() {
+    var batch =
+        List.of(
+            TaskSpec.of("extract", "true"),
+            TaskSpec.of("transform", "true").withDependsOn("extract"),
+            TaskSpec.of("load", "true").withDependsOn("transform", "done-yesterday"));
+    assertThatCode(() -> Submissions.check(batch, Set.of("done-yesterday")))
+        .doesNotThrowAnyException();
+  }
+
+  @Test
+  void everyProblemIsReportedWithItsField() {
+    var batch =
+        List.of(
+            TaskSpec.of("a", "true"),
+            TaskSpec.of("a", "true"),
+            TaskSpec.of("bad id!", "true"),
+            TaskSpec.of("old", "true"),
+            TaskSpec.of("c", "true").withDependsOn("nowhere", "c"),
+            new TaskSpec(
+                "d", null, List.of(), null, null, null, 0, null, null, Duration.ZERO, null, null));
+
+    var e =
+        catchThrowableOfType(
+            InvalidSubmissionException.class, () -> Submissions.check(batch, Set.of("old")));
+
+    assertThat(e.errors())
+        .extracting(InvalidSubmissionException.FieldError::toString)
+        .containsExactlyInAnyOrder(
+            "tasks[1].id: duplicate id 'a' (also tasks[0])",
+            "tasks[2].id: 'bad id!' is not an id: use 1 to 200 letters, digits, '.', '_', '-', '/'",
+            "tasks[3].id: a task with id 'old' already exists",
+            "tasks[4].dependsOn[0]: unknown task id 'nowhere'",
+            "tasks[4].dependsOn[1]: a task cannot depend on itself",
+            "tasks[5].command: must name a program to run",
+            "tasks[5].timeout: must be positive, got PT0S");
+  }
+
+  @Test
+  void cyclesAreNamedAlongTheirPath() {
+    var batch =
+        List.of(
+            TaskSpec.of("start", "true"),
+            TaskSpec.of("a", "true").withDependsOn("start", "c"),
+            TaskSpec.of("b", "true").withDependsOn("a"),
+            TaskSpec.of("c", "true").withDependsOn("b"));
+
+    var e =
+        catchThrowableOfType(
+            InvalidSubmissionException.class, () -> Submissions.check(batch, Set.of()));
+
+    assertThat(e.errors()).hasSize(1);
+    assertThat(e.errors().getFirst().field()).isEqualTo("tasks");
+    assertThat(e.errors().getFirst().message())
+        .startsWith("dependency cycle: ")
+        .contains("a -> b -> c -> a");
+  }
+
+  @Test
+  void anEmptyBatchIsRefused() {
+    var e =
+        catchThrowableOfType(
+            InvalidSubmissionException.class, () -> Submissions.check(List.of(), Set.of()));
+    assertThat(e).hasMessage("tasks: a submission needs at least one task");
+  }
+}

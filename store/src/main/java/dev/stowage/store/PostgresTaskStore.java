@@ -1,0 +1,358 @@
+package dev.stowage.store;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.stowage.engine.Resources;
+import dev.stowage.scheduler.RetryPolicy;
+import dev.stowage.scheduler.StoredTask;
+import dev.stowage.scheduler.Submissions;
+import dev.stowage.scheduler.TaskSpec;
+import dev.stowage.scheduler.TaskState;
+import dev.stowage.scheduler.TaskStore;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.sql.Types;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import javax.sql.DataSource;
+
+/** The task store on PostgreSQL: one transaction per call, the lifecycle checked twice. */
+public final class PostgresTaskStore implements TaskStore {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final TypeReference<Map<String, String>> STRING_MAP = new TypeReference<>() {};
+  private static final TypeReference<List<String>> STRING_LIST = new TypeReference<>() {};
+
+  private static final String COLUMNS =
+      "id, name, state, priority, cpu_millis, memory_mib, disk_mib, gpus, constraints, command,"
+          + " env, labels, max_attempts, backoff_ms, max_backoff_ms, timeout_ms, trace_parent,"
+          + " attempt, pending_dependencies, submitted_at, updated_at";
+
+  private final DataSource dataSource;
+
+  public PostgresTaskStore(DataSource dataSource) {
+    this.dataSource = dataSource;
+  }
+
+  @Override
+  public void submit(List<TaskSpec> batch, Instant now) {
+    inTransaction(
+        c -> {
+          var named = new LinkedHashSet<String>();
+          for (TaskSpec t : batch) {
+            named.add(t.id());
+            named.addAll(t.dependsOn());
+          }
+          Map<String, TaskState> stored = states(c, named);
+          Submissions.check(batch, stored.keySet());
+
+          // A dependency that already failed dooms its dependants, through the whole batch.
+          var inBatch = new HashMap<String, TaskSpec>();
+          for (TaskSpec t : batch) {
+            inBatch.put(t.id(), t);
+          }
+          var doomed = new HashSet<String>();
+          boolean changed = true;
+          while (changed) {
+            changed = false;
+            for (TaskSpec t : batch) {
+              if (doomed.contains(t.id())) {
+                continue;
+              }
+              for (String dep : t.dependsOn()) {
+                TaskState s = stored.get(dep);
+                if ((s != null && s.blocksDependants()) || doomed.contains(dep)) {
+                  doomed.add(t.id());
+                  changed = true;
+                  break;
+                }
+              }
+            }
+          }
+
+          try (PreparedStatement insert =
+                  c.prepareStatement(
+                      "insert into tasks ("
+                          + COLUMNS
+                          + ") values (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb,"
+                          + " ?::jsonb, ?, ?, ?, ?, ?, 0, ?, ?, ?)");
+              PreparedStatement edge =
+                  c.prepareStatement(
+                      "insert into task_dependencies (task_id, depends_on) values (?, ?)")) {
+            Timestamp at = Timestamp.from(now);
+            for (TaskSpec t : batch) {
+              var deps = new LinkedHashSet<>(t.dependsOn());
+              int pending = 0;
+              for (String dep : deps) {
+                if (stored.get(dep) != TaskState.SUCCEEDED) {
+                  pending++;
+                }
+              }
+              TaskState state =
+                  doomed.contains(t.id())
+                      ? TaskState.UPSTREAM_FAILED
+                      : pending == 0 ? TaskState.QUEUED : TaskState.WAITING;
+              int i = 1;
+              insert.setString(i++, t.id());
+              insert.setString(i++, t.name());
+              insert.setString(i++, state.label());
+              insert.setInt(i++, t.priority());
+              for (int d = 0; d < 4; d++) {
+                insert.setLong(i++, t.resources().get(d));
+              }
+              insert.setString(i++, json(t.constraints()));
+              insert.setString(i++, json(t.command()));
+              insert.setString(i++, json(t.env()));
+              insert.setString(i++, json(t.labels()));
+              insert.setInt(i++, t.retry().maxAttempts());
+              insert.setLong(i++, t.retry().backoff().toMillis());
+              insert.setLong(i++, t.retry().maxBackoff().toMillis());
+              if (t.timeout() == null) {
+                insert.setNull(i++, Types.BIGINT);
+              } else {
+                insert.setLong(i++, t.timeout().toMillis());
+              }
+              insert.setString(i++, t.traceParent());
+              insert.setInt(i++, pending);
+              insert.setTimestamp(i++, at);
+              insert.setTimestamp(i, at);
+              insert.addBatch();
+              for (String dep : deps) {
+                edge.setString(1, t.id());
+                edge.setString(2, dep);
+                edge.addBatch();
+              }
+            }
+            insert.executeBatch();
+            edge.executeBatch();
+          }
+          return null;
+        });
+  }
+
+  @Override
+  public Optional<StoredTask> get(String id) {
+    return inTransaction(
+        c -> {
+          try (PreparedStatement q =
+              c.prepareStatement("select " + COLUMNS + " from tasks where id = ?")) {
+            q.setString(1, id);
+            return readAll(c, q).stream().findFirst();
+          }
+        });
+  }
+
+  @Override
+  public List<StoredTask> processable(int limit) {
+    return inTransaction(
+        c -> {
+          try (PreparedStatement q =
+              c.prepareStatement(
+                  "select "
+                      + COLUMNS
+                      + " from tasks where state = 'queued'"
+                      + " order by priority desc, submitted_at, seq limit ?")) {
+            q.setInt(1, limit);
+            return readAll(c, q);
+          }
+        });
+  }
+
+  @Override
+  public boolean transition(String id, TaskState from, TaskState to, Instant now) {
+    if (!from.canMoveTo(to)) {
+      throw new IllegalArgumentException(
+          "illegal task transition " + from.label() + " -> " + to.label() + " for task " + id);
+    }
+    return inTransaction(
+        c -> {
+          Timestamp at = Timestamp.from(now);
+          try (PreparedStatement move =
+              c.prepareStatement(
+                  "update tasks set state = ?, updated_at = ? where id = ? and state = ?")) {
+            move.setString(1, to.label());
+            move.setTimestamp(2, at);
+            move.setString(3, id);
+            move.setString(4, from.label());
+            if (move.executeUpdate() == 0) {
+              return false;
+            }
+          }
+          if (to == TaskState.SUCCEEDED) {
+            try (PreparedStatement release =
+                c.prepareStatement(
+                    "update tasks set pending_dependencies = pending_dependencies - 1,"
+                        + " state = case when state = 'waiting' and pending_dependencies = 1"
+                        + " then 'queued' else state end, updated_at = ?"
+                        + " where id in (select task_id from task_dependencies where depends_on = ?)")) {
+              release.setTimestamp(1, at);
+              release.setString(2, id);
+              release.executeUpdate();
+            }
+          } else if (to.blocksDependants()) {
+            try (PreparedStatement doom =
+                c.prepareStatement(
+                    "with recursive below(id) as ("
+                        + " select task_id from task_dependencies where depends_on = ?"
+                        + " union select d.task_id from task_dependencies d join below b"
+                        + " on d.depends_on = b.id)"
+                        + " update tasks set state = 'upstream_failed', updated_at = ?"
+                        + " where id in (select id from below) and state = 'waiting'")) {
+              doom.setString(1, id);
+              doom.setTimestamp(2, at);
+              doom.executeUpdate();
+            }
+          }
+          return true;
+        });
+  }
+
+  private static Map<String, TaskState> states(Connection c, Set<String> ids) throws SQLException {
+    var out = new HashMap<String, TaskState>();
+    try (PreparedStatement q =
+        c.prepareStatement("select id, state from tasks where id = any(?)")) {
+      q.setArray(1, c.createArrayOf("text", ids.toArray()));
+      try (ResultSet rs = q.executeQuery()) {
+        while (rs.next()) {
+          out.put(rs.getString(1), TaskState.parse(rs.getString(2)));
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Runs a query over tasks and reads every row, with dependencies fetched in one query. */
+  private static List<StoredTask> readAll(Connection c, PreparedStatement query)
+      throws SQLException {
+    var rows = new ArrayList<StoredTask>();
+    try (ResultSet rs = query.executeQuery()) {
+      while (rs.next()) {
+        rows.add(read(rs));
+      }
+    }
+    if (rows.isEmpty()) {
+      return rows;
+    }
+    var deps = new HashMap<String, List<String>>();
+    try (PreparedStatement q =
+        c.prepareStatement(
+            "select task_id, depends_on from task_dependencies where task_id = any(?)"
+                + " order by task_id, depends_on")) {
+      q.setArray(1, c.createArrayOf("text", rows.stream().map(StoredTask::id).toArray()));
+      try (ResultSet d = q.executeQuery()) {
+        while (d.next()) {
+          deps.computeIfAbsent(d.getString(1), k -> new ArrayList<>()).add(d.getString(2));
+        }
+      }
+    }
+    var out = new ArrayList<StoredTask>(rows.size());
+    for (StoredTask t : rows) {
+      List<String> mine = deps.getOrDefault(t.id(), List.of());
+      TaskSpec s = t.spec();
+      var spec =
+          new TaskSpec(
+              s.id(),
+              s.name(),
+              s.command(),
+              s.env(),
+              s.resources(),
+              s.constraints(),
+              s.priority(),
+              mine,
+              s.retry(),
+              s.timeout(),
+              s.labels(),
+              s.traceParent());
+      out.add(
+          new StoredTask(
+              spec,
+              t.state(),
+              t.attempt(),
+              t.pendingDependencies(),
+              t.submittedAt(),
+              t.updatedAt()));
+    }
+    return out;
+  }
+
+  /** One row, without its dependencies. */
+  private static StoredTask read(ResultSet rs) throws SQLException {
+    long timeoutMs = rs.getLong("timeout_ms");
+    Duration timeout = rs.wasNull() ? null : Duration.ofMillis(timeoutMs);
+    var spec =
+        new TaskSpec(
+            rs.getString("id"),
+            rs.getString("name"),
+            parse(rs.getString("command"), STRING_LIST),
+            parse(rs.getString("env"), STRING_MAP),
+            new Resources(
+                rs.getLong("cpu_millis"),
+                rs.getLong("memory_mib"),
+                rs.getLong("disk_mib"),
+                rs.getLong("gpus")),
+            parse(rs.getString("constraints"), STRING_MAP),
+            rs.getInt("priority"),
+            List.of(),
+            new RetryPolicy(
+                rs.getInt("max_attempts"),
+                Duration.ofMillis(rs.getLong("backoff_ms")),
+                Duration.ofMillis(rs.getLong("max_backoff_ms"))),
+            timeout,
+            parse(rs.getString("labels"), STRING_MAP),
+            rs.getString("trace_parent"));
+    return new StoredTask(
+        spec,
+        TaskState.parse(rs.getString("state")),
+        rs.getInt("attempt"),
+        rs.getInt("pending_dependencies"),
+        rs.getTimestamp("submitted_at").toInstant(),
+        rs.getTimestamp("updated_at").toInstant());
+  }
+
+  private static String json(Object value) {
+    try {
+      return JSON.writeValueAsString(value);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot encode " + value, e);
+    }
+  }
+
+  private static <T> T parse(String json, TypeReference<T> type) {
+    try {
+      return JSON.readValue(json, type);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("stored JSON does not parse: " + json, e);
+    }
+  }
+
+  private interface Work<T> {
+    T run(Connection c) throws SQLException;
+  }
+
+  private <T> T inTransaction(Work<T> work) {
+    try (Connection c = dataSource.getConnection()) {
+      c.setAutoCommit(false);
+      try {
+        T result = work.run(c);
+        c.commit();
+        return result;
+      } catch (SQLException | RuntimeException e) {
+        c.rollback();
+        throw e;
+      }
+    } catch (SQLException e) {
+      throw new StoreException(e);
+    }
+  }
+}

@@ -1,0 +1,177 @@
+package dev.stowage.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.stowage.engine.Resources;
+import dev.stowage.scheduler.InvalidSubmissionException;
+import dev.stowage.scheduler.RetryPolicy;
+import dev.stowage.scheduler.StoredTask;
+import dev.stowage.scheduler.TaskSpec;
+import dev.stowage.scheduler.TaskState;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The task store against a real PostgreSQL 17. */
+class PostgresTaskStoreTest {
+  @TempDir static Path tmp;
+  static EmbeddedPostgres pg;
+  static Database db;
+  PostgresTaskStore store;
+  static final Instant T0 = Instant.parse("2026-11-25T12:00:00Z");
+
+  @BeforeAll
+  static void start() throws Exception {
+    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+    pg = EmbeddedPostgres.start(tmp.resolve("pgdata"));
+    db = Database.open(pg);
+  }
+
+  @AfterAll
+  static void stop() {
+    db.close();
+    pg.close();
+  }
+
+  @BeforeEach
+  void empty() throws Exception {
+    try (var c = db.dataSource().getConnection()) {
+      c.createStatement().execute("truncate tasks cascade");
+    }
+    store = new PostgresTaskStore(db.dataSource());
+  }
+
+  @Test
+  void aDagIsStoredWithReadyTasksQueuedAndTheRestWaiting() {
+    store.submit(
+        List.of(
+            TaskSpec.of("extract", "true"),
+            TaskSpec.of("transform", "true").withDependsOn("extract"),
+            TaskSpec.of("load", "true").withDependsOn("transform"),
+            TaskSpec.of("report", "true").withPriority(5)),
+        T0);
+
+    assertThat(state("extract")).isEqualTo(TaskState.QUEUED);
+    assertThat(state("transform")).isEqualTo(TaskState.WAITING);
+    assertThat(store.get("load").orElseThrow().pendingDependencies()).isEqualTo(1);
+    assertThat(store.processable(10))
+        .extracting(StoredTask::id)
+        .containsExactly("report", "extract");
+    assertThat(store.get("transform").orElseThrow().spec().dependsOn()).containsExactly("extract");
+  }
+
+  @Test
+  void successReleasesDependantsAndFailureDoomsThemTransitively() {
+    store.submit(
+        List.of(
+            TaskSpec.of("a", "true"),
+            TaskSpec.of("b", "true").withDependsOn("a"),
+            TaskSpec.of("c", "true").withDependsOn("b"),
+            TaskSpec.of("d", "true").withDependsOn("c")),
+        T0);
+
+    runToEnd("a", TaskState.SUCCEEDED);
+    assertThat(state("b")).isEqualTo(TaskState.QUEUED);
+    assertThat(state("c")).isEqualTo(TaskState.WAITING);
+
+    runToEnd("b", TaskState.FAILED);
+    assertThat(state("c")).isEqualTo(TaskState.UPSTREAM_FAILED);
+    assertThat(state("d")).isEqualTo(TaskState.UPSTREAM_FAILED);
+    assertThat(store.processable(10)).isEmpty();
+  }
+
+  @Test
+  void aTaskDependingOnAFailedTaskIsUpstreamFailedAtSubmit() {
+    store.submit(List.of(TaskSpec.of("broken", "false")), T0);
+    runToEnd("broken", TaskState.FAILED);
+
+    store.submit(
+        List.of(
+            TaskSpec.of("after", "true").withDependsOn("broken"),
+            TaskSpec.of("after-after", "true").withDependsOn("after")),
+        T0.plusSeconds(5));
+
+    assertThat(state("after")).isEqualTo(TaskState.UPSTREAM_FAILED);
+    assertThat(state("after-after")).isEqualTo(TaskState.UPSTREAM_FAILED);
+  }
+
+  @Test
+  void aBadBatchStoresNothingAndSaysWhy() {
+    store.submit(List.of(TaskSpec.of("exists", "true")), T0);
+
+    assertThatThrownBy(
+            () ->
+                store.submit(
+                    List.of(
+                        TaskSpec.of("fine", "true"),
+                        TaskSpec.of("exists", "true"),
+                        TaskSpec.of("x", "true").withDependsOn("y"),
+                        TaskSpec.of("y", "true").withDependsOn("x")),
+                    T0))
+        .isInstanceOf(InvalidSubmissionException.class)
+        .hasMessageContaining("tasks[1].id: a task with id 'exists' already exists")
+        .hasMessageContaining("dependency cycle: ");
+    assertThat(store.get("fine")).isEmpty();
+  }
+
+  @Test
+  void transitionsMoveOnlyFromTheExpectedStateAndOnlyAlongTheLifecycle() {
+    store.submit(List.of(TaskSpec.of("t", "true")), T0);
+
+    assertThat(store.transition("t", TaskState.QUEUED, TaskState.ASSIGNED, T0)).isTrue();
+    assertThat(store.transition("t", TaskState.QUEUED, TaskState.ASSIGNED, T0))
+        .as("no longer queued")
+        .isFalse();
+    assertThatThrownBy(() -> store.transition("t", TaskState.ASSIGNED, TaskState.SUCCEEDED, T0))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("illegal task transition assigned -> succeeded for task t");
+    assertThat(store.get("t").orElseThrow().updatedAt()).isEqualTo(T0);
+  }
+
+  @Test
+  void aTaskComesBackAsItWasSubmitted() {
+    var spec =
+        new TaskSpec(
+            "train/model-7",
+            "train model 7",
+            List.of("python3", "train.py", "--epochs", "3"),
+            Map.of("SEED", "7"),
+            new Resources(4000, 16384, 20000, 1),
+            Map.of("zone", "a"),
+            3,
+            List.of(),
+            new RetryPolicy(3, Duration.ofSeconds(5), Duration.ofMinutes(1)),
+            Duration.ofHours(2),
+            Map.of("team", "ml"),
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    store.submit(List.of(spec), T0);
+
+    StoredTask got = store.get("train/model-7").orElseThrow();
+
+    assertThat(got.spec()).isEqualTo(spec);
+    assertThat(got.state()).isEqualTo(TaskState.QUEUED);
+    assertThat(got.submittedAt()).isEqualTo(T0);
+  }
+
+  private TaskState state(String id) {
+    return store.get(id).orElseThrow().state();
+  }
+
+  private void runToEnd(String id, TaskState end) {
+    var path =
+        List.of(TaskState.QUEUED, TaskState.ASSIGNED, TaskState.LAUNCHED, TaskState.RUNNING, end);
+    for (int i = 0; i + 1 < path.size(); i++) {
+      assertThat(store.transition(id, path.get(i), path.get(i + 1), T0)).isTrue();
+    }
+  }
+}
