@@ -12,7 +12,9 @@ import java.util.regex.Pattern;
 
 /** Checks a batch (a DAG of tasks) before anything of it is stored. */
 public final class Submissions {
-  private static final Pattern ID = Pattern.compile("[A-Za-z0-9._/-]{1,200}");
+  // Ids name work directories, so no empty, '.' or '..' segment and no leading '/'.
+  private static final Pattern ID =
+      Pattern.compile("(?!/)(?!.*//)(?!(.*/)?\\.\\.?(/|$))[A-Za-z0-9._/-]{1,200}(?<!/)");
 
   private Submissions() {}
 
@@ -36,7 +38,10 @@ public final class Submissions {
         errors.add(
             new FieldError(
                 at + ".id",
-                "'" + t.id() + "' is not an id: use 1 to 200 letters, digits, '.', '_', '-', '/'"));
+                "'"
+                    + t.id()
+                    + "' is not an id: use 1 to 200 letters, digits, '.', '_', '-', and '/'"
+                    + " between non-empty segments other than '.' and '..'"));
       }
       Integer first = index.putIfAbsent(t.id(), i);
       if (first != null) {

@@ -42,7 +42,8 @@ class SubmissionsTest {
         .extracting(InvalidSubmissionException.FieldError::toString)
         .containsExactlyInAnyOrder(
             "tasks[1].id: duplicate id 'a' (also tasks[0])",
-            "tasks[2].id: 'bad id!' is not an id: use 1 to 200 letters, digits, '.', '_', '-', '/'",
+            "tasks[2].id: 'bad id!' is not an id: use 1 to 200 letters, digits, '.', '_', '-', and"
+                + " '/' between non-empty segments other than '.' and '..'",
             "tasks[3].id: a task with id 'old' already exists",
             "tasks[4].dependsOn[0]: unknown task id 'nowhere'",
             "tasks[4].dependsOn[1]: a task cannot depend on itself",
@@ -68,6 +69,27 @@ class SubmissionsTest {
     assertThat(e.errors().getFirst().message())
         .startsWith("dependency cycle: ")
         .contains("a -> b -> c -> a");
+  }
+
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(
+      strings = {"..", ".", "../etc", "a/../b", "a/./b", "/abs", "a//b", "a/", "a b", ""})
+  void idsThatCouldEscapeAWorkDirectoryAreRefused(String id) {
+    var e =
+        catchThrowableOfType(
+            InvalidSubmissionException.class,
+            () -> Submissions.check(List.of(TaskSpec.of(id, "true")), Set.of()));
+    assertThat(e.errors())
+        .extracting(InvalidSubmissionException.FieldError::field)
+        .contains("tasks[0].id");
+  }
+
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(
+      strings = {"a", "etl/2026-11-25/extract", "v1.2_final", "..a", "a..", "a/.b", "x-y"})
+  void ordinaryIdsPass(String id) {
+    assertThatCode(() -> Submissions.check(List.of(TaskSpec.of(id, "true")), Set.of()))
+        .doesNotThrowAnyException();
   }
 
   @Test
