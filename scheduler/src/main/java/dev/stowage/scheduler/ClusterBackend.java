@@ -1,0 +1,39 @@
+package dev.stowage.scheduler;
+
+import dev.stowage.engine.Offer;
+import java.util.List;
+
+/**
+ * The cluster as the scheduling cycle sees it: offers, launch, kill, and status events. Small on
+ * purpose, so that a Kubernetes backend can implement it. No call throws for a task's own failure:
+ * that arrives as an event.
+ */
+public interface ClusterBackend extends AutoCloseable {
+
+  /** What each node can take now. */
+  List<Offer> offers();
+
+  /**
+   * Starts an attempt on the node of the chosen offer; a STARTED or LAUNCH_FAILED event follows.
+   */
+  void launch(Launch launch);
+
+  /** Stops an attempt and everything it started; a KILLED event follows if it was running. */
+  void kill(AttemptId attempt);
+
+  /** Events since the last call, oldest first. */
+  List<TaskEvent> drainEvents();
+
+  /** Called (on some backend thread) whenever new events are waiting: the cycle's wake-up. */
+  void onEvents(Runnable wakeUp);
+
+  /**
+   * What the backend knows of an attempt, for reconciliation after a restart: STARTED for one still
+   * running (it is watched again and its end arrives as an event), EXITED with the exit code for
+   * one that finished, LOST for one the backend cannot account for.
+   */
+  TaskEvent status(AttemptId attempt);
+
+  @Override
+  void close();
+}

@@ -1,0 +1,26 @@
+package dev.stowage.scheduler;
+
+import java.time.Instant;
+
+/**
+ * Something that happened to an attempt on the cluster.
+ *
+ * @param exitCode the process's exit code for {@link Kind#EXITED}, else null
+ * @param message a short explanation for people (why a launch failed, which signal, ...)
+ */
+public record TaskEvent(
+    AttemptId attempt, Kind kind, Integer exitCode, String message, Instant at) {
+  public enum Kind {
+    STARTED,
+    /** Ended on its own; exitCode says how. */
+    EXITED,
+    /** Stopped because someone cancelled it. */
+    KILLED,
+    /** Stopped because it ran past its timeout. */
+    TIMED_OUT,
+    /** Could not be started at all. */
+    LAUNCH_FAILED,
+    /** The backend no longer knows what became of it. */
+    LOST
+  }
+}
