@@ -45,6 +45,8 @@ create table tasks (
     timeout_ms    bigint      check (timeout_ms > 0),
     trace_parent  text,
     attempt       integer     not null default 0 check (attempt >= 0),
+    offer         text,        -- where the current attempt was placed
+    not_before    timestamptz, -- a retried task waits out its backoff
     -- dependencies not yet succeeded; a waiting task becomes queued when this reaches 0
     pending_dependencies integer not null default 0 check (pending_dependencies >= 0),
     submitted_at  timestamptz not null,

@@ -7,7 +7,9 @@ public record StoredTask(
     TaskSpec spec,
     TaskState state,
     int attempt,
+    String offer,
     int pendingDependencies,
+    Instant notBefore,
     Instant submittedAt,
     Instant updatedAt) {
 

@@ -17,8 +17,23 @@ public interface TaskStore {
 
   Optional<StoredTask> get(String id);
 
-  /** Queued tasks, by priority (highest first), then submit time, then submit order. */
-  List<StoredTask> processable(int limit);
+  /**
+   * Queued tasks whose retry backoff (if any) has passed by {@code now}, by priority (highest
+   * first), then submit time, then submit order.
+   */
+  List<StoredTask> processable(int limit, Instant now);
+
+  /**
+   * A queued task was placed on {@code offer}: it moves to assigned and its attempt count goes up
+   * by one. Returns the new attempt number, or 0 if the task was no longer queued.
+   */
+  int assign(String id, String offer, Instant now);
+
+  /**
+   * A failed attempt will be retried: the task goes back to queued from {@code from}, not to be
+   * placed before {@code notBefore}. Returns whether it moved.
+   */
+  boolean requeue(String id, TaskState from, Instant notBefore, Instant now);
 
   /**
    * Moves a task from {@code from} to {@code to} if it is still in {@code from}; returns whether it

@@ -37,7 +37,7 @@ public final class PostgresTaskStore implements TaskStore {
   private static final String COLUMNS =
       "id, name, state, priority, cpu_millis, memory_mib, disk_mib, gpus, constraints, command,"
           + " env, labels, max_attempts, backoff_ms, max_backoff_ms, timeout_ms, trace_parent,"
-          + " attempt, pending_dependencies, submitted_at, updated_at";
+          + " attempt, offer, pending_dependencies, not_before, submitted_at, updated_at";
 
   private final DataSource dataSource;
 
@@ -86,7 +86,7 @@ public final class PostgresTaskStore implements TaskStore {
                       "insert into tasks ("
                           + COLUMNS
                           + ") values (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb,"
-                          + " ?::jsonb, ?, ?, ?, ?, ?, 0, ?, ?, ?)");
+                          + " ?::jsonb, ?, ?, ?, ?, ?, 0, null, ?, null, ?, ?)");
               PreparedStatement edge =
                   c.prepareStatement(
                       "insert into task_dependencies (task_id, depends_on) values (?, ?)")) {
@@ -154,7 +154,7 @@ public final class PostgresTaskStore implements TaskStore {
   }
 
   @Override
-  public List<StoredTask> processable(int limit) {
+  public List<StoredTask> processable(int limit, Instant now) {
     return inTransaction(
         c -> {
           try (PreparedStatement q =
@@ -162,9 +162,51 @@ public final class PostgresTaskStore implements TaskStore {
                   "select "
                       + COLUMNS
                       + " from tasks where state = 'queued'"
+                      + " and (not_before is null or not_before <= ?)"
                       + " order by priority desc, submitted_at, seq limit ?")) {
-            q.setInt(1, limit);
+            q.setTimestamp(1, Timestamp.from(now));
+            q.setInt(2, limit);
             return readAll(c, q);
+          }
+        });
+  }
+
+  @Override
+  public int assign(String id, String offer, Instant now) {
+    return inTransaction(
+        c -> {
+          try (PreparedStatement q =
+              c.prepareStatement(
+                  "update tasks set state = 'assigned', attempt = attempt + 1, offer = ?,"
+                      + " not_before = null, updated_at = ? where id = ? and state = 'queued'"
+                      + " returning attempt")) {
+            q.setString(1, offer);
+            q.setTimestamp(2, Timestamp.from(now));
+            q.setString(3, id);
+            try (ResultSet rs = q.executeQuery()) {
+              return rs.next() ? rs.getInt(1) : 0;
+            }
+          }
+        });
+  }
+
+  @Override
+  public boolean requeue(String id, TaskState from, Instant notBefore, Instant now) {
+    if (!from.canMoveTo(TaskState.QUEUED)) {
+      throw new IllegalArgumentException(
+          "illegal task transition " + from.label() + " -> queued for task " + id);
+    }
+    return inTransaction(
+        c -> {
+          try (PreparedStatement q =
+              c.prepareStatement(
+                  "update tasks set state = 'queued', offer = null, not_before = ?,"
+                      + " updated_at = ? where id = ? and state = ?")) {
+            q.setTimestamp(1, Timestamp.from(notBefore));
+            q.setTimestamp(2, Timestamp.from(now));
+            q.setString(3, id);
+            q.setString(4, from.label());
+            return q.executeUpdate() == 1;
           }
         });
   }
@@ -279,7 +321,9 @@ public final class PostgresTaskStore implements TaskStore {
               spec,
               t.state(),
               t.attempt(),
+              t.offer(),
               t.pendingDependencies(),
+              t.notBefore(),
               t.submittedAt(),
               t.updatedAt()));
     }
@@ -311,11 +355,14 @@ public final class PostgresTaskStore implements TaskStore {
             timeout,
             parse(rs.getString("labels"), STRING_MAP),
             rs.getString("trace_parent"));
+    Timestamp notBefore = rs.getTimestamp("not_before");
     return new StoredTask(
         spec,
         TaskState.parse(rs.getString("state")),
         rs.getInt("attempt"),
+        rs.getString("offer"),
         rs.getInt("pending_dependencies"),
+        notBefore == null ? null : notBefore.toInstant(),
         rs.getTimestamp("submitted_at").toInstant(),
         rs.getTimestamp("updated_at").toInstant());
   }

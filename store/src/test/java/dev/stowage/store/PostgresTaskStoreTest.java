@@ -64,7 +64,7 @@ class PostgresTaskStoreTest {
     assertThat(state("extract")).isEqualTo(TaskState.QUEUED);
     assertThat(state("transform")).isEqualTo(TaskState.WAITING);
     assertThat(store.get("load").orElseThrow().pendingDependencies()).isEqualTo(1);
-    assertThat(store.processable(10))
+    assertThat(store.processable(10, T0))
         .extracting(StoredTask::id)
         .containsExactly("report", "extract");
     assertThat(store.get("transform").orElseThrow().spec().dependsOn()).containsExactly("extract");
@@ -87,7 +87,7 @@ class PostgresTaskStoreTest {
     runToEnd("b", TaskState.FAILED);
     assertThat(state("c")).isEqualTo(TaskState.UPSTREAM_FAILED);
     assertThat(state("d")).isEqualTo(TaskState.UPSTREAM_FAILED);
-    assertThat(store.processable(10)).isEmpty();
+    assertThat(store.processable(10, T0)).isEmpty();
   }
 
   @Test
@@ -128,10 +128,9 @@ class PostgresTaskStoreTest {
   void transitionsMoveOnlyFromTheExpectedStateAndOnlyAlongTheLifecycle() {
     store.submit(List.of(TaskSpec.of("t", "true")), T0);
 
-    assertThat(store.transition("t", TaskState.QUEUED, TaskState.ASSIGNED, T0)).isTrue();
-    assertThat(store.transition("t", TaskState.QUEUED, TaskState.ASSIGNED, T0))
-        .as("no longer queued")
-        .isFalse();
+    assertThat(store.assign("t", "node-1", T0)).isEqualTo(1);
+    assertThat(store.assign("t", "node-1", T0)).as("no longer queued").isZero();
+    assertThat(store.get("t").orElseThrow().offer()).isEqualTo("node-1");
     assertThatThrownBy(() -> store.transition("t", TaskState.ASSIGNED, TaskState.SUCCEEDED, T0))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("illegal task transition assigned -> succeeded for task t");
@@ -161,6 +160,21 @@ class PostgresTaskStoreTest {
     assertThat(got.spec()).isEqualTo(spec);
     assertThat(got.state()).isEqualTo(TaskState.QUEUED);
     assertThat(got.submittedAt()).isEqualTo(T0);
+  }
+
+  @Test
+  void aRequeuedTaskWaitsOutItsBackoffAndCountsItsAttempts() {
+    store.submit(List.of(TaskSpec.of("flaky", "true")), T0);
+    assertThat(store.assign("flaky", "n", T0)).isEqualTo(1);
+    assertThat(store.transition("flaky", TaskState.ASSIGNED, TaskState.LAUNCHED, T0)).isTrue();
+
+    assertThat(store.requeue("flaky", TaskState.LAUNCHED, T0.plusSeconds(30), T0)).isTrue();
+
+    assertThat(store.processable(10, T0.plusSeconds(29))).isEmpty();
+    assertThat(store.processable(10, T0.plusSeconds(30)))
+        .extracting(StoredTask::id)
+        .containsExactly("flaky");
+    assertThat(store.assign("flaky", "n", T0.plusSeconds(31))).isEqualTo(2);
   }
 
   private TaskState state(String id) {
