@@ -1,0 +1,178 @@
+package dev.stowage.scheduler;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The task store in memory, with the same semantics as the PostgreSQL one: for tests of the cycle
+ * and for embedding without a database. Not durable. Thread-safe by locking.
+ */
+public final class InMemoryTaskStore implements TaskStore {
+  private final Map<String, StoredTask> tasks = new HashMap<>();
+  private final Map<String, Long> order = new HashMap<>();
+  private final Map<String, List<String>> dependants = new HashMap<>();
+  private long seq;
+
+  @Override
+  public synchronized void submit(List<TaskSpec> batch, Instant now) {
+    var named = new HashSet<String>();
+    for (TaskSpec t : batch) {
+      named.add(t.id());
+      named.addAll(t.dependsOn());
+    }
+    named.retainAll(tasks.keySet());
+    Submissions.check(batch, named);
+    var doomed = new HashSet<String>();
+    boolean changed = true;
+    while (changed) {
+      changed = false;
+      for (TaskSpec t : batch) {
+        if (!doomed.contains(t.id())
+            && t.dependsOn().stream()
+                .anyMatch(
+                    d ->
+                        doomed.contains(d)
+                            || (tasks.containsKey(d) && tasks.get(d).state().blocksDependants()))) {
+          doomed.add(t.id());
+          changed = true;
+        }
+      }
+    }
+    for (TaskSpec t : batch) {
+      var deps = new LinkedHashSet<>(t.dependsOn());
+      int pending = 0;
+      for (String d : deps) {
+        StoredTask stored = tasks.get(d);
+        if (stored == null || stored.state() != TaskState.SUCCEEDED) {
+          pending++;
+        }
+        dependants.computeIfAbsent(d, k -> new ArrayList<>()).add(t.id());
+      }
+      TaskState state =
+          doomed.contains(t.id())
+              ? TaskState.UPSTREAM_FAILED
+              : pending == 0 ? TaskState.QUEUED : TaskState.WAITING;
+      var spec = withDependencies(t, List.copyOf(new java.util.TreeSet<>(deps)));
+      tasks.put(t.id(), new StoredTask(spec, state, 0, null, pending, null, now, now));
+      order.put(t.id(), seq++);
+    }
+  }
+
+  @Override
+  public synchronized Optional<StoredTask> get(String id) {
+    return Optional.ofNullable(tasks.get(id));
+  }
+
+  @Override
+  public synchronized List<StoredTask> processable(int limit, Instant now) {
+    return tasks.values().stream()
+        .filter(t -> t.state() == TaskState.QUEUED)
+        .filter(t -> t.notBefore() == null || !t.notBefore().isAfter(now))
+        .sorted(
+            Comparator.comparingInt((StoredTask t) -> -t.spec().priority())
+                .thenComparing(StoredTask::submittedAt)
+                .thenComparing(t -> order.get(t.id())))
+        .limit(limit)
+        .toList();
+  }
+
+  @Override
+  public synchronized int assign(String id, String offer, Instant now) {
+    StoredTask t = tasks.get(id);
+    if (t == null || t.state() != TaskState.QUEUED) {
+      return 0;
+    }
+    int attempt = t.attempt() + 1;
+    put(t, TaskState.ASSIGNED, attempt, offer, t.pendingDependencies(), null, now);
+    return attempt;
+  }
+
+  @Override
+  public synchronized boolean requeue(String id, TaskState from, Instant notBefore, Instant now) {
+    if (!from.canMoveTo(TaskState.QUEUED)) {
+      throw new IllegalArgumentException(
+          "illegal task transition " + from.label() + " -> queued for task " + id);
+    }
+    StoredTask t = tasks.get(id);
+    if (t == null || t.state() != from) {
+      return false;
+    }
+    put(t, TaskState.QUEUED, t.attempt(), null, t.pendingDependencies(), notBefore, now);
+    return true;
+  }
+
+  @Override
+  public synchronized boolean transition(String id, TaskState from, TaskState to, Instant now) {
+    if (!from.canMoveTo(to)) {
+      throw new IllegalArgumentException(
+          "illegal task transition " + from.label() + " -> " + to.label() + " for task " + id);
+    }
+    StoredTask t = tasks.get(id);
+    if (t == null || t.state() != from) {
+      return false;
+    }
+    put(t, to, t.attempt(), t.offer(), t.pendingDependencies(), t.notBefore(), now);
+    if (to == TaskState.SUCCEEDED) {
+      for (String d : dependants.getOrDefault(id, List.of())) {
+        StoredTask dep = tasks.get(d);
+        int pending = dep.pendingDependencies() - 1;
+        TaskState s =
+            dep.state() == TaskState.WAITING && pending == 0 ? TaskState.QUEUED : dep.state();
+        put(dep, s, dep.attempt(), dep.offer(), pending, dep.notBefore(), now);
+      }
+    } else if (to.blocksDependants()) {
+      var stack = new ArrayList<>(dependants.getOrDefault(id, List.of()));
+      while (!stack.isEmpty()) {
+        StoredTask dep = tasks.get(stack.removeLast());
+        if (dep.state() == TaskState.WAITING) {
+          put(
+              dep,
+              TaskState.UPSTREAM_FAILED,
+              dep.attempt(),
+              dep.offer(),
+              dep.pendingDependencies(),
+              dep.notBefore(),
+              now);
+          stack.addAll(dependants.getOrDefault(dep.id(), List.of()));
+        }
+      }
+    }
+    return true;
+  }
+
+  private void put(
+      StoredTask t,
+      TaskState state,
+      int attempt,
+      String offer,
+      int pending,
+      Instant notBefore,
+      Instant now) {
+    tasks.put(
+        t.id(),
+        new StoredTask(t.spec(), state, attempt, offer, pending, notBefore, t.submittedAt(), now));
+  }
+
+  private static TaskSpec withDependencies(TaskSpec t, List<String> deps) {
+    return new TaskSpec(
+        t.id(),
+        t.name(),
+        t.command(),
+        t.env(),
+        t.resources(),
+        t.constraints(),
+        t.priority(),
+        deps,
+        t.retry(),
+        t.timeout(),
+        t.labels(),
+        t.traceParent());
+  }
+}

@@ -1,0 +1,262 @@
+package dev.stowage.scheduler;
+
+import dev.stowage.engine.Assignment;
+import dev.stowage.engine.MatchMode;
+import dev.stowage.engine.MatchResult;
+import dev.stowage.engine.Matcher;
+import dev.stowage.engine.Offer;
+import dev.stowage.engine.Task;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Scope;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * One scheduling cycle, in five traced phases as the talk named them, after applying what the
+ * cluster reported since the last cycle:
+ *
+ * <ol>
+ *   <li>{@code get_resource_offers_from_cluster}: what each node can take now;
+ *   <li>{@code get_processable_tasks}: queued tasks by priority (an indexed query);
+ *   <li>{@code match_tasks_to_offers}: the engine's exact greedy best fit;
+ *   <li>{@code prepare_payloads}: each placed task assigned in the store (its attempt counted) and
+ *       its launch built, with the task's trace context as TRACEPARENT;
+ *   <li>{@code launch}: handed to the backend and marked launched.
+ * </ol>
+ *
+ * A task's own failure never fails the cycle: it becomes that task's retry or failure.
+ */
+public final class SchedulingCycle {
+  static final AttributeKey<Long> OFFERS = AttributeKey.longKey("stowage.offers");
+  static final AttributeKey<Long> TASKS = AttributeKey.longKey("stowage.tasks.considered");
+  static final AttributeKey<Long> MATCHED = AttributeKey.longKey("stowage.tasks.matched");
+  static final AttributeKey<Long> UNMATCHED = AttributeKey.longKey("stowage.tasks.unmatched");
+  static final AttributeKey<Long> LAUNCHED = AttributeKey.longKey("stowage.tasks.launched");
+  static final AttributeKey<Long> EVENTS = AttributeKey.longKey("stowage.events");
+  static final AttributeKey<String> MODE = AttributeKey.stringKey("stowage.match.mode");
+  static final AttributeKey<String> SCORER = AttributeKey.stringKey("stowage.match.scorer");
+
+  /** What one cycle did, with the time each phase took. */
+  public record Report(
+      int eventsApplied,
+      int offers,
+      int considered,
+      int matched,
+      int launched,
+      Map<String, Duration> phases) {}
+
+  private final TaskStore store;
+  private final ClusterBackend backend;
+  private final Matcher matcher;
+  private final MatchMode mode;
+  private final int maxTasksPerCycle;
+  private final Clock clock;
+  private final Tracer tracer;
+
+  public SchedulingCycle(
+      TaskStore store,
+      ClusterBackend backend,
+      Matcher matcher,
+      MatchMode mode,
+      int maxTasksPerCycle,
+      Clock clock,
+      Tracer tracer) {
+    this.store = store;
+    this.backend = backend;
+    this.matcher = matcher;
+    this.mode = mode;
+    this.maxTasksPerCycle = maxTasksPerCycle;
+    this.clock = clock;
+    this.tracer = tracer;
+  }
+
+  /** Runs one cycle. Never two at once: callers from several threads queue up here. */
+  public synchronized Report runOnce() {
+    var phases = new LinkedHashMap<String, Duration>();
+    Span cycle = tracer.spanBuilder("scheduling_cycle").startSpan();
+    try (Scope ignored = cycle.makeCurrent()) {
+      int events = phase(phases, "apply_cluster_events", this::applyEvents, n -> (long) n, EVENTS);
+      List<Offer> offers =
+          phase(
+              phases,
+              "get_resource_offers_from_cluster",
+              backend::offers,
+              o -> (long) o.size(),
+              OFFERS);
+      List<StoredTask> tasks =
+          phase(
+              phases,
+              "get_processable_tasks",
+              () -> store.processable(maxTasksPerCycle, clock.instant()),
+              t -> (long) t.size(),
+              TASKS);
+      MatchResult result =
+          phase(
+              phases,
+              "match_tasks_to_offers",
+              () -> {
+                Span.current().setAttribute(MODE, mode.label());
+                Span.current().setAttribute(SCORER, matcher.scorer().label());
+                var match = matcher.match(engineTasks(tasks), offers, mode);
+                Span.current()
+                    .setAttribute(UNMATCHED, (long) (match.taskCount() - match.matchedCount()));
+                return match;
+              },
+              m -> (long) m.matchedCount(),
+              MATCHED);
+      List<Launch> launches =
+          phase(
+              phases,
+              "prepare_payloads",
+              () -> prepare(tasks, result.assignments()),
+              l -> (long) l.size(),
+              LAUNCHED);
+      int launched = phase(phases, "launch", () -> launch(launches), n -> (long) n, LAUNCHED);
+      cycle.setAttribute(OFFERS, (long) offers.size());
+      cycle.setAttribute(TASKS, (long) tasks.size());
+      cycle.setAttribute(MATCHED, (long) result.matchedCount());
+      cycle.setAttribute(LAUNCHED, (long) launched);
+      return new Report(
+          events, offers.size(), tasks.size(), result.matchedCount(), launched, phases);
+    } catch (RuntimeException e) {
+      cycle.recordException(e);
+      cycle.setStatus(StatusCode.ERROR);
+      throw e;
+    } finally {
+      cycle.end();
+    }
+  }
+
+  private <T> T phase(
+      Map<String, Duration> phases,
+      String name,
+      Supplier<T> work,
+      java.util.function.Function<T, Long> count,
+      AttributeKey<Long> countKey) {
+    Span span = tracer.spanBuilder(name).startSpan();
+    long start = System.nanoTime();
+    try (Scope ignored = span.makeCurrent()) {
+      T result = work.get();
+      span.setAttribute(countKey, count.apply(result));
+      return result;
+    } catch (RuntimeException e) {
+      span.recordException(e);
+      span.setStatus(StatusCode.ERROR);
+      throw e;
+    } finally {
+      phases.put(name, Duration.ofNanos(System.nanoTime() - start));
+      span.end();
+    }
+  }
+
+  private static List<Task> engineTasks(List<StoredTask> tasks) {
+    var out = new ArrayList<Task>(tasks.size());
+    for (StoredTask t : tasks) {
+      out.add(new Task(t.id(), t.spec().resources(), t.spec().constraints()));
+    }
+    return out;
+  }
+
+  private List<Launch> prepare(List<StoredTask> tasks, List<Assignment> assignments) {
+    var byId = new HashMap<String, StoredTask>();
+    for (StoredTask t : tasks) {
+      byId.put(t.id(), t);
+    }
+    var out = new ArrayList<Launch>(assignments.size());
+    Instant now = clock.instant();
+    for (Assignment a : assignments) {
+      StoredTask t = byId.get(a.task());
+      int attempt = store.assign(t.id(), a.offer(), now);
+      if (attempt == 0) {
+        continue; // cancelled since it was read
+      }
+      var env = new HashMap<>(t.spec().env());
+      if (t.spec().traceParent() != null) {
+        env.put("TRACEPARENT", t.spec().traceParent());
+      }
+      out.add(
+          new Launch(
+              new AttemptId(t.id(), attempt),
+              a.offer(),
+              t.spec().command(),
+              env,
+              t.spec().resources(),
+              t.spec().timeout()));
+    }
+    return out;
+  }
+
+  private int launch(List<Launch> launches) {
+    Instant now = clock.instant();
+    int launched = 0;
+    for (Launch l : launches) {
+      try {
+        backend.launch(l);
+      } catch (RuntimeException e) {
+        // A backend that throws instead of reporting: that attempt failed, the cycle goes on.
+        failAttempt(l.attempt(), TaskState.ASSIGNED, now);
+        continue;
+      }
+      if (store.transition(l.attempt().taskId(), TaskState.ASSIGNED, TaskState.LAUNCHED, now)) {
+        launched++;
+      }
+    }
+    return launched;
+  }
+
+  /** Applies the backend's events to the store; returns how many it applied. */
+  private int applyEvents() {
+    int applied = 0;
+    Instant now = clock.instant();
+    for (TaskEvent e : backend.drainEvents()) {
+      StoredTask t = store.get(e.attempt().taskId()).orElse(null);
+      if (t == null || t.attempt() != e.attempt().attempt()) {
+        continue; // an older attempt's news
+      }
+      boolean done =
+          switch (e.kind()) {
+            case STARTED ->
+                t.state() == TaskState.LAUNCHED
+                    && store.transition(t.id(), TaskState.LAUNCHED, TaskState.RUNNING, now);
+            case EXITED ->
+                e.exitCode() == 0
+                    ? active(t) && store.transition(t.id(), t.state(), TaskState.SUCCEEDED, now)
+                    : failAttempt(e.attempt(), t.state(), now);
+            case TIMED_OUT, LOST, LAUNCH_FAILED -> failAttempt(e.attempt(), t.state(), now);
+            case KILLED ->
+                active(t) && store.transition(t.id(), t.state(), TaskState.CANCELLED, now);
+          };
+      if (done) {
+        applied++;
+      }
+    }
+    return applied;
+  }
+
+  private static boolean active(StoredTask t) {
+    return t.state() == TaskState.LAUNCHED || t.state() == TaskState.RUNNING;
+  }
+
+  /** Retry per the task's policy, or fail it for good. */
+  private boolean failAttempt(AttemptId attempt, TaskState from, Instant now) {
+    StoredTask t = store.get(attempt.taskId()).orElse(null);
+    if (t == null || t.state().isTerminal()) {
+      return false;
+    }
+    RetryPolicy retry = t.spec().retry();
+    if (attempt.attempt() < retry.maxAttempts()) {
+      return store.requeue(t.id(), from, now.plus(retry.delayBefore(attempt.attempt() + 1)), now);
+    }
+    return store.transition(t.id(), from, TaskState.FAILED, now);
+  }
+}

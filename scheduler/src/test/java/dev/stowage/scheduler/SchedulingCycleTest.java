@@ -1,0 +1,275 @@
+package dev.stowage.scheduler;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.stowage.engine.MatchMode;
+import dev.stowage.engine.Matcher;
+import dev.stowage.engine.Offer;
+import dev.stowage.engine.Resources;
+import dev.stowage.scheduler.TaskEvent.Kind;
+import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
+import io.opentelemetry.sdk.trace.SdkTracerProvider;
+import io.opentelemetry.sdk.trace.data.SpanData;
+import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The cycle with in-memory ports: the store in memory, a scripted backend, a settable clock. */
+class SchedulingCycleTest {
+  final InMemorySpanExporter spans = InMemorySpanExporter.create();
+  final SdkTracerProvider tracing =
+      SdkTracerProvider.builder().addSpanProcessor(SimpleSpanProcessor.create(spans)).build();
+  final TestClock clock = new TestClock(Instant.parse("2026-11-25T12:00:00Z"));
+  final InMemoryTaskStore store = new InMemoryTaskStore();
+  final ScriptedBackend backend = new ScriptedBackend();
+  SchedulingCycle cycle;
+
+  @BeforeEach
+  void setUp() {
+    cycle =
+        new SchedulingCycle(
+            store, backend, Matcher.fast(), MatchMode.PACK, 1000, clock, tracing.get("test"));
+  }
+
+  @Test
+  void placesQueuedTasksAndTracesEveryPhase() {
+    backend.free = new Resources(4000, 8192, 100_000, 0);
+    store.submit(
+        List.of(
+            task("small", 1000).withPriority(1),
+            task("big", 3000),
+            task("too-big", 8000),
+            new TaskSpec(
+                "traced",
+                null,
+                List.of("true"),
+                null,
+                new Resources(0, 0, 0, 0),
+                null,
+                0,
+                null,
+                null,
+                null,
+                null,
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")),
+        clock.instant());
+
+    SchedulingCycle.Report report = cycle.runOnce();
+
+    assertThat(report.considered()).isEqualTo(4);
+    assertThat(report.matched()).isEqualTo(3);
+    assertThat(report.launched()).isEqualTo(3);
+    assertThat(backend.launched)
+        .extracting(l -> l.attempt().toString())
+        .containsExactly("small#1", "big#1", "traced#1");
+    assertThat(backend.launched.getLast().env())
+        .containsEntry("TRACEPARENT", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    assertThat(state("small")).isEqualTo(TaskState.LAUNCHED);
+    assertThat(state("too-big")).isEqualTo(TaskState.QUEUED);
+
+    List<SpanData> finished = spans.getFinishedSpanItems();
+    SpanData root =
+        finished.stream()
+            .filter(s -> s.getName().equals("scheduling_cycle"))
+            .findFirst()
+            .orElseThrow();
+    assertThat(finished)
+        .filteredOn(s -> s.getParentSpanId().equals(root.getSpanId()))
+        .extracting(SpanData::getName)
+        .containsExactly(
+            "apply_cluster_events",
+            "get_resource_offers_from_cluster",
+            "get_processable_tasks",
+            "match_tasks_to_offers",
+            "prepare_payloads",
+            "launch");
+    SpanData match =
+        finished.stream()
+            .filter(s -> s.getName().equals("match_tasks_to_offers"))
+            .findFirst()
+            .orElseThrow();
+    assertThat(match.getAttributes().get(SchedulingCycle.MATCHED)).isEqualTo(3L);
+    assertThat(match.getAttributes().get(SchedulingCycle.UNMATCHED)).isEqualTo(1L);
+    assertThat(match.getAttributes().get(SchedulingCycle.MODE)).isEqualTo("pack");
+    assertThat(root.getAttributes().get(SchedulingCycle.LAUNCHED)).isEqualTo(3L);
+  }
+
+  @Test
+  void successRunsTheNextTaskOfTheDag() {
+    backend.free = new Resources(4000, 8192, 100_000, 0);
+    store.submit(List.of(task("a", 1000), task("b", 1000).withDependsOn("a")), clock.instant());
+
+    cycle.runOnce();
+    backend.report(new AttemptId("a", 1), Kind.STARTED, null);
+    backend.report(new AttemptId("a", 1), Kind.EXITED, 0);
+    cycle.runOnce();
+
+    assertThat(state("a")).isEqualTo(TaskState.SUCCEEDED);
+    // b was released while events were applied, so the same cycle launched it.
+    assertThat(state("b")).isEqualTo(TaskState.LAUNCHED);
+    assertThat(backend.launched)
+        .extracting(l -> l.attempt().toString())
+        .containsExactly("a#1", "b#1");
+  }
+
+  @Test
+  void aFailedAttemptIsRetriedAfterItsBackoffThenFailsForGood() {
+    backend.free = new Resources(4000, 8192, 100_000, 0);
+    var flaky =
+        new TaskSpec(
+            "flaky",
+            null,
+            List.of("false"),
+            null,
+            new Resources(1000, 0, 0, 0),
+            null,
+            0,
+            null,
+            new RetryPolicy(2, Duration.ofSeconds(30), Duration.ofMinutes(5)),
+            null,
+            null,
+            null);
+    store.submit(List.of(flaky), clock.instant());
+
+    cycle.runOnce();
+    backend.report(new AttemptId("flaky", 1), Kind.EXITED, 1);
+    cycle.runOnce();
+    assertThat(state("flaky")).as("waiting out the backoff").isEqualTo(TaskState.QUEUED);
+    assertThat(backend.launched).hasSize(1);
+
+    clock.advance(Duration.ofSeconds(30));
+    cycle.runOnce();
+    assertThat(backend.launched)
+        .extracting(l -> l.attempt().toString())
+        .containsExactly("flaky#1", "flaky#2");
+
+    backend.report(new AttemptId("flaky", 2), Kind.TIMED_OUT, null);
+    cycle.runOnce();
+    assertThat(state("flaky")).isEqualTo(TaskState.FAILED);
+  }
+
+  @Test
+  void aBackendThatThrowsFailsOnlyThatAttempt() {
+    backend.free = new Resources(4000, 8192, 100_000, 0);
+    backend.throwOn = "boom";
+    store.submit(List.of(task("boom", 100), task("fine", 100)), clock.instant());
+
+    var report = cycle.runOnce();
+
+    assertThat(report.launched()).isEqualTo(1);
+    assertThat(state("boom")).isEqualTo(TaskState.FAILED);
+    assertThat(state("fine")).isEqualTo(TaskState.LAUNCHED);
+  }
+
+  private TaskState state(String id) {
+    return store.get(id).orElseThrow().state();
+  }
+
+  private static TaskSpec task(String id, long cpu) {
+    return new TaskSpec(
+        id,
+        null,
+        List.of("true"),
+        null,
+        new Resources(cpu, 0, 0, 0),
+        null,
+        0,
+        null,
+        null,
+        null,
+        null,
+        null);
+  }
+
+  /** A backend whose offers and events the test sets. */
+  static final class ScriptedBackend implements ClusterBackend {
+    Resources free = Resources.NONE;
+    String throwOn;
+    final List<Launch> launched = new ArrayList<>();
+    final List<TaskEvent> pending = new ArrayList<>();
+
+    void report(AttemptId id, Kind kind, Integer code) {
+      pending.add(new TaskEvent(id, kind, code, kind.name(), Instant.EPOCH));
+    }
+
+    @Override
+    public List<Offer> offers() {
+      long used = launched.stream().mapToLong(l -> l.resources().cpuMillis()).sum();
+      return List.of(
+          new Offer(
+              "node-1",
+              "node-1",
+              new Resources(
+                  Math.max(0, free.cpuMillis() - used),
+                  free.memoryMiB(),
+                  free.diskMiB(),
+                  free.gpus()),
+              Map.of()));
+    }
+
+    @Override
+    public void launch(Launch launch) {
+      if (launch.attempt().taskId().equals(throwOn)) {
+        throw new IllegalStateException("backend down");
+      }
+      launched.add(launch);
+    }
+
+    @Override
+    public void kill(AttemptId attempt) {
+      report(attempt, Kind.KILLED, null);
+    }
+
+    @Override
+    public List<TaskEvent> drainEvents() {
+      var out = List.copyOf(pending);
+      pending.clear();
+      return out;
+    }
+
+    @Override
+    public void onEvents(Runnable wakeUp) {}
+
+    @Override
+    public TaskEvent status(AttemptId attempt) {
+      return new TaskEvent(attempt, Kind.LOST, null, "scripted", Instant.EPOCH);
+    }
+
+    @Override
+    public void close() {}
+  }
+
+  static final class TestClock extends Clock {
+    private Instant now;
+
+    TestClock(Instant now) {
+      this.now = now;
+    }
+
+    void advance(Duration d) {
+      now = now.plus(d);
+    }
+
+    @Override
+    public java.time.ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
+  }
+}
