@@ -14,7 +14,14 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "Stowage: a batch-task scheduler for the JVM.",
-    subcommands = {GenerateCommand.class, MatchCommand.class, BenchCommand.class})
+    subcommands = {
+      UpCommand.class,
+      SubmitCommand.class,
+      StatusCommand.class,
+      GenerateCommand.class,
+      MatchCommand.class,
+      BenchCommand.class
+    })
 public final class Main implements Runnable {
 
   /** Exit code for bad input: a file, a line, a value. */

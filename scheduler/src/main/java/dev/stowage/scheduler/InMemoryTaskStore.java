@@ -66,6 +66,13 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   @Override
+  public synchronized java.util.Set<String> existing(java.util.Collection<String> ids) {
+    var out = new HashSet<String>(ids);
+    out.retainAll(tasks.keySet());
+    return out;
+  }
+
+  @Override
   public synchronized Optional<StoredTask> get(String id) {
     return Optional.ofNullable(tasks.get(id));
   }

@@ -18,6 +18,11 @@ public interface TaskStore {
   Optional<StoredTask> get(String id);
 
   /**
+   * Which of these ids are stored: for checking a submission before it is sent to {@link #submit}.
+   */
+  java.util.Set<String> existing(java.util.Collection<String> ids);
+
+  /**
    * Queued tasks whose retry backoff (if any) has passed by {@code now}, by priority (highest
    * first), then submit time, then submit order.
    */

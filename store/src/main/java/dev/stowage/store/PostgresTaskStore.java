@@ -142,6 +142,11 @@ public final class PostgresTaskStore implements TaskStore {
   }
 
   @Override
+  public Set<String> existing(java.util.Collection<String> ids) {
+    return inTransaction(c -> states(c, new HashSet<>(ids)).keySet());
+  }
+
+  @Override
   public Optional<StoredTask> get(String id) {
     return inTransaction(
         c -> {

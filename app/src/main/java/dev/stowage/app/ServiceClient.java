@@ -1,0 +1,44 @@
+package dev.stowage.app;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+
+/** The CLI's side of the HTTP API. Connection failures become one clear line. */
+final class ServiceClient {
+  static final String DEFAULT_URL = "http://127.0.0.1:7070";
+
+  private final String url;
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  ServiceClient(String url) {
+    this.url = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+  }
+
+  HttpResponse<String> get(String path) throws IOException, InterruptedException {
+    return send(HttpRequest.newBuilder(URI.create(url + path)).GET());
+  }
+
+  HttpResponse<String> post(String path, String json) throws IOException, InterruptedException {
+    return send(
+        HttpRequest.newBuilder(URI.create(url + path))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(json)));
+  }
+
+  private HttpResponse<String> send(HttpRequest.Builder request)
+      throws IOException, InterruptedException {
+    try {
+      return http.send(
+          request.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
+    } catch (ConnectException e) {
+      throw new IllegalArgumentException(
+          "no Stowage service at " + url + " (start one with ./stowage up, or pass --url)");
+    }
+  }
+}

@@ -1,0 +1,46 @@
+package dev.stowage.app;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.URLEncoder;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(name = "status", mixinStandardHelpOptions = true, description = "Show one task.")
+final class StatusCommand implements Callable<Integer> {
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Parameters(index = "0", description = "The task id.")
+  String id;
+
+  @Option(
+      names = "--url",
+      defaultValue = ServiceClient.DEFAULT_URL,
+      description = "Default: ${DEFAULT-VALUE}.")
+  String url;
+
+  @Override
+  public Integer call() throws Exception {
+    HttpResponse<String> response =
+        new ServiceClient(url).get("/api/tasks/" + URLEncoder.encode(id, StandardCharsets.UTF_8));
+    JsonNode body = new ObjectMapper().readTree(response.body());
+    if (response.statusCode() == 404) {
+      spec.commandLine().getErr().printf("stowage: %s%n", body.path("error").asText());
+      return Main.BAD_INPUT;
+    }
+    var out = spec.commandLine().getOut();
+    out.printf(
+        "%s: %s (attempt %d of %d)%n",
+        body.get("id").asText(),
+        body.get("state").asText(),
+        body.get("attempt").asInt(),
+        body.get("maxAttempts").asInt());
+    out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(body));
+    return 0;
+  }
+}

@@ -1,0 +1,77 @@
+package dev.stowage.app;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(
+    name = "submit",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Submit a task, or a DAG as {\"tasks\": [...]}, from a JSON or YAML file (.yaml, .yml).",
+      "The whole file is accepted or refused; a refusal lists every field error."
+    })
+final class SubmitCommand implements Callable<Integer> {
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Parameters(index = "0", description = "The task or DAG file.")
+  Path file;
+
+  @Option(
+      names = "--url",
+      defaultValue = ServiceClient.DEFAULT_URL,
+      description = "Default: ${DEFAULT-VALUE}.")
+  String url;
+
+  @Override
+  public Integer call() throws Exception {
+    String text;
+    try {
+      text = Files.readString(file);
+    } catch (NoSuchFileException e) {
+      throw new IllegalArgumentException(file + ": no such file");
+    }
+    String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+    String json = text;
+    if (name.endsWith(".yaml") || name.endsWith(".yml")) {
+      try {
+        json = new ObjectMapper().writeValueAsString(new YAMLMapper().readTree(text));
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        throw new IllegalArgumentException(
+            file + ": not valid YAML: " + e.getOriginalMessage().lines().findFirst().orElse(""));
+      }
+    }
+    HttpResponse<String> response = new ServiceClient(url).post("/api/tasks", json);
+    JsonNode body = new ObjectMapper().readTree(response.body());
+    var out = spec.commandLine().getOut();
+    var err = spec.commandLine().getErr();
+    if (response.statusCode() == 201) {
+      var ids = new java.util.ArrayList<String>();
+      body.get("ids").forEach(id -> ids.add(id.asText()));
+      out.printf(
+          "submitted %d task%s: %s%n",
+          ids.size(), ids.size() == 1 ? "" : "s", String.join(", ", ids));
+      return 0;
+    }
+    if (response.statusCode() == 400 && body.has("fields")) {
+      for (JsonNode f : body.get("fields")) {
+        err.printf(
+            "stowage: %s: %s: %s%n", file, f.get("field").asText(), f.get("message").asText());
+      }
+      return Main.BAD_INPUT;
+    }
+    err.printf(
+        "stowage: the service answered %d: %s%n",
+        response.statusCode(), body.path("error").asText(response.body()));
+    return Main.BAD_INPUT;
+  }
+}

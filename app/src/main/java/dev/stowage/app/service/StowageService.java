@@ -1,0 +1,181 @@
+package dev.stowage.app.service;
+
+import dev.stowage.backend.local.LocalProcessBackend;
+import dev.stowage.engine.MatchMode;
+import dev.stowage.engine.Matcher;
+import dev.stowage.scheduler.InvalidSubmissionException;
+import dev.stowage.scheduler.SchedulingCycle;
+import dev.stowage.scheduler.Submissions;
+import dev.stowage.scheduler.TaskSpec;
+import dev.stowage.scheduler.TaskStore;
+import dev.stowage.store.Database;
+import dev.stowage.store.EmbeddedPostgres;
+import dev.stowage.store.PostgresTaskStore;
+import dev.stowage.store.StoreException;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import io.javalin.json.JavalinJackson;
+import io.opentelemetry.api.OpenTelemetry;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The scheduler service: the store (embedded PostgreSQL by default, or an external server), the
+ * local backend, the cycle loop, and the HTTP API, started and stopped together.
+ */
+public final class StowageService implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(StowageService.class);
+
+  /**
+   * @param dataDir where the embedded database and task work directories live
+   * @param dbUrl an external PostgreSQL (JDBC URL) instead of the embedded one, or null
+   * @param port the HTTP port; 0 picks a free one
+   */
+  public record Config(
+      Path dataDir, String dbUrl, String dbUser, String dbPassword, int port, Duration interval) {}
+
+  // Set one by one as they start, so that a failed start stops exactly what had started.
+  private EmbeddedPostgres embedded;
+  private Database database;
+  private LocalProcessBackend backend;
+  private CycleLoop loop;
+  private Javalin http;
+  private TaskStore store;
+  private final Clock clock = Clock.systemUTC();
+
+  private StowageService() {}
+
+  private void boot(Config config) throws IOException {
+    Path data = config.dataDir().toAbsolutePath();
+    if (config.dbUrl() == null) {
+      embedded = EmbeddedPostgres.start(data.resolve("postgres"));
+      database = Database.open(embedded);
+    } else {
+      database = Database.open(config.dbUrl(), config.dbUser(), config.dbPassword());
+    }
+    store = new PostgresTaskStore(database.dataSource());
+    Path work = data.resolve("work");
+    backend =
+        new LocalProcessBackend(work, LocalProcessBackend.detectCapacity(work), "local", clock);
+    var cycle =
+        new SchedulingCycle(
+            store,
+            backend,
+            Matcher.fast(),
+            MatchMode.PACK,
+            20_000,
+            clock,
+            OpenTelemetry.noop().getTracer("dev.stowage"));
+    loop = new CycleLoop(cycle, config.interval());
+    backend.onEvents(loop::wakeUp);
+    http = api(config.port());
+  }
+
+  /** Starts everything; on failure stops what had started and rethrows. */
+  public static StowageService start(Config config) throws IOException {
+    var service = new StowageService();
+    try {
+      service.boot(config);
+    } catch (IOException | RuntimeException e) {
+      service.close();
+      throw e;
+    }
+    return service;
+  }
+
+  public String url() {
+    return "http://127.0.0.1:" + http.port();
+  }
+
+  private Javalin api(int port) {
+    return Javalin.create(
+            config -> {
+              config.concurrency.useVirtualThreads = true;
+              config.http.maxRequestSize = 32L << 20;
+              config.jsonMapper(new JavalinJackson(TaskJson.MAPPER, true));
+              config.jetty.host = "127.0.0.1";
+              config.jetty.port = port;
+              config.routes.post("/api/tasks", this::submit);
+              config.routes.get("/api/tasks/{id}", this::get);
+              config.routes.get("/api/health", this::health);
+              config.routes.exception(
+                  InvalidSubmissionException.class,
+                  (e, ctx) -> ctx.status(400).json(TaskJson.errors(e.errors())));
+              config.routes.exception(
+                  StoreException.class,
+                  (e, ctx) -> {
+                    LOG.error("store failed a request", e);
+                    ctx.status(503).json(Map.of("error", "the task store is unavailable"));
+                  });
+              config.routes.exception(
+                  Exception.class,
+                  (e, ctx) -> {
+                    LOG.error("request failed", e);
+                    ctx.status(500).json(Map.of("error", "internal error: " + e.getMessage()));
+                  });
+            })
+        .start();
+  }
+
+  private void submit(Context ctx) {
+    TaskJson.Parsed parsed = TaskJson.parseSubmission(ctx.body(), ctx.header("traceparent"));
+    List<TaskSpec> specs = parsed.specs();
+    // Report the body's field errors and the batch's own problems (cycles, unknown or taken ids)
+    // together; the store checks the batch again, atomically, when it stores it.
+    var errors = new java.util.ArrayList<>(parsed.errors());
+    var named = new java.util.HashSet<String>();
+    for (TaskSpec t : specs) {
+      named.add(t.id());
+      named.addAll(t.dependsOn());
+    }
+    try {
+      Submissions.check(specs, store.existing(named));
+    } catch (InvalidSubmissionException e) {
+      errors.addAll(e.errors());
+    }
+    if (!errors.isEmpty()) {
+      throw new InvalidSubmissionException(errors);
+    }
+    store.submit(specs, clock.instant());
+    loop.wakeUp();
+    ctx.status(201).json(Map.of("ids", specs.stream().map(TaskSpec::id).toList()));
+  }
+
+  private void get(Context ctx) {
+    String id = ctx.pathParam("id");
+    store
+        .get(id)
+        .ifPresentOrElse(
+            t -> ctx.json(TaskJson.view(t)),
+            () -> ctx.status(404).json(Map.of("error", "no task with id '" + id + "'")));
+  }
+
+  private void health(Context ctx) {
+    ctx.json(Map.of("status", "ok", "cycles", loop.cycles()));
+  }
+
+  @Override
+  public void close() {
+    if (http != null) {
+      http.stop();
+    }
+    if (loop != null) {
+      loop.close();
+    }
+    if (backend != null) {
+      backend.close();
+    }
+    if (database != null) {
+      database.close();
+    }
+    if (embedded != null) {
+      embedded.close();
+    }
+  }
+}

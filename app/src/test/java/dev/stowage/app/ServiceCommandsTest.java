@@ -1,0 +1,102 @@
+package dev.stowage.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.stowage.app.service.StowageService;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `stowage submit` and `stowage status` against a running service, as a user types them. */
+class ServiceCommandsTest {
+  @TempDir static Path tmp;
+  static StowageService service;
+
+  @BeforeAll
+  static void start() throws Exception {
+    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+    service =
+        StowageService.start(
+            new StowageService.Config(
+                tmp.resolve("data"), null, null, null, 0, Duration.ofMillis(200)));
+  }
+
+  @AfterAll
+  static void stop() {
+    service.close();
+  }
+
+  record Run(int exit, String out, String err) {}
+
+  static Run run(String... args) {
+    var out = new ByteArrayOutputStream();
+    var err = new ByteArrayOutputStream();
+    int exit =
+        Main.run(
+            args,
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8));
+    return new Run(
+        exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void theExampleDagSubmitsFromYamlAndRunsToTheEnd() throws Exception {
+    Path dag = Path.of("..", "examples", "etl-dag.yaml");
+
+    Run submitted = run("submit", dag.toString(), "--url", service.url());
+
+    assertThat(submitted.exit()).as(submitted.err()).isZero();
+    assertThat(submitted.out())
+        .isEqualTo(
+            "submitted 4 tasks: example/extract, example/sum, example/count-even, example/load\n");
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    Run status = run("status", "example/load", "--url", service.url());
+    while (!status.out().startsWith("example/load: succeeded")) {
+      assertThat(System.nanoTime()).as(status.out()).isLessThan(deadline);
+      Thread.sleep(200);
+      status = run("status", "example/load", "--url", service.url());
+    }
+    assertThat(status.out()).startsWith("example/load: succeeded (attempt 1 of 3)\n");
+  }
+
+  @Test
+  void aRefusedFileListsEveryFieldErrorWithTheFileName() throws Exception {
+    Path file = tmp.resolve("bad.json");
+    Files.writeString(
+        file,
+        "{\"tasks\": [{\"id\": \"a\", \"command\": [\"true\"], \"dependsOn\": [\"b\"]},"
+            + " {\"id\": \"b\", \"command\": [\"true\"], \"dependsOn\": [\"a\"]},"
+            + " {\"id\": \"c\", \"command\": [], \"gpus\": -2}]}");
+
+    Run r = run("submit", file.toString(), "--url", service.url());
+
+    assertThat(r.exit()).isEqualTo(Main.BAD_INPUT);
+    assertThat(r.err())
+        .contains("stowage: " + file + ": tasks[2].gpus: must be an integer in [0, 2^53], got -2")
+        .contains("stowage: " + file + ": tasks: dependency cycle: ")
+        .doesNotContain("\tat ");
+  }
+
+  @Test
+  void missingFilesUnknownTasksAndAnAbsentServiceSayWhatIsWrong() {
+    Run noFile = run("submit", tmp.resolve("nope.yaml").toString(), "--url", service.url());
+    Run unknown = run("status", "ghost", "--url", service.url());
+    Run noService = run("status", "x", "--url", "http://127.0.0.1:1");
+
+    assertThat(noFile.exit()).isEqualTo(Main.BAD_INPUT);
+    assertThat(noFile.err()).contains("nope.yaml: no such file");
+    assertThat(unknown.exit()).isEqualTo(Main.BAD_INPUT);
+    assertThat(unknown.err()).isEqualTo("stowage: no task with id 'ghost'\n");
+    assertThat(noService.exit()).isEqualTo(Main.BAD_INPUT);
+    assertThat(noService.err()).contains("no Stowage service at http://127.0.0.1:1");
+  }
+}

@@ -1,0 +1,144 @@
+package dev.stowage.app.service;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The service over HTTP, on embedded PostgreSQL and this machine's processes. */
+class StowageServiceTest {
+  @TempDir static Path tmp;
+  static StowageService service;
+  static final HttpClient HTTP = HttpClient.newHttpClient();
+
+  @BeforeAll
+  static void start() throws Exception {
+    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+    service =
+        StowageService.start(
+            new StowageService.Config(
+                tmp.resolve("data"), null, null, null, 0, Duration.ofMillis(200)));
+  }
+
+  @AfterAll
+  static void stop() {
+    service.close();
+  }
+
+  @Test
+  void aSubmittedDagRunsToSuccess() throws Exception {
+    Path out = tmp.resolve("dag.txt");
+    var body =
+        """
+        {"tasks": [
+          {"id": "svc/extract", "command": ["sh", "-c", "echo one >> %s"], "cpuMillis": 100},
+          {"id": "svc/load", "command": ["sh", "-c", "echo two >> %s"], "cpuMillis": 100,
+           "dependsOn": ["svc/extract"]}
+        ]}
+        """
+            .formatted(out, out);
+
+    var created = post("/api/tasks", body, null);
+    assertThat(created.statusCode()).isEqualTo(201);
+    assertThat(json(created).get("ids").toString()).isEqualTo("[\"svc/extract\",\"svc/load\"]");
+
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    String state = "";
+    while (!state.equals("succeeded")) {
+      assertThat(System.nanoTime()).as("svc/load succeeds within 30 s").isLessThan(deadline);
+      Thread.sleep(100);
+      state = json(get("/api/tasks/svc%2Fload")).get("state").asText();
+    }
+    assertThat(Files.readAllLines(out)).containsExactly("one", "two");
+    assertThat(json(get("/api/tasks/svc%2Fextract")).get("attempt").asInt()).isEqualTo(1);
+  }
+
+  @Test
+  void badRequestsGet400WithEveryFieldError() throws Exception {
+    var response =
+        post(
+            "/api/tasks",
+            """
+            {"tasks": [{"id": "ok", "command": ["true"]},
+                       {"id": "neg", "command": ["true"], "cpuMillis": -1, "dependsOn": ["ghost"]}]}
+            """,
+            null);
+    var unknownField =
+        post("/api/tasks", "{\"id\": \"x\", \"command\": [\"true\"], \"cpu\": 1}", null);
+    var notJson = post("/api/tasks", "{oops", null);
+
+    assertThat(response.statusCode()).isEqualTo(400);
+    assertThat(response.body())
+        .contains("tasks[1].cpuMillis")
+        .contains("must be an integer in [0, 2^53], got -1");
+    assertThat(unknownField.statusCode()).isEqualTo(400);
+    assertThat(unknownField.body()).contains("\"field\":\"cpu\"");
+    assertThat(notJson.statusCode()).isEqualTo(400);
+    assertThat(notJson.body()).contains("\"field\":\"body\"").contains("not JSON");
+    assertThat(get("/api/tasks/ok").statusCode())
+        .as("nothing of a bad batch is stored")
+        .isEqualTo(404);
+  }
+
+  @Test
+  void unknownIdsGet404AndHealthAnswers() throws Exception {
+    var missing = get("/api/tasks/nope");
+    assertThat(missing.statusCode()).isEqualTo(404);
+    assertThat(missing.body()).contains("no task with id 'nope'");
+    assertThat(json(get("/api/health")).get("status").asText()).isEqualTo("ok");
+  }
+
+  @Test
+  void theTraceparentHeaderIsKeptForTheTask() throws Exception {
+    var traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    Path out = tmp.resolve("traceparent.txt");
+    var created =
+        post(
+            "/api/tasks",
+            "{\"id\": \"traced\", \"command\": [\"sh\", \"-c\", \"echo $TRACEPARENT > "
+                + out
+                + "\"]}",
+            traceparent);
+    assertThat(created.statusCode()).isEqualTo(201);
+
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (!Files.exists(out) || Files.readString(out).isBlank()) {
+      assertThat(System.nanoTime()).isLessThan(deadline);
+      Thread.sleep(100);
+    }
+    assertThat(Files.readString(out).strip()).isEqualTo(traceparent);
+  }
+
+  private static HttpResponse<String> post(String path, String body, String traceparent)
+      throws Exception {
+    var request =
+        HttpRequest.newBuilder(URI.create(service.url() + path))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body));
+    if (traceparent != null) {
+      request.header("traceparent", traceparent);
+    }
+    return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static HttpResponse<String> get(String path) throws Exception {
+    return HTTP.send(
+        HttpRequest.newBuilder(URI.create(service.url() + path)).GET().build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static JsonNode json(HttpResponse<String> response) throws Exception {
+    return TaskJson.MAPPER.readTree(response.body());
+  }
+}
