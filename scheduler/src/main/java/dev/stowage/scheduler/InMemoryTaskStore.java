@@ -66,6 +66,15 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   @Override
+  public synchronized List<StoredTask> inFlight() {
+    return tasks.values().stream().filter(t -> IN_FLIGHT.contains(t.state())).toList();
+  }
+
+  private static final java.util.Set<TaskState> IN_FLIGHT =
+      java.util.EnumSet.of(
+          TaskState.ASSIGNED, TaskState.STAGING, TaskState.LAUNCHED, TaskState.RUNNING);
+
+  @Override
   public synchronized java.util.Set<String> existing(java.util.Collection<String> ids) {
     var out = new HashSet<String>(ids);
     out.retainAll(tasks.keySet());

@@ -235,12 +235,64 @@ public final class SchedulingCycle {
             case TIMED_OUT, LOST, LAUNCH_FAILED -> failAttempt(e.attempt(), t.state(), now);
             case KILLED ->
                 active(t) && store.transition(t.id(), t.state(), TaskState.CANCELLED, now);
+            case NOT_LAUNCHED -> false; // only status() answers this
           };
       if (done) {
         applied++;
       }
     }
     return applied;
+  }
+
+  /**
+   * After a restart, before the first cycle: brings every task the store holds as placed but not
+   * finished in line with what the backend knows of its attempt. Running attempts are watched again
+   * (their end arrives as an event); finished ones are recorded; one the backend never launched is
+   * queued again without counting as a failure; one it lost is a failed attempt, retried per its
+   * policy. Nothing already launched is launched again. Returns how many tasks it checked.
+   */
+  public synchronized int reconcile() {
+    Instant now = clock.instant();
+    List<StoredTask> inFlight = store.inFlight();
+    for (StoredTask t : inFlight) {
+      var attempt = new AttemptId(t.id(), Math.max(1, t.attempt()));
+      TaskEvent status = backend.status(attempt);
+      TaskState state = t.state();
+      switch (status.kind()) {
+        case NOT_LAUNCHED -> {
+          if (state == TaskState.ASSIGNED || state == TaskState.STAGING) {
+            store.requeue(t.id(), state, now, now);
+          } else {
+            failAttempt(attempt, state, now);
+          }
+        }
+        case STARTED -> {
+          state = launched(t.id(), state, now);
+          if (state == TaskState.LAUNCHED) {
+            store.transition(t.id(), TaskState.LAUNCHED, TaskState.RUNNING, now);
+          }
+        }
+        case EXITED -> {
+          state = launched(t.id(), state, now);
+          if (status.exitCode() == 0) {
+            store.transition(t.id(), state, TaskState.SUCCEEDED, now);
+          } else {
+            failAttempt(attempt, state, now);
+          }
+        }
+        default -> failAttempt(attempt, state, now);
+      }
+    }
+    return inFlight.size();
+  }
+
+  /** Moves a task that the backend did start past the states before launch; returns its state. */
+  private TaskState launched(String id, TaskState state, Instant now) {
+    if (state == TaskState.ASSIGNED || state == TaskState.STAGING) {
+      store.transition(id, state, TaskState.LAUNCHED, now);
+      return TaskState.LAUNCHED;
+    }
+    return state;
   }
 
   private static boolean active(StoredTask t) {

@@ -21,6 +21,8 @@ public record TaskEvent(
     /** Could not be started at all. */
     LAUNCH_FAILED,
     /** The backend no longer knows what became of it. */
-    LOST
+    LOST,
+    /** Only from {@link ClusterBackend#status}: the backend has no trace of it; never launched. */
+    NOT_LAUNCHED
   }
 }

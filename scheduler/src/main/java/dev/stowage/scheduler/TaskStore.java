@@ -23,6 +23,11 @@ public interface TaskStore {
   java.util.Set<String> existing(java.util.Collection<String> ids);
 
   /**
+   * Tasks placed but not finished (assigned, staging, launched, running): what a restart checks.
+   */
+  List<StoredTask> inFlight();
+
+  /**
    * Queued tasks whose retry backoff (if any) has passed by {@code now}, by priority (highest
    * first), then submit time, then submit order.
    */

@@ -168,6 +168,43 @@ class SchedulingCycleTest {
     assertThat(state("fine")).isEqualTo(TaskState.LAUNCHED);
   }
 
+  @Test
+  void reconcileAfterARestartFollowsWhatTheBackendKnows() {
+    backend.free = new Resources(8000, 8192, 100_000, 0);
+    store.submit(
+        List.of(
+            task("never-launched", 100),
+            task("still-running", 100),
+            task("finished", 100),
+            task("lost", 100)),
+        clock.instant());
+    cycle.runOnce(); // all four launched
+    backend.statuses.put(
+        new AttemptId("never-launched", 1),
+        new TaskEvent(
+            new AttemptId("never-launched", 1), Kind.NOT_LAUNCHED, null, "", Instant.EPOCH));
+    store.requeue("never-launched", TaskState.LAUNCHED, clock.instant(), clock.instant());
+    store.assign("never-launched", "node-1", clock.instant()); // as if the crash hit before launch
+    backend.statuses.put(
+        new AttemptId("never-launched", 2),
+        new TaskEvent(
+            new AttemptId("never-launched", 2), Kind.NOT_LAUNCHED, null, "", Instant.EPOCH));
+    backend.statuses.put(
+        new AttemptId("still-running", 1),
+        new TaskEvent(new AttemptId("still-running", 1), Kind.STARTED, null, "", Instant.EPOCH));
+    backend.statuses.put(
+        new AttemptId("finished", 1),
+        new TaskEvent(new AttemptId("finished", 1), Kind.EXITED, 0, "", Instant.EPOCH));
+
+    int checked = cycle.reconcile();
+
+    assertThat(checked).isEqualTo(4);
+    assertThat(state("never-launched")).isEqualTo(TaskState.QUEUED);
+    assertThat(state("still-running")).isEqualTo(TaskState.RUNNING);
+    assertThat(state("finished")).isEqualTo(TaskState.SUCCEEDED);
+    assertThat(state("lost")).as("lost, and out of attempts").isEqualTo(TaskState.FAILED);
+  }
+
   private TaskState state(String id) {
     return store.get(id).orElseThrow().state();
   }
@@ -237,9 +274,12 @@ class SchedulingCycleTest {
     @Override
     public void onEvents(Runnable wakeUp) {}
 
+    final Map<AttemptId, TaskEvent> statuses = new java.util.HashMap<>();
+
     @Override
     public TaskEvent status(AttemptId attempt) {
-      return new TaskEvent(attempt, Kind.LOST, null, "scripted", Instant.EPOCH);
+      return statuses.getOrDefault(
+          attempt, new TaskEvent(attempt, Kind.LOST, null, "scripted", Instant.EPOCH));
     }
 
     @Override

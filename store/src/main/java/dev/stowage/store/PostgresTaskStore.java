@@ -142,6 +142,21 @@ public final class PostgresTaskStore implements TaskStore {
   }
 
   @Override
+  public List<StoredTask> inFlight() {
+    return inTransaction(
+        c -> {
+          try (PreparedStatement q =
+              c.prepareStatement(
+                  "select "
+                      + COLUMNS
+                      + " from tasks where state in ('assigned', 'staging', 'launched', 'running')"
+                      + " order by seq")) {
+            return readAll(c, q);
+          }
+        });
+  }
+
+  @Override
   public Set<String> existing(java.util.Collection<String> ids) {
     return inTransaction(c -> states(c, new HashSet<>(ids)).keySet());
   }

@@ -72,6 +72,10 @@ public final class StowageService implements AutoCloseable {
             20_000,
             clock,
             OpenTelemetry.noop().getTracer("dev.stowage"));
+    int checked = cycle.reconcile();
+    if (checked > 0) {
+      LOG.info("reconciled {} task(s) that were in flight when the service last stopped", checked);
+    }
     loop = new CycleLoop(cycle, config.interval());
     backend.onEvents(loop::wakeUp);
     http = api(config.port());

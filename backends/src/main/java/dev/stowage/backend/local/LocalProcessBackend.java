@@ -196,6 +196,9 @@ public final class LocalProcessBackend implements ClusterBackend {
       return new TaskEvent(id, Kind.STARTED, null, "running", clock.instant());
     }
     Path dir = dirOf(id);
+    if (!Files.exists(dir)) {
+      return new TaskEvent(id, Kind.NOT_LAUNCHED, null, "no work directory", clock.instant());
+    }
     Optional<Integer> code = exitCode(dir);
     if (code.isPresent()) {
       return new TaskEvent(id, Kind.EXITED, code.get(), "exit code " + code.get(), clock.instant());

@@ -127,7 +127,12 @@ class LocalProcessBackendTest {
     try {
       assertThat(restarted.status(finished).kind()).isEqualTo(Kind.EXITED);
       assertThat(restarted.status(finished).exitCode()).isEqualTo(7);
-      assertThat(restarted.status(new AttemptId("never-launched", 1)).kind()).isEqualTo(Kind.LOST);
+      assertThat(restarted.status(new AttemptId("never-launched", 1)).kind())
+          .isEqualTo(Kind.NOT_LAUNCHED);
+      Files.createDirectories(restarted.dirOf(new AttemptId("half-launched", 1)));
+      assertThat(restarted.status(new AttemptId("half-launched", 1)).kind())
+          .as("a work directory but no process and no exit code")
+          .isEqualTo(Kind.LOST);
       assertThat(restarted.status(stillRunning).kind()).isEqualTo(Kind.STARTED);
 
       backend = restarted;

@@ -1,0 +1,110 @@
+package dev.stowage.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The service in its own JVM, killed with SIGKILL while a task runs, then started again on the same
+ * data directory: no task is lost and none runs twice.
+ */
+class KillAndRestartTest {
+  @TempDir Path tmp;
+
+  @Test
+  void aServiceKilledMidTaskLosesNothingAndLaunchesNothingTwice() throws Exception {
+    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Path data = tmp.resolve("data");
+    Path runs = tmp.resolve("runs.txt");
+    int port;
+    try (var socket = new ServerSocket(0)) {
+      port = socket.getLocalPort();
+    }
+    String url = "http://127.0.0.1:" + port;
+    Path dag = tmp.resolve("dag.json");
+    Files.writeString(
+        dag,
+        """
+        {"tasks": [
+          {"id": "slow", "command": ["sh", "-c", "echo slow-start >> %s; sleep 4; echo slow-end >> %s"]},
+          {"id": "after", "command": ["sh", "-c", "echo after >> %s"], "dependsOn": ["slow"]}
+        ]}
+        """
+            .formatted(runs, runs, runs));
+
+    Process first = service(data, port);
+    Process second = null;
+    try {
+      awaitHealthy(url, first);
+      assertThat(MainTest.run("submit", dag.toString(), "--url", url).exit()).isZero();
+      awaitRunsContain(runs, "slow-start");
+
+      first.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // SIGKILL, mid-task
+
+      second = service(data, port);
+      awaitHealthy(url, second);
+      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+      while (!MainTest.run("status", "after", "--url", url).out().startsWith("after: succeeded")) {
+        assertThat(System.nanoTime()).as("'after' succeeds after the restart").isLessThan(deadline);
+        Thread.sleep(200);
+      }
+
+      assertThat(Files.readAllLines(runs)).containsExactly("slow-start", "slow-end", "after");
+      assertThat(MainTest.run("status", "slow", "--url", url).out())
+          .startsWith("slow: succeeded (attempt 1 of 1)");
+    } finally {
+      first.destroyForcibly();
+      if (second != null) {
+        second.destroy(); // SIGTERM: a clean shutdown stops its PostgreSQL
+        second.waitFor(30, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  private static Process service(Path data, int port) throws Exception {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    return new ProcessBuilder(
+            List.of(
+                java,
+                "-cp",
+                System.getProperty("java.class.path"),
+                Main.class.getName(),
+                "up",
+                "--data-dir",
+                data.toString(),
+                "--port",
+                Integer.toString(port)))
+        .redirectErrorStream(true)
+        .redirectOutput(data.resolveSibling("service-" + System.nanoTime() + ".log").toFile())
+        .start();
+  }
+
+  private static void awaitHealthy(String url, Process service) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (true) {
+      assertThat(service.isAlive()).as("the service is running").isTrue();
+      var r = MainTest.run("status", "health-probe", "--url", url);
+      if (r.err().contains("no task with id")) {
+        return; // the API answers
+      }
+      assertThat(System.nanoTime()).as("the service answers within 60 s").isLessThan(deadline);
+      Thread.sleep(200);
+    }
+  }
+
+  private static void awaitRunsContain(Path runs, String line) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (!Files.exists(runs) || !Files.readAllLines(runs).contains(line)) {
+      assertThat(System.nanoTime()).as(runs + " gets " + line).isLessThan(deadline);
+      Thread.sleep(100);
+    }
+  }
+}
