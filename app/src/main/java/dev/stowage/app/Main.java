@@ -18,6 +18,10 @@ import picocli.CommandLine.Command;
       UpCommand.class,
       SubmitCommand.class,
       StatusCommand.class,
+      TaskCommands.List.class,
+      TaskCommands.Logs.class,
+      TaskCommands.Cancel.class,
+      TaskCommands.Why.class,
       GenerateCommand.class,
       MatchCommand.class,
       BenchCommand.class

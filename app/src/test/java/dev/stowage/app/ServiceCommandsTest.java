@@ -66,6 +66,65 @@ class ServiceCommandsTest {
       status = run("status", "example/load", "--url", service.url());
     }
     assertThat(status.out()).startsWith("example/load: succeeded (attempt 1 of 3)\n");
+    assertThat(run("logs", "example/sum", "--url", service.url()).out())
+        .isEqualTo("sum is 5000050000\n");
+    assertThat(run("tasks", "--state", "succeeded", "--url", service.url()).out())
+        .contains("example/extract")
+        .contains("example/load");
+  }
+
+  @Test
+  void whyCancelAndListingSpeakForThemselves() throws Exception {
+    Path file = tmp.resolve("why.json");
+    Files.writeString(
+        file,
+        """
+        {"tasks": [
+          {"id": "why/sleeper", "command": ["sleep", "30"], "cpuMillis": 100},
+          {"id": "why/after-sleeper", "command": ["true"], "dependsOn": ["why/sleeper"]},
+          {"id": "why/huge", "command": ["true"], "cpuMillis": 1000000000000},
+          {"id": "why/pinned", "command": ["true"], "constraints": {"zone": "mars"}}
+        ]}
+        """);
+    assertThat(run("submit", file.toString(), "--url", service.url()).exit()).isZero();
+    awaitState("why/sleeper", "running");
+
+    assertThat(run("why", "why/after-sleeper", "--url", service.url()).out())
+        .isEqualTo(
+            "why/after-sleeper (waiting): waiting for 1 of 1 dependencies: why/sleeper (running)\n");
+    assertThat(run("why", "why/huge", "--url", service.url()).out())
+        .startsWith(
+            "why/huge (queued): 0/1 offers fit: 1 insufficient cpuMillis; never schedulable");
+    assertThat(run("why", "why/pinned", "--url", service.url()).out())
+        .startsWith(
+            "why/pinned (queued): 0/1 offers fit: 1 constraint zone=mars; never schedulable");
+    assertThat(run("tasks", "--state", "queued", "--url", service.url()).out())
+        .contains("why/huge")
+        .contains("why/pinned")
+        .doesNotContain("why/sleeper");
+
+    assertThat(run("cancel", "why/huge", "--url", service.url()).out())
+        .isEqualTo("why/huge: cancelled\n");
+    assertThat(run("cancel", "why/sleeper", "--url", service.url()).out())
+        .isEqualTo("why/sleeper: cancelling\n");
+    awaitState("why/sleeper", "cancelled");
+    assertThat(run("status", "why/after-sleeper", "--url", service.url()).out())
+        .startsWith("why/after-sleeper: upstream_failed");
+    Run again = run("cancel", "why/huge", "--url", service.url());
+    assertThat(again.exit()).isEqualTo(Main.BAD_INPUT);
+    assertThat(again.err()).isEqualTo("stowage: task 'why/huge' is already cancelled\n");
+    assertThat(run("tasks", "--state", "sideways", "--url", service.url()).err())
+        .isEqualTo("stowage: state: unknown task state 'sideways'\n");
+  }
+
+  private static void awaitState(String id, String state) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    Run status = run("status", id, "--url", service.url());
+    while (!status.out().startsWith(id + ": " + state)) {
+      assertThat(System.nanoTime()).as(status.out() + status.err()).isLessThan(deadline);
+      Thread.sleep(100);
+      status = run("status", id, "--url", service.url());
+    }
   }
 
   @Test

@@ -34,6 +34,12 @@ public interface ClusterBackend extends AutoCloseable {
    */
   TaskEvent status(AttemptId attempt);
 
+  /**
+   * The last {@code maxBytes} of an attempt's standard output (or error), or empty if there is none
+   * (yet).
+   */
+  String logTail(AttemptId attempt, boolean stderr, int maxBytes);
+
   @Override
   void close();
 }

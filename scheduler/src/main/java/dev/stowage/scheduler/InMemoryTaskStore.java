@@ -66,6 +66,17 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   @Override
+  public synchronized List<StoredTask> list(TaskState state, String afterId, int limit) {
+    long after = afterId == null ? -1 : order.getOrDefault(afterId, Long.MAX_VALUE);
+    return tasks.values().stream()
+        .filter(t -> state == null || t.state() == state)
+        .filter(t -> order.get(t.id()) > after)
+        .sorted(Comparator.comparing(t -> order.get(t.id())))
+        .limit(limit)
+        .toList();
+  }
+
+  @Override
   public synchronized List<StoredTask> inFlight() {
     return tasks.values().stream().filter(t -> IN_FLIGHT.contains(t.state())).toList();
   }

@@ -209,6 +209,8 @@ public final class SchedulingCycle {
       }
       if (store.transition(l.attempt().taskId(), TaskState.ASSIGNED, TaskState.LAUNCHED, now)) {
         launched++;
+      } else {
+        backend.kill(l.attempt()); // cancelled while it was being launched
       }
     }
     return launched;

@@ -23,6 +23,12 @@ public interface TaskStore {
   java.util.Set<String> existing(java.util.Collection<String> ids);
 
   /**
+   * Tasks in submit order, optionally only those in {@code state}, starting after the task {@code
+   * afterId} (null: from the start): one page of at most {@code limit}.
+   */
+  List<StoredTask> list(TaskState state, String afterId, int limit);
+
+  /**
    * Tasks placed but not finished (assigned, staging, launched, running): what a restart checks.
    */
   List<StoredTask> inFlight();

@@ -283,6 +283,11 @@ class SchedulingCycleTest {
     }
 
     @Override
+    public String logTail(AttemptId attempt, boolean stderr, int maxBytes) {
+      return "";
+    }
+
+    @Override
     public void close() {}
   }
 

@@ -142,6 +142,27 @@ public final class PostgresTaskStore implements TaskStore {
   }
 
   @Override
+  public List<StoredTask> list(TaskState state, String afterId, int limit) {
+    return inTransaction(
+        c -> {
+          try (PreparedStatement q =
+              c.prepareStatement(
+                  "select "
+                      + COLUMNS
+                      + " from tasks where (?::text is null or state = ?)"
+                      + " and seq > coalesce((select seq from tasks where id = ?), -1)"
+                      + " order by seq limit ?")) {
+            String s = state == null ? null : state.label();
+            q.setString(1, s);
+            q.setString(2, s);
+            q.setString(3, afterId);
+            q.setInt(4, limit);
+            return readAll(c, q);
+          }
+        });
+  }
+
+  @Override
   public List<StoredTask> inFlight() {
     return inTransaction(
         c -> {

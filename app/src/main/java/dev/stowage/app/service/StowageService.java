@@ -3,10 +3,13 @@ package dev.stowage.app.service;
 import dev.stowage.backend.local.LocalProcessBackend;
 import dev.stowage.engine.MatchMode;
 import dev.stowage.engine.Matcher;
+import dev.stowage.scheduler.AttemptId;
 import dev.stowage.scheduler.InvalidSubmissionException;
 import dev.stowage.scheduler.SchedulingCycle;
+import dev.stowage.scheduler.StoredTask;
 import dev.stowage.scheduler.Submissions;
 import dev.stowage.scheduler.TaskSpec;
+import dev.stowage.scheduler.TaskState;
 import dev.stowage.scheduler.TaskStore;
 import dev.stowage.store.Database;
 import dev.stowage.store.EmbeddedPostgres;
@@ -20,6 +23,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
@@ -106,11 +110,18 @@ public final class StowageService implements AutoCloseable {
               config.jetty.host = "127.0.0.1";
               config.jetty.port = port;
               config.routes.post("/api/tasks", this::submit);
+              config.routes.get("/api/tasks", this::list);
               config.routes.get("/api/tasks/{id}", this::get);
+              config.routes.post("/api/tasks/{id}/cancel", this::cancel);
+              config.routes.get("/api/tasks/{id}/logs", this::logs);
+              config.routes.get("/api/tasks/{id}/why", this::why);
               config.routes.get("/api/health", this::health);
               config.routes.exception(
                   InvalidSubmissionException.class,
                   (e, ctx) -> ctx.status(400).json(TaskJson.errors(e.errors())));
+              config.routes.exception(
+                  NotFound.class,
+                  (e, ctx) -> ctx.status(404).json(Map.of("error", e.getMessage())));
               config.routes.exception(
                   StoreException.class,
                   (e, ctx) -> {
@@ -152,12 +163,100 @@ public final class StowageService implements AutoCloseable {
   }
 
   private void get(Context ctx) {
+    ctx.json(TaskJson.view(found(ctx)));
+  }
+
+  private void list(Context ctx) {
+    TaskState state = null;
+    String stateParam = ctx.queryParam("state");
+    if (stateParam != null) {
+      try {
+        state = TaskState.parse(stateParam);
+      } catch (IllegalArgumentException e) {
+        throw invalid("state", e.getMessage());
+      }
+    }
+    int limit = intParam(ctx, "limit", 100, 1, 1000);
+    List<StoredTask> page = store.list(state, ctx.queryParam("after"), limit);
+    var body = new java.util.LinkedHashMap<String, Object>();
+    body.put("tasks", page.stream().map(TaskJson::view).toList());
+    body.put("next", page.size() == limit ? page.getLast().id() : null);
+    ctx.json(body);
+  }
+
+  private void cancel(Context ctx) {
+    StoredTask t = found(ctx);
+    Instant now = clock.instant();
+    switch (t.state()) {
+      case WAITING, QUEUED, ASSIGNED, STAGING -> {
+        if (!store.transition(t.id(), t.state(), TaskState.CANCELLED, now)) {
+          ctx.status(409).json(Map.of("error", "task '" + t.id() + "' changed state; try again"));
+          return;
+        }
+        ctx.json(Map.of("id", t.id(), "state", "cancelled"));
+      }
+      case LAUNCHED, RUNNING -> {
+        backend.kill(new AttemptId(t.id(), t.attempt()));
+        ctx.status(202).json(Map.of("id", t.id(), "state", "cancelling"));
+      }
+      default ->
+          ctx.status(409)
+              .json(Map.of("error", "task '" + t.id() + "' is already " + t.state().label()));
+    }
+  }
+
+  private void logs(Context ctx) {
+    StoredTask t = found(ctx);
+    int attempt = intParam(ctx, "attempt", Math.max(1, t.attempt()), 1, Math.max(1, t.attempt()));
+    String stream = ctx.queryParamAsClass("stream", String.class).getOrDefault("stdout");
+    if (!stream.equals("stdout") && !stream.equals("stderr")) {
+      throw invalid("stream", "must be stdout or stderr, got '" + stream + "'");
+    }
+    int maxBytes = intParam(ctx, "maxBytes", 1 << 20, 1, 16 << 20);
+    ctx.contentType("text/plain; charset=utf-8")
+        .result(
+            t.attempt() == 0
+                ? ""
+                : backend.logTail(
+                    new AttemptId(t.id(), attempt), stream.equals("stderr"), maxBytes));
+  }
+
+  private void why(Context ctx) {
+    StoredTask t = found(ctx);
+    ctx.json(Why.of(t, store, backend, clock.instant()));
+  }
+
+  private StoredTask found(Context ctx) {
     String id = ctx.pathParam("id");
-    store
-        .get(id)
-        .ifPresentOrElse(
-            t -> ctx.json(TaskJson.view(t)),
-            () -> ctx.status(404).json(Map.of("error", "no task with id '" + id + "'")));
+    return store.get(id).orElseThrow(() -> new NotFound("no task with id '" + id + "'"));
+  }
+
+  /** An unknown id: answered 404 with the message. */
+  static final class NotFound extends RuntimeException {
+    NotFound(String message) {
+      super(message);
+    }
+  }
+
+  private static int intParam(Context ctx, String name, int fallback, int min, int max) {
+    String raw = ctx.queryParam(name);
+    if (raw == null) {
+      return fallback;
+    }
+    try {
+      int v = Integer.parseInt(raw);
+      if (v >= min && v <= max) {
+        return v;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw invalid(name, "must be an integer in [" + min + ", " + max + "], got '" + raw + "'");
+  }
+
+  private static InvalidSubmissionException invalid(String field, String message) {
+    return new InvalidSubmissionException(
+        List.of(new InvalidSubmissionException.FieldError(field, message)));
   }
 
   private void health(Context ctx) {

@@ -213,6 +213,22 @@ public final class LocalProcessBackend implements ClusterBackend {
         id, Kind.LOST, null, "no running process and no exit code", clock.instant());
   }
 
+  @Override
+  public String logTail(AttemptId attempt, boolean stderr, int maxBytes) {
+    Path file = dirOf(attempt).resolve(stderr ? "stderr.log" : "stdout.log");
+    try (var channel = java.nio.channels.FileChannel.open(file)) {
+      long size = channel.size();
+      long from = Math.max(0, size - maxBytes);
+      var buffer = java.nio.ByteBuffer.allocate((int) (size - from));
+      channel.read(buffer, from);
+      return new String(buffer.array(), StandardCharsets.UTF_8);
+    } catch (java.nio.file.NoSuchFileException e) {
+      return "";
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   /** The attempt's process if it is still the one that was launched (pid and start time match). */
   private static Optional<ProcessHandle> recordedProcess(Path dir) {
     try {

@@ -1,0 +1,89 @@
+package dev.stowage.app.service;
+
+import dev.stowage.engine.Explanation;
+import dev.stowage.engine.MatchMode;
+import dev.stowage.engine.MatchResult;
+import dev.stowage.engine.Matcher;
+import dev.stowage.engine.Task;
+import dev.stowage.scheduler.ClusterBackend;
+import dev.stowage.scheduler.StoredTask;
+import dev.stowage.scheduler.TaskState;
+import dev.stowage.scheduler.TaskStore;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Why a task is where it is, in one line a person reads, with the numbers behind it: for a queued
+ * task, the engine's count of offers rejected by reason against the cluster as it is now.
+ */
+final class Why {
+  private Why() {}
+
+  static Map<String, Object> of(
+      StoredTask t, TaskStore store, ClusterBackend backend, Instant now) {
+    var out = new LinkedHashMap<String, Object>();
+    out.put("id", t.id());
+    out.put("state", t.state().label());
+    String line;
+    switch (t.state()) {
+      case WAITING -> {
+        var unfinished = new ArrayList<String>();
+        for (String dep : t.spec().dependsOn()) {
+          store
+              .get(dep)
+              .filter(d -> d.state() != TaskState.SUCCEEDED)
+              .ifPresent(d -> unfinished.add(d.id() + " (" + d.state().label() + ")"));
+        }
+        out.put("waitingFor", unfinished);
+        line =
+            "waiting for "
+                + unfinished.size()
+                + " of "
+                + t.spec().dependsOn().size()
+                + " dependencies: "
+                + String.join(", ", unfinished);
+      }
+      case QUEUED -> {
+        if (t.notBefore() != null && t.notBefore().isAfter(now)) {
+          line =
+              "retrying: attempt "
+                  + (t.attempt() + 1)
+                  + " of "
+                  + t.spec().retry().maxAttempts()
+                  + " not before "
+                  + t.notBefore();
+        } else {
+          var task = new Task(t.id(), t.spec().resources(), t.spec().constraints());
+          MatchResult fit = Matcher.fast().match(List.of(task), backend.offers(), MatchMode.PACK);
+          Explanation e = fit.explain(0);
+          out.put("offers", e.offers());
+          out.put("fitting", e.fitting());
+          out.put("reasons", e.reasons());
+          out.put("neverSchedulable", e.neverFits());
+          line =
+              (e.fitting() > 0 ? e.message() + "; the next cycle should place it" : e.message())
+                  + "; queued since "
+                  + t.submittedAt();
+        }
+      }
+      case ASSIGNED, STAGING, LAUNCHED, RUNNING ->
+          line = t.state().label() + " on " + t.offer() + ", attempt " + t.attempt();
+      case UPSTREAM_FAILED -> {
+        var failed = new ArrayList<String>();
+        for (String dep : t.spec().dependsOn()) {
+          store
+              .get(dep)
+              .filter(d -> d.state().blocksDependants())
+              .ifPresent(d -> failed.add(d.id() + " (" + d.state().label() + ")"));
+        }
+        line = "will never run: dependency " + String.join(", ", failed) + " did not succeed";
+      }
+      default -> line = t.state().label() + " after " + t.attempt() + " attempt(s)";
+    }
+    out.put("why", line);
+    return out;
+  }
+}
