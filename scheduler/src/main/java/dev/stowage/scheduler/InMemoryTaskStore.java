@@ -122,6 +122,32 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   @Override
+  public synchronized Map<String, Integer> assignAll(Map<String, String> offerByTask, Instant now) {
+    var out = new HashMap<String, Integer>();
+    offerByTask.forEach(
+        (id, offer) -> {
+          int attempt = assign(id, offer, now);
+          if (attempt > 0) {
+            out.put(id, attempt);
+          }
+        });
+    return out;
+  }
+
+  @Override
+  public synchronized java.util.Set<String> transitionAll(
+      java.util.Collection<String> ids, TaskState from, TaskState to, Instant now) {
+    TaskStores.requireSideEffectFree(from, to);
+    var out = new HashSet<String>();
+    for (String id : ids) {
+      if (transition(id, from, to, now)) {
+        out.add(id);
+      }
+    }
+    return out;
+  }
+
+  @Override
   public synchronized boolean requeue(String id, TaskState from, Instant notBefore, Instant now) {
     if (!from.canMoveTo(TaskState.QUEUED)) {
       throw new IllegalArgumentException(

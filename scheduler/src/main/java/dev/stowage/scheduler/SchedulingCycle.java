@@ -172,14 +172,19 @@ public final class SchedulingCycle {
     for (StoredTask t : tasks) {
       byId.put(t.id(), t);
     }
-    var out = new ArrayList<Launch>(assignments.size());
-    Instant now = clock.instant();
+    var offerByTask = new LinkedHashMap<String, String>();
     for (Assignment a : assignments) {
-      StoredTask t = byId.get(a.task());
-      int attempt = store.assign(t.id(), a.offer(), now);
-      if (attempt == 0) {
-        continue; // cancelled since it was read
+      offerByTask.put(a.task(), a.offer());
+    }
+    // One write for the whole cycle; tasks cancelled since they were read are left out.
+    Map<String, Integer> attempts = store.assignAll(offerByTask, clock.instant());
+    var out = new ArrayList<Launch>(attempts.size());
+    for (Assignment a : assignments) {
+      Integer attempt = attempts.get(a.task());
+      if (attempt == null) {
+        continue;
       }
+      StoredTask t = byId.get(a.task());
       var env = new HashMap<>(t.spec().env());
       if (t.spec().traceParent() != null) {
         env.put("TRACEPARENT", t.spec().traceParent());
@@ -198,22 +203,24 @@ public final class SchedulingCycle {
 
   private int launch(List<Launch> launches) {
     Instant now = clock.instant();
-    int launched = 0;
+    var started = new ArrayList<Launch>(launches.size());
     for (Launch l : launches) {
       try {
         backend.launch(l);
+        started.add(l);
       } catch (RuntimeException e) {
         // A backend that throws instead of reporting: that attempt failed, the cycle goes on.
         failAttempt(l.attempt(), TaskState.ASSIGNED, now);
-        continue;
       }
-      if (store.transition(l.attempt().taskId(), TaskState.ASSIGNED, TaskState.LAUNCHED, now)) {
-        launched++;
-      } else {
+    }
+    var ids = started.stream().map(l -> l.attempt().taskId()).toList();
+    var moved = store.transitionAll(ids, TaskState.ASSIGNED, TaskState.LAUNCHED, now);
+    for (Launch l : started) {
+      if (!moved.contains(l.attempt().taskId())) {
         backend.kill(l.attempt()); // cancelled while it was being launched
       }
     }
-    return launched;
+    return moved.size();
   }
 
   /** Applies the backend's events to the store; returns how many it applied. */

@@ -46,6 +46,19 @@ public interface TaskStore {
   int assign(String id, String offer, Instant now);
 
   /**
+   * {@link #assign} for many tasks in one write: returns the new attempt number of each task that
+   * was still queued (the others are left out).
+   */
+  java.util.Map<String, Integer> assignAll(java.util.Map<String, String> offerByTask, Instant now);
+
+  /**
+   * Moves every listed task that is still in {@code from} to {@code to} in one write; returns the
+   * ids that moved. For transitions with no effect on other tasks (not success or failure).
+   */
+  java.util.Set<String> transitionAll(
+      java.util.Collection<String> ids, TaskState from, TaskState to, Instant now);
+
+  /**
    * A failed attempt will be retried: the task goes back to queued from {@code from}, not to be
    * placed before {@code notBefore}. Returns whether it moved.
    */

@@ -232,6 +232,63 @@ public final class PostgresTaskStore implements TaskStore {
   }
 
   @Override
+  public Map<String, Integer> assignAll(Map<String, String> offerByTask, Instant now) {
+    if (offerByTask.isEmpty()) {
+      return Map.of();
+    }
+    return inTransaction(
+        c -> {
+          var ids = new ArrayList<String>(offerByTask.keySet());
+          var offers = ids.stream().map(offerByTask::get).toArray();
+          try (PreparedStatement q =
+              c.prepareStatement(
+                  "update tasks t set state = 'assigned', attempt = t.attempt + 1,"
+                      + " offer = u.offer, not_before = null, updated_at = ?"
+                      + " from unnest(?::text[], ?::text[]) as u(id, offer)"
+                      + " where t.id = u.id and t.state = 'queued' returning t.id, t.attempt")) {
+            q.setTimestamp(1, Timestamp.from(now));
+            q.setArray(2, c.createArrayOf("text", ids.toArray()));
+            q.setArray(3, c.createArrayOf("text", offers));
+            var out = new HashMap<String, Integer>();
+            try (ResultSet rs = q.executeQuery()) {
+              while (rs.next()) {
+                out.put(rs.getString(1), rs.getInt(2));
+              }
+            }
+            return out;
+          }
+        });
+  }
+
+  @Override
+  public Set<String> transitionAll(
+      java.util.Collection<String> ids, TaskState from, TaskState to, Instant now) {
+    dev.stowage.scheduler.TaskStores.requireSideEffectFree(from, to);
+    if (ids.isEmpty()) {
+      return Set.of();
+    }
+    return inTransaction(
+        c -> {
+          try (PreparedStatement q =
+              c.prepareStatement(
+                  "update tasks set state = ?, updated_at = ? where id = any(?) and state = ?"
+                      + " returning id")) {
+            q.setString(1, to.label());
+            q.setTimestamp(2, Timestamp.from(now));
+            q.setArray(3, c.createArrayOf("text", ids.toArray()));
+            q.setString(4, from.label());
+            var out = new HashSet<String>();
+            try (ResultSet rs = q.executeQuery()) {
+              while (rs.next()) {
+                out.add(rs.getString(1));
+              }
+            }
+            return out;
+          }
+        });
+  }
+
+  @Override
   public boolean requeue(String id, TaskState from, Instant notBefore, Instant now) {
     if (!from.canMoveTo(TaskState.QUEUED)) {
       throw new IllegalArgumentException(

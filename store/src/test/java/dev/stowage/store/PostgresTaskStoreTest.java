@@ -177,6 +177,25 @@ class PostgresTaskStoreTest {
     assertThat(store.assign("flaky", "n", T0.plusSeconds(31))).isEqualTo(2);
   }
 
+  @Test
+  void batchAssignAndTransitionMoveOnlyTasksStillInTheExpectedState() {
+    store.submit(
+        List.of(TaskSpec.of("p", "true"), TaskSpec.of("q", "true"), TaskSpec.of("r", "true")), T0);
+    assertThat(store.transition("r", TaskState.QUEUED, TaskState.CANCELLED, T0)).isTrue();
+
+    var attempts = store.assignAll(Map.of("p", "n1", "q", "n2", "r", "n3"), T0);
+
+    assertThat(attempts).isEqualTo(Map.of("p", 1, "q", 1));
+    assertThat(store.get("q").orElseThrow().offer()).isEqualTo("n2");
+    assertThat(
+            store.transitionAll(List.of("p", "q", "r"), TaskState.ASSIGNED, TaskState.LAUNCHED, T0))
+        .containsExactlyInAnyOrder("p", "q");
+    assertThatThrownBy(
+            () -> store.transitionAll(List.of("p"), TaskState.LAUNCHED, TaskState.SUCCEEDED, T0))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("use transition() for each task");
+  }
+
   private TaskState state(String id) {
     return store.get(id).orElseThrow().state();
   }

@@ -1,0 +1,18 @@
+package dev.stowage.scheduler;
+
+/** Checks shared by the task store implementations. */
+public final class TaskStores {
+  private TaskStores() {}
+
+  /** Batch transitions are for edges that touch no other task. */
+  public static void requireSideEffectFree(TaskState from, TaskState to) {
+    if (!from.canMoveTo(to)) {
+      throw new IllegalArgumentException(
+          "illegal task transition " + from.label() + " -> " + to.label());
+    }
+    if (to == TaskState.SUCCEEDED || to.blocksDependants()) {
+      throw new IllegalArgumentException(
+          "a batch transition cannot end in " + to.label() + ": use transition() for each task");
+    }
+  }
+}
