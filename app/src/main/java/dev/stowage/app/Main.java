@@ -24,7 +24,8 @@ import picocli.CommandLine.Command;
       TaskCommands.Why.class,
       GenerateCommand.class,
       MatchCommand.class,
-      BenchCommand.class
+      BenchCommand.class,
+      BenchCycleCommand.class
     })
 public final class Main implements Runnable {
 

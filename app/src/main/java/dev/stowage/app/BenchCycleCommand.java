@@ -1,0 +1,194 @@
+package dev.stowage.app;
+
+import dev.stowage.backend.sim.SimulatedCluster;
+import dev.stowage.engine.MatchMode;
+import dev.stowage.engine.Matcher;
+import dev.stowage.engine.Offer;
+import dev.stowage.engine.Resources;
+import dev.stowage.engine.Task;
+import dev.stowage.scheduler.SchedulingCycle;
+import dev.stowage.scheduler.TaskSpec;
+import dev.stowage.store.Database;
+import dev.stowage.store.EmbeddedPostgres;
+import dev.stowage.store.PostgresTaskStore;
+import dev.stowage.workload.Workload;
+import dev.stowage.workload.WorkloadGenerator;
+import io.opentelemetry.api.OpenTelemetry;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(
+    name = "bench-cycle",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Time full scheduling cycles on embedded PostgreSQL and a simulated cluster: --stored tasks"
+          + " in the database, of which --processable are queued, against --offers nodes.",
+      "Prints the submit rate while loading, then each phase of each cycle and the medians."
+    })
+final class BenchCycleCommand implements Callable<Integer> {
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--stored", defaultValue = "1000000", description = "Default: ${DEFAULT-VALUE}.")
+  int stored;
+
+  @Option(
+      names = "--processable",
+      defaultValue = "20000",
+      description = "Default: ${DEFAULT-VALUE}.")
+  int processable;
+
+  @Option(names = "--offers", defaultValue = "20000", description = "Default: ${DEFAULT-VALUE}.")
+  int offers;
+
+  @Option(
+      names = "--runs",
+      defaultValue = "5",
+      description = "Full cycles to time. Default: ${DEFAULT-VALUE}.")
+  int runs;
+
+  @Option(names = "--seed", defaultValue = "42", description = "Default: ${DEFAULT-VALUE}.")
+  long seed;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    Path dir = Files.createTempDirectory("stowage-bench-cycle");
+    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Clock clock = Clock.fixed(Instant.parse("2026-11-25T12:00:00Z"), ZoneOffset.UTC);
+    try (var pg = EmbeddedPostgres.start(dir.resolve("pgdata"));
+        var db = Database.open(pg)) {
+      var store = new PostgresTaskStore(db.dataSource());
+      // A gate that never runs (no node has zone=never) holds every background task waiting.
+      store.submit(List.of(gate()), clock.instant());
+      int background = Math.max(0, stored - processable * runs);
+      long t0 = System.nanoTime();
+      for (int start = 0; start < background; start += 10_000) {
+        var batch = new ArrayList<TaskSpec>();
+        for (int i = start; i < Math.min(background, start + 10_000); i++) {
+          batch.add(TaskSpec.of("bg/" + i, "true").withDependsOn("gate"));
+        }
+        store.submit(batch, clock.instant());
+      }
+      double loadS = (System.nanoTime() - t0) / 1e9;
+      out.printf(
+          "# loaded %d waiting tasks in %.1f s: %.0f tasks/s through the store (batches of 10000)%n",
+          background, loadS, background / Math.max(loadS, 1e-9));
+      out.flush();
+
+      Workload w = WorkloadGenerator.generate(processable, offers, seed);
+      var nodes = new ArrayList<SimulatedCluster.Node>();
+      for (Offer o : w.offers()) {
+        nodes.add(new SimulatedCluster.Node(o.name(), o.available(), o.attributes()));
+      }
+      List<Map<String, Duration>> phases = new ArrayList<>();
+      List<Duration> totals = new ArrayList<>();
+      out.printf("%-4s %9s %9s %9s %10s%n", "run", "tasks", "matched", "launched", "total ms");
+      for (int r = 0; r < runs; r++) {
+        var batch = new ArrayList<TaskSpec>(processable);
+        for (Task t : w.tasks()) {
+          batch.add(
+              new TaskSpec(
+                  "run" + r + "/" + t.name(),
+                  null,
+                  List.of("sim"),
+                  Map.of("STOWAGE_SIM_DURATION_MS", "3600000"),
+                  t.requested(),
+                  t.constraints(),
+                  0,
+                  null,
+                  null,
+                  null,
+                  null,
+                  null));
+        }
+        long s0 = System.nanoTime();
+        store.submit(batch, clock.instant());
+        double submitS = (System.nanoTime() - s0) / 1e9;
+        var cycle =
+            new SchedulingCycle(
+                store,
+                new SimulatedCluster(nodes, clock),
+                Matcher.fast(),
+                MatchMode.PACK,
+                processable + 1,
+                clock,
+                OpenTelemetry.noop().getTracer("bench"));
+        long c0 = System.nanoTime();
+        SchedulingCycle.Report report = cycle.runOnce();
+        Duration total = Duration.ofNanos(System.nanoTime() - c0);
+        totals.add(total);
+        phases.add(report.phases());
+        out.printf(
+            "%-4d %9d %9d %9d %10.1f   (submitted %d in %.2f s: %.0f tasks/s)%n",
+            r + 1,
+            report.considered(),
+            report.matched(),
+            report.launched(),
+            total.toNanos() / 1e6,
+            batch.size(),
+            submitS,
+            batch.size() / submitS);
+        out.flush();
+        // Leave the placed tasks launched and the unplaced ones queued for good: cancel the rest
+        // so that the next run's cycle sees only its own tasks.
+        try (var c = db.dataSource().getConnection()) {
+          c.createStatement()
+              .execute(
+                  "update tasks set state = 'cancelled' where state = 'queued' and id like 'run%'");
+        }
+      }
+      out.println();
+      out.printf("%-34s %10s%n", "phase (median of " + runs + " runs)", "ms");
+      for (String phase : phases.getFirst().keySet()) {
+        out.printf(
+            "%-34s %10.1f%n", phase, median(phases.stream().map(p -> p.get(phase)).toList()));
+      }
+      out.printf("%-34s %10.1f%n", "whole cycle", median(totals));
+    } finally {
+      deleteTree(dir);
+    }
+    return 0;
+  }
+
+  private static TaskSpec gate() {
+    return new TaskSpec(
+        "gate",
+        null,
+        List.of("true"),
+        null,
+        Resources.NONE,
+        Map.of("zone", "never"),
+        0,
+        null,
+        null,
+        null,
+        null,
+        null);
+  }
+
+  private static double median(List<Duration> values) {
+    double[] ms = values.stream().mapToDouble(d -> d.toNanos() / 1e6).sorted().toArray();
+    return ms.length % 2 == 1 ? ms[ms.length / 2] : (ms[ms.length / 2 - 1] + ms[ms.length / 2]) / 2;
+  }
+
+  private static void deleteTree(Path dir) throws java.io.IOException {
+    try (var files = Files.walk(dir)) {
+      for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+}
