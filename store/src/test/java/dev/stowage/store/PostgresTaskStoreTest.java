@@ -196,6 +196,25 @@ class PostgresTaskStoreTest {
         .hasMessageContaining("use transition() for each task");
   }
 
+  @Test
+  void theDatabaseAndTheCodeAgreeOnEveryEdgeOfTheLifecycle() throws Exception {
+    try (var c = db.dataSource().getConnection();
+        var q = c.prepareStatement("select legal_task_transition(?, ?)")) {
+      for (TaskState from : TaskState.values()) {
+        for (TaskState to : TaskState.values()) {
+          q.setString(1, from.label());
+          q.setString(2, to.label());
+          try (var rs = q.executeQuery()) {
+            rs.next();
+            assertThat(rs.getBoolean(1))
+                .as(from.label() + " -> " + to.label())
+                .isEqualTo(from.canMoveTo(to));
+          }
+        }
+      }
+    }
+  }
+
   private TaskState state(String id) {
     return store.get(id).orElseThrow().state();
   }
