@@ -21,6 +21,14 @@ final class CycleLoop implements AutoCloseable {
   private final Thread thread;
   private volatile boolean running = true;
   private volatile long cycles;
+  private volatile long lastCycleNanos;
+  // The most recent reports, newest last: what GET /api/cycles shows.
+  private final java.util.ArrayDeque<Recent> recent = new java.util.ArrayDeque<>();
+
+  /** One finished cycle, for the API. */
+  record Recent(long number, java.time.Instant at, SchedulingCycle.Report report) {}
+
+  static final int KEPT = 50;
 
   CycleLoop(SchedulingCycle cycle, Duration interval) {
     this.cycle = cycle;
@@ -36,6 +44,18 @@ final class CycleLoop implements AutoCloseable {
     return cycles;
   }
 
+  /** The last cycles' reports, newest first. */
+  java.util.List<Recent> recent() {
+    synchronized (recent) {
+      return java.util.List.copyOf(recent).reversed();
+    }
+  }
+
+  /** Whether the loop thread runs and has finished a cycle within {@code within}. */
+  boolean healthy(java.time.Duration within) {
+    return thread.isAlive() && cycles > 0 && System.nanoTime() - lastCycleNanos < within.toNanos();
+  }
+
   private void loop() {
     while (running) {
       try {
@@ -48,8 +68,15 @@ final class CycleLoop implements AutoCloseable {
         return;
       }
       try {
-        cycle.runOnce();
+        SchedulingCycle.Report report = cycle.runOnce();
         cycles++;
+        lastCycleNanos = System.nanoTime();
+        synchronized (recent) {
+          recent.addLast(new Recent(cycles, java.time.Instant.now(), report));
+          if (recent.size() > KEPT) {
+            recent.removeFirst();
+          }
+        }
       } catch (RuntimeException e) {
         // The store or backend failed the whole cycle (a task's own failure never does):
         // log it and try again on the next tick.

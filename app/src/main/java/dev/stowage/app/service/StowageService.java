@@ -116,6 +116,19 @@ public final class StowageService implements AutoCloseable {
               config.routes.get("/api/tasks/{id}/logs", this::logs);
               config.routes.get("/api/tasks/{id}/why", this::why);
               config.routes.get("/api/health", this::health);
+              config.routes.get("/api/ready", this::ready);
+              config.routes.get("/api/cluster", this::cluster);
+              config.routes.get("/api/cycles", this::cycles);
+              config.routes.get(
+                  "/api/openapi.json",
+                  ctx ->
+                      ctx.contentType("application/json")
+                          .result(
+                              new String(
+                                  StowageService.class
+                                      .getResourceAsStream("openapi.json")
+                                      .readAllBytes(),
+                                  java.nio.charset.StandardCharsets.UTF_8)));
               config.routes.exception(
                   InvalidSubmissionException.class,
                   (e, ctx) -> ctx.status(400).json(TaskJson.errors(e.errors())));
@@ -257,6 +270,53 @@ public final class StowageService implements AutoCloseable {
   private static InvalidSubmissionException invalid(String field, String message) {
     return new InvalidSubmissionException(
         List.of(new InvalidSubmissionException.FieldError(field, message)));
+  }
+
+  /** Ready when the store answers and the cycle loop has run lately. */
+  private void ready(Context ctx) {
+    boolean storeOk;
+    try {
+      store.existing(List.of("readiness-probe"));
+      storeOk = true;
+    } catch (RuntimeException e) {
+      storeOk = false;
+    }
+    boolean loopOk = loop.healthy(Duration.ofSeconds(30));
+    ctx.status(storeOk && loopOk ? 200 : 503)
+        .json(Map.of("ready", storeOk && loopOk, "store", storeOk, "cycleLoop", loopOk));
+  }
+
+  private void cluster(Context ctx) {
+    var nodes = new java.util.ArrayList<Map<String, Object>>();
+    for (var offer : backend.offers()) {
+      var node = new java.util.LinkedHashMap<String, Object>();
+      node.put("node", offer.node());
+      for (int d = 0; d < 4; d++) {
+        node.put("free." + dev.stowage.engine.Resources.DIMENSIONS[d], offer.available().get(d));
+      }
+      node.put("attributes", offer.attributes());
+      nodes.add(node);
+    }
+    ctx.json(Map.of("nodes", nodes));
+  }
+
+  private void cycles(Context ctx) {
+    var out = new java.util.ArrayList<Map<String, Object>>();
+    for (CycleLoop.Recent r : loop.recent()) {
+      var phases = new java.util.LinkedHashMap<String, Object>();
+      r.report().phases().forEach((k, v) -> phases.put(k, v.toNanos() / 1e6));
+      var c = new java.util.LinkedHashMap<String, Object>();
+      c.put("cycle", r.number());
+      c.put("at", r.at().toString());
+      c.put("offers", r.report().offers());
+      c.put("considered", r.report().considered());
+      c.put("matched", r.report().matched());
+      c.put("launched", r.report().launched());
+      c.put("eventsApplied", r.report().eventsApplied());
+      c.put("phasesMs", phases);
+      out.add(c);
+    }
+    ctx.json(Map.of("cycles", out));
   }
 
   private void health(Context ctx) {

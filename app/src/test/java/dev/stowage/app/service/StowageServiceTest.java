@@ -100,6 +100,24 @@ class StowageServiceTest {
   }
 
   @Test
+  void clusterCyclesReadinessAndTheOpenApiDescriptionAnswer() throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (get("/api/ready").statusCode() != 200) {
+      assertThat(System.nanoTime()).as("ready within 10 s").isLessThan(deadline);
+      Thread.sleep(100);
+    }
+    assertThat(json(get("/api/ready")).get("ready").asBoolean()).isTrue();
+    JsonNode node = json(get("/api/cluster")).get("nodes").get(0);
+    assertThat(node.get("node").asText()).isEqualTo("local");
+    assertThat(node.get("free.cpuMillis").asLong()).isPositive();
+    JsonNode cycle = json(get("/api/cycles")).get("cycles").get(0);
+    assertThat(cycle.get("phasesMs").has("match_tasks_to_offers")).isTrue();
+    JsonNode openapi = json(get("/api/openapi.json"));
+    assertThat(openapi.get("openapi").asText()).isEqualTo("3.1.0");
+    assertThat(openapi.get("paths").has("/api/tasks/{id}/why")).isTrue();
+  }
+
+  @Test
   void theTraceparentHeaderIsKeptForTheTask() throws Exception {
     var traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     Path out = tmp.resolve("traceparent.txt");
