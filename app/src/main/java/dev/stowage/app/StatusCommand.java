@@ -7,7 +7,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -18,16 +18,12 @@ final class StatusCommand implements Callable<Integer> {
   @Parameters(index = "0", description = "The task id.")
   String id;
 
-  @Option(
-      names = "--url",
-      defaultValue = ServiceClient.DEFAULT_URL,
-      description = "Default: ${DEFAULT-VALUE}.")
-  String url;
+  @Mixin ServiceUrl service;
 
   @Override
   public Integer call() throws Exception {
     HttpResponse<String> response =
-        new ServiceClient(url).get("/api/tasks/" + URLEncoder.encode(id, StandardCharsets.UTF_8));
+        service.client().get("/api/tasks/" + URLEncoder.encode(id, StandardCharsets.UTF_8));
     JsonNode body = new ObjectMapper().readTree(response.body());
     if (response.statusCode() == 404) {
       spec.commandLine().getErr().printf("stowage: %s%n", body.path("error").asText());

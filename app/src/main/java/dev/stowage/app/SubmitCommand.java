@@ -9,7 +9,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -26,11 +26,7 @@ final class SubmitCommand implements Callable<Integer> {
   @Parameters(index = "0", description = "The task or DAG file.")
   Path file;
 
-  @Option(
-      names = "--url",
-      defaultValue = ServiceClient.DEFAULT_URL,
-      description = "Default: ${DEFAULT-VALUE}.")
-  String url;
+  @Mixin ServiceUrl service;
 
   @Override
   public Integer call() throws Exception {
@@ -50,7 +46,7 @@ final class SubmitCommand implements Callable<Integer> {
             file + ": not valid YAML: " + e.getOriginalMessage().lines().findFirst().orElse(""));
       }
     }
-    HttpResponse<String> response = new ServiceClient(url).post("/api/tasks", json);
+    HttpResponse<String> response = service.client().post("/api/tasks", json);
     JsonNode body = new ObjectMapper().readTree(response.body());
     var out = spec.commandLine().getOut();
     var err = spec.commandLine().getErr();

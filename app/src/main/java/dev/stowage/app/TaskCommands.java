@@ -7,6 +7,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -55,11 +56,7 @@ final class TaskCommands {
     @Option(names = "--limit", defaultValue = "100", description = "Default: ${DEFAULT-VALUE}.")
     int limit;
 
-    @Option(
-        names = "--url",
-        defaultValue = ServiceClient.DEFAULT_URL,
-        description = "Default: ${DEFAULT-VALUE}.")
-    String url;
+    @Mixin ServiceUrl service;
 
     @Override
     public Integer call() throws Exception {
@@ -70,7 +67,7 @@ final class TaskCommands {
       if (after != null) {
         query.append("&after=").append(URLEncoder.encode(after, StandardCharsets.UTF_8));
       }
-      HttpResponse<String> response = new ServiceClient(url).get(query.toString());
+      HttpResponse<String> response = service.client().get(query.toString());
       if (response.statusCode() != 200) {
         return failed(spec, response);
       }
@@ -105,11 +102,7 @@ final class TaskCommands {
     @Option(names = "--attempt", description = "Which attempt (default: the latest).")
     Integer attempt;
 
-    @Option(
-        names = "--url",
-        defaultValue = ServiceClient.DEFAULT_URL,
-        description = "Default: ${DEFAULT-VALUE}.")
-    String url;
+    @Mixin ServiceUrl service;
 
     @Override
     public Integer call() throws Exception {
@@ -117,7 +110,7 @@ final class TaskCommands {
       if (attempt != null) {
         query += "&attempt=" + attempt;
       }
-      HttpResponse<String> response = new ServiceClient(url).get(query);
+      HttpResponse<String> response = service.client().get(query);
       if (response.statusCode() != 200) {
         return failed(spec, response);
       }
@@ -134,15 +127,11 @@ final class TaskCommands {
     @Parameters(index = "0", description = "The task id.")
     String id;
 
-    @Option(
-        names = "--url",
-        defaultValue = ServiceClient.DEFAULT_URL,
-        description = "Default: ${DEFAULT-VALUE}.")
-    String url;
+    @Mixin ServiceUrl service;
 
     @Override
     public Integer call() throws Exception {
-      HttpResponse<String> response = new ServiceClient(url).post(path(id) + "/cancel", "");
+      HttpResponse<String> response = service.client().post(path(id) + "/cancel", "");
       if (response.statusCode() >= 300) {
         return failed(spec, response);
       }
@@ -162,15 +151,11 @@ final class TaskCommands {
     @Parameters(index = "0", description = "The task id.")
     String id;
 
-    @Option(
-        names = "--url",
-        defaultValue = ServiceClient.DEFAULT_URL,
-        description = "Default: ${DEFAULT-VALUE}.")
-    String url;
+    @Mixin ServiceUrl service;
 
     @Override
     public Integer call() throws Exception {
-      HttpResponse<String> response = new ServiceClient(url).get(path(id) + "/why");
+      HttpResponse<String> response = service.client().get(path(id) + "/why");
       if (response.statusCode() != 200) {
         return failed(spec, response);
       }

@@ -3,9 +3,6 @@ package dev.stowage.app;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.stowage.app.service.StowageService;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -34,32 +31,22 @@ class ServiceCommandsTest {
     service.close();
   }
 
-  record Run(int exit, String out, String err) {}
-
-  static Run run(String... args) {
-    var out = new ByteArrayOutputStream();
-    var err = new ByteArrayOutputStream();
-    int exit =
-        Main.run(
-            args,
-            new PrintStream(out, true, StandardCharsets.UTF_8),
-            new PrintStream(err, true, StandardCharsets.UTF_8));
-    return new Run(
-        exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  static MainTest.Run run(String... args) {
+    return MainTest.run(args);
   }
 
   @Test
   void theExampleDagSubmitsFromYamlAndRunsToTheEnd() throws Exception {
     Path dag = Path.of("..", "examples", "etl-dag.yaml");
 
-    Run submitted = run("submit", dag.toString(), "--url", service.url());
+    MainTest.Run submitted = run("submit", dag.toString(), "--url", service.url());
 
     assertThat(submitted.exit()).as(submitted.err()).isZero();
     assertThat(submitted.out())
         .isEqualTo(
             "submitted 4 tasks: example/extract, example/sum, example/count-even, example/load\n");
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-    Run status = run("status", "example/load", "--url", service.url());
+    MainTest.Run status = run("status", "example/load", "--url", service.url());
     while (!status.out().startsWith("example/load: succeeded")) {
       assertThat(System.nanoTime()).as(status.out()).isLessThan(deadline);
       Thread.sleep(200);
@@ -110,7 +97,7 @@ class ServiceCommandsTest {
     awaitState("why/sleeper", "cancelled");
     assertThat(run("status", "why/after-sleeper", "--url", service.url()).out())
         .startsWith("why/after-sleeper: upstream_failed");
-    Run again = run("cancel", "why/huge", "--url", service.url());
+    MainTest.Run again = run("cancel", "why/huge", "--url", service.url());
     assertThat(again.exit()).isEqualTo(Main.BAD_INPUT);
     assertThat(again.err()).isEqualTo("stowage: task 'why/huge' is already cancelled\n");
     assertThat(run("tasks", "--state", "sideways", "--url", service.url()).err())
@@ -119,7 +106,7 @@ class ServiceCommandsTest {
 
   private static void awaitState(String id, String state) throws Exception {
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    Run status = run("status", id, "--url", service.url());
+    MainTest.Run status = run("status", id, "--url", service.url());
     while (!status.out().startsWith(id + ": " + state)) {
       assertThat(System.nanoTime()).as(status.out() + status.err()).isLessThan(deadline);
       Thread.sleep(100);
@@ -136,7 +123,7 @@ class ServiceCommandsTest {
             + " {\"id\": \"b\", \"command\": [\"true\"], \"dependsOn\": [\"a\"]},"
             + " {\"id\": \"c\", \"command\": [], \"gpus\": -2}]}");
 
-    Run r = run("submit", file.toString(), "--url", service.url());
+    MainTest.Run r = run("submit", file.toString(), "--url", service.url());
 
     assertThat(r.exit()).isEqualTo(Main.BAD_INPUT);
     assertThat(r.err())
@@ -147,9 +134,10 @@ class ServiceCommandsTest {
 
   @Test
   void missingFilesUnknownTasksAndAnAbsentServiceSayWhatIsWrong() {
-    Run noFile = run("submit", tmp.resolve("nope.yaml").toString(), "--url", service.url());
-    Run unknown = run("status", "ghost", "--url", service.url());
-    Run noService = run("status", "x", "--url", "http://127.0.0.1:1");
+    MainTest.Run noFile =
+        run("submit", tmp.resolve("nope.yaml").toString(), "--url", service.url());
+    MainTest.Run unknown = run("status", "ghost", "--url", service.url());
+    MainTest.Run noService = run("status", "x", "--url", "http://127.0.0.1:1");
 
     assertThat(noFile.exit()).isEqualTo(Main.BAD_INPUT);
     assertThat(noFile.err()).contains("nope.yaml: no such file");
