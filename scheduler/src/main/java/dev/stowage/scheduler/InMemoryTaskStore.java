@@ -9,6 +9,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The task store in memory, with the same semantics as the PostgreSQL one: for tests of the cycle
@@ -29,22 +30,11 @@ public final class InMemoryTaskStore implements TaskStore {
     }
     named.retainAll(tasks.keySet());
     Submissions.check(batch, named);
-    var doomed = new HashSet<String>();
-    boolean changed = true;
-    while (changed) {
-      changed = false;
-      for (TaskSpec t : batch) {
-        if (!doomed.contains(t.id())
-            && t.dependsOn().stream()
-                .anyMatch(
-                    d ->
-                        doomed.contains(d)
-                            || (tasks.containsKey(d) && tasks.get(d).state().blocksDependants()))) {
-          doomed.add(t.id());
-          changed = true;
-        }
-      }
+    var states = new HashMap<String, TaskState>();
+    for (String id : named) {
+      states.put(id, tasks.get(id).state());
     }
+    Set<String> doomed = Submissions.doomed(batch, states);
     for (TaskSpec t : batch) {
       var deps = new LinkedHashSet<>(t.dependsOn());
       int pending = 0;

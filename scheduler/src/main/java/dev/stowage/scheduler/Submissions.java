@@ -76,6 +76,36 @@ public final class Submissions {
     }
   }
 
+  /**
+   * The tasks of a (checked) batch that can never run: those depending, directly or through other
+   * tasks of the batch, on a stored task that failed or was cancelled. They are stored as
+   * upstream_failed. One pass over the batch's edges.
+   *
+   * @param stored the state of each stored task the batch depends on
+   */
+  public static Set<String> doomed(List<TaskSpec> batch, Map<String, TaskState> stored) {
+    var dependants = new HashMap<String, List<String>>();
+    var doomed = new java.util.HashSet<String>();
+    var work = new ArrayDeque<String>();
+    for (TaskSpec t : batch) {
+      for (String dep : t.dependsOn()) {
+        dependants.computeIfAbsent(dep, k -> new ArrayList<>()).add(t.id());
+        TaskState s = stored.get(dep);
+        if (s != null && s.blocksDependants() && doomed.add(t.id())) {
+          work.add(t.id());
+        }
+      }
+    }
+    while (!work.isEmpty()) {
+      for (String next : dependants.getOrDefault(work.poll(), List.of())) {
+        if (doomed.add(next)) {
+          work.add(next);
+        }
+      }
+    }
+    return doomed;
+  }
+
   /** A cycle among the batch's own tasks, described, if there is one. */
   private static java.util.Optional<String> cycle(
       List<TaskSpec> batch, Map<String, Integer> index) {

@@ -93,6 +93,24 @@ class SubmissionsTest {
   }
 
   @Test
+  void tasksBehindAFailedStoredTaskAreDoomedThroughTheWholeBatch() {
+    var batch =
+        List.of(
+            TaskSpec.of("c", "true").withDependsOn("b"),
+            TaskSpec.of("b", "true").withDependsOn("failed-earlier"),
+            TaskSpec.of("d", "true").withDependsOn("c", "fine-earlier"),
+            TaskSpec.of("e", "true").withDependsOn("fine-earlier"));
+
+    var doomed =
+        Submissions.doomed(
+            batch,
+            java.util.Map.of(
+                "failed-earlier", TaskState.FAILED, "fine-earlier", TaskState.SUCCEEDED));
+
+    assertThat(doomed).containsExactlyInAnyOrder("b", "c", "d");
+  }
+
+  @Test
   void anEmptyBatchIsRefused() {
     var e =
         catchThrowableOfType(

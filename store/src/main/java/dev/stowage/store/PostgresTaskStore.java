@@ -58,28 +58,7 @@ public final class PostgresTaskStore implements TaskStore {
           Submissions.check(batch, stored.keySet());
 
           // A dependency that already failed dooms its dependants, through the whole batch.
-          var inBatch = new HashMap<String, TaskSpec>();
-          for (TaskSpec t : batch) {
-            inBatch.put(t.id(), t);
-          }
-          var doomed = new HashSet<String>();
-          boolean changed = true;
-          while (changed) {
-            changed = false;
-            for (TaskSpec t : batch) {
-              if (doomed.contains(t.id())) {
-                continue;
-              }
-              for (String dep : t.dependsOn()) {
-                TaskState s = stored.get(dep);
-                if ((s != null && s.blocksDependants()) || doomed.contains(dep)) {
-                  doomed.add(t.id());
-                  changed = true;
-                  break;
-                }
-              }
-            }
-          }
+          Set<String> doomed = Submissions.doomed(batch, stored);
 
           try (PreparedStatement insert =
                   c.prepareStatement(
