@@ -83,6 +83,18 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   @Override
+  public synchronized Map<String, StoredTask> getAll(java.util.Collection<String> ids) {
+    var out = new HashMap<String, StoredTask>();
+    for (String id : ids) {
+      StoredTask t = tasks.get(id);
+      if (t != null) {
+        out.put(id, t);
+      }
+    }
+    return out;
+  }
+
+  @Override
   public synchronized Optional<StoredTask> get(String id) {
     return Optional.ofNullable(tasks.get(id));
   }

@@ -225,32 +225,74 @@ public final class SchedulingCycle {
 
   /** Applies the backend's events to the store; returns how many it applied. */
   private int applyEvents() {
-    int applied = 0;
+    List<TaskEvent> events = backend.drainEvents();
+    if (events.isEmpty()) {
+      return 0;
+    }
     Instant now = clock.instant();
-    for (TaskEvent e : backend.drainEvents()) {
-      StoredTask t = store.get(e.attempt().taskId()).orElse(null);
-      if (t == null || t.attempt() != e.attempt().attempt()) {
-        continue; // an older attempt's news
+    var ids = new java.util.LinkedHashSet<String>();
+    for (TaskEvent e : events) {
+      ids.add(e.attempt().taskId());
+    }
+    // One read for all, then the bulk of a busy cycle (attempts that started) in one write.
+    Map<String, StoredTask> tasks = new HashMap<>(store.getAll(ids));
+    var started = new java.util.ArrayList<String>();
+    for (TaskEvent e : events) {
+      StoredTask t = tasks.get(e.attempt().taskId());
+      if (e.kind() == TaskEvent.Kind.STARTED
+          && t != null
+          && t.attempt() == e.attempt().attempt()
+          && t.state() == TaskState.LAUNCHED) {
+        started.add(t.id());
       }
-      boolean done =
+    }
+    var running = store.transitionAll(started, TaskState.LAUNCHED, TaskState.RUNNING, now);
+    int applied = running.size();
+    for (String id : running) {
+      tasks.put(id, withState(tasks.get(id), TaskState.RUNNING));
+    }
+    // The rest in order, one task at a time: they release or doom other tasks.
+    for (TaskEvent e : events) {
+      StoredTask t = tasks.get(e.attempt().taskId());
+      if (e.kind() == TaskEvent.Kind.STARTED || t == null || t.attempt() != e.attempt().attempt()) {
+        continue; // started: done above; or an older attempt's news
+      }
+      TaskState next =
           switch (e.kind()) {
-            case STARTED ->
-                t.state() == TaskState.LAUNCHED
-                    && store.transition(t.id(), TaskState.LAUNCHED, TaskState.RUNNING, now);
             case EXITED ->
                 e.exitCode() == 0
-                    ? active(t) && store.transition(t.id(), t.state(), TaskState.SUCCEEDED, now)
-                    : failAttempt(e.attempt(), t.state(), now);
-            case TIMED_OUT, LOST, LAUNCH_FAILED -> failAttempt(e.attempt(), t.state(), now);
+                    ? (active(t) && store.transition(t.id(), t.state(), TaskState.SUCCEEDED, now)
+                        ? TaskState.SUCCEEDED
+                        : null)
+                    : failAttempt(e.attempt(), t.state(), now) ? TaskState.QUEUED : null;
+            case TIMED_OUT, LOST, LAUNCH_FAILED ->
+                failAttempt(e.attempt(), t.state(), now) ? TaskState.QUEUED : null;
             case KILLED ->
-                active(t) && store.transition(t.id(), t.state(), TaskState.CANCELLED, now);
-            case NOT_LAUNCHED -> false; // only status() answers this
+                active(t) && store.transition(t.id(), t.state(), TaskState.CANCELLED, now)
+                    ? TaskState.CANCELLED
+                    : null;
+            default -> null; // NOT_LAUNCHED comes only from status()
           };
-      if (done) {
+      if (next != null) {
         applied++;
+        // The attempt has ended (or gone back to the queue under a new number): any later event
+        // for it in this batch is stale, as it would be against the store.
+        tasks.remove(t.id());
       }
     }
     return applied;
+  }
+
+  private static StoredTask withState(StoredTask t, TaskState state) {
+    return new StoredTask(
+        t.spec(),
+        state,
+        t.attempt(),
+        t.offer(),
+        t.pendingDependencies(),
+        t.notBefore(),
+        t.submittedAt(),
+        t.updatedAt());
   }
 
   /**

@@ -17,6 +17,9 @@ public interface TaskStore {
 
   Optional<StoredTask> get(String id);
 
+  /** The stored tasks among these ids, in one read. */
+  java.util.Map<String, StoredTask> getAll(java.util.Collection<String> ids);
+
   /**
    * Which of these ids are stored: for checking a submission before it is sent to {@link #submit}.
    */

@@ -162,6 +162,25 @@ public final class PostgresTaskStore implements TaskStore {
   }
 
   @Override
+  public Map<String, StoredTask> getAll(java.util.Collection<String> ids) {
+    if (ids.isEmpty()) {
+      return Map.of();
+    }
+    return inTransaction(
+        c -> {
+          try (PreparedStatement q =
+              c.prepareStatement("select " + COLUMNS + " from tasks where id = any(?)")) {
+            q.setArray(1, c.createArrayOf("text", ids.toArray()));
+            var out = new HashMap<String, StoredTask>();
+            for (StoredTask t : readAll(c, q)) {
+              out.put(t.id(), t);
+            }
+            return out;
+          }
+        });
+  }
+
+  @Override
   public Optional<StoredTask> get(String id) {
     return inTransaction(
         c -> {
