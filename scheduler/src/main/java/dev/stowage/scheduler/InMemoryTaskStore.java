@@ -138,12 +138,13 @@ public final class InMemoryTaskStore implements TaskStore {
 
   @Override
   public synchronized java.util.Set<String> transitionAll(
-      java.util.Collection<String> ids, TaskState from, TaskState to, Instant now) {
+      java.util.Collection<AttemptId> attempts, TaskState from, TaskState to, Instant now) {
     TaskStores.requireSideEffectFree(from, to);
     var out = new HashSet<String>();
-    for (String id : ids) {
-      if (transition(id, from, to, now)) {
-        out.add(id);
+    for (AttemptId a : attempts) {
+      StoredTask t = tasks.get(a.taskId());
+      if (t != null && t.attempt() == a.attempt() && transition(a.taskId(), from, to, now)) {
+        out.add(a.taskId());
       }
     }
     return out;

@@ -213,8 +213,8 @@ public final class SchedulingCycle {
         failAttempt(l.attempt(), TaskState.ASSIGNED, now);
       }
     }
-    var ids = started.stream().map(l -> l.attempt().taskId()).toList();
-    var moved = store.transitionAll(ids, TaskState.ASSIGNED, TaskState.LAUNCHED, now);
+    var attempts = started.stream().map(Launch::attempt).toList();
+    var moved = store.transitionAll(attempts, TaskState.ASSIGNED, TaskState.LAUNCHED, now);
     for (Launch l : started) {
       if (!moved.contains(l.attempt().taskId())) {
         backend.kill(l.attempt()); // cancelled while it was being launched
@@ -230,28 +230,23 @@ public final class SchedulingCycle {
       return 0;
     }
     Instant now = clock.instant();
-    var ids = new java.util.LinkedHashSet<String>();
+    // The bulk of a busy cycle's news, attempts that started, is one write and needs no read:
+    // the store moves only attempts still current and still launched.
+    var started = new ArrayList<AttemptId>();
+    var others = new java.util.LinkedHashSet<String>();
     for (TaskEvent e : events) {
-      ids.add(e.attempt().taskId());
-    }
-    // One read for all, then the bulk of a busy cycle (attempts that started) in one write.
-    Map<String, StoredTask> tasks = new HashMap<>(store.getAll(ids));
-    var started = new java.util.ArrayList<String>();
-    for (TaskEvent e : events) {
-      StoredTask t = tasks.get(e.attempt().taskId());
-      if (e.kind() == TaskEvent.Kind.STARTED
-          && t != null
-          && t.attempt() == e.attempt().attempt()
-          && t.state() == TaskState.LAUNCHED) {
-        started.add(t.id());
+      if (e.kind() == TaskEvent.Kind.STARTED) {
+        started.add(e.attempt());
+      } else {
+        others.add(e.attempt().taskId());
       }
     }
-    var running = store.transitionAll(started, TaskState.LAUNCHED, TaskState.RUNNING, now);
-    int applied = running.size();
-    for (String id : running) {
-      tasks.put(id, withState(tasks.get(id), TaskState.RUNNING));
+    int applied = store.transitionAll(started, TaskState.LAUNCHED, TaskState.RUNNING, now).size();
+    if (others.isEmpty()) {
+      return applied;
     }
-    // The rest in order, one task at a time: they release or doom other tasks.
+    // The rest, read once, then applied in order one task at a time: they release or doom others.
+    Map<String, StoredTask> tasks = new HashMap<>(store.getAll(others));
     for (TaskEvent e : events) {
       StoredTask t = tasks.get(e.attempt().taskId());
       if (e.kind() == TaskEvent.Kind.STARTED || t == null || t.attempt() != e.attempt().attempt()) {
@@ -281,18 +276,6 @@ public final class SchedulingCycle {
       }
     }
     return applied;
-  }
-
-  private static StoredTask withState(StoredTask t, TaskState state) {
-    return new StoredTask(
-        t.spec(),
-        state,
-        t.attempt(),
-        t.offer(),
-        t.pendingDependencies(),
-        t.notBefore(),
-        t.submittedAt(),
-        t.updatedAt());
   }
 
   /**

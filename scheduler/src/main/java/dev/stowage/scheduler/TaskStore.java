@@ -55,11 +55,13 @@ public interface TaskStore {
   java.util.Map<String, Integer> assignAll(java.util.Map<String, String> offerByTask, Instant now);
 
   /**
-   * Moves every listed task that is still in {@code from} to {@code to} in one write; returns the
-   * ids that moved. For transitions with no effect on other tasks (not success or failure).
+   * Moves every listed attempt that is still its task's current attempt and still in {@code from}
+   * to {@code to}, in one write; returns the ids of the tasks that moved. For transitions with no
+   * effect on other tasks (not success or failure). Naming the attempt keeps news of an older
+   * attempt from moving a task that has been placed again since.
    */
   java.util.Set<String> transitionAll(
-      java.util.Collection<String> ids, TaskState from, TaskState to, Instant now);
+      java.util.Collection<AttemptId> attempts, TaskState from, TaskState to, Instant now);
 
   /**
    * A failed attempt will be retried: the task goes back to queued from {@code from}, not to be

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.stowage.engine.Resources;
+import dev.stowage.scheduler.AttemptId;
 import dev.stowage.scheduler.InvalidSubmissionException;
 import dev.stowage.scheduler.RetryPolicy;
 import dev.stowage.scheduler.StoredTask;
@@ -188,12 +189,42 @@ class PostgresTaskStoreTest {
     assertThat(attempts).isEqualTo(Map.of("p", 1, "q", 1));
     assertThat(store.get("q").orElseThrow().offer()).isEqualTo("n2");
     assertThat(
-            store.transitionAll(List.of("p", "q", "r"), TaskState.ASSIGNED, TaskState.LAUNCHED, T0))
-        .containsExactlyInAnyOrder("p", "q");
+            store.transitionAll(
+                List.of(
+                    new AttemptId("p", 1),
+                    new AttemptId("q", 2), // not q's current attempt: q stays assigned
+                    new AttemptId("r", 1)),
+                TaskState.ASSIGNED,
+                TaskState.LAUNCHED,
+                T0))
+        .containsExactly("p");
+    assertThat(store.get("q").orElseThrow().state()).isEqualTo(TaskState.ASSIGNED);
     assertThatThrownBy(
-            () -> store.transitionAll(List.of("p"), TaskState.LAUNCHED, TaskState.SUCCEEDED, T0))
+            () ->
+                store.transitionAll(
+                    List.of(new AttemptId("p", 1)), TaskState.LAUNCHED, TaskState.SUCCEEDED, T0))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("use transition() for each task");
+  }
+
+  @Test
+  void theDatabaseKnowsExactlyTheStatesTheCodeKnows() throws Exception {
+    try (var c = db.dataSource().getConnection();
+        var q =
+            c.prepareStatement(
+                "insert into tasks (id, name, state, command, submitted_at, updated_at)"
+                    + " values (?, 'n', ?, '[\"true\"]', now(), now())")) {
+      c.setAutoCommit(false);
+      for (TaskState state : TaskState.values()) {
+        q.setString(1, "row-" + state.label());
+        q.setString(2, state.label());
+        assertThat(q.executeUpdate()).isEqualTo(1);
+      }
+      q.setString(1, "row-paused");
+      q.setString(2, "paused");
+      assertThatThrownBy(q::executeUpdate).hasMessageContaining("tasks_state_known");
+      c.rollback();
+    }
   }
 
   @Test
