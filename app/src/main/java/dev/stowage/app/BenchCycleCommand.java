@@ -55,9 +55,17 @@ final class BenchCycleCommand implements Callable<Integer> {
 
   @Option(
       names = "--runs",
-      defaultValue = "5",
+      defaultValue = "7",
       description = "Full cycles to time. Default: ${DEFAULT-VALUE}.")
   int runs;
+
+  @Option(
+      names = "--warmup",
+      defaultValue = "5",
+      description =
+          "Cycles run first and not counted, so that the medians are of a warmed-up JVM, as a"
+              + " running service is. Default: ${DEFAULT-VALUE}.")
+  int warmup;
 
   @Option(names = "--seed", defaultValue = "42", description = "Default: ${DEFAULT-VALUE}.")
   long seed;
@@ -73,7 +81,7 @@ final class BenchCycleCommand implements Callable<Integer> {
       var store = new PostgresTaskStore(db.dataSource());
       // A gate that never runs (no node has zone=never) holds every background task waiting.
       store.submit(List.of(gate()), clock.instant());
-      int background = Math.max(0, stored - processable * runs);
+      int background = Math.max(0, stored - processable * (warmup + runs));
       long t0 = System.nanoTime();
       for (int start = 0; start < background; start += 10_000) {
         var batch = new ArrayList<TaskSpec>();
@@ -97,7 +105,8 @@ final class BenchCycleCommand implements Callable<Integer> {
       List<Duration> totals = new ArrayList<>();
       List<Duration> eventsApplied = new ArrayList<>();
       out.printf("%-4s %9s %9s %9s %10s%n", "run", "tasks", "matched", "launched", "total ms");
-      for (int r = 0; r < runs; r++) {
+      for (int r = 0; r < warmup + runs; r++) {
+        boolean counted = r >= warmup;
         var batch = new ArrayList<TaskSpec>(processable);
         for (Task t : w.tasks()) {
           batch.add(
@@ -130,14 +139,18 @@ final class BenchCycleCommand implements Callable<Integer> {
         long c0 = System.nanoTime();
         SchedulingCycle.Report report = cycle.runOnce();
         Duration total = Duration.ofNanos(System.nanoTime() - c0);
-        totals.add(total);
-        phases.add(report.phases());
+        if (counted) {
+          totals.add(total);
+          phases.add(report.phases());
+        }
         // The next cycle applies the 20,000 'started' events of this one's launches.
         SchedulingCycle.Report next = cycle.runOnce();
-        eventsApplied.add(next.phases().get("apply_cluster_events"));
+        if (counted) {
+          eventsApplied.add(next.phases().get("apply_cluster_events"));
+        }
         out.printf(
-            "%-4d %9d %9d %9d %10.1f   (submitted %d in %.2f s: %.0f tasks/s)%n",
-            r + 1,
+            "%-4s %9d %9d %9d %10.1f   (submitted %d in %.2f s: %.0f tasks/s)%n",
+            counted ? Integer.toString(r - warmup + 1) : "w" + (r + 1),
             report.considered(),
             report.matched(),
             report.launched(),

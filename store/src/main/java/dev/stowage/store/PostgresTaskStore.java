@@ -45,9 +45,25 @@ public final class PostgresTaskStore implements TaskStore {
           + " attempt, offer, pending_dependencies, not_before, submitted_at, updated_at";
 
   private final DataSource dataSource;
+  private final int writers;
+  private final int chunkMin;
 
   public PostgresTaskStore(DataSource dataSource) {
+    // Two writers already halve a 20,000-row cycle write on two cores; more than four rarely pay.
+    this(dataSource, Math.clamp(Runtime.getRuntime().availableProcessors(), 1, 4), 4_000);
+  }
+
+  /**
+   * @param writers how many transactions a large batch write is split into, side by side
+   * @param chunkMin the fewest rows worth a transaction of their own
+   */
+  PostgresTaskStore(DataSource dataSource, int writers, int chunkMin) {
+    if (writers < 1 || chunkMin < 1) {
+      throw new IllegalArgumentException("writers and chunkMin must be at least 1");
+    }
     this.dataSource = dataSource;
+    this.writers = writers;
+    this.chunkMin = chunkMin;
   }
 
   @Override
@@ -239,28 +255,34 @@ public final class PostgresTaskStore implements TaskStore {
     if (offerByTask.isEmpty()) {
       return Map.of();
     }
-    return inTransaction(
-        c -> {
-          var ids = new ArrayList<String>(offerByTask.keySet());
-          var offers = ids.stream().map(offerByTask::get).toArray();
-          try (PreparedStatement q =
-              c.prepareStatement(
-                  "update tasks t set state = 'assigned', attempt = t.attempt + 1,"
-                      + " offer = u.offer, not_before = null, updated_at = ?"
-                      + " from unnest(?::text[], ?::text[]) as u(id, offer)"
-                      + " where t.id = u.id and t.state = 'queued' returning t.id, t.attempt")) {
-            q.setTimestamp(1, Timestamp.from(now));
-            q.setArray(2, c.createArrayOf("text", ids.toArray()));
-            q.setArray(3, c.createArrayOf("text", offers));
-            var out = new HashMap<String, Integer>();
-            try (ResultSet rs = q.executeQuery()) {
-              while (rs.next()) {
-                out.put(rs.getString(1), rs.getInt(2));
+    var out = new HashMap<String, Integer>();
+    for (Map<String, Integer> part :
+        inChunks(
+            new ArrayList<>(offerByTask.keySet()),
+            (c, ids) -> {
+              var offers = ids.stream().map(offerByTask::get).toArray();
+              try (PreparedStatement q =
+                  c.prepareStatement(
+                      "update tasks t set state = 'assigned', attempt = t.attempt + 1,"
+                          + " offer = u.offer, not_before = null, updated_at = ?"
+                          + " from unnest(?::text[], ?::text[]) as u(id, offer)"
+                          + " where t.id = u.id and t.state = 'queued'"
+                          + " returning t.id, t.attempt")) {
+                q.setTimestamp(1, Timestamp.from(now));
+                q.setArray(2, c.createArrayOf("text", ids.toArray()));
+                q.setArray(3, c.createArrayOf("text", offers));
+                var moved = new HashMap<String, Integer>();
+                try (ResultSet rs = q.executeQuery()) {
+                  while (rs.next()) {
+                    moved.put(rs.getString(1), rs.getInt(2));
+                  }
+                }
+                return moved;
               }
-            }
-            return out;
-          }
-        });
+            })) {
+      out.putAll(part);
+    }
+    return out;
   }
 
   @Override
@@ -270,35 +292,40 @@ public final class PostgresTaskStore implements TaskStore {
     if (attempts.isEmpty()) {
       return Set.of();
     }
-    return inTransaction(
-        c -> {
-          var ids = new Object[attempts.size()];
-          var numbers = new Object[attempts.size()];
-          int i = 0;
-          for (AttemptId a : attempts) {
-            ids[i] = a.taskId();
-            numbers[i++] = a.attempt();
-          }
-          try (PreparedStatement q =
-              c.prepareStatement(
-                  "update tasks t set state = ?, updated_at = ?"
-                      + " from unnest(?::text[], ?::int[]) as u(id, attempt)"
-                      + " where t.id = u.id and t.attempt = u.attempt and t.state = ?"
-                      + " returning t.id")) {
-            q.setString(1, to.label());
-            q.setTimestamp(2, Timestamp.from(now));
-            q.setArray(3, c.createArrayOf("text", ids));
-            q.setArray(4, c.createArrayOf("int4", numbers));
-            q.setString(5, from.label());
-            var out = new HashSet<String>();
-            try (ResultSet rs = q.executeQuery()) {
-              while (rs.next()) {
-                out.add(rs.getString(1));
+    var out = new HashSet<String>();
+    for (Set<String> part :
+        inChunks(
+            new ArrayList<>(attempts),
+            (c, chunk) -> {
+              var ids = new Object[chunk.size()];
+              var numbers = new Object[chunk.size()];
+              for (int i = 0; i < ids.length; i++) {
+                ids[i] = chunk.get(i).taskId();
+                numbers[i] = chunk.get(i).attempt();
               }
-            }
-            return out;
-          }
-        });
+              try (PreparedStatement q =
+                  c.prepareStatement(
+                      "update tasks t set state = ?, updated_at = ?"
+                          + " from unnest(?::text[], ?::int[]) as u(id, attempt)"
+                          + " where t.id = u.id and t.attempt = u.attempt and t.state = ?"
+                          + " returning t.id")) {
+                q.setString(1, to.label());
+                q.setTimestamp(2, Timestamp.from(now));
+                q.setArray(3, c.createArrayOf("text", ids));
+                q.setArray(4, c.createArrayOf("int4", numbers));
+                q.setString(5, from.label());
+                var moved = new HashSet<String>();
+                try (ResultSet rs = q.executeQuery()) {
+                  while (rs.next()) {
+                    moved.add(rs.getString(1));
+                  }
+                }
+                return moved;
+              }
+            })) {
+      out.addAll(part);
+    }
+    return out;
   }
 
   @Override
@@ -501,6 +528,48 @@ public final class PostgresTaskStore implements TaskStore {
 
   private interface Work<T> {
     T run(Connection c) throws SQLException;
+  }
+
+  /**
+   * A batch write of rows that each move on their own (no row's transition depends on another's),
+   * run as up to {@link #writers} transactions side by side: one statement keeps one database core
+   * busy, so on a 20,000-task cycle this nearly halves the write on two cores. Chunks that
+   * committed stay committed when another fails; the caller's cycle then fails and reconciliation
+   * brings those tasks in line with the backend, as after a crash.
+   */
+  private <T, R> List<R> inChunks(List<T> items, ChunkWork<T, R> work) {
+    int chunks = Math.min(writers, items.size() / chunkMin);
+    if (chunks <= 1) {
+      R all = inTransaction(c -> work.run(c, items));
+      return List.of(all);
+    }
+    int size = Math.ceilDiv(items.size(), chunks);
+    var futures = new ArrayList<java.util.concurrent.Future<R>>();
+    try (var executor = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+      for (int start = 0; start < items.size(); start += size) {
+        List<T> chunk = items.subList(start, Math.min(items.size(), start + size));
+        futures.add(executor.submit(() -> inTransaction(c -> work.run(c, chunk))));
+      }
+    }
+    var out = new ArrayList<R>(futures.size());
+    for (var f : futures) {
+      try {
+        out.add(f.get());
+      } catch (java.util.concurrent.ExecutionException e) {
+        if (e.getCause() instanceof RuntimeException r) {
+          throw r;
+        }
+        throw new IllegalStateException(e.getCause());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted during a batch write", e);
+      }
+    }
+    return out;
+  }
+
+  private interface ChunkWork<T, R> {
+    R run(Connection c, List<T> chunk) throws SQLException;
   }
 
   private <T> T inTransaction(Work<T> work) {

@@ -15,8 +15,10 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -205,6 +207,38 @@ class PostgresTaskStoreTest {
                     List.of(new AttemptId("p", 1)), TaskState.LAUNCHED, TaskState.SUCCEEDED, T0))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("use transition() for each task");
+  }
+
+  @Test
+  void aBatchWriteSplitAcrossWritersMovesExactlyWhatOneStatementWould() {
+    var split = new PostgresTaskStore(db.dataSource(), 3, 10);
+    var batch = new ArrayList<TaskSpec>();
+    var offers = new java.util.LinkedHashMap<String, String>();
+    for (int i = 0; i < 100; i++) {
+      batch.add(TaskSpec.of("t" + i, "true"));
+      offers.put("t" + i, "node-" + (i % 7));
+    }
+    split.submit(batch, T0);
+    for (int i = 0; i < 100; i += 10) {
+      assertThat(split.transition("t" + i, TaskState.QUEUED, TaskState.CANCELLED, T0)).isTrue();
+    }
+
+    Map<String, Integer> attempts = split.assignAll(offers, T0);
+
+    assertThat(attempts).hasSize(90).doesNotContainKeys("t0", "t10", "t90").containsEntry("t1", 1);
+    assertThat(split.get("t15").orElseThrow().offer()).isEqualTo("node-1");
+    // Every other task's news names a later attempt than its current one: those stay assigned.
+    var news = new ArrayList<AttemptId>();
+    attempts.forEach(
+        (id, n) ->
+            news.add(new AttemptId(id, Integer.parseInt(id.substring(1)) % 2 == 0 ? n : n + 1)));
+    Set<String> launched = split.transitionAll(news, TaskState.ASSIGNED, TaskState.LAUNCHED, T0);
+
+    assertThat(launched)
+        .hasSize(40) // the 50 even ones less the 10 cancelled
+        .allSatisfy(id -> assertThat(Integer.parseInt(id.substring(1)) % 2).isZero());
+    assertThat(split.get("t3").orElseThrow().state()).isEqualTo(TaskState.ASSIGNED);
+    assertThat(split.get("t4").orElseThrow().state()).isEqualTo(TaskState.LAUNCHED);
   }
 
   @Test

@@ -22,6 +22,7 @@ final class CycleLoop implements AutoCloseable {
   private volatile boolean running = true;
   private volatile long cycles;
   private volatile long lastCycleNanos;
+  private boolean reconcileFirst; // only the loop thread reads and writes it
   // The most recent reports, newest last: what GET /api/cycles shows.
   private final java.util.ArrayDeque<Recent> recent = new java.util.ArrayDeque<>();
 
@@ -68,6 +69,13 @@ final class CycleLoop implements AutoCloseable {
         return;
       }
       try {
+        if (reconcileFirst) {
+          // A failed cycle may have left attempts assigned or launched without the store
+          // knowing what the backend did with them: settle those as a restart would.
+          int checked = cycle.reconcile();
+          reconcileFirst = false;
+          LOG.info("reconciled {} task(s) in flight after a failed cycle", checked);
+        }
         SchedulingCycle.Report report = cycle.runOnce();
         cycles++;
         lastCycleNanos = System.nanoTime();
@@ -81,6 +89,7 @@ final class CycleLoop implements AutoCloseable {
         // The store or backend failed the whole cycle (a task's own failure never does):
         // log it and try again on the next tick.
         LOG.error("scheduling cycle failed; retrying on the next tick", e);
+        reconcileFirst = true;
       }
     }
   }
