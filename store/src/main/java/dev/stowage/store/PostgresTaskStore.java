@@ -42,7 +42,8 @@ public final class PostgresTaskStore implements TaskStore {
   private static final String COLUMNS =
       "id, name, state, priority, cpu_millis, memory_mib, disk_mib, gpus, constraints, command,"
           + " env, labels, max_attempts, backoff_ms, max_backoff_ms, timeout_ms, trace_parent,"
-          + " attempt, offer, pending_dependencies, not_before, submitted_at, updated_at";
+          + " attempt, offer, pending_dependencies, not_before, submitted_at, updated_at,"
+          + " depends_on";
 
   private final DataSource dataSource;
   private final int writers;
@@ -86,7 +87,7 @@ public final class PostgresTaskStore implements TaskStore {
                       "insert into tasks ("
                           + COLUMNS
                           + ") values (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb,"
-                          + " ?::jsonb, ?, ?, ?, ?, ?, 0, null, ?, null, ?, ?)");
+                          + " ?::jsonb, ?, ?, ?, ?, ?, 0, null, ?, null, ?, ?, ?)");
               PreparedStatement edge =
                   c.prepareStatement(
                       "insert into task_dependencies (task_id, depends_on) values (?, ?)")) {
@@ -126,7 +127,8 @@ public final class PostgresTaskStore implements TaskStore {
               insert.setString(i++, t.traceParent());
               insert.setInt(i++, pending);
               insert.setTimestamp(i++, at);
-              insert.setTimestamp(i, at);
+              insert.setTimestamp(i++, at);
+              insert.setArray(i, c.createArrayOf("text", deps.toArray()));
               insert.addBatch();
               for (String dep : deps) {
                 edge.setString(1, t.id());
@@ -157,7 +159,7 @@ public final class PostgresTaskStore implements TaskStore {
             q.setString(2, s);
             q.setString(3, afterId);
             q.setInt(4, limit);
-            return readAll(c, q);
+            return readAll(q);
           }
         });
   }
@@ -172,7 +174,7 @@ public final class PostgresTaskStore implements TaskStore {
                       + COLUMNS
                       + " from tasks where state in ('assigned', 'staging', 'launched', 'running')"
                       + " order by seq")) {
-            return readAll(c, q);
+            return readAll(q);
           }
         });
   }
@@ -193,7 +195,7 @@ public final class PostgresTaskStore implements TaskStore {
               c.prepareStatement("select " + COLUMNS + " from tasks where id = any(?)")) {
             q.setArray(1, c.createArrayOf("text", ids.toArray()));
             var out = new HashMap<String, StoredTask>();
-            for (StoredTask t : readAll(c, q)) {
+            for (StoredTask t : readAll(q)) {
               out.put(t.id(), t);
             }
             return out;
@@ -208,7 +210,7 @@ public final class PostgresTaskStore implements TaskStore {
           try (PreparedStatement q =
               c.prepareStatement("select " + COLUMNS + " from tasks where id = ?")) {
             q.setString(1, id);
-            return readAll(c, q).stream().findFirst();
+            return readAll(q).stream().findFirst();
           }
         });
   }
@@ -226,7 +228,7 @@ public final class PostgresTaskStore implements TaskStore {
                       + " order by priority desc, submitted_at, seq limit ?")) {
             q.setTimestamp(1, Timestamp.from(now));
             q.setInt(2, limit);
-            return readAll(c, q);
+            return readAll(q);
           }
         });
   }
@@ -413,59 +415,14 @@ public final class PostgresTaskStore implements TaskStore {
   }
 
   /** Runs a query over tasks and reads every row, with dependencies fetched in one query. */
-  private static List<StoredTask> readAll(Connection c, PreparedStatement query)
-      throws SQLException {
+  private static List<StoredTask> readAll(PreparedStatement query) throws SQLException {
     var rows = new ArrayList<StoredTask>();
     try (ResultSet rs = query.executeQuery()) {
       while (rs.next()) {
         rows.add(read(rs));
       }
     }
-    if (rows.isEmpty()) {
-      return rows;
-    }
-    var deps = new HashMap<String, List<String>>();
-    try (PreparedStatement q =
-        c.prepareStatement(
-            "select task_id, depends_on from task_dependencies where task_id = any(?)"
-                + " order by task_id, depends_on")) {
-      q.setArray(1, c.createArrayOf("text", rows.stream().map(StoredTask::id).toArray()));
-      try (ResultSet d = q.executeQuery()) {
-        while (d.next()) {
-          deps.computeIfAbsent(d.getString(1), k -> new ArrayList<>()).add(d.getString(2));
-        }
-      }
-    }
-    var out = new ArrayList<StoredTask>(rows.size());
-    for (StoredTask t : rows) {
-      List<String> mine = deps.getOrDefault(t.id(), List.of());
-      TaskSpec s = t.spec();
-      var spec =
-          new TaskSpec(
-              s.id(),
-              s.name(),
-              s.command(),
-              s.env(),
-              s.resources(),
-              s.constraints(),
-              s.priority(),
-              mine,
-              s.retry(),
-              s.timeout(),
-              s.labels(),
-              s.traceParent());
-      out.add(
-          new StoredTask(
-              spec,
-              t.state(),
-              t.attempt(),
-              t.offer(),
-              t.pendingDependencies(),
-              t.notBefore(),
-              t.submittedAt(),
-              t.updatedAt()));
-    }
-    return out;
+    return rows;
   }
 
   /** One row, without its dependencies. */
@@ -485,7 +442,7 @@ public final class PostgresTaskStore implements TaskStore {
                 rs.getLong("gpus")),
             stringMap(rs.getString("constraints")),
             rs.getInt("priority"),
-            List.of(),
+            List.of((String[]) rs.getArray("depends_on").getArray()),
             new RetryPolicy(
                 rs.getInt("max_attempts"),
                 Duration.ofMillis(rs.getLong("backoff_ms")),
