@@ -25,7 +25,8 @@ import picocli.CommandLine.Command;
       GenerateCommand.class,
       MatchCommand.class,
       BenchCommand.class,
-      BenchCycleCommand.class
+      BenchCycleCommand.class,
+      BenchApiCommand.class
     })
 public final class Main implements Runnable {
 

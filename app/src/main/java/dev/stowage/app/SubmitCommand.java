@@ -56,6 +56,11 @@ final class SubmitCommand implements Callable<Integer> {
       out.printf(
           "submitted %d task%s: %s%n",
           ids.size(), ids.size() == 1 ? "" : "s", String.join(", ", ids));
+      // Accepted, but no node could ever run them: say so now rather than let them sit.
+      body.path("neverSchedulable")
+          .properties()
+          .forEach(
+              e -> err.printf("stowage: warning: %s: %s%n", e.getKey(), e.getValue().asText()));
       return 0;
     }
     if (response.statusCode() == 400 && body.has("fields")) {

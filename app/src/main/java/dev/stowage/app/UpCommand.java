@@ -1,21 +1,32 @@
 package dev.stowage.app;
 
 import dev.stowage.app.service.StowageService;
+import dev.stowage.backend.local.LocalProcessBackend;
+import dev.stowage.backend.sim.SimulatedCluster;
+import dev.stowage.engine.Offer;
+import dev.stowage.engine.Resources;
+import dev.stowage.workload.WorkloadFiles;
+import dev.stowage.workload.WorkloadGenerator;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 @Command(
     name = "up",
     mixinStandardHelpOptions = true,
     description = {
-      "Start the scheduler service: embedded PostgreSQL (or --db-url), this machine as the"
-          + " cluster, and the HTTP API. Runs until stopped (Ctrl-C or SIGTERM).",
+      "Start the scheduler service: embedded PostgreSQL (or --db-url), this machine (or a"
+          + " simulated cluster) as the cluster, and the HTTP API. Runs until stopped (Ctrl-C or SIGTERM).",
       "Tasks and their state survive restarts in --data-dir."
     })
 final class UpCommand implements Callable<Integer> {
@@ -49,13 +60,62 @@ final class UpCommand implements Callable<Integer> {
       description = "HTTP port. Default: ${DEFAULT-VALUE}.")
   int port;
 
+  @Option(
+      names = "--backend",
+      defaultValue = "local",
+      description =
+          "local: this machine as one node, each task an OS process. sim: simulated nodes"
+              + " (--sim-nodes or --sim-offers) where a task holds its resources for its"
+              + " STOWAGE_SIM_DURATION_MS. Default: ${DEFAULT-VALUE}.")
+  String backend;
+
+  @Option(
+      names = "--capacity",
+      split = ",",
+      paramLabel = "DIMENSION=AMOUNT",
+      description =
+          "The local node's capacity, overriding what is detected, for example"
+              + " cpuMillis=4000,memoryMiB=8192 (also diskMiB, gpus).")
+  Map<String, String> capacity = new LinkedHashMap<>();
+
+  @Option(
+      names = "--sim-nodes",
+      description =
+          "How many simulated nodes, in the generator's mix of shapes, zones and arch"
+              + " (see 'stowage generate').")
+  Integer simNodes;
+
+  @Option(
+      names = "--sim-offers",
+      description = "Simulated nodes from an offers JSONL file, as 'stowage generate' writes.")
+  Path simOffers;
+
+  @Option(
+      names = "--seed",
+      defaultValue = "42",
+      description = "Seed for --sim-nodes. Default: ${DEFAULT-VALUE}.")
+  long seed;
+
+  @Option(
+      names = "--max-tasks-per-cycle",
+      defaultValue = "20000",
+      description = "Processable tasks one cycle considers at most. Default: ${DEFAULT-VALUE}.")
+  int maxTasksPerCycle;
+
   @Override
   public Integer call() throws Exception {
     Path data = dataDir != null ? dataDir : defaultDataDir();
     var service =
         StowageService.start(
             new StowageService.Config(
-                data, dbUrl, dbUser, dbPassword, port, Duration.ofSeconds(1)));
+                data,
+                dbUrl,
+                dbUser,
+                dbPassword,
+                port,
+                Duration.ofSeconds(1),
+                cluster(data),
+                positive("--max-tasks-per-cycle", maxTasksPerCycle)));
     var stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(
@@ -71,6 +131,80 @@ final class UpCommand implements Callable<Integer> {
     spec.commandLine().getOut().flush();
     stopped.await();
     return 0;
+  }
+
+  private StowageService.Cluster cluster(Path data) throws Exception {
+    return switch (backend) {
+      case "local" -> {
+        if (simNodes != null || simOffers != null) {
+          throw usage("--sim-nodes and --sim-offers need --backend sim");
+        }
+        yield new StowageService.Cluster.Local(
+            capacity.isEmpty()
+                ? null
+                : withOverrides(
+                    LocalProcessBackend.detectCapacity(data.resolve("work")), capacity));
+      }
+      case "sim" -> {
+        if ((simNodes == null) == (simOffers == null)) {
+          throw usage("--backend sim needs one of --sim-nodes N or --sim-offers FILE");
+        }
+        if (!capacity.isEmpty()) {
+          throw usage("--capacity is for --backend local; simulated nodes come with their own");
+        }
+        List<Offer> offers =
+            simOffers != null
+                ? WorkloadFiles.readOffers(simOffers)
+                : WorkloadGenerator.generate(0, positive("--sim-nodes", simNodes), seed).offers();
+        var nodes = new ArrayList<SimulatedCluster.Node>(offers.size());
+        for (Offer o : offers) {
+          nodes.add(new SimulatedCluster.Node(o.name(), o.available(), o.attributes()));
+        }
+        yield new StowageService.Cluster.Simulated(nodes);
+      }
+      default -> throw usage("--backend must be local or sim, got '" + backend + "'");
+    };
+  }
+
+  /** The detected capacity with the named dimensions replaced; a bad one names itself. */
+  static Resources withOverrides(Resources detected, Map<String, String> overrides) {
+    long[] amounts = new long[4];
+    for (int d = 0; d < 4; d++) {
+      amounts[d] = detected.get(d);
+    }
+    for (var e : overrides.entrySet()) {
+      int d = List.of(Resources.DIMENSIONS).indexOf(e.getKey());
+      if (d < 0) {
+        throw new IllegalArgumentException(
+            "--capacity: unknown dimension '"
+                + e.getKey()
+                + "' (expected one of "
+                + String.join(", ", Resources.DIMENSIONS)
+                + ")");
+      }
+      try {
+        amounts[d] = Long.parseLong(e.getValue().strip());
+      } catch (NumberFormatException x) {
+        throw new IllegalArgumentException(
+            "--capacity: " + e.getKey() + " must be an integer, got '" + e.getValue() + "'");
+      }
+    }
+    try {
+      return new Resources(amounts[0], amounts[1], amounts[2], amounts[3]);
+    } catch (IllegalArgumentException x) {
+      throw new IllegalArgumentException("--capacity: " + x.getMessage());
+    }
+  }
+
+  private int positive(String option, int value) {
+    if (value < 1) {
+      throw usage(option + " must be at least 1, got " + value);
+    }
+    return value;
+  }
+
+  private ParameterException usage(String message) {
+    return new ParameterException(spec.commandLine(), message);
   }
 
   static Path defaultDataDir() throws Exception {

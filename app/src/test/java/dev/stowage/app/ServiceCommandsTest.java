@@ -73,7 +73,14 @@ class ServiceCommandsTest {
           {"id": "why/pinned", "command": ["true"], "constraints": {"zone": "mars"}}
         ]}
         """);
-    assertThat(run("submit", file.toString(), "--url", service.url()).exit()).isZero();
+    MainTest.Run submitted = run("submit", file.toString(), "--url", service.url());
+    assertThat(submitted.exit()).isZero();
+    assertThat(submitted.err())
+        .isEqualTo(
+            "stowage: warning: why/huge: never schedulable: 0/1 nodes fit it empty: 1"
+                + " insufficient cpuMillis\n"
+                + "stowage: warning: why/pinned: never schedulable: 0/1 nodes fit it empty: 1"
+                + " constraint zone=mars\n");
     awaitState("why/sleeper", "running");
 
     assertThat(run("why", "why/after-sleeper", "--url", service.url()).out())
@@ -81,10 +88,12 @@ class ServiceCommandsTest {
             "why/after-sleeper (waiting): waiting for 1 of 1 dependencies: why/sleeper (running)\n");
     assertThat(run("why", "why/huge", "--url", service.url()).out())
         .startsWith(
-            "why/huge (queued): 0/1 offers fit: 1 insufficient cpuMillis; never schedulable");
+            "why/huge (queued): never schedulable: 0/1 nodes fit it empty: 1 insufficient"
+                + " cpuMillis; it stays out of the queue until the cluster's nodes change");
     assertThat(run("why", "why/pinned", "--url", service.url()).out())
         .startsWith(
-            "why/pinned (queued): 0/1 offers fit: 1 constraint zone=mars; never schedulable");
+            "why/pinned (queued): never schedulable: 0/1 nodes fit it empty: 1 constraint"
+                + " zone=mars;");
     assertThat(run("tasks", "--state", "queued", "--url", service.url()).out())
         .contains("why/huge")
         .contains("why/pinned")

@@ -14,6 +14,15 @@ public interface ClusterBackend extends AutoCloseable {
   List<Offer> offers();
 
   /**
+   * What each node offers when empty: its full capacity and attributes, for telling tasks that no
+   * node could ever host. The same list instance while the nodes are unchanged, a new one when they
+   * change. Empty when unknown: then nothing is flagged as never schedulable.
+   */
+  default List<Offer> capacities() {
+    return List.of();
+  }
+
+  /**
    * Starts an attempt on the node of the chosen offer; a STARTED or LAUNCH_FAILED event follows.
    */
   void launch(Launch launch);

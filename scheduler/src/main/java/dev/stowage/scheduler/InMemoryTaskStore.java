@@ -22,7 +22,8 @@ public final class InMemoryTaskStore implements TaskStore {
   private long seq;
 
   @Override
-  public synchronized void submit(List<TaskSpec> batch, Instant now) {
+  public synchronized void submit(
+      List<TaskSpec> batch, java.util.Map<String, String> neverSchedulable, Instant now) {
     var named = new HashSet<String>();
     for (TaskSpec t : batch) {
       named.add(t.id());
@@ -50,7 +51,10 @@ public final class InMemoryTaskStore implements TaskStore {
               ? TaskState.UPSTREAM_FAILED
               : pending == 0 ? TaskState.QUEUED : TaskState.WAITING;
       var spec = withDependencies(t, List.copyOf(new java.util.TreeSet<>(deps)));
-      tasks.put(t.id(), new StoredTask(spec, state, 0, null, pending, null, now, now));
+      tasks.put(
+          t.id(),
+          new StoredTask(
+              spec, state, 0, null, pending, null, now, now, neverSchedulable.get(t.id())));
       order.put(t.id(), seq++);
     }
   }
@@ -69,6 +73,34 @@ public final class InMemoryTaskStore implements TaskStore {
   @Override
   public synchronized List<StoredTask> inFlight() {
     return tasks.values().stream().filter(t -> IN_FLIGHT.contains(t.state())).toList();
+  }
+
+  @Override
+  public synchronized List<StoredTask> neverSchedulable() {
+    return tasks.values().stream()
+        .filter(t -> t.neverSchedulable() != null && !t.state().isTerminal())
+        .toList();
+  }
+
+  @Override
+  public synchronized void clearNeverSchedulable(java.util.Collection<String> ids) {
+    for (String id : ids) {
+      StoredTask t = tasks.get(id);
+      if (t != null && t.neverSchedulable() != null) {
+        tasks.put(
+            id,
+            new StoredTask(
+                t.spec(),
+                t.state(),
+                t.attempt(),
+                t.offer(),
+                t.pendingDependencies(),
+                t.notBefore(),
+                t.submittedAt(),
+                t.updatedAt(),
+                null));
+      }
+    }
   }
 
   private static final java.util.Set<TaskState> IN_FLIGHT =
@@ -102,7 +134,7 @@ public final class InMemoryTaskStore implements TaskStore {
   @Override
   public synchronized List<StoredTask> processable(int limit, Instant now) {
     return tasks.values().stream()
-        .filter(t -> t.state() == TaskState.QUEUED)
+        .filter(t -> t.state() == TaskState.QUEUED && t.neverSchedulable() == null)
         .filter(t -> t.notBefore() == null || !t.notBefore().isAfter(now))
         .sorted(
             Comparator.comparingInt((StoredTask t) -> -t.spec().priority())
@@ -213,7 +245,16 @@ public final class InMemoryTaskStore implements TaskStore {
       Instant now) {
     tasks.put(
         t.id(),
-        new StoredTask(t.spec(), state, attempt, offer, pending, notBefore, t.submittedAt(), now));
+        new StoredTask(
+            t.spec(),
+            state,
+            attempt,
+            offer,
+            pending,
+            notBefore,
+            t.submittedAt(),
+            now,
+            t.neverSchedulable()));
   }
 
   private static TaskSpec withDependencies(TaskSpec t, List<String> deps) {

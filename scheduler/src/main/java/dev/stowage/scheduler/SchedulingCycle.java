@@ -56,6 +56,7 @@ public final class SchedulingCycle {
       Map<String, Duration> phases) {}
 
   private final TaskStore store;
+  private List<Offer> checkedCapacities; // the node list flagged tasks were last checked against
   private final ClusterBackend backend;
   private final Matcher matcher;
   private final MatchMode mode;
@@ -90,7 +91,10 @@ public final class SchedulingCycle {
           phase(
               phases,
               "get_resource_offers_from_cluster",
-              backend::offers,
+              () -> {
+                recheckNeverSchedulable();
+                return backend.offers();
+              },
               o -> (long) o.size(),
               OFFERS);
       List<StoredTask> tasks =
@@ -221,6 +225,34 @@ public final class SchedulingCycle {
       }
     }
     return moved.size();
+  }
+
+  /**
+   * When the cluster's nodes change (and on the first cycle), tasks flagged never schedulable are
+   * checked against the new nodes; those that now fit one rejoin the queue.
+   */
+  private void recheckNeverSchedulable() {
+    List<Offer> capacities = backend.capacities();
+    if (capacities == checkedCapacities || capacities.isEmpty()) {
+      return;
+    }
+    List<StoredTask> flagged = store.neverSchedulable();
+    if (!flagged.isEmpty()) {
+      var still =
+          Feasibility.neverSchedulable(flagged.stream().map(StoredTask::spec).toList(), capacities);
+      var fitNow =
+          flagged.stream().map(StoredTask::id).filter(id -> !still.containsKey(id)).toList();
+      store.clearNeverSchedulable(fitNow);
+    }
+    checkedCapacities = capacities;
+  }
+
+  /**
+   * Only applies what the cluster reported since the last cycle, placing nothing: what a paused
+   * scheduler still does, so that running tasks finish and release their dependants.
+   */
+  public synchronized int applyClusterEvents() {
+    return applyEvents();
   }
 
   /** Applies the backend's events to the store; returns how many it applied. */

@@ -13,7 +13,21 @@ public interface TaskStore {
    *
    * @throws InvalidSubmissionException listing every problem with the batch
    */
-  void submit(List<TaskSpec> batch, Instant now);
+  default void submit(List<TaskSpec> batch, Instant now) {
+    submit(batch, java.util.Map.of(), now);
+  }
+
+  /**
+   * {@link #submit(List, Instant)}, with the tasks no node could ever host flagged (id to reason):
+   * they are stored, but left out of {@link #processable} until {@link #clearNeverSchedulable}.
+   */
+  void submit(List<TaskSpec> batch, java.util.Map<String, String> neverSchedulable, Instant now);
+
+  /** Tasks flagged never schedulable that have not finished: to check again when nodes change. */
+  List<StoredTask> neverSchedulable();
+
+  /** The cluster changed and these tasks now fit a node: they rejoin the queue. */
+  void clearNeverSchedulable(java.util.Collection<String> ids);
 
   Optional<StoredTask> get(String id);
 
@@ -37,8 +51,8 @@ public interface TaskStore {
   List<StoredTask> inFlight();
 
   /**
-   * Queued tasks whose retry backoff (if any) has passed by {@code now}, by priority (highest
-   * first), then submit time, then submit order.
+   * Queued tasks whose retry backoff (if any) has passed by {@code now} and that are not flagged
+   * never schedulable, by priority (highest first), then submit time, then submit order.
    */
   List<StoredTask> processable(int limit, Instant now);
 

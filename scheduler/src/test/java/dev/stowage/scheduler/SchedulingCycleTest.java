@@ -225,9 +225,45 @@ class SchedulingCycleTest {
         null);
   }
 
+  @Test
+  void aNeverSchedulableTaskStaysOutOfTheQueueUntilTheNodesChange() {
+    backend.free = new Resources(4000, 8192, 100_000, 0);
+    backend.capacities =
+        List.of(new Offer("node-1", "node-1", new Resources(4000, 8192, 100_000, 0), Map.of()));
+    var tooBig = task("too-big", 8000);
+    var fine = task("fine", 1000);
+    store.submit(
+        List.of(tooBig, fine),
+        Feasibility.neverSchedulable(List.of(tooBig, fine), backend.capacities),
+        clock.instant());
+
+    var first = cycle.runOnce();
+
+    assertThat(first.considered()).isEqualTo(1); // "too-big" is not even read
+    assertThat(store.get("too-big").orElseThrow().neverSchedulable())
+        .startsWith("never schedulable: 0/1 nodes fit it empty: 1 insufficient cpuMillis");
+
+    // The node grows (a new node list): the flagged task is checked again and placed.
+    backend.free = new Resources(16000, 8192, 100_000, 0);
+    backend.capacities =
+        List.of(new Offer("node-1", "node-1", new Resources(16000, 8192, 100_000, 0), Map.of()));
+    cycle.runOnce();
+
+    StoredTask placed = store.get("too-big").orElseThrow();
+    assertThat(placed.neverSchedulable()).isNull();
+    assertThat(placed.state()).isEqualTo(TaskState.LAUNCHED);
+  }
+
   /** A backend whose offers and events the test sets. */
   static final class ScriptedBackend implements ClusterBackend {
     Resources free = Resources.NONE;
+    List<Offer> capacities = List.of();
+
+    @Override
+    public List<Offer> capacities() {
+      return capacities;
+    }
+
     String throwOn;
     final List<Launch> launched = new ArrayList<>();
     final List<TaskEvent> pending = new ArrayList<>();

@@ -43,7 +43,7 @@ public final class PostgresTaskStore implements TaskStore {
       "id, name, state, priority, cpu_millis, memory_mib, disk_mib, gpus, constraints, command,"
           + " env, labels, max_attempts, backoff_ms, max_backoff_ms, timeout_ms, trace_parent,"
           + " attempt, offer, pending_dependencies, not_before, submitted_at, updated_at,"
-          + " depends_on";
+          + " depends_on, never_schedulable";
 
   private final DataSource dataSource;
   private final int writers;
@@ -68,7 +68,7 @@ public final class PostgresTaskStore implements TaskStore {
   }
 
   @Override
-  public void submit(List<TaskSpec> batch, Instant now) {
+  public void submit(List<TaskSpec> batch, Map<String, String> neverSchedulable, Instant now) {
     inTransaction(
         c -> {
           var named = new LinkedHashSet<String>();
@@ -87,7 +87,7 @@ public final class PostgresTaskStore implements TaskStore {
                       "insert into tasks ("
                           + COLUMNS
                           + ") values (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb,"
-                          + " ?::jsonb, ?, ?, ?, ?, ?, 0, null, ?, null, ?, ?, ?)");
+                          + " ?::jsonb, ?, ?, ?, ?, ?, 0, null, ?, null, ?, ?, ?, ?)");
               PreparedStatement edge =
                   c.prepareStatement(
                       "insert into task_dependencies (task_id, depends_on) values (?, ?)")) {
@@ -128,7 +128,9 @@ public final class PostgresTaskStore implements TaskStore {
               insert.setInt(i++, pending);
               insert.setTimestamp(i++, at);
               insert.setTimestamp(i++, at);
-              insert.setArray(i, c.createArrayOf("text", deps.toArray()));
+              insert.setArray(
+                  i++, c.createArrayOf("text", new java.util.TreeSet<>(deps).toArray()));
+              insert.setString(i, neverSchedulable.get(t.id()));
               insert.addBatch();
               for (String dep : deps) {
                 edge.setString(1, t.id());
@@ -216,6 +218,38 @@ public final class PostgresTaskStore implements TaskStore {
   }
 
   @Override
+  public List<StoredTask> neverSchedulable() {
+    return inTransaction(
+        c -> {
+          try (PreparedStatement q =
+              c.prepareStatement(
+                  "select "
+                      + COLUMNS
+                      + " from tasks where never_schedulable is not null"
+                      + " and state in ('waiting', 'queued') order by seq")) {
+            return readAll(q);
+          }
+        });
+  }
+
+  @Override
+  public void clearNeverSchedulable(java.util.Collection<String> ids) {
+    if (ids.isEmpty()) {
+      return;
+    }
+    inTransaction(
+        c -> {
+          try (PreparedStatement q =
+              c.prepareStatement(
+                  "update tasks set never_schedulable = null"
+                      + " where id = any(?) and never_schedulable is not null")) {
+            q.setArray(1, c.createArrayOf("text", ids.toArray()));
+            return q.executeUpdate();
+          }
+        });
+  }
+
+  @Override
   public List<StoredTask> processable(int limit, Instant now) {
     return inTransaction(
         c -> {
@@ -223,7 +257,7 @@ public final class PostgresTaskStore implements TaskStore {
               c.prepareStatement(
                   "select "
                       + COLUMNS
-                      + " from tasks where state = 'queued'"
+                      + " from tasks where state = 'queued' and never_schedulable is null"
                       + " and (not_before is null or not_before <= ?)"
                       + " order by priority desc, submitted_at, seq limit ?")) {
             q.setTimestamp(1, Timestamp.from(now));
@@ -459,7 +493,8 @@ public final class PostgresTaskStore implements TaskStore {
         rs.getInt("pending_dependencies"),
         notBefore == null ? null : notBefore.toInstant(),
         rs.getTimestamp("submitted_at").toInstant(),
-        rs.getTimestamp("updated_at").toInstant());
+        rs.getTimestamp("updated_at").toInstant(),
+        rs.getString("never_schedulable"));
   }
 
   private static String json(Object value) {

@@ -242,6 +242,29 @@ class PostgresTaskStoreTest {
   }
 
   @Test
+  void flaggedTasksAreStoredButNotProcessableUntilCleared() {
+    store.submit(
+        List.of(TaskSpec.of("huge", "true"), TaskSpec.of("ok", "true")),
+        Map.of("huge", "never schedulable: 0/1 nodes fit it empty: 1 insufficient memoryMiB"),
+        T0);
+
+    assertThat(store.processable(10, T0)).extracting(StoredTask::id).containsExactly("ok");
+    assertThat(store.neverSchedulable())
+        .singleElement()
+        .satisfies(
+            t -> {
+              assertThat(t.id()).isEqualTo("huge");
+              assertThat(t.state()).isEqualTo(TaskState.QUEUED);
+              assertThat(t.neverSchedulable()).endsWith("1 insufficient memoryMiB");
+            });
+
+    store.clearNeverSchedulable(List.of("huge"));
+
+    assertThat(store.neverSchedulable()).isEmpty();
+    assertThat(store.processable(10, T0)).extracting(StoredTask::id).containsExactly("huge", "ok");
+  }
+
+  @Test
   void theDatabaseKnowsExactlyTheStatesTheCodeKnows() throws Exception {
     try (var c = db.dataSource().getConnection();
         var q =

@@ -23,6 +23,7 @@ final class CycleLoop implements AutoCloseable {
   private volatile long cycles;
   private volatile long lastCycleNanos;
   private boolean reconcileFirst; // only the loop thread reads and writes it
+  private volatile boolean paused;
   // The most recent reports, newest last: what GET /api/cycles shows.
   private final java.util.ArrayDeque<Recent> recent = new java.util.ArrayDeque<>();
 
@@ -39,6 +40,19 @@ final class CycleLoop implements AutoCloseable {
 
   void wakeUp() {
     wake.release();
+  }
+
+  void pause() {
+    paused = true;
+  }
+
+  void resume() {
+    paused = false;
+    wake.release();
+  }
+
+  boolean paused() {
+    return paused;
   }
 
   long cycles() {
@@ -75,6 +89,11 @@ final class CycleLoop implements AutoCloseable {
           int checked = cycle.reconcile();
           reconcileFirst = false;
           LOG.info("reconciled {} task(s) in flight after a failed cycle", checked);
+        }
+        if (paused) {
+          cycle.applyClusterEvents();
+          lastCycleNanos = System.nanoTime(); // alive, if placing nothing
+          continue;
         }
         SchedulingCycle.Report report = cycle.runOnce();
         cycles++;

@@ -1,9 +1,12 @@
 package dev.stowage.app.service;
 
 import dev.stowage.backend.local.LocalProcessBackend;
+import dev.stowage.backend.sim.SimulatedCluster;
 import dev.stowage.engine.MatchMode;
 import dev.stowage.engine.Matcher;
 import dev.stowage.scheduler.AttemptId;
+import dev.stowage.scheduler.ClusterBackend;
+import dev.stowage.scheduler.Feasibility;
 import dev.stowage.scheduler.InvalidSubmissionException;
 import dev.stowage.scheduler.SchedulingCycle;
 import dev.stowage.scheduler.StoredTask;
@@ -42,12 +45,50 @@ public final class StowageService implements AutoCloseable {
    * @param port the HTTP port; 0 picks a free one
    */
   public record Config(
-      Path dataDir, String dbUrl, String dbUser, String dbPassword, int port, Duration interval) {}
+      Path dataDir,
+      String dbUrl,
+      String dbUser,
+      String dbPassword,
+      int port,
+      Duration interval,
+      Cluster cluster,
+      int maxTasksPerCycle) {
+    public Config {
+      if (maxTasksPerCycle < 1) {
+        throw new IllegalArgumentException("maxTasksPerCycle must be at least 1");
+      }
+    }
+
+    /** This machine as the cluster, 20,000 tasks a cycle at most. */
+    public Config(
+        Path dataDir, String dbUrl, String dbUser, String dbPassword, int port, Duration interval) {
+      this(dataDir, dbUrl, dbUser, dbPassword, port, interval, new Cluster.Local(null), 20_000);
+    }
+  }
+
+  /** Where tasks run. */
+  public sealed interface Cluster {
+    /** This machine as one node; {@code capacity} null means detected (cores, memory, disk). */
+    record Local(dev.stowage.engine.Resources capacity) implements Cluster {}
+
+    /**
+     * Simulated nodes: a task holds its resources for its STOWAGE_SIM_DURATION_MS, then exits 0 (or
+     * STOWAGE_SIM_EXIT_CODE). For scale tests and benchmarks.
+     */
+    record Simulated(List<SimulatedCluster.Node> nodes) implements Cluster {
+      public Simulated {
+        nodes = List.copyOf(nodes);
+        if (nodes.isEmpty()) {
+          throw new IllegalArgumentException("a simulated cluster needs at least one node");
+        }
+      }
+    }
+  }
 
   // Set one by one as they start, so that a failed start stops exactly what had started.
   private EmbeddedPostgres embedded;
   private Database database;
-  private LocalProcessBackend backend;
+  private ClusterBackend backend;
   private CycleLoop loop;
   private Javalin http;
   private TaskStore store;
@@ -64,16 +105,25 @@ public final class StowageService implements AutoCloseable {
       database = Database.open(config.dbUrl(), config.dbUser(), config.dbPassword());
     }
     store = new PostgresTaskStore(database.dataSource());
-    Path work = data.resolve("work");
     backend =
-        new LocalProcessBackend(work, LocalProcessBackend.detectCapacity(work), "local", clock);
+        switch (config.cluster()) {
+          case Cluster.Local(var capacity) -> {
+            Path work = data.resolve("work");
+            yield new LocalProcessBackend(
+                work,
+                capacity != null ? capacity : LocalProcessBackend.detectCapacity(work),
+                "local",
+                clock);
+          }
+          case Cluster.Simulated(var nodes) -> new SimulatedCluster(nodes, clock);
+        };
     var cycle =
         new SchedulingCycle(
             store,
             backend,
             Matcher.fast(),
             MatchMode.PACK,
-            20_000,
+            config.maxTasksPerCycle(),
             clock,
             OpenTelemetry.noop().getTracer("dev.stowage"));
     int checked = cycle.reconcile();
@@ -105,6 +155,7 @@ public final class StowageService implements AutoCloseable {
     return Javalin.create(
             config -> {
               config.concurrency.useVirtualThreads = true;
+              config.startup.showJavalinBanner = false;
               config.http.maxRequestSize = 32L << 20;
               config.jsonMapper(new JavalinJackson(TaskJson.MAPPER, true));
               config.jetty.host = "127.0.0.1";
@@ -119,6 +170,19 @@ public final class StowageService implements AutoCloseable {
               config.routes.get("/api/ready", this::ready);
               config.routes.get("/api/cluster", this::cluster);
               config.routes.get("/api/cycles", this::cycles);
+              config.routes.get("/api/scheduling", this::scheduling);
+              config.routes.post(
+                  "/api/scheduling/pause",
+                  ctx -> {
+                    loop.pause();
+                    scheduling(ctx);
+                  });
+              config.routes.post(
+                  "/api/scheduling/resume",
+                  ctx -> {
+                    loop.resume();
+                    scheduling(ctx);
+                  });
               config.routes.get(
                   "/api/openapi.json",
                   ctx ->
@@ -170,9 +234,16 @@ public final class StowageService implements AutoCloseable {
     if (!errors.isEmpty()) {
       throw new InvalidSubmissionException(errors);
     }
-    store.submit(specs, clock.instant());
+    // Stored either way (the cluster may grow), but kept out of the queue and reported now.
+    Map<String, String> never = Feasibility.neverSchedulable(specs, backend.capacities());
+    store.submit(specs, never, clock.instant());
     loop.wakeUp();
-    ctx.status(201).json(Map.of("ids", specs.stream().map(TaskSpec::id).toList()));
+    var body = new java.util.LinkedHashMap<String, Object>();
+    body.put("ids", specs.stream().map(TaskSpec::id).toList());
+    if (!never.isEmpty()) {
+      body.put("neverSchedulable", never);
+    }
+    ctx.status(201).json(body);
   }
 
   private void get(Context ctx) {
@@ -317,6 +388,24 @@ public final class StowageService implements AutoCloseable {
       out.add(c);
     }
     ctx.json(Map.of("cycles", out));
+  }
+
+  /**
+   * Whether cycles place new work. Paused, the loop still applies what the cluster reports (tasks
+   * finish, dependants are released) but launches nothing: for maintenance, as a Nomad operator
+   * pauses its eval broker.
+   */
+  private void scheduling(Context ctx) {
+    ctx.json(Map.of("paused", loop.paused(), "cycles", loop.cycles()));
+  }
+
+  /** Stops placing new work until {@link #resumeScheduling}; see {@code /api/scheduling}. */
+  public void pauseScheduling() {
+    loop.pause();
+  }
+
+  public void resumeScheduling() {
+    loop.resume();
   }
 
   private void health(Context ctx) {

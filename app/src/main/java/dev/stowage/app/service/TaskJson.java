@@ -195,6 +195,9 @@ final class TaskJson {
     out.put("constraints", s.constraints());
     out.put("dependsOn", s.dependsOn());
     out.put("pendingDependencies", t.pendingDependencies());
+    if (t.neverSchedulable() != null) {
+      out.put("neverSchedulable", t.neverSchedulable());
+    }
     out.put("maxAttempts", s.retry().maxAttempts());
     if (s.timeout() != null) {
       out.put("timeoutSeconds", s.timeout().toMillis() / 1000.0);

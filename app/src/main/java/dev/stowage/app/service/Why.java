@@ -4,6 +4,7 @@ import dev.stowage.engine.Explanation;
 import dev.stowage.engine.MatchMode;
 import dev.stowage.engine.MatchResult;
 import dev.stowage.engine.Matcher;
+import dev.stowage.engine.Scorer;
 import dev.stowage.engine.Task;
 import dev.stowage.scheduler.ClusterBackend;
 import dev.stowage.scheduler.StoredTask;
@@ -20,6 +21,8 @@ import java.util.Map;
  * task, the engine's count of offers rejected by reason against the cluster as it is now.
  */
 final class Why {
+  private static final Matcher WHY = Matcher.reference(Scorer.TIGHTEST_FIT);
+
   private Why() {}
 
   static Map<String, Object> of(
@@ -28,6 +31,17 @@ final class Why {
     out.put("id", t.id());
     out.put("state", t.state().label());
     String line;
+    if (t.neverSchedulable() != null
+        && (t.state() == TaskState.WAITING || t.state() == TaskState.QUEUED)) {
+      out.put("neverSchedulable", true);
+      out.put(
+          "why",
+          t.neverSchedulable()
+              + "; it stays out of the queue until the cluster's nodes change (submitted "
+              + t.submittedAt()
+              + ")");
+      return out;
+    }
     switch (t.state()) {
       case WAITING -> {
         var unfinished = new ArrayList<String>();
@@ -57,7 +71,9 @@ final class Why {
                   + t.notBefore();
         } else {
           var task = new Task(t.id(), t.spec().resources(), t.spec().constraints());
-          MatchResult fit = Matcher.fast().match(List.of(task), backend.offers(), MatchMode.PACK);
+          // One task: the contract's plain loop is a single pass over the offers, cheaper than
+          // building the fast matcher's index over 100,000 of them for one lookup.
+          MatchResult fit = WHY.match(List.of(task), backend.offers(), MatchMode.PACK);
           Explanation e = fit.explain(0);
           out.put("offers", e.offers());
           out.put("fitting", e.fitting());

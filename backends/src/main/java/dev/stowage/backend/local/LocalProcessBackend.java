@@ -45,6 +45,7 @@ public final class LocalProcessBackend implements ClusterBackend {
 
   private final Path root;
   private final Resources capacity;
+  private final List<Offer> capacities; // one node, fixed for the backend's life
   private final String node;
   private final Clock clock;
   private final Map<AttemptId, Attempt> running = new ConcurrentHashMap<>();
@@ -68,6 +69,8 @@ public final class LocalProcessBackend implements ClusterBackend {
       throws IOException {
     this.root = root.toAbsolutePath().normalize();
     this.capacity = capacity;
+    this.capacities =
+        List.of(new Offer(node, node, capacity, Map.of("node", node, "backend", "local")));
     this.node = node;
     this.clock = clock;
     Files.createDirectories(this.root);
@@ -98,7 +101,12 @@ public final class LocalProcessBackend implements ClusterBackend {
     var available =
         new Resources(
             Math.max(0, free[0]), Math.max(0, free[1]), Math.max(0, free[2]), Math.max(0, free[3]));
-    return List.of(new Offer(node, node, available, Map.of("node", node, "backend", "local")));
+    return List.of(new Offer(node, node, available, capacities.getFirst().attributes()));
+  }
+
+  @Override
+  public List<Offer> capacities() {
+    return capacities;
   }
 
   @Override

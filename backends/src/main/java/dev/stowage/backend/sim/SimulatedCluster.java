@@ -31,6 +31,7 @@ public final class SimulatedCluster implements ClusterBackend {
   private record Running(AttemptId id, int node, Resources resources, Instant ends, int exitCode) {}
 
   private final List<Node> nodes;
+  private final List<Offer> capacities; // the nodes never change
   private final Map<String, Integer> nodeIndex = new HashMap<>();
   private final long[] used; // four longs per node
   private final Clock clock;
@@ -43,6 +44,10 @@ public final class SimulatedCluster implements ClusterBackend {
 
   public SimulatedCluster(List<Node> nodes, Clock clock) {
     this.nodes = List.copyOf(nodes);
+    this.capacities =
+        this.nodes.stream()
+            .map(n -> new Offer(n.name(), n.name(), n.capacity(), n.attributes()))
+            .toList();
     this.used = new long[nodes.size() * 4];
     this.clock = clock;
     for (int i = 0; i < nodes.size(); i++) {
@@ -50,6 +55,11 @@ public final class SimulatedCluster implements ClusterBackend {
         throw new IllegalArgumentException("duplicate node name '" + nodes.get(i).name() + "'");
       }
     }
+  }
+
+  @Override
+  public List<Offer> capacities() {
+    return capacities;
   }
 
   @Override

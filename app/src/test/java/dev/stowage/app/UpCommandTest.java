@@ -1,0 +1,63 @@
+package dev.stowage.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.stowage.engine.Resources;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `stowage up`'s cluster options: refused clearly before anything starts. */
+class UpCommandTest {
+  @TempDir Path tmp;
+
+  @Test
+  void capacityOverridesReplaceOnlyTheNamedDimensions() {
+    var detected = new Resources(2000, 4096, 50_000, 0);
+
+    assertThat(UpCommand.withOverrides(detected, Map.of("cpuMillis", "8000", "gpus", " 1")))
+        .isEqualTo(new Resources(8000, 4096, 50_000, 1));
+    assertThatThrownBy(() -> UpCommand.withOverrides(detected, Map.of("memory", "1")))
+        .hasMessage(
+            "--capacity: unknown dimension 'memory' (expected one of cpuMillis, memoryMiB,"
+                + " diskMiB, gpus)");
+    assertThatThrownBy(() -> UpCommand.withOverrides(detected, Map.of("memoryMiB", "lots")))
+        .hasMessage("--capacity: memoryMiB must be an integer, got 'lots'");
+    assertThatThrownBy(() -> UpCommand.withOverrides(detected, Map.of("gpus", "-1")))
+        .hasMessageStartingWith("--capacity: gpus must be an integer in [0, 2^53]");
+  }
+
+  @Test
+  void inconsistentClusterOptionsAreUsageErrors() {
+    String data = tmp.resolve("data").toString();
+
+    MainTest.Run noNodes = MainTest.run("up", "--data-dir", data, "--backend", "sim");
+    MainTest.Run both =
+        MainTest.run(
+            "up", "--data-dir", data, "--backend", "sim", "--sim-nodes", "3", "--sim-offers", "x");
+    MainTest.Run simOnLocal = MainTest.run("up", "--data-dir", data, "--sim-nodes", "3");
+    MainTest.Run unknown = MainTest.run("up", "--data-dir", data, "--backend", "k8s");
+    MainTest.Run badFile =
+        MainTest.run(
+            "up",
+            "--data-dir",
+            data,
+            "--backend",
+            "sim",
+            "--sim-offers",
+            tmp.resolve("no").toString());
+
+    assertThat(noNodes.exit()).isEqualTo(2);
+    assertThat(noNodes.err())
+        .startsWith("stowage: --backend sim needs one of --sim-nodes N or --sim-offers FILE\n");
+    assertThat(both.err())
+        .startsWith("stowage: --backend sim needs one of --sim-nodes N or --sim-offers FILE\n");
+    assertThat(simOnLocal.err())
+        .startsWith("stowage: --sim-nodes and --sim-offers need --backend sim\n");
+    assertThat(unknown.err()).startsWith("stowage: --backend must be local or sim, got 'k8s'\n");
+    assertThat(badFile.exit()).isEqualTo(1);
+    assertThat(badFile.err()).isEqualTo("stowage: " + tmp.resolve("no") + ": no such file\n");
+  }
+}

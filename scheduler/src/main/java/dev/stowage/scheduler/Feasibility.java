@@ -1,0 +1,89 @@
+package dev.stowage.scheduler;
+
+import dev.stowage.engine.Offer;
+import dev.stowage.engine.Resources;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Which tasks no node of the cluster could ever host, even empty: too big for every node, or
+ * constrained to attributes no node has. Such a task is flagged when it is submitted and left out
+ * of the queue until the cluster's nodes change, as kube-scheduler parks an unschedulable pod until
+ * a cluster event might help it.
+ */
+public final class Feasibility {
+  private Feasibility() {}
+
+  /** A node shape: what nodes of one kind offer when empty. */
+  private record Shape(Resources capacity, Map<String, String> attributes) {}
+
+  /** A task's class: tasks with the same requests and constraints share the answer. */
+  private record Need(Resources requested, Map<String, String> constraints) {}
+
+  /**
+   * The tasks that fit no node of {@code capacities} (each node's full capacity and attributes),
+   * each with one line saying why. Nothing is flagged when the cluster's nodes are unknown (empty).
+   */
+  public static Map<String, String> neverSchedulable(List<TaskSpec> tasks, List<Offer> capacities) {
+    if (capacities.isEmpty()) {
+      return Map.of();
+    }
+    // Clusters have few kinds of node: check each task class against each shape once.
+    var shapes = new LinkedHashMap<Shape, Integer>();
+    for (Offer o : capacities) {
+      shapes.merge(new Shape(o.available(), o.attributes()), 1, Integer::sum);
+    }
+    var answers = new HashMap<Need, String>();
+    var out = new LinkedHashMap<String, String>();
+    for (TaskSpec t : tasks) {
+      String reason =
+          answers.computeIfAbsent(
+              new Need(t.resources(), t.constraints()),
+              need -> reasonNoneFits(need, shapes, capacities.size()));
+      if (reason != null) {
+        out.put(t.id(), reason);
+      }
+    }
+    return out;
+  }
+
+  /** Null when some shape fits; else the count of nodes by first failing check. */
+  private static String reasonNoneFits(Need need, Map<Shape, Integer> shapes, int nodes) {
+    // Constraint keys in a stable order, then dimensions in contract order, as the engine counts.
+    List<Map.Entry<String, String>> constraints =
+        new ArrayList<>(new TreeMap<>(need.constraints()).entrySet());
+    var rejected = new LinkedHashMap<String, Integer>();
+    for (var e : shapes.entrySet()) {
+      String miss = null;
+      for (var c : constraints) {
+        if (!c.getValue().equals(e.getKey().attributes().get(c.getKey()))) {
+          miss = "constraint " + c.getKey() + "=" + c.getValue();
+          break;
+        }
+      }
+      for (int d = 0; miss == null && d < 4; d++) {
+        if (need.requested().get(d) > e.getKey().capacity().get(d)) {
+          miss = "insufficient " + Resources.DIMENSIONS[d];
+        }
+      }
+      if (miss == null) {
+        return null;
+      }
+      rejected.merge(miss, e.getValue(), Integer::sum);
+    }
+    var sb = new StringBuilder("never schedulable: 0/").append(nodes).append(" nodes fit it empty");
+    String sep = ": ";
+    for (var e :
+        rejected.entrySet().stream()
+            .sorted(Map.Entry.<String, Integer>comparingByValue().reversed())
+            .toList()) {
+      sb.append(sep).append(e.getValue()).append(' ').append(e.getKey());
+      sep = ", ";
+    }
+    return sb.toString();
+  }
+}
