@@ -64,7 +64,7 @@ final class BenchApiCommand implements Callable<Integer> {
 
   @Option(
       names = "--read-rate",
-      defaultValue = "200",
+      defaultValue = "50",
       description =
           "Reads per second, all readers together, at a fixed pace (open loop: a read that"
               + " starts late counts from when it was due). Default: ${DEFAULT-VALUE}.")
@@ -141,10 +141,18 @@ final class BenchApiCommand implements Callable<Integer> {
                 Duration.ofSeconds(1),
                 new StowageService.Cluster.Simulated(nodes),
                 tasks))) {
-      // Submissions must wait for the measured cycle: the loop only applies events meanwhile.
-      service.pauseScheduling();
       var http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
       String base = service.url();
+      // A running service has cycled before: wait for the first (empty) cycle, then hold the
+      // submissions for the measured one (paused, the loop only applies cluster events).
+      long firstBy = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (JSON.readTree(get(http, base + "/api/scheduling")).path("cycles").asLong() < 1) {
+        if (System.nanoTime() > firstBy) {
+          throw new IllegalStateException("the service ran no cycle within 30 s");
+        }
+        Thread.sleep(20);
+      }
+      service.pauseScheduling();
 
       long s0 = System.nanoTime();
       for (int from = 0; from < tasks; from += batch) {
@@ -276,6 +284,13 @@ final class BenchApiCommand implements Callable<Integer> {
               });
     }
     inFlight.acquireUninterruptibly(readers); // the last answers
+  }
+
+  private static String get(HttpClient http, String url) throws Exception {
+    return http.send(
+            HttpRequest.newBuilder(URI.create(url)).GET().build(),
+            HttpResponse.BodyHandlers.ofString())
+        .body();
   }
 
   /** Waits for the first cycle that considered work; returns its entry from /api/cycles. */

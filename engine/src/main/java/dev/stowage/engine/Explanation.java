@@ -49,10 +49,14 @@ public record Explanation(
   }
 
   static Explanation compute(Problem problem, int taskIndex, long[] avail, boolean[] taken) {
-    Task task = problem.tasks().get(taskIndex);
-    long[] req = problem.requested();
+    return compute(
+        problem, problem.tasks().get(taskIndex), problem.requested(), taskIndex * 4, avail, taken);
+  }
+
+  /** The counts for {@code task}, whose requests are {@code req[r..r+3]}, against the offers. */
+  static Explanation compute(
+      Problem problem, Task task, long[] req, int r, long[] avail, boolean[] taken) {
     long[] initial = problem.initial();
-    int r = taskIndex * 4;
     // Constraint keys in a stable order so that the "first failing" key is reproducible.
     List<Map.Entry<String, String>> constraints =
         new ArrayList<>(new TreeMap<>(task.constraints()).entrySet());

@@ -82,6 +82,16 @@ public final class MatchResult {
   }
 
   /**
+   * Why a task that was not part of this match fits or does not fit the offers as this match left
+   * them: for asking about a task submitted after the match, without matching again.
+   */
+  public Explanation explain(Task task) {
+    Resources r = task.requested();
+    long[] req = {r.cpuMillis(), r.memoryMiB(), r.diskMiB(), r.gpus()};
+    return Explanation.compute(problem, task, req, 0, finalAvail, taken);
+  }
+
+  /**
    * An explanation for every unassigned task, in input order. Tasks with equal requests and
    * constraints share one computation, so the cost is one pass over the offers per distinct kind of
    * unassigned task.

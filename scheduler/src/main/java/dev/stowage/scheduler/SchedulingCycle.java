@@ -1,6 +1,7 @@
 package dev.stowage.scheduler;
 
 import dev.stowage.engine.Assignment;
+import dev.stowage.engine.Explanation;
 import dev.stowage.engine.MatchMode;
 import dev.stowage.engine.MatchResult;
 import dev.stowage.engine.Matcher;
@@ -45,6 +46,11 @@ public final class SchedulingCycle {
   static final AttributeKey<Long> EVENTS = AttributeKey.longKey("stowage.events");
   static final AttributeKey<String> MODE = AttributeKey.stringKey("stowage.match.mode");
   static final AttributeKey<String> SCORER = AttributeKey.stringKey("stowage.match.scorer");
+
+  /** The last cycle's match, kept so that {@code why} can read its counts without redoing it. */
+  private record LastMatch(Map<String, Integer> unassigned, MatchResult result, Instant at) {}
+
+  private volatile LastMatch lastMatch;
 
   /** What one cycle did, with the time each phase took. */
   public record Report(
@@ -118,6 +124,7 @@ public final class SchedulingCycle {
               },
               m -> (long) m.matchedCount(),
               MATCHED);
+      remember(tasks, result);
       List<Launch> launches =
           phase(
               phases,
@@ -225,6 +232,34 @@ public final class SchedulingCycle {
       }
     }
     return moved.size();
+  }
+
+  private void remember(List<StoredTask> tasks, MatchResult result) {
+    var unassigned = new HashMap<String, Integer>();
+    for (int i : result.unassignedTasks()) {
+      unassigned.put(tasks.get(i).id(), i);
+    }
+    lastMatch = new LastMatch(unassigned, result, clock.instant());
+  }
+
+  /**
+   * Why this queued task is not placed, as the last cycle saw the cluster, and when that cycle ran:
+   * the engine's counts from that cycle if it considered the task (after the tasks ahead of it took
+   * their offers), else the task checked against the capacity that cycle left. Empty before the
+   * first cycle. Safe from any thread: one pass over that cycle's offers, nothing copied.
+   */
+  public java.util.Optional<Map.Entry<Instant, Explanation>> lastExplanation(StoredTask task) {
+    LastMatch last = lastMatch;
+    if (last == null) {
+      return java.util.Optional.empty();
+    }
+    Integer index = last.unassigned().get(task.id());
+    Explanation e =
+        index != null
+            ? last.result().explain(index)
+            : last.result()
+                .explain(new Task(task.id(), task.spec().resources(), task.spec().constraints()));
+    return java.util.Optional.of(Map.entry(last.at(), e));
   }
 
   /**

@@ -254,6 +254,26 @@ class SchedulingCycleTest {
     assertThat(placed.state()).isEqualTo(TaskState.LAUNCHED);
   }
 
+  @Test
+  void theLastCycleSaysWhyItLeftATaskUnplaced() {
+    backend.free = new Resources(4000, 8192, 100_000, 0);
+    store.submit(
+        List.of(task("first", 3000).withPriority(1), task("second", 3000)), clock.instant());
+
+    assertThat(cycle.lastExplanation(store.get("second").orElseThrow())).isEmpty(); // no cycle yet
+
+    cycle.runOnce();
+
+    var why = cycle.lastExplanation(store.get("second").orElseThrow()).orElseThrow();
+    assertThat(why.getKey()).isEqualTo(clock.instant());
+    assertThat(why.getValue().message()).isEqualTo("0/1 offers fit: 1 insufficient cpuMillis");
+    assertThat(why.getValue().neverFits()).isFalse();
+    // A task the cycle did not see is checked against what the cycle left: 1000 of 4000 free.
+    store.submit(List.of(task("later", 500)), clock.instant());
+    var later = cycle.lastExplanation(store.get("later").orElseThrow()).orElseThrow();
+    assertThat(later.getValue().message()).isEqualTo("1/1 offers fit");
+  }
+
   /** A backend whose offers and events the test sets. */
   static final class ScriptedBackend implements ClusterBackend {
     Resources free = Resources.NONE;

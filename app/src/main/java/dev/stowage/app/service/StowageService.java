@@ -89,6 +89,7 @@ public final class StowageService implements AutoCloseable {
   private EmbeddedPostgres embedded;
   private Database database;
   private ClusterBackend backend;
+  private SchedulingCycle cycle;
   private CycleLoop loop;
   private Javalin http;
   private TaskStore store;
@@ -117,7 +118,7 @@ public final class StowageService implements AutoCloseable {
           }
           case Cluster.Simulated(var nodes) -> new SimulatedCluster(nodes, clock);
         };
-    var cycle =
+    cycle =
         new SchedulingCycle(
             store,
             backend,
@@ -307,7 +308,7 @@ public final class StowageService implements AutoCloseable {
 
   private void why(Context ctx) {
     StoredTask t = found(ctx);
-    ctx.json(Why.of(t, store, backend, clock.instant()));
+    ctx.json(Why.of(t, store, backend, cycle::lastExplanation, clock.instant()));
   }
 
   private StoredTask found(Context ctx) {

@@ -2,11 +2,11 @@ package dev.stowage.app.service;
 
 import dev.stowage.engine.Explanation;
 import dev.stowage.engine.MatchMode;
-import dev.stowage.engine.MatchResult;
 import dev.stowage.engine.Matcher;
 import dev.stowage.engine.Scorer;
 import dev.stowage.engine.Task;
 import dev.stowage.scheduler.ClusterBackend;
+import dev.stowage.scheduler.SchedulingCycle;
 import dev.stowage.scheduler.StoredTask;
 import dev.stowage.scheduler.TaskState;
 import dev.stowage.scheduler.TaskStore;
@@ -15,6 +15,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * Why a task is where it is, in one line a person reads, with the numbers behind it: for a queued
@@ -25,8 +27,16 @@ final class Why {
 
   private Why() {}
 
+  /**
+   * @param lastCycle the last cycle's counts for a task it left unplaced (see {@link
+   *     SchedulingCycle#lastExplanation}), and when it ran
+   */
   static Map<String, Object> of(
-      StoredTask t, TaskStore store, ClusterBackend backend, Instant now) {
+      StoredTask t,
+      TaskStore store,
+      ClusterBackend backend,
+      Function<StoredTask, Optional<Map.Entry<Instant, Explanation>>> lastCycle,
+      Instant now) {
     var out = new LinkedHashMap<String, Object>();
     out.put("id", t.id());
     out.put("state", t.state().label());
@@ -70,17 +80,29 @@ final class Why {
                   + " not before "
                   + t.notBefore();
         } else {
-          var task = new Task(t.id(), t.spec().resources(), t.spec().constraints());
-          // One task: the contract's plain loop is a single pass over the offers, cheaper than
-          // building the fast matcher's index over 100,000 of them for one lookup.
-          MatchResult fit = WHY.match(List.of(task), backend.offers(), MatchMode.PACK);
-          Explanation e = fit.explain(0);
+          var last = lastCycle.apply(t);
+          Explanation e;
+          String when;
+          if (last.isPresent()) {
+            e = last.get().getValue();
+            when = "at the last cycle (" + last.get().getKey() + "): ";
+            out.put("lastCycleAt", last.get().getKey().toString());
+          } else {
+            // No cycle has run yet: against the cluster as it is now. One task: the contract's
+            // plain loop is a single pass over the offers.
+            var task = new Task(t.id(), t.spec().resources(), t.spec().constraints());
+            e = WHY.match(List.of(task), backend.offers(), MatchMode.PACK).explain(0);
+            when = "now: ";
+          }
           out.put("offers", e.offers());
           out.put("fitting", e.fitting());
           out.put("reasons", e.reasons());
           out.put("neverSchedulable", e.neverFits());
           line =
-              (e.fitting() > 0 ? e.message() + "; the next cycle should place it" : e.message())
+              when
+                  + (e.fitting() > 0
+                      ? e.message() + "; the next cycle should place it"
+                      : e.message())
                   + "; queued since "
                   + t.submittedAt();
         }
