@@ -110,19 +110,10 @@ final class BenchCycleCommand implements Callable<Integer> {
         var batch = new ArrayList<TaskSpec>(processable);
         for (Task t : w.tasks()) {
           batch.add(
-              new TaskSpec(
-                  "run" + r + "/" + t.name(),
-                  null,
-                  List.of("sim"),
-                  Map.of("STOWAGE_SIM_DURATION_MS", "3600000"),
-                  t.requested(),
-                  t.constraints(),
-                  0,
-                  null,
-                  null,
-                  null,
-                  null,
-                  null));
+              TaskSpec.of("run" + r + "/" + t.name(), "sim")
+                  .withResources(t.requested())
+                  .withConstraints(t.constraints())
+                  .withEnv(Map.of("STOWAGE_SIM_DURATION_MS", "3600000")));
         }
         long s0 = System.nanoTime();
         store.submit(batch, clock.instant());

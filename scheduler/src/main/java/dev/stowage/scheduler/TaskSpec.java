@@ -80,4 +80,52 @@ public record TaskSpec(
         labels,
         traceParent);
   }
+
+  public TaskSpec withResources(Resources r) {
+    return new TaskSpec(
+        id,
+        name,
+        command,
+        env,
+        r,
+        constraints,
+        priority,
+        dependsOn,
+        retry,
+        timeout,
+        labels,
+        traceParent);
+  }
+
+  public TaskSpec withConstraints(Map<String, String> c) {
+    return new TaskSpec(
+        id,
+        name,
+        command,
+        env,
+        resources,
+        c,
+        priority,
+        dependsOn,
+        retry,
+        timeout,
+        labels,
+        traceParent);
+  }
+
+  public TaskSpec withEnv(Map<String, String> e) {
+    return new TaskSpec(
+        id,
+        name,
+        command,
+        e,
+        resources,
+        constraints,
+        priority,
+        dependsOn,
+        retry,
+        timeout,
+        labels,
+        traceParent);
+  }
 }

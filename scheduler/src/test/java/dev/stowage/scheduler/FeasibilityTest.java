@@ -23,8 +23,7 @@ class FeasibilityTest {
   }
 
   static TaskSpec task(String id, Resources r, Map<String, String> constraints) {
-    return new TaskSpec(
-        id, null, List.of("true"), null, r, constraints, 0, null, null, null, null, null);
+    return TaskSpec.of(id, "true").withResources(r).withConstraints(constraints);
   }
 
   @Test

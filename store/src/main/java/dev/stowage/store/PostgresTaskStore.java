@@ -168,14 +168,16 @@ public final class PostgresTaskStore implements TaskStore {
 
   @Override
   public List<StoredTask> inFlight() {
+    return tasksWhere("state in ('assigned', 'staging', 'launched', 'running')");
+  }
+
+  /** Every task meeting {@code condition} (fixed SQL, no parameters), in submit order. */
+  private List<StoredTask> tasksWhere(String condition) {
     return inTransaction(
         c -> {
           try (PreparedStatement q =
               c.prepareStatement(
-                  "select "
-                      + COLUMNS
-                      + " from tasks where state in ('assigned', 'staging', 'launched', 'running')"
-                      + " order by seq")) {
+                  "select " + COLUMNS + " from tasks where " + condition + " order by seq")) {
             return readAll(q);
           }
         });
@@ -219,17 +221,7 @@ public final class PostgresTaskStore implements TaskStore {
 
   @Override
   public List<StoredTask> neverSchedulable() {
-    return inTransaction(
-        c -> {
-          try (PreparedStatement q =
-              c.prepareStatement(
-                  "select "
-                      + COLUMNS
-                      + " from tasks where never_schedulable is not null"
-                      + " and state in ('waiting', 'queued') order by seq")) {
-            return readAll(q);
-          }
-        });
+    return tasksWhere("never_schedulable is not null and state in ('waiting', 'queued')");
   }
 
   @Override

@@ -67,19 +67,9 @@ class CycleLoopTest {
     storeDown.set(true);
     real.submit(
         List.of(
-            new TaskSpec(
-                "long",
-                null,
-                List.of("sim"),
-                Map.of("STOWAGE_SIM_DURATION_MS", "3600000"),
-                new Resources(1000, 512, 0, 0),
-                null,
-                0,
-                null,
-                null,
-                null,
-                null,
-                null)),
+            TaskSpec.of("long", "sim")
+                .withResources(new Resources(1000, 512, 0, 0))
+                .withEnv(Map.of("STOWAGE_SIM_DURATION_MS", "3600000"))),
         CLOCK.instant());
 
     try (var loop = new CycleLoop(cycle, Duration.ofMillis(20))) {

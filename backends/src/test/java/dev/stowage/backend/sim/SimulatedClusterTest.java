@@ -16,7 +16,6 @@ import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -65,19 +64,9 @@ class SimulatedClusterTest {
     var tasks = new ArrayList<TaskSpec>();
     for (int i = 0; i < 12; i++) {
       tasks.add(
-          new TaskSpec(
-              "t" + i,
-              null,
-              List.of("sim"),
-              Map.of("STOWAGE_SIM_DURATION_MS", "60000"),
-              new Resources(1000, 1024, 100, 0),
-              null,
-              0,
-              null,
-              null,
-              null,
-              null,
-              null));
+          TaskSpec.of("t" + i, "sim")
+              .withResources(new Resources(1000, 1024, 100, 0))
+              .withEnv(Map.of("STOWAGE_SIM_DURATION_MS", "60000")));
     }
     store.submit(tasks, clock.instant());
 
