@@ -49,6 +49,14 @@ public interface ClusterBackend extends AutoCloseable {
    */
   String logTail(AttemptId attempt, boolean stderr, int maxBytes);
 
+  /**
+   * The directory an attempt will run in, where its inputs must be staged before {@link #launch};
+   * empty if this backend cannot take staged files (a task with inputs then fails its attempt).
+   */
+  default java.util.Optional<java.nio.file.Path> workDirectory(AttemptId attempt) {
+    return java.util.Optional.empty();
+  }
+
   @Override
   void close();
 }

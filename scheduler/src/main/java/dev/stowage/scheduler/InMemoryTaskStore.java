@@ -54,7 +54,7 @@ public final class InMemoryTaskStore implements TaskStore {
       tasks.put(
           t.id(),
           new StoredTask(
-              spec, state, 0, null, pending, null, now, now, neverSchedulable.get(t.id())));
+              spec, state, 0, null, pending, null, now, now, neverSchedulable.get(t.id()), null));
       order.put(t.id(), seq++);
     }
   }
@@ -83,6 +83,26 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   @Override
+  public synchronized void recordError(String id, int attempt, String error) {
+    StoredTask t = tasks.get(id);
+    if (t != null && t.attempt() == attempt) {
+      tasks.put(
+          id,
+          new StoredTask(
+              t.spec(),
+              t.state(),
+              t.attempt(),
+              t.offer(),
+              t.pendingDependencies(),
+              t.notBefore(),
+              t.submittedAt(),
+              t.updatedAt(),
+              t.neverSchedulable(),
+              error));
+    }
+  }
+
+  @Override
   public synchronized void clearNeverSchedulable(java.util.Collection<String> ids) {
     for (String id : ids) {
       StoredTask t = tasks.get(id);
@@ -98,7 +118,8 @@ public final class InMemoryTaskStore implements TaskStore {
                 t.notBefore(),
                 t.submittedAt(),
                 t.updatedAt(),
-                null));
+                null,
+                t.lastError()));
       }
     }
   }
@@ -254,22 +275,11 @@ public final class InMemoryTaskStore implements TaskStore {
             notBefore,
             t.submittedAt(),
             now,
-            t.neverSchedulable()));
+            t.neverSchedulable(),
+            t.lastError()));
   }
 
   private static TaskSpec withDependencies(TaskSpec t, List<String> deps) {
-    return new TaskSpec(
-        t.id(),
-        t.name(),
-        t.command(),
-        t.env(),
-        t.resources(),
-        t.constraints(),
-        t.priority(),
-        deps,
-        t.retry(),
-        t.timeout(),
-        t.labels(),
-        t.traceParent());
+    return t.withDependsOn(deps.toArray(String[]::new));
   }
 }

@@ -69,7 +69,13 @@ public final class SchedulingCycle {
   private final int maxTasksPerCycle;
   private final Clock clock;
   private final Tracer tracer;
+  private final Stager stager; // null: tasks with inputs fail their attempt
+  // Attempts being staged, with the launch each gets once its inputs are in place. In memory
+  // only: after a restart (or a failed cycle) reconcile sends staging tasks back to the queue.
+  private final Map<AttemptId, Launch> staging = new HashMap<>();
+  private final List<Launch> staged = new ArrayList<>(); // staged, not launched yet
 
+  /** A cycle without a stager: a task that declares inputs fails its attempt, saying so. */
   public SchedulingCycle(
       TaskStore store,
       ClusterBackend backend,
@@ -78,6 +84,19 @@ public final class SchedulingCycle {
       int maxTasksPerCycle,
       Clock clock,
       Tracer tracer) {
+    this(store, backend, null, matcher, mode, maxTasksPerCycle, clock, tracer);
+  }
+
+  public SchedulingCycle(
+      TaskStore store,
+      ClusterBackend backend,
+      Stager stager,
+      Matcher matcher,
+      MatchMode mode,
+      int maxTasksPerCycle,
+      Clock clock,
+      Tracer tracer) {
+    this.stager = stager;
     this.store = store;
     this.backend = backend;
     this.matcher = matcher;
@@ -132,7 +151,13 @@ public final class SchedulingCycle {
               () -> prepare(tasks, result.assignments()),
               l -> (long) l.size(),
               LAUNCHED);
-      int launched = phase(phases, "launch", () -> launch(launches), n -> (long) n, LAUNCHED);
+      int launched =
+          phase(
+              phases,
+              "launch",
+              () -> launch(launches, TaskState.ASSIGNED) + launchStaged(),
+              n -> (long) n,
+              LAUNCHED);
       cycle.setAttribute(OFFERS, (long) offers.size());
       cycle.setAttribute(TASKS, (long) tasks.size());
       cycle.setAttribute(MATCHED, (long) result.matchedCount());
@@ -209,10 +234,71 @@ public final class SchedulingCycle {
               t.spec().resources(),
               t.spec().timeout()));
     }
-    return out;
+    return startStaging(out, byId);
   }
 
-  private int launch(List<Launch> launches) {
+  /**
+   * The staging hook: hands each launch whose task declares inputs to the stager (its task moves to
+   * staging) and returns the launches that can go now.
+   */
+  private List<Launch> startStaging(List<Launch> launches, Map<String, StoredTask> byId) {
+    var direct = new ArrayList<Launch>(launches.size());
+    var toStage = new ArrayList<Launch>();
+    for (Launch l : launches) {
+      (byId.get(l.attempt().taskId()).spec().inputs().isEmpty() ? direct : toStage).add(l);
+    }
+    if (toStage.isEmpty()) {
+      return direct;
+    }
+    Instant now = clock.instant();
+    var dirs = new HashMap<AttemptId, java.nio.file.Path>();
+    var ready = new ArrayList<AttemptId>();
+    for (Launch l : toStage) {
+      var dir = backend.workDirectory(l.attempt());
+      if (stager == null || dir.isEmpty()) {
+        failAttempt(
+            l.attempt(),
+            TaskState.ASSIGNED,
+            now,
+            stager == null
+                ? "the task declares inputs, but this scheduler has no stager"
+                : "the task declares inputs, but the backend cannot receive staged files");
+      } else {
+        dirs.put(l.attempt(), dir.get());
+        ready.add(l.attempt());
+      }
+    }
+    var moved = store.transitionAll(ready, TaskState.ASSIGNED, TaskState.STAGING, now);
+    for (Launch l : toStage) {
+      if (moved.contains(l.attempt().taskId()) && dirs.containsKey(l.attempt())) {
+        staging.put(l.attempt(), l);
+        stager.stage(
+            l.attempt(), byId.get(l.attempt().taskId()).spec().inputs(), dirs.get(l.attempt()));
+      }
+    }
+    return direct;
+  }
+
+  /** Launches the attempts whose staging succeeded, if their tasks are still staging them. */
+  private int launchStaged() {
+    if (staged.isEmpty()) {
+      return 0;
+    }
+    var ids = staged.stream().map(l -> l.attempt().taskId()).toList();
+    Map<String, StoredTask> now = store.getAll(ids);
+    var stillStaging = new ArrayList<Launch>();
+    for (Launch l : staged) {
+      StoredTask t = now.get(l.attempt().taskId());
+      // Cancelled (or sent back) while its inputs were copied: not started.
+      if (t != null && t.state() == TaskState.STAGING && t.attempt() == l.attempt().attempt()) {
+        stillStaging.add(l);
+      }
+    }
+    staged.clear();
+    return launch(stillStaging, TaskState.STAGING);
+  }
+
+  private int launch(List<Launch> launches, TaskState from) {
     Instant now = clock.instant();
     var started = new ArrayList<Launch>(launches.size());
     for (Launch l : launches) {
@@ -221,11 +307,11 @@ public final class SchedulingCycle {
         started.add(l);
       } catch (RuntimeException e) {
         // A backend that throws instead of reporting: that attempt failed, the cycle goes on.
-        failAttempt(l.attempt(), TaskState.ASSIGNED, now);
+        failAttempt(l.attempt(), from, now, "launch failed: " + e.getMessage());
       }
     }
     var attempts = started.stream().map(Launch::attempt).toList();
-    var moved = store.transitionAll(attempts, TaskState.ASSIGNED, TaskState.LAUNCHED, now);
+    var moved = store.transitionAll(attempts, from, TaskState.LAUNCHED, now);
     for (Launch l : started) {
       if (!moved.contains(l.attempt().taskId())) {
         backend.kill(l.attempt()); // cancelled while it was being launched
@@ -292,6 +378,35 @@ public final class SchedulingCycle {
 
   /** Applies the backend's events to the store; returns how many it applied. */
   private int applyEvents() {
+    return applyStagingResults() + applyBackendEvents();
+  }
+
+  /**
+   * Staging that ended since the last cycle: a success waits for this cycle's launch phase, a
+   * failure fails its attempt (retried per the task's policy) with the reason recorded.
+   */
+  private int applyStagingResults() {
+    if (stager == null) {
+      return 0;
+    }
+    int applied = 0;
+    Instant now = clock.instant();
+    for (Stager.Result r : stager.drainResults()) {
+      Launch launch = staging.remove(r.attempt());
+      if (launch == null) {
+        continue; // an attempt reconciliation has already sent back
+      }
+      applied++;
+      if (r.succeeded()) {
+        staged.add(launch);
+      } else {
+        failAttempt(r.attempt(), TaskState.STAGING, now, "staging failed: " + r.detail());
+      }
+    }
+    return applied;
+  }
+
+  private int applyBackendEvents() {
     List<TaskEvent> events = backend.drainEvents();
     if (events.isEmpty()) {
       return 0;
@@ -326,9 +441,11 @@ public final class SchedulingCycle {
                     ? (active(t) && store.transition(t.id(), t.state(), TaskState.SUCCEEDED, now)
                         ? TaskState.SUCCEEDED
                         : null)
-                    : failAttempt(e.attempt(), t.state(), now) ? TaskState.QUEUED : null;
+                    : failAttempt(e.attempt(), t.state(), now, "exited with code " + e.exitCode())
+                        ? TaskState.QUEUED
+                        : null;
             case TIMED_OUT, LOST, LAUNCH_FAILED ->
-                failAttempt(e.attempt(), t.state(), now) ? TaskState.QUEUED : null;
+                failAttempt(e.attempt(), t.state(), now, failure(e)) ? TaskState.QUEUED : null;
             case KILLED ->
                 active(t) && store.transition(t.id(), t.state(), TaskState.CANCELLED, now)
                     ? TaskState.CANCELLED
@@ -352,8 +469,22 @@ public final class SchedulingCycle {
    * queued again without counting as a failure; one it lost is a failed attempt, retried per its
    * policy. Nothing already launched is launched again. Returns how many tasks it checked.
    */
+  private static String failure(TaskEvent e) {
+    String what =
+        switch (e.kind()) {
+          case TIMED_OUT -> "timed out";
+          case LOST -> "lost by the backend";
+          default -> "launch failed";
+        };
+    return e.message() == null || e.message().isBlank() ? what : what + ": " + e.message();
+  }
+
   public synchronized int reconcile() {
     Instant now = clock.instant();
+    // Staging in flight is forgotten: its tasks go back to the queue below, and a result that
+    // still arrives for one of them finds no launch waiting.
+    staging.clear();
+    staged.clear();
     List<StoredTask> inFlight = store.inFlight();
     for (StoredTask t : inFlight) {
       var attempt = new AttemptId(t.id(), Math.max(1, t.attempt()));
@@ -401,6 +532,11 @@ public final class SchedulingCycle {
   }
 
   /** Retry per the task's policy, or fail it for good. */
+  private boolean failAttempt(AttemptId attempt, TaskState from, Instant now, String reason) {
+    store.recordError(attempt.taskId(), attempt.attempt(), reason);
+    return failAttempt(attempt, from, now);
+  }
+
   private boolean failAttempt(AttemptId attempt, TaskState from, Instant now) {
     StoredTask t = store.get(attempt.taskId()).orElse(null);
     if (t == null || t.state().isTerminal()) {

@@ -6,6 +6,7 @@ import java.time.Instant;
  * A task as the store holds it.
  *
  * @param neverSchedulable why no node of the cluster could ever host it, or null if one could
+ * @param lastError what made the last failed attempt fail, when known (staging, launch, exit code)
  */
 public record StoredTask(
     TaskSpec spec,
@@ -16,7 +17,8 @@ public record StoredTask(
     Instant notBefore,
     Instant submittedAt,
     Instant updatedAt,
-    String neverSchedulable) {
+    String neverSchedulable,
+    String lastError) {
 
   public String id() {
     return spec.id();

@@ -16,6 +16,7 @@ import java.util.Objects;
  * @param dependsOn ids of tasks, in this batch or already stored, that must succeed first
  * @param timeout how long one attempt may run; null for no limit
  * @param traceParent the submitting client's W3C trace context, or null
+ * @param inputs what to copy into the work directory before each attempt starts
  */
 public record TaskSpec(
     String id,
@@ -29,7 +30,8 @@ public record TaskSpec(
     RetryPolicy retry,
     Duration timeout,
     Map<String, String> labels,
-    String traceParent) {
+    String traceParent,
+    List<StagedInput> inputs) {
 
   public TaskSpec {
     Objects.requireNonNull(id, "id");
@@ -41,6 +43,37 @@ public record TaskSpec(
     dependsOn = dependsOn == null ? List.of() : List.copyOf(dependsOn);
     retry = retry == null ? RetryPolicy.NONE : retry;
     labels = labels == null ? Map.of() : Map.copyOf(labels);
+    inputs = inputs == null ? List.of() : List.copyOf(inputs);
+  }
+
+  /** A task without inputs to stage. */
+  public TaskSpec(
+      String id,
+      String name,
+      List<String> command,
+      Map<String, String> env,
+      Resources resources,
+      Map<String, String> constraints,
+      int priority,
+      List<String> dependsOn,
+      RetryPolicy retry,
+      Duration timeout,
+      Map<String, String> labels,
+      String traceParent) {
+    this(
+        id,
+        name,
+        command,
+        env,
+        resources,
+        constraints,
+        priority,
+        dependsOn,
+        retry,
+        timeout,
+        labels,
+        traceParent,
+        List.of());
   }
 
   /** A task with just an id and a command; everything else takes its default. */
@@ -62,7 +95,8 @@ public record TaskSpec(
         retry,
         timeout,
         labels,
-        traceParent);
+        traceParent,
+        inputs);
   }
 
   public TaskSpec withPriority(int p) {
@@ -78,7 +112,8 @@ public record TaskSpec(
         retry,
         timeout,
         labels,
-        traceParent);
+        traceParent,
+        inputs);
   }
 
   public TaskSpec withResources(Resources r) {
@@ -94,7 +129,8 @@ public record TaskSpec(
         retry,
         timeout,
         labels,
-        traceParent);
+        traceParent,
+        inputs);
   }
 
   public TaskSpec withConstraints(Map<String, String> c) {
@@ -110,7 +146,42 @@ public record TaskSpec(
         retry,
         timeout,
         labels,
-        traceParent);
+        traceParent,
+        inputs);
+  }
+
+  public TaskSpec withRetry(RetryPolicy r) {
+    return new TaskSpec(
+        id,
+        name,
+        command,
+        env,
+        resources,
+        constraints,
+        priority,
+        dependsOn,
+        r,
+        timeout,
+        labels,
+        traceParent,
+        inputs);
+  }
+
+  public TaskSpec withInputs(List<StagedInput> i) {
+    return new TaskSpec(
+        id,
+        name,
+        command,
+        env,
+        resources,
+        constraints,
+        priority,
+        dependsOn,
+        retry,
+        timeout,
+        labels,
+        traceParent,
+        i);
   }
 
   public TaskSpec withEnv(Map<String, String> e) {
@@ -126,6 +197,7 @@ public record TaskSpec(
         retry,
         timeout,
         labels,
-        traceParent);
+        traceParent,
+        inputs);
   }
 }

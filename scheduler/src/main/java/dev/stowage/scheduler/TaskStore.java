@@ -26,6 +26,12 @@ public interface TaskStore {
   /** Tasks flagged never schedulable that have not finished: to check again when nodes change. */
   List<StoredTask> neverSchedulable();
 
+  /**
+   * Records why attempt {@code attempt} of a task failed, for people reading the task; ignored if
+   * the task has moved on to a later attempt.
+   */
+  void recordError(String id, int attempt, String error);
+
   /** The cluster changed and these tasks now fit a node: they rejoin the queue. */
   void clearNeverSchedulable(java.util.Collection<String> ids);
 

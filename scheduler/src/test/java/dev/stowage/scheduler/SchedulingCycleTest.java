@@ -274,10 +274,115 @@ class SchedulingCycleTest {
     assertThat(later.getValue().message()).isEqualTo("1/1 offers fit");
   }
 
+  /** A stager whose results the test decides. */
+  static final class ScriptedStager implements Stager {
+    final List<AttemptId> asked = new ArrayList<>();
+    final List<Result> results = new ArrayList<>();
+
+    @Override
+    public void stage(AttemptId attempt, List<StagedInput> inputs, java.nio.file.Path dir) {
+      asked.add(attempt);
+    }
+
+    @Override
+    public List<Result> drainResults() {
+      var out = List.copyOf(results);
+      results.clear();
+      return out;
+    }
+
+    @Override
+    public void onResults(Runnable wakeUp) {}
+
+    @Override
+    public void close() {}
+  }
+
+  static TaskSpec withInput(String id) {
+    return task(id, 1000)
+        .withInputs(List.of(new StagedInput("file:///data/" + id, "in/" + id)))
+        .withRetry(new RetryPolicy(2, java.time.Duration.ZERO, java.time.Duration.ZERO));
+  }
+
+  @Test
+  void aTaskWithInputsIsLaunchedOnlyAfterItsStagingSucceeds() {
+    backend.free = new Resources(4000, 8192, 100_000, 0);
+    backend.workRoot = java.nio.file.Path.of("/work");
+    var stager = new ScriptedStager();
+    var staging =
+        new SchedulingCycle(
+            store, backend, stager, Matcher.fast(), MatchMode.PACK, 100, clock, tracing.get("t"));
+    store.submit(List.of(withInput("staged"), task("plain", 1000)), clock.instant());
+
+    staging.runOnce();
+
+    assertThat(store.get("staged").orElseThrow().state()).isEqualTo(TaskState.STAGING);
+    assertThat(store.get("plain").orElseThrow().state()).isEqualTo(TaskState.LAUNCHED);
+    assertThat(stager.asked).containsExactly(new AttemptId("staged", 1));
+    assertThat(backend.launched).extracting(l -> l.attempt().taskId()).containsExactly("plain");
+
+    staging.runOnce(); // still copying: nothing changes
+    assertThat(store.get("staged").orElseThrow().state()).isEqualTo(TaskState.STAGING);
+
+    stager.results.add(new Stager.Result(new AttemptId("staged", 1), true, ""));
+    staging.runOnce();
+
+    assertThat(store.get("staged").orElseThrow().state()).isEqualTo(TaskState.LAUNCHED);
+    assertThat(backend.launched)
+        .extracting(l -> l.attempt().taskId())
+        .containsExactly("plain", "staged");
+  }
+
+  @Test
+  void failedStagingFailsTheAttemptWithItsReasonAndTheRetryStagesAgain() {
+    backend.free = new Resources(4000, 8192, 100_000, 0);
+    backend.workRoot = java.nio.file.Path.of("/work");
+    var stager = new ScriptedStager();
+    var staging =
+        new SchedulingCycle(
+            store, backend, stager, Matcher.fast(), MatchMode.PACK, 100, clock, tracing.get("t"));
+    store.submit(List.of(withInput("flaky")), clock.instant());
+    staging.runOnce();
+
+    stager.results.add(
+        new Stager.Result(new AttemptId("flaky", 1), false, "source file:///data/flaky: gone"));
+    staging.runOnce(); // applies the failure, then places attempt 2 at once (no backoff)
+
+    StoredTask t = store.get("flaky").orElseThrow();
+    assertThat(t.lastError()).isEqualTo("staging failed: source file:///data/flaky: gone");
+    assertThat(t.state()).isEqualTo(TaskState.STAGING);
+    assertThat(t.attempt()).isEqualTo(2);
+    assertThat(stager.asked).containsExactly(new AttemptId("flaky", 1), new AttemptId("flaky", 2));
+    assertThat(backend.launched).isEmpty();
+  }
+
+  @Test
+  void withoutAStagerATaskWithInputsFailsSayingWhy() {
+    backend.free = new Resources(4000, 8192, 100_000, 0);
+    store.submit(
+        List.of(task("x", 1000).withInputs(List.of(new StagedInput("file:///a", "a")))),
+        clock.instant());
+
+    cycle.runOnce();
+
+    StoredTask t = store.get("x").orElseThrow();
+    assertThat(t.state()).isEqualTo(TaskState.FAILED);
+    assertThat(t.lastError())
+        .isEqualTo("the task declares inputs, but this scheduler has no stager");
+    assertThat(backend.launched).isEmpty();
+  }
+
   /** A backend whose offers and events the test sets. */
   static final class ScriptedBackend implements ClusterBackend {
     Resources free = Resources.NONE;
     List<Offer> capacities = List.of();
+    java.nio.file.Path workRoot; // null: cannot receive staged files
+
+    @Override
+    public java.util.Optional<java.nio.file.Path> workDirectory(AttemptId attempt) {
+      return java.util.Optional.ofNullable(workRoot)
+          .map(r -> r.resolve(attempt.taskId() + "-" + attempt.attempt()));
+    }
 
     @Override
     public List<Offer> capacities() {

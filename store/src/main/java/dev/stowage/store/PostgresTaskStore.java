@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectReader;
 import dev.stowage.engine.Resources;
 import dev.stowage.scheduler.AttemptId;
 import dev.stowage.scheduler.RetryPolicy;
+import dev.stowage.scheduler.StagedInput;
 import dev.stowage.scheduler.StoredTask;
 import dev.stowage.scheduler.Submissions;
 import dev.stowage.scheduler.TaskSpec;
@@ -36,6 +37,8 @@ public final class PostgresTaskStore implements TaskStore {
   // Readers built once: the cycle reads tens of thousands of rows, each with four JSON columns.
   private static final ObjectReader STRING_MAP =
       JSON.readerFor(new TypeReference<Map<String, String>>() {});
+  private static final ObjectReader INPUTS =
+      JSON.readerFor(new TypeReference<List<StagedInput>>() {});
   private static final ObjectReader STRING_LIST =
       JSON.readerFor(new TypeReference<List<String>>() {});
 
@@ -43,7 +46,7 @@ public final class PostgresTaskStore implements TaskStore {
       "id, name, state, priority, cpu_millis, memory_mib, disk_mib, gpus, constraints, command,"
           + " env, labels, max_attempts, backoff_ms, max_backoff_ms, timeout_ms, trace_parent,"
           + " attempt, offer, pending_dependencies, not_before, submitted_at, updated_at,"
-          + " depends_on, never_schedulable";
+          + " depends_on, never_schedulable, inputs, last_error";
 
   private final DataSource dataSource;
   private final int writers;
@@ -87,7 +90,8 @@ public final class PostgresTaskStore implements TaskStore {
                       "insert into tasks ("
                           + COLUMNS
                           + ") values (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb,"
-                          + " ?::jsonb, ?, ?, ?, ?, ?, 0, null, ?, null, ?, ?, ?, ?)");
+                          + " ?::jsonb, ?, ?, ?, ?, ?, 0, null, ?, null, ?, ?, ?, ?, ?::jsonb,"
+                          + " null)");
               PreparedStatement edge =
                   c.prepareStatement(
                       "insert into task_dependencies (task_id, depends_on) values (?, ?)")) {
@@ -130,7 +134,8 @@ public final class PostgresTaskStore implements TaskStore {
               insert.setTimestamp(i++, at);
               insert.setArray(
                   i++, c.createArrayOf("text", new java.util.TreeSet<>(deps).toArray()));
-              insert.setString(i, neverSchedulable.get(t.id()));
+              insert.setString(i++, neverSchedulable.get(t.id()));
+              insert.setString(i, json(t.inputs()));
               insert.addBatch();
               for (String dep : deps) {
                 edge.setString(1, t.id());
@@ -222,6 +227,20 @@ public final class PostgresTaskStore implements TaskStore {
   @Override
   public List<StoredTask> neverSchedulable() {
     return tasksWhere("never_schedulable is not null and state in ('waiting', 'queued')");
+  }
+
+  @Override
+  public void recordError(String id, int attempt, String error) {
+    inTransaction(
+        c -> {
+          try (PreparedStatement q =
+              c.prepareStatement("update tasks set last_error = ? where id = ? and attempt = ?")) {
+            q.setString(1, error);
+            q.setString(2, id);
+            q.setInt(3, attempt);
+            return q.executeUpdate();
+          }
+        });
   }
 
   @Override
@@ -475,7 +494,8 @@ public final class PostgresTaskStore implements TaskStore {
                 Duration.ofMillis(rs.getLong("max_backoff_ms"))),
             timeout,
             stringMap(rs.getString("labels")),
-            rs.getString("trace_parent"));
+            rs.getString("trace_parent"),
+            inputs(rs.getString("inputs")));
     Timestamp notBefore = rs.getTimestamp("not_before");
     return new StoredTask(
         spec,
@@ -486,7 +506,8 @@ public final class PostgresTaskStore implements TaskStore {
         notBefore == null ? null : notBefore.toInstant(),
         rs.getTimestamp("submitted_at").toInstant(),
         rs.getTimestamp("updated_at").toInstant(),
-        rs.getString("never_schedulable"));
+        rs.getString("never_schedulable"),
+        rs.getString("last_error"));
   }
 
   private static String json(Object value) {
@@ -495,6 +516,10 @@ public final class PostgresTaskStore implements TaskStore {
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("cannot encode " + value, e);
     }
+  }
+
+  private static List<StagedInput> inputs(String json) {
+    return json.equals("[]") ? List.of() : readValue(json, INPUTS);
   }
 
   private static Map<String, String> stringMap(String json) {

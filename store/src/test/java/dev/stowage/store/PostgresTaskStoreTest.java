@@ -7,6 +7,7 @@ import dev.stowage.engine.Resources;
 import dev.stowage.scheduler.AttemptId;
 import dev.stowage.scheduler.InvalidSubmissionException;
 import dev.stowage.scheduler.RetryPolicy;
+import dev.stowage.scheduler.StagedInput;
 import dev.stowage.scheduler.StoredTask;
 import dev.stowage.scheduler.TaskSpec;
 import dev.stowage.scheduler.TaskState;
@@ -262,6 +263,23 @@ class PostgresTaskStoreTest {
 
     assertThat(store.neverSchedulable()).isEmpty();
     assertThat(store.processable(10, T0)).extracting(StoredTask::id).containsExactly("huge", "ok");
+  }
+
+  @Test
+  void inputsAndTheLastErrorAreKept() {
+    var inputs =
+        List.of(
+            new StagedInput("file:///data/a.csv", "in/a.csv"),
+            new StagedInput("file:///data/dir", "dir"));
+    store.submit(List.of(TaskSpec.of("in", "true").withInputs(inputs)), T0);
+    assertThat(store.assign("in", "n", T0)).isEqualTo(1);
+
+    store.recordError("in", 1, "staging failed: source file:///data/a.csv: gone");
+    store.recordError("in", 2, "not this attempt: ignored");
+
+    StoredTask t = store.get("in").orElseThrow();
+    assertThat(t.spec().inputs()).isEqualTo(inputs);
+    assertThat(t.lastError()).isEqualTo("staging failed: source file:///data/a.csv: gone");
   }
 
   @Test

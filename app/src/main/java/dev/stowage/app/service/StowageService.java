@@ -14,6 +14,7 @@ import dev.stowage.scheduler.Submissions;
 import dev.stowage.scheduler.TaskSpec;
 import dev.stowage.scheduler.TaskState;
 import dev.stowage.scheduler.TaskStore;
+import dev.stowage.staging.LocalFileStager;
 import dev.stowage.store.Database;
 import dev.stowage.store.EmbeddedPostgres;
 import dev.stowage.store.PostgresTaskStore;
@@ -89,6 +90,7 @@ public final class StowageService implements AutoCloseable {
   private EmbeddedPostgres embedded;
   private Database database;
   private ClusterBackend backend;
+  private LocalFileStager stager;
   private SchedulingCycle cycle;
   private CycleLoop loop;
   private Javalin http;
@@ -118,10 +120,12 @@ public final class StowageService implements AutoCloseable {
           }
           case Cluster.Simulated(var nodes) -> new SimulatedCluster(nodes, clock);
         };
+    stager = new LocalFileStager(4);
     cycle =
         new SchedulingCycle(
             store,
             backend,
+            stager,
             Matcher.fast(),
             MatchMode.PACK,
             config.maxTasksPerCycle(),
@@ -133,6 +137,7 @@ public final class StowageService implements AutoCloseable {
     }
     loop = new CycleLoop(cycle, config.interval());
     backend.onEvents(loop::wakeUp);
+    stager.onResults(loop::wakeUp);
     http = api(config.port());
   }
 
@@ -420,6 +425,9 @@ public final class StowageService implements AutoCloseable {
     }
     if (loop != null) {
       loop.close();
+    }
+    if (stager != null) {
+      stager.close();
     }
     if (backend != null) {
       backend.close();

@@ -51,7 +51,10 @@ final class TaskJson {
       List<String> dependsOn,
       RetryRequest retry,
       Double timeoutSeconds,
-      Map<String, String> labels) {}
+      Map<String, String> labels,
+      List<InputRequest> inputs) {}
+
+  record InputRequest(String source, String destination) {}
 
   record Batch(List<TaskRequest> tasks) {}
 
@@ -150,6 +153,20 @@ final class TaskJson {
       errors.add(new FieldError(at + "timeoutSeconds", "must be positive"));
       timeout = null;
     }
+    var inputs = new java.util.ArrayList<dev.stowage.scheduler.StagedInput>();
+    if (r.inputs() != null) {
+      for (int j = 0; j < r.inputs().size(); j++) {
+        InputRequest in = r.inputs().get(j);
+        String field = at + "inputs[" + j + "]";
+        if (in == null || in.source() == null || in.destination() == null) {
+          errors.add(new FieldError(field, "needs a source and a destination"));
+          continue;
+        }
+        var input = new dev.stowage.scheduler.StagedInput(in.source(), in.destination());
+        input.problems().forEach((k, v) -> errors.add(new FieldError(field + "." + k, v)));
+        inputs.add(input);
+      }
+    }
     return new TaskSpec(
         r.id() == null || r.id().isBlank() ? "missing-id-" + index : r.id(),
         r.name(),
@@ -162,7 +179,8 @@ final class TaskJson {
         retry,
         timeout,
         r.labels(),
-        traceParent);
+        traceParent,
+        inputs);
   }
 
   private static Duration seconds(Double s, String field, List<FieldError> errors) {
@@ -203,6 +221,12 @@ final class TaskJson {
       out.put("timeoutSeconds", s.timeout().toMillis() / 1000.0);
     }
     out.put("labels", s.labels());
+    if (!s.inputs().isEmpty()) {
+      out.put("inputs", s.inputs());
+    }
+    if (t.lastError() != null) {
+      out.put("lastError", t.lastError());
+    }
     out.put("submittedAt", t.submittedAt().toString());
     out.put("updatedAt", t.updatedAt().toString());
     if (t.notBefore() != null) {

@@ -78,7 +78,8 @@ final class Why {
                   + " of "
                   + t.spec().retry().maxAttempts()
                   + " not before "
-                  + t.notBefore();
+                  + t.notBefore()
+                  + (t.lastError() == null ? "" : "; last attempt: " + t.lastError());
         } else {
           var last = lastCycle.apply(t);
           Explanation e;
@@ -119,7 +120,15 @@ final class Why {
         }
         line = "will never run: dependency " + String.join(", ", failed) + " did not succeed";
       }
-      default -> line = t.state().label() + " after " + t.attempt() + " attempt(s)";
+      default ->
+          line =
+              t.state().label()
+                  + " after "
+                  + t.attempt()
+                  + " attempt(s)"
+                  + (t.state() == TaskState.FAILED && t.lastError() != null
+                      ? "; last attempt: " + t.lastError()
+                      : "");
     }
     out.put("why", line);
     return out;

@@ -65,6 +65,76 @@ class StowageServiceTest {
   }
 
   @Test
+  void inputsAreStagedIntoTheWorkDirectoryBeforeTheTaskStarts() throws Exception {
+    Path data = Files.writeString(tmp.resolve("rows.csv"), "id,value\n1,42\n");
+    var body =
+        """
+        {"id": "svc/staged", "command": ["sh", "-c", "cat in/rows.csv"], "cpuMillis": 100,
+         "inputs": [{"source": "%s", "destination": "in/rows.csv"}]}
+        """
+            .formatted(data.toUri());
+
+    assertThat(post("/api/tasks", body, null).statusCode()).isEqualTo(201);
+
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    String state = "";
+    while (!state.equals("succeeded")) {
+      assertThat(System.nanoTime()).as("svc/staged succeeds, is " + state).isLessThan(deadline);
+      Thread.sleep(100);
+      state = json(get("/api/tasks/svc%2Fstaged")).get("state").asText();
+    }
+    assertThat(get("/api/tasks/svc%2Fstaged/logs").body()).isEqualTo("id,value\n1,42\n");
+  }
+
+  @Test
+  void anInputThatCannotBeStagedFailsTheTaskWithTheReasonShown() throws Exception {
+    var body =
+        """
+        {"id": "svc/no-input", "command": ["true"],
+         "inputs": [{"source": "file:///nonexistent/stowage.csv", "destination": "x.csv"}]}
+        """;
+
+    assertThat(post("/api/tasks", body, null).statusCode()).isEqualTo(201);
+
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    String state = "";
+    while (!state.equals("failed")) {
+      assertThat(System.nanoTime()).as("svc/no-input fails, is " + state).isLessThan(deadline);
+      Thread.sleep(100);
+      state = json(get("/api/tasks/svc%2Fno-input")).get("state").asText();
+    }
+    assertThat(json(get("/api/tasks/svc%2Fno-input")).get("lastError").asText())
+        .isEqualTo(
+            "staging failed: source file:///nonexistent/stowage.csv: no such file or directory");
+    assertThat(json(get("/api/tasks/svc%2Fno-input/why")).get("why").asText())
+        .isEqualTo(
+            "failed after 1 attempt(s); last attempt: staging failed: source"
+                + " file:///nonexistent/stowage.csv: no such file or directory");
+  }
+
+  @Test
+  void inputsThatLeaveTheWorkDirectoryOrAreNotFilesAreRefusedAtSubmit() throws Exception {
+    var response =
+        post(
+            "/api/tasks",
+            """
+            {"id": "svc/escape", "command": ["true"],
+             "inputs": [{"source": "file:///etc/hostname", "destination": "../../x"},
+                        {"source": "s3://bucket/key", "destination": "/abs"}]}
+            """,
+            null);
+
+    assertThat(response.statusCode()).isEqualTo(400);
+    assertThat(response.body())
+        .contains("\"inputs[0].destination\"")
+        .contains("'..' is not allowed")
+        .contains("\"inputs[1].source\"")
+        .contains("other schemes such as s3:// are not staged yet")
+        .contains("\"inputs[1].destination\"")
+        .contains("absolute path '/abs'");
+  }
+
+  @Test
   void badRequestsGet400WithEveryFieldError() throws Exception {
     var response =
         post(

@@ -43,6 +43,8 @@ public final class LocalProcessBackend implements ClusterBackend {
   private static final String WRAPPER =
       "\"$@\"; code=$?; echo $code > exit_code.tmp && mv exit_code.tmp exit_code; exit $code";
 
+  private static final String LAUNCHING = "launching";
+
   private final Path root;
   private final Resources capacity;
   private final List<Offer> capacities; // one node, fixed for the backend's life
@@ -104,6 +106,14 @@ public final class LocalProcessBackend implements ClusterBackend {
     return List.of(new Offer(node, node, available, capacities.getFirst().attributes()));
   }
 
+  /**
+   * Where an attempt runs (its inputs are staged there first): {@code ROOT/<task id>/attempt-<n>}.
+   */
+  @Override
+  public java.util.Optional<Path> workDirectory(AttemptId attempt) {
+    return java.util.Optional.of(dirOf(attempt));
+  }
+
   @Override
   public List<Offer> capacities() {
     return capacities;
@@ -116,6 +126,9 @@ public final class LocalProcessBackend implements ClusterBackend {
     Process process;
     try {
       Files.createDirectories(dir);
+      // Written before the start: a directory without it holds only staged inputs, so a restart
+      // may launch the attempt; with it but no pid, the process may have started (lost, not new).
+      Files.writeString(dir.resolve(LAUNCHING), "");
       var command = new ArrayList<String>(List.of("/bin/sh", "-c", WRAPPER, "stowage-task"));
       command.addAll(launch.command());
       var builder =
@@ -208,6 +221,10 @@ public final class LocalProcessBackend implements ClusterBackend {
       return new TaskEvent(id, Kind.NOT_LAUNCHED, null, "no work directory", clock.instant());
     }
     Optional<Integer> code = exitCode(dir);
+    if (code.isEmpty() && !Files.exists(dir.resolve(LAUNCHING))) {
+      // Inputs were staged here, but no start was even tried.
+      return new TaskEvent(id, Kind.NOT_LAUNCHED, null, "staged, never launched", clock.instant());
+    }
     if (code.isPresent()) {
       return new TaskEvent(id, Kind.EXITED, code.get(), "exit code " + code.get(), clock.instant());
     }

@@ -129,9 +129,15 @@ class LocalProcessBackendTest {
       assertThat(restarted.status(finished).exitCode()).isEqualTo(7);
       assertThat(restarted.status(new AttemptId("never-launched", 1)).kind())
           .isEqualTo(Kind.NOT_LAUNCHED);
-      Files.createDirectories(restarted.dirOf(new AttemptId("half-launched", 1)));
+      Path staged = Files.createDirectories(restarted.dirOf(new AttemptId("staged-only", 1)));
+      Files.writeString(staged.resolve("input.csv"), "inputs staged, no start tried");
+      assertThat(restarted.status(new AttemptId("staged-only", 1)).kind())
+          .as("a work directory with staged inputs only")
+          .isEqualTo(Kind.NOT_LAUNCHED);
+      Path half = Files.createDirectories(restarted.dirOf(new AttemptId("half-launched", 1)));
+      Files.writeString(half.resolve("launching"), "");
       assertThat(restarted.status(new AttemptId("half-launched", 1)).kind())
-          .as("a work directory but no process and no exit code")
+          .as("a start was tried, but there is no process and no exit code")
           .isEqualTo(Kind.LOST);
       assertThat(restarted.status(stillRunning).kind()).isEqualTo(Kind.STARTED);
 

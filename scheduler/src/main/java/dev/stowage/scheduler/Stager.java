@@ -1,0 +1,28 @@
+package dev.stowage.scheduler;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Copies an attempt's inputs into its work directory beside the cycle: {@code prepare_payloads}
+ * hands over the attempts that declare inputs (they move to staging), and a later cycle launches
+ * each one whose staging succeeded or fails the attempt whose staging did not. A task is never
+ * started on a partial input.
+ */
+public interface Stager extends AutoCloseable {
+
+  /** How one attempt's staging ended; {@code detail} says what failed, for a person. */
+  record Result(AttemptId attempt, boolean succeeded, String detail) {}
+
+  /** Starts staging; returns at once. Its result arrives through {@link #drainResults}. */
+  void stage(AttemptId attempt, List<StagedInput> inputs, Path workDirectory);
+
+  /** Results since the last call, oldest first. */
+  List<Result> drainResults();
+
+  /** Called (on some stager thread) whenever results are waiting: the cycle's wake-up. */
+  void onResults(Runnable wakeUp);
+
+  @Override
+  void close();
+}
