@@ -102,6 +102,14 @@ final class UpCommand implements Callable<Integer> {
       description = "Processable tasks one cycle considers at most. Default: ${DEFAULT-VALUE}.")
   int maxTasksPerCycle;
 
+  @Option(
+      names = "--trace-file",
+      description =
+          "Also append every span to this file as OTLP/JSON lines (the Collector's file format)."
+              + " Traces go to a collector when OTEL_EXPORTER_OTLP_ENDPOINT is set; the last 1,000"
+              + " are always served at /api/traces.")
+  Path traceFile;
+
   @Override
   public Integer call() throws Exception {
     Path data = dataDir != null ? dataDir : defaultDataDir();
@@ -115,7 +123,8 @@ final class UpCommand implements Callable<Integer> {
                 port,
                 Duration.ofSeconds(1),
                 cluster(data),
-                positive("--max-tasks-per-cycle", maxTasksPerCycle)));
+                positive("--max-tasks-per-cycle", maxTasksPerCycle),
+                traceFile));
     var stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(

@@ -1,5 +1,6 @@
 package dev.stowage.app.service;
 
+import dev.stowage.app.telemetry.Telemetry;
 import dev.stowage.backend.local.LocalProcessBackend;
 import dev.stowage.backend.sim.SimulatedCluster;
 import dev.stowage.engine.MatchMode;
@@ -22,7 +23,6 @@ import dev.stowage.store.StoreException;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.json.JavalinJackson;
-import io.opentelemetry.api.OpenTelemetry;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -53,7 +53,8 @@ public final class StowageService implements AutoCloseable {
       int port,
       Duration interval,
       Cluster cluster,
-      int maxTasksPerCycle) {
+      int maxTasksPerCycle,
+      Path traceFile) {
     public Config {
       if (maxTasksPerCycle < 1) {
         throw new IllegalArgumentException("maxTasksPerCycle must be at least 1");
@@ -64,6 +65,19 @@ public final class StowageService implements AutoCloseable {
     public Config(
         Path dataDir, String dbUrl, String dbUser, String dbPassword, int port, Duration interval) {
       this(dataDir, dbUrl, dbUser, dbPassword, port, interval, new Cluster.Local(null), 20_000);
+    }
+
+    /** No trace file. */
+    public Config(
+        Path dataDir,
+        String dbUrl,
+        String dbUser,
+        String dbPassword,
+        int port,
+        Duration interval,
+        Cluster cluster,
+        int maxTasksPerCycle) {
+      this(dataDir, dbUrl, dbUser, dbPassword, port, interval, cluster, maxTasksPerCycle, null);
     }
   }
 
@@ -90,6 +104,7 @@ public final class StowageService implements AutoCloseable {
   private EmbeddedPostgres embedded;
   private Database database;
   private ClusterBackend backend;
+  private Telemetry telemetry;
   private LocalFileStager stager;
   private SchedulingCycle cycle;
   private CycleLoop loop;
@@ -100,6 +115,7 @@ public final class StowageService implements AutoCloseable {
   private StowageService() {}
 
   private void boot(Config config) throws IOException {
+    telemetry = Telemetry.start(config.traceFile(), System::getenv);
     Path data = config.dataDir().toAbsolutePath();
     if (config.dbUrl() == null) {
       embedded = EmbeddedPostgres.start(data.resolve("postgres"));
@@ -130,7 +146,7 @@ public final class StowageService implements AutoCloseable {
             MatchMode.PACK,
             config.maxTasksPerCycle(),
             clock,
-            OpenTelemetry.noop().getTracer("dev.stowage"));
+            telemetry.openTelemetry().getTracer("dev.stowage.scheduler"));
     int checked = cycle.reconcile();
     if (checked > 0) {
       LOG.info("reconciled {} task(s) that were in flight when the service last stopped", checked);
@@ -177,6 +193,8 @@ public final class StowageService implements AutoCloseable {
               config.routes.get("/api/cluster", this::cluster);
               config.routes.get("/api/cycles", this::cycles);
               config.routes.get("/api/scheduling", this::scheduling);
+              config.routes.get("/api/traces", this::traces);
+              config.routes.get("/api/traces/{traceId}", this::trace);
               config.routes.post(
                   "/api/scheduling/pause",
                   ctx -> {
@@ -414,6 +432,36 @@ public final class StowageService implements AutoCloseable {
     loop.resume();
   }
 
+  /** The newest traces kept in memory, newest first ({@code limit}, default 50). */
+  private void traces(Context ctx) {
+    int limit = intParam(ctx, "limit", 50, 1, 1000);
+    var out = new java.util.ArrayList<Map<String, Object>>();
+    for (var t : telemetry.recentTraces().recent(limit)) {
+      var m = new java.util.LinkedHashMap<String, Object>();
+      m.put("traceId", t.traceId());
+      m.put("root", t.root());
+      m.put("start", t.start().toString());
+      m.put("durationMs", java.time.Duration.between(t.start(), t.end()).toNanos() / 1e6);
+      m.put("spans", t.spans());
+      if (t.dropped() > 0) {
+        m.put("droppedSpans", t.dropped());
+      }
+      out.add(m);
+    }
+    ctx.json(Map.of("traces", out));
+  }
+
+  /** One kept trace as OTLP/JSON (an ExportTraceServiceRequest), as collectors and UIs read it. */
+  private void trace(Context ctx) {
+    String id = ctx.pathParam("traceId");
+    byte[] json =
+        telemetry
+            .recentTraces()
+            .otlpJson(id)
+            .orElseThrow(() -> new NotFound("no trace with id '" + id + "' is kept"));
+    ctx.contentType("application/json").result(json);
+  }
+
   private void health(Context ctx) {
     ctx.json(Map.of("status", "ok", "cycles", loop.cycles()));
   }
@@ -437,6 +485,9 @@ public final class StowageService implements AutoCloseable {
     }
     if (embedded != null) {
       embedded.close();
+    }
+    if (telemetry != null) {
+      telemetry.close();
     }
   }
 }

@@ -62,6 +62,27 @@ class StowageServiceTest {
     }
     assertThat(Files.readAllLines(out)).containsExactly("one", "two");
     assertThat(json(get("/api/tasks/svc%2Fextract")).get("attempt").asInt()).isEqualTo(1);
+
+    // Every cycle is a trace, kept in memory and served as OTLP/JSON.
+    JsonNode cycle = null;
+    for (JsonNode t : json(get("/api/traces?limit=1000")).get("traces")) {
+      if (t.get("root").asText().equals("scheduling_cycle") && t.get("spans").asInt() >= 7) {
+        cycle = t;
+      }
+    }
+    assertThat(cycle).as("a cycle's trace is listed").isNotNull();
+    var spans =
+        json(get("/api/traces/" + cycle.get("traceId").asText()))
+            .at("/resourceSpans/0/scopeSpans/0/spans");
+    assertThat(spans.findValuesAsText("name"))
+        .contains(
+            "scheduling_cycle",
+            "get_resource_offers_from_cluster",
+            "get_processable_tasks",
+            "match_tasks_to_offers",
+            "prepare_payloads",
+            "launch");
+    assertThat(get("/api/traces/" + "0".repeat(32)).statusCode()).isEqualTo(404);
   }
 
   @Test

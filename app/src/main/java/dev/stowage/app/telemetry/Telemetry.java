@@ -1,0 +1,96 @@
+package dev.stowage.app.telemetry;
+
+import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.sdk.OpenTelemetrySdk;
+import io.opentelemetry.sdk.autoconfigure.AutoConfiguredOpenTelemetrySdk;
+import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * The OpenTelemetry SDK as the service runs it, configured from the standard {@code OTEL_*}
+ * variables (and {@code otel.*} system properties). With no OTLP endpoint configured, the embedded
+ * default, nothing is exported over the network: traces stay in {@link RecentTraces} for the API,
+ * and can also be appended to a file as OTLP/JSON lines.
+ */
+public final class Telemetry implements AutoCloseable {
+  private final OpenTelemetrySdk sdk;
+  private final RecentTraces recent;
+
+  private Telemetry(OpenTelemetrySdk sdk, RecentTraces recent) {
+    this.sdk = sdk;
+    this.recent = recent;
+  }
+
+  /**
+   * @param traceFile where to append spans as OTLP/JSON lines, or null
+   * @param env the environment to read {@code OTEL_*} from ({@code System::getenv} in the app)
+   */
+  public static Telemetry start(Path traceFile, Function<String, String> env) {
+    var recent = new RecentTraces(1000, 10_000);
+    OpenTelemetrySdk sdk =
+        AutoConfiguredOpenTelemetrySdk.builder()
+            .addPropertiesSupplier(() -> defaults(env))
+            .addTracerProviderCustomizer(
+                (tracing, config) -> {
+                  tracing.addSpanProcessor(recent);
+                  if (traceFile != null) {
+                    try {
+                      tracing.addSpanProcessor(
+                          BatchSpanProcessor.builder(new OtlpJsonFileExporter(traceFile)).build());
+                    } catch (IOException e) {
+                      throw new UncheckedIOException(
+                          "cannot append traces to " + traceFile + ": " + e.getMessage(), e);
+                    }
+                  }
+                  return tracing;
+                })
+            .build()
+            .getOpenTelemetrySdk();
+    return new Telemetry(sdk, recent);
+  }
+
+  /**
+   * Defaults under whatever the environment sets: the service's name, and no OTLP exporter unless
+   * an endpoint is given (the SDK's default would send to localhost:4318 and log an error for every
+   * batch when no collector listens there).
+   */
+  static Map<String, String> defaults(Function<String, String> env) {
+    var out = new HashMap<String, String>();
+    out.put("otel.service.name", "stowage");
+    for (String signal : new String[] {"traces", "metrics", "logs"}) {
+      boolean endpoint =
+          set(env, "OTEL_EXPORTER_OTLP_ENDPOINT")
+              || set(env, "OTEL_EXPORTER_OTLP_" + signal.toUpperCase() + "_ENDPOINT")
+              || System.getProperty("otel.exporter.otlp.endpoint") != null
+              || System.getProperty("otel.exporter.otlp." + signal + ".endpoint") != null;
+      if (!endpoint) {
+        out.put("otel." + signal + ".exporter", "none");
+      }
+    }
+    return out;
+  }
+
+  private static boolean set(Function<String, String> env, String name) {
+    String v = env.apply(name);
+    return v != null && !v.isBlank();
+  }
+
+  public OpenTelemetry openTelemetry() {
+    return sdk;
+  }
+
+  public RecentTraces recentTraces() {
+    return recent;
+  }
+
+  /** Flushes what is batched and stops the exporters. */
+  @Override
+  public void close() {
+    sdk.close();
+  }
+}

@@ -1,0 +1,108 @@
+package dev.stowage.app.telemetry;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Scope;
+import io.opentelemetry.sdk.trace.SdkTracerProvider;
+import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class RecentTracesTest {
+  static final ObjectMapper JSON = new ObjectMapper();
+  @TempDir Path tmp;
+
+  /** A root span with {@code children} child spans, all ended; returns the trace id. */
+  static String trace(Tracer tracer, String root, int children) {
+    Span r = tracer.spanBuilder(root).startSpan();
+    try (Scope ignored = r.makeCurrent()) {
+      for (int i = 0; i < children; i++) {
+        tracer.spanBuilder(root + "/child-" + i).startSpan().end();
+      }
+    } finally {
+      r.end();
+    }
+    return r.getSpanContext().getTraceId();
+  }
+
+  @Test
+  void keepsTheNewestTracesAndCapsEachOne() {
+    var recent = new RecentTraces(2, 3);
+    var tracer = SdkTracerProvider.builder().addSpanProcessor(recent).build().get("test");
+
+    trace(tracer, "first", 1);
+    String second = trace(tracer, "second", 1);
+    String third = trace(tracer, "third", 5); // 6 spans, 3 kept
+
+    var kept = recent.recent(10);
+    assertThat(kept).extracting(RecentTraces.Summary::traceId).containsExactly(third, second);
+    assertThat(kept.get(0).spans()).isEqualTo(3);
+    assertThat(kept.get(0).dropped()).isEqualTo(3);
+    assertThat(kept.get(1).root()).isEqualTo("second");
+    assertThat(kept.get(1).spans()).isEqualTo(2);
+    assertThat(recent.recent(1)).hasSize(1);
+  }
+
+  @Test
+  void aTraceIsServedAsOtlpJson() throws Exception {
+    var recent = new RecentTraces(10, 100);
+    var tracer = SdkTracerProvider.builder().addSpanProcessor(recent).build().get("test");
+    String id = trace(tracer, "scheduling_cycle", 2);
+
+    JsonNode body = JSON.readTree(recent.otlpJson(id).orElseThrow());
+
+    JsonNode spans = body.at("/resourceSpans/0/scopeSpans/0/spans");
+    assertThat(spans).hasSize(3);
+    assertThat(spans.findValuesAsText("traceId")).containsOnly(id);
+    assertThat(spans.findValuesAsText("name"))
+        .containsExactlyInAnyOrder(
+            "scheduling_cycle", "scheduling_cycle/child-0", "scheduling_cycle/child-1");
+    assertThat(recent.otlpJson("0".repeat(32))).isEmpty();
+  }
+
+  @Test
+  void theTraceFileGetsOneOtlpJsonLinePerBatch() throws Exception {
+    Path file = tmp.resolve("traces/stowage.jsonl");
+    var exporter = new OtlpJsonFileExporter(file);
+    var tracer =
+        SdkTracerProvider.builder()
+            .addSpanProcessor(SimpleSpanProcessor.create(exporter))
+            .build()
+            .get("test");
+
+    trace(tracer, "a", 0);
+    trace(tracer, "b", 0);
+    exporter.shutdown();
+
+    List<String> lines = Files.readAllLines(file);
+    assertThat(lines).hasSize(2);
+    assertThat(
+            JSON.readTree(lines.get(1)).at("/resourceSpans/0/scopeSpans/0/spans/0/name").asText())
+        .isEqualTo("b");
+  }
+
+  @Test
+  void withoutAnEndpointNothingIsExportedOverTheNetwork() {
+    assertThat(Telemetry.defaults(Map.<String, String>of()::get))
+        .containsEntry("otel.service.name", "stowage")
+        .containsEntry("otel.traces.exporter", "none")
+        .containsEntry("otel.metrics.exporter", "none")
+        .containsEntry("otel.logs.exporter", "none");
+    assertThat(
+            Telemetry.defaults(Map.of("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")::get))
+        .doesNotContainKeys("otel.traces.exporter", "otel.metrics.exporter", "otel.logs.exporter");
+    assertThat(
+            Telemetry.defaults(
+                Map.of("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://jaeger:4318/v1/traces")::get))
+        .doesNotContainKey("otel.traces.exporter")
+        .containsEntry("otel.metrics.exporter", "none");
+  }
+}
