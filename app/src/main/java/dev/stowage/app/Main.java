@@ -39,6 +39,13 @@ public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   public static void main(String[] args) {
+    // Before the first logger: plain log lines for a person at a terminal, JSON lines otherwise.
+    var console = System.console();
+    if (System.getProperty("logback.configurationFile") == null
+        && console != null
+        && console.isTerminal()) {
+      System.setProperty("logback.configurationFile", "logback-text.xml");
+    }
     System.exit(run(args, System.out, System.err));
   }
 

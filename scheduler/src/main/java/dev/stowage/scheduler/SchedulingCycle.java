@@ -38,6 +38,8 @@ import java.util.function.Supplier;
  * A task's own failure never fails the cycle: it becomes that task's retry or failure.
  */
 public final class SchedulingCycle {
+  private static final org.slf4j.Logger LOG =
+      org.slf4j.LoggerFactory.getLogger(SchedulingCycle.class);
   static final AttributeKey<Long> OFFERS = AttributeKey.longKey("stowage.offers");
   static final AttributeKey<Long> TASKS = AttributeKey.longKey("stowage.tasks.considered");
   static final AttributeKey<Long> MATCHED = AttributeKey.longKey("stowage.tasks.matched");
@@ -162,6 +164,16 @@ public final class SchedulingCycle {
       cycle.setAttribute(TASKS, (long) tasks.size());
       cycle.setAttribute(MATCHED, (long) result.matchedCount());
       cycle.setAttribute(LAUNCHED, (long) launched);
+      if (events > 0 || !tasks.isEmpty()) {
+        // Inside the cycle's span: the record carries its trace_id.
+        LOG.info(
+            "cycle: {} offers, {} tasks considered, {} matched, {} launched, {} events applied",
+            offers.size(),
+            tasks.size(),
+            result.matchedCount(),
+            launched,
+            events);
+      }
       return new Report(
           events, offers.size(), tasks.size(), result.matchedCount(), launched, phases);
     } catch (RuntimeException e) {
