@@ -3,6 +3,13 @@ package dev.stowage.staging;
 import dev.stowage.scheduler.AttemptId;
 import dev.stowage.scheduler.StagedInput;
 import dev.stowage.scheduler.Stager;
+import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.Scope;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
@@ -23,7 +30,11 @@ import java.util.stream.Stream;
  * bounded number of attempts stage at once, each on a virtual thread, beside the cycle.
  */
 public final class LocalFileStager implements Stager {
+  static final AttributeKey<Long> FILES = AttributeKey.longKey("stowage.staging.files");
+  static final AttributeKey<Long> BYTES = AttributeKey.longKey("stowage.staging.bytes");
+
   private final Semaphore slots;
+  private final Tracer tracer;
   private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
   private final List<Result> results = new ArrayList<>(); // guarded by this
   private volatile Runnable wakeUp = () -> {};
@@ -32,6 +43,16 @@ public final class LocalFileStager implements Stager {
    * @param concurrency how many attempts may stage at once
    */
   public LocalFileStager(int concurrency) {
+    this(concurrency, OpenTelemetry.noop().getTracer("dev.stowage.staging"));
+  }
+
+  /**
+   * @param concurrency how many attempts may stage at once
+   * @param tracer each attempt's staging becomes a {@code stage_inputs} span, a child of the span
+   *     current when {@link #stage} was called (the cycle's {@code prepare_payloads})
+   */
+  public LocalFileStager(int concurrency, Tracer tracer) {
+    this.tracer = tracer;
     if (concurrency < 1) {
       throw new IllegalArgumentException("concurrency must be at least 1, got " + concurrency);
     }
@@ -41,26 +62,42 @@ public final class LocalFileStager implements Stager {
   @Override
   public void stage(AttemptId attempt, List<StagedInput> inputs, Path workDirectory) {
     List<StagedInput> copy = List.copyOf(inputs);
+    // The hand-off keeps the caller's context: the span below joins the cycle's trace.
     executor.execute(
-        () -> {
-          slots.acquireUninterruptibly();
-          Result result;
-          try {
-            stageAll(copy, workDirectory);
-            result = new Result(attempt, true, "");
-          } catch (StagingException e) {
-            result = new Result(attempt, false, e.getMessage());
-          } catch (IOException | RuntimeException e) {
-            result =
-                new Result(attempt, false, e.getClass().getSimpleName() + ": " + e.getMessage());
-          } finally {
-            slots.release();
-          }
-          synchronized (this) {
-            results.add(result);
-          }
-          wakeUp.run();
-        });
+        Context.current()
+            .wrap(
+                () -> {
+                  slots.acquireUninterruptibly();
+                  Span span =
+                      tracer
+                          .spanBuilder("stage_inputs")
+                          .setAttribute("stowage.task.id", attempt.taskId())
+                          .setAttribute("stowage.attempt", (long) attempt.attempt())
+                          .startSpan();
+                  Result result;
+                  try (Scope ignored = span.makeCurrent()) {
+                    long[] counts = stageAll(copy, workDirectory);
+                    span.setAttribute(FILES, counts[0]);
+                    span.setAttribute(BYTES, counts[1]);
+                    result = new Result(attempt, true, "");
+                  } catch (StagingException e) {
+                    result = new Result(attempt, false, e.getMessage());
+                  } catch (IOException | RuntimeException e) {
+                    result =
+                        new Result(
+                            attempt, false, e.getClass().getSimpleName() + ": " + e.getMessage());
+                  } finally {
+                    slots.release();
+                  }
+                  if (!result.succeeded()) {
+                    span.setStatus(StatusCode.ERROR, result.detail());
+                  }
+                  span.end();
+                  synchronized (this) {
+                    results.add(result);
+                  }
+                  wakeUp.run();
+                }));
   }
 
   @Override
@@ -87,8 +124,10 @@ public final class LocalFileStager implements Stager {
     }
   }
 
-  static void stageAll(List<StagedInput> inputs, Path workDirectory)
+  /** Stages every input; returns how many files and bytes were copied. */
+  static long[] stageAll(List<StagedInput> inputs, Path workDirectory)
       throws IOException, StagingException {
+    long[] counts = new long[2];
     Files.createDirectories(workDirectory);
     Path root = workDirectory.toRealPath();
     for (StagedInput input : inputs) {
@@ -108,16 +147,18 @@ public final class LocalFileStager implements Stager {
       if (Files.isDirectory(source)) {
         try (Stream<Path> tree = Files.walk(source)) {
           for (Path file : (Iterable<Path>) tree.filter(Files::isRegularFile)::iterator) {
-            copy(input, file, destination.resolve(source.relativize(file).toString()), root);
+            copy(
+                input, file, destination.resolve(source.relativize(file).toString()), root, counts);
           }
         }
       } else {
-        copy(input, source, destination, root);
+        copy(input, source, destination, root, counts);
       }
     }
+    return counts;
   }
 
-  private static void copy(StagedInput input, Path from, Path to, Path root)
+  private static void copy(StagedInput input, Path from, Path to, Path root, long[] counts)
       throws IOException, StagingException {
     Path parent = to.getParent();
     try {
@@ -147,6 +188,8 @@ public final class LocalFileStager implements Stager {
                 + " bytes");
       }
       Files.move(part, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      counts[0]++;
+      counts[1] += got;
     } catch (NoSuchFileException e) {
       throw new StagingException("source " + from + ": no such file (removed while staging?)");
     } catch (AccessDeniedException e) {

@@ -6,6 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.stowage.scheduler.AttemptId;
 import dev.stowage.scheduler.StagedInput;
 import dev.stowage.scheduler.Stager;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.context.Scope;
+import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
+import io.opentelemetry.sdk.trace.SdkTracerProvider;
+import io.opentelemetry.sdk.trace.data.SpanData;
+import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -64,6 +70,46 @@ class LocalFileStagerTest {
                 LocalFileStager.stageAll(
                     List.of(new StagedInput(data.toUri().toString(), "../d.txt")), work))
         .hasMessageContaining("'..' is not allowed");
+  }
+
+  @Test
+  void eachAttemptsStagingIsASpanUnderTheSpanThatHandedItOver() throws Exception {
+    Path data = Files.writeString(tmp.resolve("data.bin"), "12345");
+    var spans = InMemorySpanExporter.create();
+    var tracer =
+        SdkTracerProvider.builder()
+            .addSpanProcessor(SimpleSpanProcessor.create(spans))
+            .build()
+            .get("test");
+    Span prepare = tracer.spanBuilder("prepare_payloads").startSpan();
+    try (var stager = new LocalFileStager(1, tracer)) {
+      try (Scope ignored = prepare.makeCurrent()) {
+        stager.stage(
+            new AttemptId("traced", 3),
+            List.of(new StagedInput(data.toUri().toString(), "in/data.bin")),
+            tmp.resolve("w/traced"));
+      }
+      prepare.end();
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      while (stager.drainResults().isEmpty() && System.nanoTime() < deadline) {
+        Thread.sleep(5);
+      }
+    }
+
+    SpanData staging =
+        spans.getFinishedSpanItems().stream()
+            .filter(s -> s.getName().equals("stage_inputs"))
+            .findFirst()
+            .orElseThrow();
+    assertThat(staging.getParentSpanId()).isEqualTo(prepare.getSpanContext().getSpanId());
+    assertThat(staging.getTraceId()).isEqualTo(prepare.getSpanContext().getTraceId());
+    assertThat(staging.getAttributes().get(LocalFileStager.FILES)).isEqualTo(1L);
+    assertThat(staging.getAttributes().get(LocalFileStager.BYTES)).isEqualTo(5L);
+    assertThat(
+            staging
+                .getAttributes()
+                .get(io.opentelemetry.api.common.AttributeKey.stringKey("stowage.task.id")))
+        .isEqualTo("traced");
   }
 
   @Test

@@ -557,7 +557,11 @@ public final class PostgresTaskStore implements TaskStore {
     try (var executor = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
       for (int start = 0; start < items.size(); start += size) {
         List<T> chunk = items.subList(start, Math.min(items.size(), start + size));
-        futures.add(executor.submit(() -> inTransaction(c -> work.run(c, chunk))));
+        // The caller's trace context goes along, for whatever instruments JDBC.
+        futures.add(
+            executor.submit(
+                io.opentelemetry.context.Context.current()
+                    .wrap(() -> inTransaction(c -> work.run(c, chunk)))));
       }
     }
     var out = new ArrayList<R>(futures.size());

@@ -136,7 +136,7 @@ public final class StowageService implements AutoCloseable {
           }
           case Cluster.Simulated(var nodes) -> new SimulatedCluster(nodes, clock);
         };
-    stager = new LocalFileStager(4);
+    stager = new LocalFileStager(4, telemetry.openTelemetry().getTracer("dev.stowage.staging"));
     cycle =
         new SchedulingCycle(
             store,
