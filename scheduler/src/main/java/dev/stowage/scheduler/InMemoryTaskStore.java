@@ -76,6 +76,15 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   @Override
+  public synchronized java.util.Map<TaskState, Long> countByState() {
+    var out = new java.util.EnumMap<TaskState, Long>(TaskState.class);
+    for (StoredTask t : tasks.values()) {
+      out.merge(t.state(), 1L, Long::sum);
+    }
+    return out;
+  }
+
+  @Override
   public synchronized List<StoredTask> neverSchedulable() {
     return tasks.values().stream()
         .filter(t -> t.neverSchedulable() != null && !t.state().isTerminal())

@@ -71,6 +71,7 @@ public final class SchedulingCycle {
   private final int maxTasksPerCycle;
   private final Clock clock;
   private final Tracer tracer;
+  private final CycleMetrics metrics;
   private final Stager stager; // null: tasks with inputs fail their attempt
   // Attempts being staged, with the launch each gets once its inputs are in place. In memory
   // only: after a restart (or a failed cycle) reconcile sends staging tasks back to the queue.
@@ -98,6 +99,30 @@ public final class SchedulingCycle {
       int maxTasksPerCycle,
       Clock clock,
       Tracer tracer) {
+    this(
+        store,
+        backend,
+        stager,
+        matcher,
+        mode,
+        maxTasksPerCycle,
+        clock,
+        tracer,
+        io.opentelemetry.api.OpenTelemetry.noop().getMeter("dev.stowage.scheduler"));
+  }
+
+  /** With metrics recorded through {@code meter} (see {@link CycleMetrics}). */
+  public SchedulingCycle(
+      TaskStore store,
+      ClusterBackend backend,
+      Stager stager,
+      Matcher matcher,
+      MatchMode mode,
+      int maxTasksPerCycle,
+      Clock clock,
+      Tracer tracer,
+      io.opentelemetry.api.metrics.Meter meter) {
+    this.metrics = new CycleMetrics(meter);
     this.stager = stager;
     this.store = store;
     this.backend = backend;
@@ -110,6 +135,7 @@ public final class SchedulingCycle {
 
   /** Runs one cycle. Never two at once: callers from several threads queue up here. */
   public synchronized Report runOnce() {
+    long started = System.nanoTime();
     var phases = new LinkedHashMap<String, Duration>();
     Span cycle = tracer.spanBuilder("scheduling_cycle").startSpan();
     try (Scope ignored = cycle.makeCurrent()) {
@@ -164,6 +190,8 @@ public final class SchedulingCycle {
       cycle.setAttribute(TASKS, (long) tasks.size());
       cycle.setAttribute(MATCHED, (long) result.matchedCount());
       cycle.setAttribute(LAUNCHED, (long) launched);
+      metrics.matchResult(result, tasks);
+      metrics.cycle(Duration.ofNanos(System.nanoTime() - started));
       if (events > 0 || !tasks.isEmpty()) {
         // Inside the cycle's span: the record carries its trace_id.
         LOG.info(
@@ -202,7 +230,9 @@ public final class SchedulingCycle {
       span.setStatus(StatusCode.ERROR);
       throw e;
     } finally {
-      phases.put(name, Duration.ofNanos(System.nanoTime() - start));
+      long took = System.nanoTime() - start;
+      phases.put(name, Duration.ofNanos(took));
+      metrics.phase(name, took);
       span.end();
     }
   }
@@ -225,7 +255,8 @@ public final class SchedulingCycle {
       offerByTask.put(a.task(), a.offer());
     }
     // One write for the whole cycle; tasks cancelled since they were read are left out.
-    Map<String, Integer> attempts = store.assignAll(offerByTask, clock.instant());
+    Instant now = clock.instant();
+    Map<String, Integer> attempts = store.assignAll(offerByTask, now);
     var out = new ArrayList<Launch>(attempts.size());
     for (Assignment a : assignments) {
       Integer attempt = attempts.get(a.task());
@@ -233,6 +264,7 @@ public final class SchedulingCycle {
         continue;
       }
       StoredTask t = byId.get(a.task());
+      metrics.queued(t, now);
       var env = new HashMap<>(t.spec().env());
       if (t.spec().traceParent() != null) {
         env.put("TRACEPARENT", t.spec().traceParent());
@@ -545,6 +577,7 @@ public final class SchedulingCycle {
 
   /** Retry per the task's policy, or fail it for good. */
   private boolean failAttempt(AttemptId attempt, TaskState from, Instant now, String reason) {
+    metrics.attemptFailed(reason);
     store.recordError(attempt.taskId(), attempt.attempt(), reason);
     return failAttempt(attempt, from, now);
   }

@@ -23,6 +23,9 @@ public interface TaskStore {
    */
   void submit(List<TaskSpec> batch, java.util.Map<String, String> neverSchedulable, Instant now);
 
+  /** How many tasks are in each state (states with none are left out). */
+  java.util.Map<TaskState, Long> countByState();
+
   /** Tasks flagged never schedulable that have not finished: to check again when nodes change. */
   List<StoredTask> neverSchedulable();
 

@@ -274,6 +274,71 @@ class SchedulingCycleTest {
     assertThat(later.getValue().message()).isEqualTo("1/1 offers fit");
   }
 
+  @Test
+  void metricsCountMatchesUnmatchedByReasonPhasesAndFailedAttempts() {
+    var metrics = io.opentelemetry.sdk.testing.exporter.InMemoryMetricReader.create();
+    var meter =
+        io.opentelemetry.sdk.metrics.SdkMeterProvider.builder()
+            .registerMetricReader(metrics)
+            .build()
+            .get("test");
+    backend.free = new Resources(4000, 8192, 100_000, 0);
+    var measured =
+        new SchedulingCycle(
+            store,
+            backend,
+            null,
+            Matcher.fast(),
+            MatchMode.PACK,
+            100,
+            clock,
+            tracing.get("t"),
+            meter);
+    store.submit(
+        List.of(
+            task("fits", 1000),
+            task("too-big", 8000),
+            task("zoned", 500).withConstraints(Map.of("zone", "mars")),
+            task("inputs", 500).withInputs(List.of(new StagedInput("file:///a", "a")))),
+        clock.instant());
+
+    measured.runOnce();
+
+    var byName = new java.util.HashMap<String, io.opentelemetry.sdk.metrics.data.MetricData>();
+    for (var m : metrics.collectAllMetrics()) {
+      byName.put(m.getName(), m);
+    }
+    assertThat(byName.get("stowage.tasks.matched").getLongSumData().getPoints())
+        .singleElement()
+        .satisfies(p -> assertThat(p.getValue()).isEqualTo(2)); // "fits" and "inputs"
+    var unmatched = new java.util.HashMap<String, Long>();
+    for (var p : byName.get("stowage.tasks.unmatched").getLongSumData().getPoints()) {
+      unmatched.put(p.getAttributes().get(CycleMetrics.REASON), p.getValue());
+    }
+    assertThat(unmatched).isEqualTo(Map.of("insufficient cpuMillis", 1L, "constraint", 1L));
+    assertThat(byName.get("stowage.attempts.failed").getLongSumData().getPoints())
+        .singleElement()
+        .satisfies(
+            p -> assertThat(p.getAttributes().get(CycleMetrics.REASON)).isEqualTo("staging"));
+    var phases = new java.util.HashSet<String>();
+    for (var p : byName.get("stowage.cycle.phase.duration").getHistogramData().getPoints()) {
+      phases.add(p.getAttributes().get(CycleMetrics.PHASE));
+    }
+    assertThat(phases)
+        .contains(
+            "get_resource_offers_from_cluster",
+            "get_processable_tasks",
+            "match_tasks_to_offers",
+            "prepare_payloads",
+            "launch");
+    assertThat(byName.get("stowage.task.queue.wait").getHistogramData().getPoints())
+        .singleElement()
+        .satisfies(p -> assertThat(p.getCount()).isEqualTo(2));
+    assertThat(byName.get("stowage.cycle.duration").getHistogramData().getPoints())
+        .singleElement()
+        .satisfies(p -> assertThat(p.getCount()).isEqualTo(1));
+  }
+
   /** A stager whose results the test decides. */
   static final class ScriptedStager implements Stager {
     final List<AttemptId> asked = new ArrayList<>();

@@ -5,6 +5,10 @@ import dev.stowage.scheduler.StagedInput;
 import dev.stowage.scheduler.Stager;
 import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.metrics.DoubleHistogram;
+import io.opentelemetry.api.metrics.LongCounter;
+import io.opentelemetry.api.metrics.Meter;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
@@ -32,9 +36,15 @@ import java.util.stream.Stream;
 public final class LocalFileStager implements Stager {
   static final AttributeKey<Long> FILES = AttributeKey.longKey("stowage.staging.files");
   static final AttributeKey<Long> BYTES = AttributeKey.longKey("stowage.staging.bytes");
+  private static final Attributes SUCCEEDED =
+      Attributes.of(AttributeKey.stringKey("stowage.outcome"), "succeeded");
+  private static final Attributes FAILED =
+      Attributes.of(AttributeKey.stringKey("stowage.outcome"), "failed");
 
   private final Semaphore slots;
   private final Tracer tracer;
+  private final LongCounter bytes;
+  private final DoubleHistogram duration;
   private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
   private final List<Result> results = new ArrayList<>(); // guarded by this
   private volatile Runnable wakeUp = () -> {};
@@ -52,7 +62,24 @@ public final class LocalFileStager implements Stager {
    *     current when {@link #stage} was called (the cycle's {@code prepare_payloads})
    */
   public LocalFileStager(int concurrency, Tracer tracer) {
+    this(concurrency, tracer, OpenTelemetry.noop().getMeter("dev.stowage.staging"));
+  }
+
+  /** With {@code stowage.staging.bytes} and {@code stowage.staging.duration} recorded. */
+  public LocalFileStager(int concurrency, Tracer tracer, Meter meter) {
     this.tracer = tracer;
+    this.bytes =
+        meter
+            .counterBuilder("stowage.staging.bytes")
+            .setDescription("Bytes copied into work directories")
+            .setUnit("By")
+            .build();
+    this.duration =
+        meter
+            .histogramBuilder("stowage.staging.duration")
+            .setDescription("How long one attempt's staging took, by outcome")
+            .setUnit("s")
+            .build();
     if (concurrency < 1) {
       throw new IllegalArgumentException("concurrency must be at least 1, got " + concurrency);
     }
@@ -68,6 +95,7 @@ public final class LocalFileStager implements Stager {
             .wrap(
                 () -> {
                   slots.acquireUninterruptibly();
+                  long started = System.nanoTime();
                   Span span =
                       tracer
                           .spanBuilder("stage_inputs")
@@ -79,6 +107,7 @@ public final class LocalFileStager implements Stager {
                     long[] counts = stageAll(copy, workDirectory);
                     span.setAttribute(FILES, counts[0]);
                     span.setAttribute(BYTES, counts[1]);
+                    bytes.add(counts[1]);
                     result = new Result(attempt, true, "");
                   } catch (StagingException e) {
                     result = new Result(attempt, false, e.getMessage());
@@ -92,6 +121,8 @@ public final class LocalFileStager implements Stager {
                   if (!result.succeeded()) {
                     span.setStatus(StatusCode.ERROR, result.detail());
                   }
+                  duration.record(
+                      (System.nanoTime() - started) / 1e9, result.succeeded() ? SUCCEEDED : FAILED);
                   span.end();
                   synchronized (this) {
                     results.add(result);

@@ -225,6 +225,22 @@ public final class PostgresTaskStore implements TaskStore {
   }
 
   @Override
+  public Map<TaskState, Long> countByState() {
+    return inTransaction(
+        c -> {
+          try (PreparedStatement q =
+                  c.prepareStatement("select state, count(*) from tasks group by state");
+              ResultSet rs = q.executeQuery()) {
+            var out = new java.util.EnumMap<TaskState, Long>(TaskState.class);
+            while (rs.next()) {
+              out.put(TaskState.parse(rs.getString(1)), rs.getLong(2));
+            }
+            return out;
+          }
+        });
+  }
+
+  @Override
   public List<StoredTask> neverSchedulable() {
     return tasksWhere("never_schedulable is not null and state in ('waiting', 'queued')");
   }

@@ -136,7 +136,10 @@ public final class StowageService implements AutoCloseable {
           }
           case Cluster.Simulated(var nodes) -> new SimulatedCluster(nodes, clock);
         };
-    stager = new LocalFileStager(4, telemetry.openTelemetry().getTracer("dev.stowage.staging"));
+    var otel = telemetry.openTelemetry();
+    stager =
+        new LocalFileStager(
+            4, otel.getTracer("dev.stowage.staging"), otel.getMeter("dev.stowage.staging"));
     cycle =
         new SchedulingCycle(
             store,
@@ -146,7 +149,9 @@ public final class StowageService implements AutoCloseable {
             MatchMode.PACK,
             config.maxTasksPerCycle(),
             clock,
-            telemetry.openTelemetry().getTracer("dev.stowage.scheduler"));
+            otel.getTracer("dev.stowage.scheduler"),
+            otel.getMeter("dev.stowage.scheduler"));
+    ServiceMetrics.register(otel.getMeter("dev.stowage.service"), store, backend);
     int checked = cycle.reconcile();
     if (checked > 0) {
       LOG.info("reconciled {} task(s) that were in flight when the service last stopped", checked);
@@ -194,6 +199,11 @@ public final class StowageService implements AutoCloseable {
               config.routes.get("/api/cycles", this::cycles);
               config.routes.get("/api/scheduling", this::scheduling);
               config.routes.get("/api/traces", this::traces);
+              config.routes.get(
+                  "/metrics",
+                  ctx ->
+                      ctx.contentType(Telemetry.prometheusContentType())
+                          .result(telemetry.prometheusText()));
               config.routes.get("/api/traces/{traceId}", this::trace);
               config.routes.post(
                   "/api/scheduling/pause",

@@ -1,9 +1,12 @@
 package dev.stowage.app.telemetry;
 
 import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.exporter.prometheus.PrometheusMetricReader;
 import io.opentelemetry.sdk.OpenTelemetrySdk;
 import io.opentelemetry.sdk.autoconfigure.AutoConfiguredOpenTelemetrySdk;
 import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -20,10 +23,12 @@ import java.util.function.Function;
 public final class Telemetry implements AutoCloseable {
   private final OpenTelemetrySdk sdk;
   private final RecentTraces recent;
+  private final PrometheusMetricReader prometheus;
 
-  private Telemetry(OpenTelemetrySdk sdk, RecentTraces recent) {
+  private Telemetry(OpenTelemetrySdk sdk, RecentTraces recent, PrometheusMetricReader prometheus) {
     this.sdk = sdk;
     this.recent = recent;
+    this.prometheus = prometheus;
   }
 
   /**
@@ -32,9 +37,13 @@ public final class Telemetry implements AutoCloseable {
    */
   public static Telemetry start(Path traceFile, Function<String, String> env) {
     var recent = new RecentTraces(1000, 10_000);
+    // Read on each scrape of /metrics, beside OTLP export when an endpoint is configured.
+    var prometheus = PrometheusMetricReader.create();
     OpenTelemetrySdk sdk =
         AutoConfiguredOpenTelemetrySdk.builder()
             .addPropertiesSupplier(() -> defaults(env))
+            .addMeterProviderCustomizer(
+                (metrics, config) -> metrics.registerMetricReader(prometheus))
             .addTracerProviderCustomizer(
                 (tracing, config) -> {
                   tracing.addSpanProcessor(recent);
@@ -51,7 +60,7 @@ public final class Telemetry implements AutoCloseable {
                 })
             .build()
             .getOpenTelemetrySdk();
-    return new Telemetry(sdk, recent);
+    return new Telemetry(sdk, recent, prometheus);
   }
 
   /**
@@ -86,6 +95,21 @@ public final class Telemetry implements AutoCloseable {
 
   public RecentTraces recentTraces() {
     return recent;
+  }
+
+  /** Every metric now, in Prometheus' text exposition format. */
+  public byte[] prometheusText() {
+    var out = new ByteArrayOutputStream();
+    try {
+      PrometheusTextFormatWriter.create().write(out, prometheus.collect());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out.toByteArray();
+  }
+
+  public static String prometheusContentType() {
+    return PrometheusTextFormatWriter.CONTENT_TYPE;
   }
 
   /** Flushes what is batched and stops the exporters. */

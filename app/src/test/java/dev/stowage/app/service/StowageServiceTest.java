@@ -83,6 +83,19 @@ class StowageServiceTest {
             "prepare_payloads",
             "launch");
     assertThat(get("/api/traces/" + "0".repeat(32)).statusCode()).isEqualTo(404);
+
+    // Metrics, in Prometheus' text format.
+    var metrics = get("/metrics");
+    assertThat(metrics.statusCode()).isEqualTo(200);
+    assertThat(metrics.headers().firstValue("Content-Type").orElse("")).startsWith("text/plain");
+    assertThat(metrics.body())
+        .contains("stowage_cycle_duration_seconds_count")
+        .contains("stowage_cycle_phase_duration_seconds_count{")
+        .contains("stowage_phase=\"match_tasks_to_offers\"")
+        .contains("stowage_tasks_matched_total")
+        .contains("stowage_task_queue_wait_seconds_count")
+        .contains("stowage_cluster_utilization_ratio{")
+        .containsPattern("stowage_tasks\\{[^}]*stowage_task_state=\"succeeded\"[^}]*\\} [1-9]");
   }
 
   @Test

@@ -1,0 +1,89 @@
+package dev.stowage.app.service;
+
+import dev.stowage.engine.Offer;
+import dev.stowage.engine.Resources;
+import dev.stowage.scheduler.ClusterBackend;
+import dev.stowage.scheduler.TaskState;
+import dev.stowage.scheduler.TaskStore;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.metrics.Meter;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What the service reports when read (a scrape, an OTLP export): tasks by state and how much of the
+ * cluster is in use, per resource.
+ */
+final class ServiceMetrics {
+  static final AttributeKey<String> STATE = AttributeKey.stringKey("stowage.task.state");
+  static final AttributeKey<String> RESOURCE = AttributeKey.stringKey("stowage.resource");
+
+  /** Counting a million tasks is a full scan: at most once per this many nanoseconds. */
+  private static final long COUNT_EVERY_NANOS = 10_000_000_000L;
+
+  private ServiceMetrics() {}
+
+  static void register(Meter meter, TaskStore store, ClusterBackend backend) {
+    var counts =
+        new Object() {
+          Map<TaskState, Long> last = Map.of();
+          long at = Long.MIN_VALUE;
+
+          synchronized Map<TaskState, Long> get() {
+            long now = System.nanoTime();
+            if (at == Long.MIN_VALUE || now - at >= COUNT_EVERY_NANOS) {
+              last = store.countByState();
+              at = now;
+            }
+            return last;
+          }
+        };
+    meter
+        .gaugeBuilder("stowage.tasks")
+        .ofLongs()
+        .setDescription("Tasks by state")
+        .setUnit("{task}")
+        .buildWithCallback(
+            m -> {
+              Map<TaskState, Long> now = counts.get();
+              for (TaskState s : TaskState.values()) {
+                m.record(now.getOrDefault(s, 0L), Attributes.of(STATE, s.label()));
+              }
+            });
+    meter
+        .gaugeBuilder("stowage.cluster.utilization")
+        .setDescription("The share of the cluster's capacity in use, per resource")
+        .setUnit("1")
+        .buildWithCallback(
+            m -> {
+              double[] used = utilization(backend.capacities(), backend.offers());
+              for (int d = 0; d < 4; d++) {
+                if (!Double.isNaN(used[d])) {
+                  m.record(used[d], Attributes.of(RESOURCE, Resources.DIMENSIONS[d]));
+                }
+              }
+            });
+  }
+
+  /** Per dimension, 1 - free/capacity over all nodes; NaN where no node has any. */
+  static double[] utilization(List<Offer> capacities, List<Offer> offers) {
+    double[] capacity = new double[4];
+    double[] free = new double[4];
+    for (Offer o : capacities) {
+      for (int d = 0; d < 4; d++) {
+        capacity[d] += o.available().get(d);
+      }
+    }
+    for (Offer o : offers) {
+      for (int d = 0; d < 4; d++) {
+        free[d] += o.available().get(d);
+      }
+    }
+    double[] out = new double[4];
+    for (int d = 0; d < 4; d++) {
+      out[d] = capacity[d] == 0 ? Double.NaN : 1 - free[d] / capacity[d];
+    }
+    return out;
+  }
+}

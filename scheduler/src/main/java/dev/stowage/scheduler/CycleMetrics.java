@@ -1,0 +1,136 @@
+package dev.stowage.scheduler;
+
+import dev.stowage.engine.Explanation;
+import dev.stowage.engine.MatchResult;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.metrics.DoubleHistogram;
+import io.opentelemetry.api.metrics.LongCounter;
+import io.opentelemetry.api.metrics.Meter;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The cycle's metrics: how long cycles and phases take, how many tasks were matched and why the
+ * others were not, how long tasks queued, and why attempts failed. Names in the {@code stowage.*}
+ * namespace, units as OpenTelemetry's conventions spell them.
+ */
+final class CycleMetrics {
+  static final AttributeKey<String> PHASE = AttributeKey.stringKey("stowage.phase");
+  static final AttributeKey<String> REASON = AttributeKey.stringKey("stowage.reason");
+
+  /** Unmatched tasks are explained per kind of task, for this many kinds a cycle at most. */
+  private static final int EXPLAINED_KINDS = 32;
+
+  private final DoubleHistogram cycleDuration;
+  private final DoubleHistogram phaseDuration;
+  private final LongCounter matched;
+  private final LongCounter unmatched;
+  private final DoubleHistogram queueWait;
+  private final LongCounter attemptsFailed;
+  private final Map<String, Attributes> phaseAttributes = new HashMap<>();
+
+  CycleMetrics(Meter meter) {
+    cycleDuration =
+        meter
+            .histogramBuilder("stowage.cycle.duration")
+            .setDescription("How long one scheduling cycle took, all phases and writes included")
+            .setUnit("s")
+            .build();
+    phaseDuration =
+        meter
+            .histogramBuilder("stowage.cycle.phase.duration")
+            .setDescription("How long each phase of a scheduling cycle took")
+            .setUnit("s")
+            .build();
+    matched =
+        meter
+            .counterBuilder("stowage.tasks.matched")
+            .setDescription("Processable tasks a cycle matched to an offer")
+            .setUnit("{task}")
+            .build();
+    unmatched =
+        meter
+            .counterBuilder("stowage.tasks.unmatched")
+            .setDescription("Processable tasks a cycle left unmatched, by the main reason")
+            .setUnit("{task}")
+            .build();
+    queueWait =
+        meter
+            .histogramBuilder("stowage.task.queue.wait")
+            .setDescription("From queued (or the end of a retry's backoff) to assigned")
+            .setUnit("s")
+            .build();
+    attemptsFailed =
+        meter
+            .counterBuilder("stowage.attempts.failed")
+            .setDescription(
+                "Task attempts that failed, by cause (exit, timeout, lost, launch, staging)")
+            .setUnit("{attempt}")
+            .build();
+  }
+
+  void cycle(Duration took) {
+    cycleDuration.record(took.toNanos() / 1e9);
+  }
+
+  void phase(String name, long nanos) {
+    phaseDuration.record(
+        nanos / 1e9, phaseAttributes.computeIfAbsent(name, n -> Attributes.of(PHASE, n)));
+  }
+
+  /**
+   * Counts the cycle's matches, and its unmatched tasks by the engine's main reason: one pass over
+   * the offers per kind of unmatched task, for the first {@value #EXPLAINED_KINDS} kinds.
+   */
+  void matchResult(MatchResult result, List<StoredTask> tasks) {
+    matched.add(result.matchedCount());
+    int[] left = result.unassignedTasks();
+    if (left.length == 0) {
+      return;
+    }
+    var reasonByKind = new HashMap<Object, String>();
+    var counts = new HashMap<String, Long>();
+    for (int i : left) {
+      var spec = tasks.get(i).spec();
+      Object kind = List.of(spec.resources(), spec.constraints());
+      String reason = reasonByKind.get(kind);
+      if (reason == null) {
+        reason =
+            reasonByKind.size() < EXPLAINED_KINDS ? category(result.explain(i)) : "not examined";
+        reasonByKind.put(kind, reason);
+      }
+      counts.merge(reason, 1L, Long::sum);
+    }
+    counts.forEach((reason, n) -> unmatched.add(n, Attributes.of(REASON, reason)));
+  }
+
+  /** A low-cardinality label: the largest reason, with constraint values left out. */
+  static String category(Explanation e) {
+    if (e.reasons().isEmpty()) {
+      return e.offers() == 0 ? "no offers" : "fits";
+    }
+    String top = e.reasons().keySet().iterator().next();
+    return top.startsWith("constraint ") ? "constraint" : top;
+  }
+
+  void queued(StoredTask t, Instant assignedAt) {
+    Instant since = t.notBefore() != null ? t.notBefore() : t.submittedAt();
+    queueWait.record(Math.max(0, Duration.between(since, assignedAt).toNanos()) / 1e9);
+  }
+
+  void attemptFailed(String reason) {
+    String cause =
+        reason.startsWith("exited")
+            ? "exit"
+            : reason.startsWith("timed out")
+                ? "timeout"
+                : reason.startsWith("lost")
+                    ? "lost"
+                    : reason.startsWith("launch") ? "launch" : "staging";
+    attemptsFailed.add(1, Attributes.of(REASON, cause));
+  }
+}
