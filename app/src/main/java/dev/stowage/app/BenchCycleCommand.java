@@ -1,5 +1,6 @@
 package dev.stowage.app;
 
+import dev.stowage.app.telemetry.Telemetry;
 import dev.stowage.backend.sim.SimulatedCluster;
 import dev.stowage.engine.MatchMode;
 import dev.stowage.engine.Matcher;
@@ -70,18 +71,33 @@ final class BenchCycleCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "42", description = "Default: ${DEFAULT-VALUE}.")
   long seed;
 
+  @Option(
+      names = "--telemetry",
+      defaultValue = "off",
+      description =
+          "off: no-op tracer and meter. on: the service's OpenTelemetry SDK (spans kept in"
+              + " memory, metrics read by Prometheus; OTLP if OTEL_* says so). Default:"
+              + " ${DEFAULT-VALUE}.")
+  String telemetry;
+
   @Override
   public Integer call() throws Exception {
+    if (!List.of("off", "on").contains(telemetry)) {
+      throw new IllegalArgumentException("--telemetry must be off or on, got '" + telemetry + "'");
+    }
     PrintWriter out = spec.commandLine().getOut();
     Path dir = Files.createTempDirectory("stowage-bench-cycle");
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
     Clock clock = Clock.fixed(Instant.parse("2026-11-25T12:00:00Z"), ZoneOffset.UTC);
     try (var pg = EmbeddedPostgres.start(dir.resolve("pgdata"));
-        var db = Database.open(pg)) {
+        var db = Database.open(pg);
+        var sdk = Telemetry.start(null, System::getenv)) {
+      var noop = OpenTelemetry.noop();
       var store = new PostgresTaskStore(db.dataSource());
       // A gate that never runs (no node has zone=never) holds every background task waiting.
       store.submit(List.of(gate()), clock.instant());
-      int background = Math.max(0, stored - processable * (warmup + runs));
+      int cycles = warmup + runs;
+      int background = Math.max(0, stored - processable * cycles);
       long t0 = System.nanoTime();
       for (int start = 0; start < background; start += 10_000) {
         var batch = new ArrayList<TaskSpec>();
@@ -91,6 +107,12 @@ final class BenchCycleCommand implements Callable<Integer> {
         store.submit(batch, clock.instant());
       }
       double loadS = (System.nanoTime() - t0) / 1e9;
+      // As after any bulk load: settle the table now, or autovacuum does it in the middle of the
+      // measured cycles (seen: submits and cycles 1.5x slower from one run to the next).
+      try (var c = db.dataSource().getConnection()) {
+        c.createStatement().execute("vacuum analyze tasks");
+        c.createStatement().execute("vacuum analyze task_dependencies");
+      }
       out.printf(
           "# loaded %d waiting tasks in %.1f s: %.0f tasks/s through the store (batches of 10000)%n",
           background, loadS, background / Math.max(loadS, 1e-9));
@@ -104,9 +126,11 @@ final class BenchCycleCommand implements Callable<Integer> {
       List<Map<String, Duration>> phases = new ArrayList<>();
       List<Duration> totals = new ArrayList<>();
       List<Duration> eventsApplied = new ArrayList<>();
+
       out.printf("%-4s %9s %9s %9s %10s%n", "run", "tasks", "matched", "launched", "total ms");
-      for (int r = 0; r < warmup + runs; r++) {
+      for (int r = 0; r < cycles; r++) {
         boolean counted = r >= warmup;
+        OpenTelemetry otel = telemetry.equals("on") ? sdk.openTelemetry() : noop;
         var batch = new ArrayList<TaskSpec>(processable);
         for (Task t : w.tasks()) {
           batch.add(
@@ -122,11 +146,13 @@ final class BenchCycleCommand implements Callable<Integer> {
             new SchedulingCycle(
                 store,
                 new SimulatedCluster(nodes, clock),
+                null,
                 Matcher.fast(),
                 MatchMode.PACK,
                 processable + 1,
                 clock,
-                OpenTelemetry.noop().getTracer("bench"));
+                otel.getTracer("dev.stowage.scheduler"),
+                otel.getMeter("dev.stowage.scheduler"));
         long c0 = System.nanoTime();
         SchedulingCycle.Report report = cycle.runOnce();
         Duration total = Duration.ofNanos(System.nanoTime() - c0);
@@ -159,12 +185,14 @@ final class BenchCycleCommand implements Callable<Integer> {
         }
       }
       out.println();
-      out.printf("%-34s %10s%n", "phase (median of " + runs + " runs)", "ms");
+      out.printf(
+          "%-34s %10s%n", "phase (median of " + runs + " runs, telemetry " + telemetry + ")", "ms");
       for (String phase : phases.getFirst().keySet()) {
         out.printf(
             "%-34s %10.1f%n", phase, median(phases.stream().map(p -> p.get(phase)).toList()));
       }
       out.printf("%-34s %10.1f%n", "whole cycle", median(totals));
+
       out.printf(
           "%-34s %10.1f%n", "next cycle: apply " + processable + " started", median(eventsApplied));
     } finally {

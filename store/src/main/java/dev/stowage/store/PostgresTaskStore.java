@@ -366,17 +366,21 @@ public final class PostgresTaskStore implements TaskStore {
                 ids[i] = chunk.get(i).taskId();
                 numbers[i] = chunk.get(i).attempt();
               }
+              steadyBatchPlan(c);
               try (PreparedStatement q =
                   c.prepareStatement(
                       "update tasks t set state = ?, updated_at = ?"
                           + " from unnest(?::text[], ?::int[]) as u(id, attempt)"
-                          + " where t.id = u.id and t.attempt = u.attempt and t.state = ?"
+                          + " where t.id = any(?::text[]) and t.id = u.id"
+                          + " and t.attempt = u.attempt and t.state = ?"
                           + " returning t.id")) {
+                var idArray = c.createArrayOf("text", ids);
                 q.setString(1, to.label());
                 q.setTimestamp(2, Timestamp.from(now));
-                q.setArray(3, c.createArrayOf("text", ids));
+                q.setArray(3, idArray);
                 q.setArray(4, c.createArrayOf("int4", numbers));
-                q.setString(5, from.label());
+                q.setArray(5, idArray);
+                q.setString(6, from.label());
                 var moved = new HashSet<String>();
                 try (ResultSet rs = q.executeQuery()) {
                   while (rs.next()) {
@@ -595,6 +599,18 @@ public final class PostgresTaskStore implements TaskStore {
       }
     }
     return out;
+  }
+
+  /**
+   * For a batch write that joins a list of ids to the tasks: find the rows by id and hash-join the
+   * list. Statistics taken when few tasks were in the batch's state (just after a bulk load, say)
+   * make the planner expect one row there and loop over the whole list for each of the thousands
+   * actually found: 19 s instead of 0.2 s for 20,000 launches, measured.
+   */
+  private static void steadyBatchPlan(Connection c) throws SQLException {
+    try (var s = c.createStatement()) {
+      s.execute("set local enable_nestloop = off");
+    }
   }
 
   private interface ChunkWork<T, R> {
