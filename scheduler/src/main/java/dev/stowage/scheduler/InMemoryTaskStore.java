@@ -95,20 +95,23 @@ public final class InMemoryTaskStore implements TaskStore {
   public synchronized void recordError(String id, int attempt, String error) {
     StoredTask t = tasks.get(id);
     if (t != null && t.attempt() == attempt) {
-      tasks.put(
-          id,
-          new StoredTask(
-              t.spec(),
-              t.state(),
-              t.attempt(),
-              t.offer(),
-              t.pendingDependencies(),
-              t.notBefore(),
-              t.submittedAt(),
-              t.updatedAt(),
-              t.neverSchedulable(),
-              error));
+      tasks.put(id, withNotes(t, t.neverSchedulable(), error));
     }
+  }
+
+  /** The same task with other notes (never-schedulable reason, last error); its state unchanged. */
+  private static StoredTask withNotes(StoredTask t, String neverSchedulable, String lastError) {
+    return new StoredTask(
+        t.spec(),
+        t.state(),
+        t.attempt(),
+        t.offer(),
+        t.pendingDependencies(),
+        t.notBefore(),
+        t.submittedAt(),
+        t.updatedAt(),
+        neverSchedulable,
+        lastError);
   }
 
   @Override
@@ -116,19 +119,7 @@ public final class InMemoryTaskStore implements TaskStore {
     for (String id : ids) {
       StoredTask t = tasks.get(id);
       if (t != null && t.neverSchedulable() != null) {
-        tasks.put(
-            id,
-            new StoredTask(
-                t.spec(),
-                t.state(),
-                t.attempt(),
-                t.offer(),
-                t.pendingDependencies(),
-                t.notBefore(),
-                t.submittedAt(),
-                t.updatedAt(),
-                null,
-                t.lastError()));
+        tasks.put(id, withNotes(t, null, t.lastError()));
       }
     }
   }

@@ -110,13 +110,7 @@ class StowageServiceTest {
 
     assertThat(post("/api/tasks", body, null).statusCode()).isEqualTo(201);
 
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    String state = "";
-    while (!state.equals("succeeded")) {
-      assertThat(System.nanoTime()).as("svc/staged succeeds, is " + state).isLessThan(deadline);
-      Thread.sleep(100);
-      state = json(get("/api/tasks/svc%2Fstaged")).get("state").asText();
-    }
+    awaitState("svc%2Fstaged", "succeeded");
     assertThat(get("/api/tasks/svc%2Fstaged/logs").body()).isEqualTo("id,value\n1,42\n");
   }
 
@@ -130,13 +124,7 @@ class StowageServiceTest {
 
     assertThat(post("/api/tasks", body, null).statusCode()).isEqualTo(201);
 
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    String state = "";
-    while (!state.equals("failed")) {
-      assertThat(System.nanoTime()).as("svc/no-input fails, is " + state).isLessThan(deadline);
-      Thread.sleep(100);
-      state = json(get("/api/tasks/svc%2Fno-input")).get("state").asText();
-    }
+    awaitState("svc%2Fno-input", "failed");
     assertThat(json(get("/api/tasks/svc%2Fno-input")).get("lastError").asText())
         .isEqualTo(
             "staging failed: source file:///nonexistent/stowage.csv: no such file or directory");
@@ -258,6 +246,19 @@ class StowageServiceTest {
     return HTTP.send(
         HttpRequest.newBuilder(URI.create(service.url() + path)).GET().build(),
         HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** Polls the task (its id as in a URL) until it is in {@code state}, for 30 s at most. */
+  private static void awaitState(String urlId, String state) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    String now = "";
+    while (!now.equals(state)) {
+      assertThat(System.nanoTime())
+          .as(urlId + " reaches " + state + ", is " + now)
+          .isLessThan(deadline);
+      Thread.sleep(100);
+      now = json(get("/api/tasks/" + urlId)).get("state").asText();
+    }
   }
 
   private static JsonNode json(HttpResponse<String> response) throws Exception {

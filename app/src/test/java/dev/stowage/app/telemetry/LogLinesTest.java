@@ -39,15 +39,19 @@ class LogLinesTest {
     return captured.toString(StandardCharsets.UTF_8);
   }
 
+  /** A tracer whose spans are real (sampled, with ids), as the service's are. */
+  static io.opentelemetry.api.trace.Tracer tracer() {
+    return SdkTracerProvider.builder()
+        .addSpanProcessor(
+            io.opentelemetry.sdk.trace.export.SimpleSpanProcessor.create(
+                io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter.create()))
+        .build()
+        .get("test");
+  }
+
   @Test
   void jsonLinesCarryTheTraceAndSpanIdsOfTheSpanTheyAreLoggedIn() throws Exception {
-    var tracer =
-        SdkTracerProvider.builder()
-            .addSpanProcessor(
-                io.opentelemetry.sdk.trace.export.SimpleSpanProcessor.create(
-                    io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter.create()))
-            .build()
-            .get("test");
+    var tracer = tracer();
     Span span = tracer.spanBuilder("scheduling_cycle").startSpan();
 
     String out =
@@ -75,13 +79,7 @@ class LogLinesTest {
 
   @Test
   void theTerminalFormatIsOneReadableLineWithTheTraceId() throws Exception {
-    var tracer =
-        SdkTracerProvider.builder()
-            .addSpanProcessor(
-                io.opentelemetry.sdk.trace.export.SimpleSpanProcessor.create(
-                    io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter.create()))
-            .build()
-            .get("test");
+    var tracer = tracer();
     Span span = tracer.spanBuilder("scheduling_cycle").startSpan();
 
     String out =
