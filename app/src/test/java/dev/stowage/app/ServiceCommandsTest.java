@@ -85,7 +85,9 @@ class ServiceCommandsTest {
 
     assertThat(run("why", "why/after-sleeper", "--url", service.url()).out())
         .isEqualTo(
-            "why/after-sleeper (waiting): waiting for 1 of 1 dependencies: why/sleeper (running)\n");
+            "why/after-sleeper (waiting): waiting since "
+                + submittedAt("why/after-sleeper")
+                + " for 1 of 1 dependencies: why/sleeper (running)\n");
     assertThat(run("why", "why/huge", "--url", service.url()).out())
         .startsWith(
             "why/huge (queued): never schedulable: 0/1 nodes fit it empty: 1 insufficient"
@@ -111,6 +113,21 @@ class ServiceCommandsTest {
     assertThat(again.err()).isEqualTo("stowage: task 'why/huge' is already cancelled\n");
     assertThat(run("tasks", "--state", "sideways", "--url", service.url()).err())
         .isEqualTo("stowage: state: unknown task state 'sideways'\n");
+  }
+
+  /** The task's submit time as the service reports it. */
+  private static String submittedAt(String id) throws Exception {
+    var response =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(service.url() + "/api/tasks/" + id.replace("/", "%2F")))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+    return new com.fasterxml.jackson.databind.ObjectMapper()
+        .readTree(response.body())
+        .get("submittedAt")
+        .asText();
   }
 
   private static void awaitState(String id, String state) throws Exception {

@@ -88,6 +88,40 @@ class SimulatedServiceTest {
   }
 
   @Test
+  void aTaskWaitingForRoomSaysWhatTheLastCycleFoundAndForHowManyCycles() throws Exception {
+    assertThat(
+            post(
+                    "/api/tasks",
+                    """
+                    {"tasks": [
+                      {"id": "sim/b-hog", "command": ["sim"], "cpuMillis": 4000,
+                       "constraints": {"zone": "b"}, "priority": 5,
+                       "env": {"STOWAGE_SIM_DURATION_MS": "3600000"}},
+                      {"id": "sim/b-next", "command": ["sim"], "cpuMillis": 1000,
+                       "constraints": {"zone": "b"}}
+                    ]}
+                    """)
+                .statusCode())
+        .isEqualTo(201);
+    awaitState("sim/b-hog", "running");
+    long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    JsonNode why = JSON.readTree(get("/api/tasks/sim%2Fb-next/why").body());
+    while (why.path("cyclesSinceQueued").asLong() < 2) {
+      assertThat(System.nanoTime()).as(why.toString()).isLessThan(deadline);
+      Thread.sleep(50);
+      why = JSON.readTree(get("/api/tasks/sim%2Fb-next/why").body());
+    }
+
+    assertThat(why.get("state").asText()).isEqualTo("queued");
+    assertThat(why.get("neverSchedulable").asBoolean()).isFalse();
+    assertThat(why.get("why").asText())
+        .startsWith("at the last cycle (")
+        .contains("): 0/2 offers fit: 1 constraint zone=b, 1 insufficient cpuMillis; queued since ")
+        .matches(".*, \\d+ cycles$");
+    assertThat(why.at("/reasons/insufficient cpuMillis").asInt()).isEqualTo(1);
+  }
+
+  @Test
   void pausedSchedulingPlacesNothingAndResumingPlacesTheWaitingWork() throws Exception {
     JsonNode paused = JSON.readTree(post("/api/scheduling/pause", "").body());
     assertThat(paused.get("paused").asBoolean()).isTrue();

@@ -32,7 +32,18 @@ final class CycleLoop implements AutoCloseable {
 
   static final int KEPT = 50;
 
+  /** Cycle numbers by start time, for "N cycles since": about a day at one cycle a second. */
+  private static final int STARTS_KEPT = 100_000;
+
+  private final java.time.Clock clock;
+  private final java.util.TreeMap<java.time.Instant, Long> starts = new java.util.TreeMap<>();
+
   CycleLoop(SchedulingCycle cycle, Duration interval) {
+    this(cycle, interval, java.time.Clock.systemUTC());
+  }
+
+  CycleLoop(SchedulingCycle cycle, Duration interval, java.time.Clock clock) {
+    this.clock = clock;
     this.cycle = cycle;
     this.interval = interval;
     this.thread = Thread.ofPlatform().name("stowage-cycle").start(this::loop);
@@ -53,6 +64,17 @@ final class CycleLoop implements AutoCloseable {
 
   boolean paused() {
     return paused;
+  }
+
+  /**
+   * How many cycles have started at or after {@code since}: how often a task queued since then has
+   * been considered. Counts only what is kept (about the last day at one cycle a second).
+   */
+  long cyclesSince(java.time.Instant since) {
+    synchronized (starts) {
+      var first = starts.ceilingEntry(since);
+      return first == null ? 0 : cycles - first.getValue() + 1;
+    }
   }
 
   long cycles() {
@@ -95,11 +117,18 @@ final class CycleLoop implements AutoCloseable {
           lastCycleNanos = System.nanoTime(); // alive, if placing nothing
           continue;
         }
+        java.time.Instant started = clock.instant();
         SchedulingCycle.Report report = cycle.runOnce();
         cycles++;
+        synchronized (starts) {
+          starts.put(started, cycles);
+          if (starts.size() > STARTS_KEPT) {
+            starts.pollFirstEntry();
+          }
+        }
         lastCycleNanos = System.nanoTime();
         synchronized (recent) {
-          recent.addLast(new Recent(cycles, java.time.Instant.now(), report));
+          recent.addLast(new Recent(cycles, started, report));
           if (recent.size() > KEPT) {
             recent.removeFirst();
           }

@@ -156,7 +156,7 @@ public final class StowageService implements AutoCloseable {
     if (checked > 0) {
       LOG.info("reconciled {} task(s) that were in flight when the service last stopped", checked);
     }
-    loop = new CycleLoop(cycle, config.interval());
+    loop = new CycleLoop(cycle, config.interval(), clock);
     backend.onEvents(loop::wakeUp);
     stager.onResults(loop::wakeUp);
     http = api(config.port());
@@ -341,7 +341,7 @@ public final class StowageService implements AutoCloseable {
 
   private void why(Context ctx) {
     StoredTask t = found(ctx);
-    ctx.json(Why.of(t, store, backend, cycle::lastExplanation, clock.instant()));
+    ctx.json(Why.of(t, store, backend, cycle::lastExplanation, loop::cyclesSince, clock.instant()));
   }
 
   private StoredTask found(Context ctx) {

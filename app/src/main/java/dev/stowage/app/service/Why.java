@@ -30,12 +30,14 @@ final class Why {
   /**
    * @param lastCycle the last cycle's counts for a task it left unplaced (see {@link
    *     SchedulingCycle#lastExplanation}), and when it ran
+   * @param cyclesSince how many cycles have started since a moment
    */
   static Map<String, Object> of(
       StoredTask t,
       TaskStore store,
       ClusterBackend backend,
       Function<StoredTask, Optional<Map.Entry<Instant, Explanation>>> lastCycle,
+      java.util.function.ToLongFunction<Instant> cyclesSince,
       Instant now) {
     var out = new LinkedHashMap<String, Object>();
     out.put("id", t.id());
@@ -63,7 +65,9 @@ final class Why {
         }
         out.put("waitingFor", unfinished);
         line =
-            "waiting for "
+            "waiting since "
+                + t.submittedAt()
+                + " for "
                 + unfinished.size()
                 + " of "
                 + t.spec().dependsOn().size()
@@ -82,6 +86,8 @@ final class Why {
                   + (t.lastError() == null ? "" : "; last attempt: " + t.lastError());
         } else {
           var last = lastCycle.apply(t);
+          // A queued task last changed when it was queued: submitted, released or retried.
+          long cycles = cyclesSince.applyAsLong(t.updatedAt());
           Explanation e;
           String when;
           if (last.isPresent()) {
@@ -98,14 +104,22 @@ final class Why {
           out.put("offers", e.offers());
           out.put("fitting", e.fitting());
           out.put("reasons", e.reasons());
-          out.put("neverSchedulable", e.neverFits());
+          // Never schedulable on this cluster is the submit-time flag (handled above); the
+          // engine's "never fits" only means none of these offers could, as they were then.
+          out.put("neverSchedulable", false);
+          e = new Explanation(e.task(), e.offers(), e.fitting(), e.reasons(), false);
           line =
               when
                   + (e.fitting() > 0
                       ? e.message() + "; the next cycle should place it"
                       : e.message())
                   + "; queued since "
-                  + t.submittedAt();
+                  + t.updatedAt()
+                  + ", "
+                  + cycles
+                  + (cycles == 1 ? " cycle" : " cycles");
+          out.put("queuedSince", t.updatedAt().toString());
+          out.put("cyclesSinceQueued", cycles);
         }
       }
       case ASSIGNED, STAGING, LAUNCHED, RUNNING ->

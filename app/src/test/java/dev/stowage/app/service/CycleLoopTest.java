@@ -82,6 +82,55 @@ class CycleLoopTest {
     }
   }
 
+  @Test
+  void itCountsTheCyclesStartedSinceAMoment() throws Exception {
+    var store = new InMemoryTaskStore();
+    var cluster =
+        new SimulatedCluster(
+            List.of(new SimulatedCluster.Node("n1", new Resources(1000, 1024, 0, 0), Map.of())),
+            CLOCK);
+    var cycle =
+        new SchedulingCycle(
+            store,
+            cluster,
+            Matcher.fast(),
+            MatchMode.PACK,
+            10,
+            CLOCK,
+            OpenTelemetry.noop().getTracer("test"));
+    var ticking = new java.util.concurrent.atomic.AtomicLong();
+    // Each cycle starts one second after the last, on a clock the test controls.
+    var clock =
+        new Clock() {
+          @Override
+          public ZoneOffset getZone() {
+            return ZoneOffset.UTC;
+          }
+
+          @Override
+          public Clock withZone(java.time.ZoneId zone) {
+            return this;
+          }
+
+          @Override
+          public Instant instant() {
+            return CLOCK.instant().plusSeconds(ticking.getAndIncrement());
+          }
+        };
+    try (var loop = new CycleLoop(cycle, Duration.ofMillis(5), clock)) {
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      while (loop.cycles() < 5 && System.nanoTime() < deadline) {
+        Thread.sleep(5);
+      }
+      loop.close();
+      long total = loop.cycles();
+      assertThat(total).isGreaterThanOrEqualTo(5);
+      assertThat(loop.cyclesSince(CLOCK.instant())).isEqualTo(total);
+      assertThat(loop.cyclesSince(CLOCK.instant().plusSeconds(2))).isEqualTo(total - 2);
+      assertThat(loop.cyclesSince(CLOCK.instant().plusSeconds(1_000_000))).isZero();
+    }
+  }
+
   private static StoredTask await(TaskStore store, String id, Predicate<StoredTask> condition)
       throws InterruptedException {
     long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
