@@ -47,6 +47,10 @@ public final class SchedulingCycle {
   static final AttributeKey<Long> LAUNCHED = AttributeKey.longKey("stowage.tasks.launched");
   static final AttributeKey<Long> EVENTS = AttributeKey.longKey("stowage.events");
   static final AttributeKey<String> MODE = AttributeKey.stringKey("stowage.match.mode");
+
+  /** On a cycle's root span: true when it applied no event and considered no task. */
+  public static final AttributeKey<Boolean> IDLE = AttributeKey.booleanKey("stowage.idle");
+
   static final AttributeKey<String> SCORER = AttributeKey.stringKey("stowage.match.scorer");
 
   /** The last cycle's match, kept so that {@code why} can read its counts without redoing it. */
@@ -190,6 +194,8 @@ public final class SchedulingCycle {
       cycle.setAttribute(TASKS, (long) tasks.size());
       cycle.setAttribute(MATCHED, (long) result.matchedCount());
       cycle.setAttribute(LAUNCHED, (long) launched);
+      // A cycle with nothing to do: exporters still get it, in-memory keepers may drop it.
+      cycle.setAttribute(IDLE, events == 0 && tasks.isEmpty());
       metrics.matchResult(result, tasks);
       metrics.cycle(Duration.ofNanos(System.nanoTime() - started));
       if (events > 0 || !tasks.isEmpty()) {

@@ -52,6 +52,23 @@ class RecentTracesTest {
   }
 
   @Test
+  void idleCyclesAreNotKept() {
+    var recent = new RecentTraces(10, 100);
+    var tracer = SdkTracerProvider.builder().addSpanProcessor(recent).build().get("test");
+    Span idle = tracer.spanBuilder("scheduling_cycle").startSpan();
+    try (Scope ignored = idle.makeCurrent()) {
+      tracer.spanBuilder("get_processable_tasks").startSpan().end();
+    }
+    idle.setAttribute(dev.stowage.scheduler.SchedulingCycle.IDLE, true).end();
+    Span busy = tracer.spanBuilder("scheduling_cycle").startSpan();
+    busy.setAttribute(dev.stowage.scheduler.SchedulingCycle.IDLE, false).end();
+
+    assertThat(recent.recent(10))
+        .extracting(RecentTraces.Summary::traceId)
+        .containsExactly(busy.getSpanContext().getTraceId());
+  }
+
+  @Test
   void aTraceIsServedAsOtlpJson() throws Exception {
     var recent = new RecentTraces(10, 100);
     var tracer = SdkTracerProvider.builder().addSpanProcessor(recent).build().get("test");
