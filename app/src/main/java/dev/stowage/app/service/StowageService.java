@@ -105,6 +105,7 @@ public final class StowageService implements AutoCloseable {
   private Database database;
   private ClusterBackend backend;
   private Telemetry telemetry;
+  private HttpTracing httpTracing;
   private LocalFileStager stager;
   private SchedulingCycle cycle;
   private CycleLoop loop;
@@ -159,6 +160,7 @@ public final class StowageService implements AutoCloseable {
     loop = new CycleLoop(cycle, config.interval(), clock);
     backend.onEvents(loop::wakeUp);
     stager.onResults(loop::wakeUp);
+    httpTracing = new HttpTracing(otel.getTracer("dev.stowage.api"));
     http = api(config.port());
   }
 
@@ -187,6 +189,8 @@ public final class StowageService implements AutoCloseable {
               config.jsonMapper(new JavalinJackson(TaskJson.MAPPER, true));
               config.jetty.host = "127.0.0.1";
               config.jetty.port = port;
+              config.routes.beforeMatched(httpTracing::start);
+              config.routes.afterMatched(httpTracing::end);
               config.routes.post("/api/tasks", this::submit);
               config.routes.get("/api/tasks", this::list);
               config.routes.get("/api/tasks/{id}", this::get);
@@ -250,7 +254,12 @@ public final class StowageService implements AutoCloseable {
   }
 
   private void submit(Context ctx) {
-    TaskJson.Parsed parsed = TaskJson.parseSubmission(ctx.body(), ctx.header("traceparent"));
+    // The tasks join this request's trace, itself the child of the caller's when it sent a
+    // traceparent: their processes' TRACEPARENT points at this submit.
+    String traceparent = HttpTracing.currentTraceparent();
+    TaskJson.Parsed parsed =
+        TaskJson.parseSubmission(
+            ctx.body(), traceparent != null ? traceparent : ctx.header("traceparent"));
     List<TaskSpec> specs = parsed.specs();
     // Report the body's field errors and the batch's own problems (cycles, unknown or taken ids)
     // together; the store checks the batch again, atomically, when it stores it.

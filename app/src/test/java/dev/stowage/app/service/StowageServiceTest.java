@@ -210,8 +210,9 @@ class StowageServiceTest {
   }
 
   @Test
-  void theTraceparentHeaderIsKeptForTheTask() throws Exception {
-    var traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  void aCallersTraceContinuesThroughTheSubmitIntoTheTasksProcess() throws Exception {
+    String traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    String callerSpan = "00f067aa0ba902b7";
     Path out = tmp.resolve("traceparent.txt");
     var created =
         post(
@@ -219,7 +220,7 @@ class StowageServiceTest {
             "{\"id\": \"traced\", \"command\": [\"sh\", \"-c\", \"echo $TRACEPARENT > "
                 + out
                 + "\"]}",
-            traceparent);
+            "00-" + traceId + "-" + callerSpan + "-01");
     assertThat(created.statusCode()).isEqualTo(201);
 
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
@@ -227,7 +228,21 @@ class StowageServiceTest {
       assertThat(System.nanoTime()).isLessThan(deadline);
       Thread.sleep(100);
     }
-    assertThat(Files.readString(out).strip()).isEqualTo(traceparent);
+    // The process's parent is Stowage's span for the submit, itself the caller's child.
+    String[] seen = Files.readString(out).strip().split("-");
+    assertThat(seen[1]).isEqualTo(traceId);
+    JsonNode spans = json(get("/api/traces/" + traceId)).at("/resourceSpans/0/scopeSpans/0/spans");
+    JsonNode submit = null;
+    for (JsonNode span : spans) {
+      if (span.get("name").asText().equals("POST /api/tasks")) {
+        submit = span;
+      }
+    }
+    assertThat(submit).as("the submit's server span, in the caller's trace").isNotNull();
+    assertThat(submit.get("parentSpanId").asText()).isEqualTo(callerSpan);
+    assertThat(submit.get("spanId").asText()).isEqualTo(seen[2]);
+    assertThat(submit.get("kind").asInt()).isEqualTo(2); // SERVER
+    assertThat(submit.toString()).contains("http.route").contains("/api/tasks");
   }
 
   private static HttpResponse<String> post(String path, String body, String traceparent)

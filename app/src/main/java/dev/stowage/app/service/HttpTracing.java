@@ -1,0 +1,96 @@
+package dev.stowage.app.service;
+
+import io.javalin.http.Context;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanContext;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
+import io.opentelemetry.context.Scope;
+import io.opentelemetry.context.propagation.TextMapGetter;
+
+/**
+ * A server span for each API request, named by its route (as OpenTelemetry's HTTP conventions name
+ * them) and the child of the caller's span when the request carries a {@code traceparent}. The
+ * observability endpoints themselves are left out, so that scrapes do not crowd the traces.
+ */
+final class HttpTracing {
+  private static final AttributeKey<String> METHOD = AttributeKey.stringKey("http.request.method");
+  private static final AttributeKey<String> ROUTE = AttributeKey.stringKey("http.route");
+  private static final AttributeKey<String> PATH = AttributeKey.stringKey("url.path");
+  private static final AttributeKey<Long> STATUS =
+      AttributeKey.longKey("http.response.status_code");
+  private static final String SPAN = "stowage.span";
+  private static final String SCOPE = "stowage.scope";
+
+  private static final TextMapGetter<Context> HEADERS =
+      new TextMapGetter<>() {
+        @Override
+        public Iterable<String> keys(Context ctx) {
+          return ctx.headerMap().keySet();
+        }
+
+        @Override
+        public String get(Context ctx, String key) {
+          return ctx == null ? null : ctx.header(key);
+        }
+      };
+
+  private final Tracer tracer;
+
+  HttpTracing(Tracer tracer) {
+    this.tracer = tracer;
+  }
+
+  void start(Context ctx) {
+    if (ctx.method() == io.javalin.http.HandlerType.GET
+        || ctx.method() == io.javalin.http.HandlerType.HEAD) {
+      return;
+    }
+    // In a before-matched handler, endpoint() is the handler's own ("*"): ask for the route.
+    var matched = ctx.endpoints().matchedHttpEndpoint();
+    String route = matched != null ? matched.path : ctx.path();
+    var parent =
+        W3CTraceContextPropagator.getInstance()
+            .extract(io.opentelemetry.context.Context.root(), ctx, HEADERS);
+    Span span =
+        tracer
+            .spanBuilder(ctx.method().name() + " " + route)
+            .setParent(parent)
+            .setSpanKind(SpanKind.SERVER)
+            .setAttribute(METHOD, ctx.method().name())
+            .setAttribute(ROUTE, route)
+            .setAttribute(PATH, ctx.path())
+            .startSpan();
+    ctx.attribute(SPAN, span);
+    ctx.attribute(SCOPE, span.makeCurrent());
+  }
+
+  void end(Context ctx) {
+    Span span = ctx.attribute(SPAN);
+    Scope scope = ctx.attribute(SCOPE);
+    if (span == null) {
+      return;
+    }
+    int status = ctx.statusCode();
+    span.setAttribute(STATUS, (long) status);
+    if (status >= 500) {
+      span.setStatus(StatusCode.ERROR);
+    }
+    if (scope != null) {
+      scope.close();
+    }
+    span.end();
+  }
+
+  /** The current request span as a W3C traceparent, or null outside a traced request. */
+  static String currentTraceparent() {
+    SpanContext c = Span.current().getSpanContext();
+    if (!c.isValid()) {
+      return null;
+    }
+    return "00-" + c.getTraceId() + "-" + c.getSpanId() + "-" + c.getTraceFlags().asHex();
+  }
+}
