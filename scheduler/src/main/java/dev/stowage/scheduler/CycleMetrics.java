@@ -122,15 +122,22 @@ final class CycleMetrics {
     queueWait.record(Math.max(0, Duration.between(since, assignedAt).toNanos()) / 1e9);
   }
 
-  void attemptFailed(String reason) {
-    String cause =
-        reason.startsWith("exited")
-            ? "exit"
-            : reason.startsWith("timed out")
-                ? "timeout"
-                : reason.startsWith("lost")
-                    ? "lost"
-                    : reason.startsWith("launch") ? "launch" : "staging";
-    attemptsFailed.add(1, Attributes.of(REASON, cause));
+  /** Why an attempt failed, as the {@code stowage.attempts.failed} metric labels it. */
+  enum Failure {
+    EXIT("exit"),
+    TIMEOUT("timeout"),
+    LOST("lost"),
+    LAUNCH("launch"),
+    STAGING("staging");
+
+    final Attributes attributes;
+
+    Failure(String label) {
+      this.attributes = Attributes.of(REASON, label);
+    }
+  }
+
+  void attemptFailed(Failure cause) {
+    attemptsFailed.add(1, cause.attributes);
   }
 }

@@ -310,6 +310,7 @@ public final class SchedulingCycle {
             l.attempt(),
             TaskState.ASSIGNED,
             now,
+            CycleMetrics.Failure.STAGING,
             stager == null
                 ? "the task declares inputs, but this scheduler has no stager"
                 : "the task declares inputs, but the backend cannot receive staged files");
@@ -357,7 +358,12 @@ public final class SchedulingCycle {
         started.add(l);
       } catch (RuntimeException e) {
         // A backend that throws instead of reporting: that attempt failed, the cycle goes on.
-        failAttempt(l.attempt(), from, now, "launch failed: " + e.getMessage());
+        failAttempt(
+            l.attempt(),
+            from,
+            now,
+            CycleMetrics.Failure.LAUNCH,
+            "launch failed: " + e.getMessage());
       }
     }
     var attempts = started.stream().map(Launch::attempt).toList();
@@ -450,7 +456,12 @@ public final class SchedulingCycle {
       if (r.succeeded()) {
         staged.add(launch);
       } else {
-        failAttempt(r.attempt(), TaskState.STAGING, now, "staging failed: " + r.detail());
+        failAttempt(
+            r.attempt(),
+            TaskState.STAGING,
+            now,
+            CycleMetrics.Failure.STAGING,
+            "staging failed: " + r.detail());
       }
     }
     return applied;
@@ -491,11 +502,18 @@ public final class SchedulingCycle {
                     ? (active(t) && store.transition(t.id(), t.state(), TaskState.SUCCEEDED, now)
                         ? TaskState.SUCCEEDED
                         : null)
-                    : failAttempt(e.attempt(), t.state(), now, "exited with code " + e.exitCode())
+                    : failAttempt(
+                            e.attempt(),
+                            t.state(),
+                            now,
+                            CycleMetrics.Failure.EXIT,
+                            "exited with code " + e.exitCode())
                         ? TaskState.QUEUED
                         : null;
             case TIMED_OUT, LOST, LAUNCH_FAILED ->
-                failAttempt(e.attempt(), t.state(), now, failure(e)) ? TaskState.QUEUED : null;
+                failAttempt(e.attempt(), t.state(), now, cause(e), failure(e))
+                    ? TaskState.QUEUED
+                    : null;
             case KILLED ->
                 active(t) && store.transition(t.id(), t.state(), TaskState.CANCELLED, now)
                     ? TaskState.CANCELLED
@@ -512,13 +530,7 @@ public final class SchedulingCycle {
     return applied;
   }
 
-  /**
-   * After a restart, before the first cycle: brings every task the store holds as placed but not
-   * finished in line with what the backend knows of its attempt. Running attempts are watched again
-   * (their end arrives as an event); finished ones are recorded; one the backend never launched is
-   * queued again without counting as a failure; one it lost is a failed attempt, retried per its
-   * policy. Nothing already launched is launched again. Returns how many tasks it checked.
-   */
+  /** What the backend's event says went wrong, for a person. */
   private static String failure(TaskEvent e) {
     String what =
         switch (e.kind()) {
@@ -529,6 +541,22 @@ public final class SchedulingCycle {
     return e.message() == null || e.message().isBlank() ? what : what + ": " + e.message();
   }
 
+  /** The same event as the failed-attempts metric counts it. */
+  private static CycleMetrics.Failure cause(TaskEvent e) {
+    return switch (e.kind()) {
+      case TIMED_OUT -> CycleMetrics.Failure.TIMEOUT;
+      case LOST -> CycleMetrics.Failure.LOST;
+      default -> CycleMetrics.Failure.LAUNCH;
+    };
+  }
+
+  /**
+   * After a restart, before the first cycle: brings every task the store holds as placed but not
+   * finished in line with what the backend knows of its attempt. Running attempts are watched again
+   * (their end arrives as an event); finished ones are recorded; one the backend never launched is
+   * queued again without counting as a failure; one it lost is a failed attempt, retried per its
+   * policy. Nothing already launched is launched again. Returns how many tasks it checked.
+   */
   public synchronized int reconcile() {
     Instant now = clock.instant();
     // Staging in flight is forgotten: its tasks go back to the queue below, and a result that
@@ -582,8 +610,9 @@ public final class SchedulingCycle {
   }
 
   /** Retry per the task's policy, or fail it for good. */
-  private boolean failAttempt(AttemptId attempt, TaskState from, Instant now, String reason) {
-    metrics.attemptFailed(reason);
+  private boolean failAttempt(
+      AttemptId attempt, TaskState from, Instant now, CycleMetrics.Failure cause, String reason) {
+    metrics.attemptFailed(cause);
     store.recordError(attempt.taskId(), attempt.attempt(), reason);
     return failAttempt(attempt, from, now);
   }
