@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.stowage.app.service.StowageService;
 import dev.stowage.backend.sim.SimulatedCluster;
-import dev.stowage.engine.Offer;
 import dev.stowage.engine.Resources;
 import dev.stowage.engine.Task;
 import dev.stowage.workload.Workload;
@@ -126,10 +125,7 @@ final class BenchApiCommand implements Callable<Integer> {
     Files.setPosixFilePermissions(
         dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
     Workload w = WorkloadGenerator.generate(tasks, offers, seed);
-    var nodes = new ArrayList<SimulatedCluster.Node>(offers);
-    for (Offer o : w.offers()) {
-      nodes.add(new SimulatedCluster.Node(o.name(), o.available(), o.attributes()));
-    }
+    var nodes = SimulatedCluster.Node.of(w.offers());
     try (var service =
         StowageService.start(
             new StowageService.Config(

@@ -4,7 +4,6 @@ import dev.stowage.app.telemetry.Telemetry;
 import dev.stowage.backend.sim.SimulatedCluster;
 import dev.stowage.engine.MatchMode;
 import dev.stowage.engine.Matcher;
-import dev.stowage.engine.Offer;
 import dev.stowage.engine.Resources;
 import dev.stowage.engine.Task;
 import dev.stowage.scheduler.SchedulingCycle;
@@ -91,8 +90,9 @@ final class BenchCycleCommand implements Callable<Integer> {
     Clock clock = Clock.fixed(Instant.parse("2026-11-25T12:00:00Z"), ZoneOffset.UTC);
     try (var pg = EmbeddedPostgres.start(dir.resolve("pgdata"));
         var db = Database.open(pg);
-        var sdk = Telemetry.start(null, System::getenv)) {
-      var noop = OpenTelemetry.noop();
+        // The SDK only when asked for: "off" measures the cycle without it.
+        var sdk = telemetry.equals("on") ? Telemetry.start(null, System::getenv) : null) {
+      OpenTelemetry otel = sdk != null ? sdk.openTelemetry() : OpenTelemetry.noop();
       var store = new PostgresTaskStore(db.dataSource());
       // A gate that never runs (no node has zone=never) holds every background task waiting.
       store.submit(List.of(gate()), clock.instant());
@@ -119,10 +119,7 @@ final class BenchCycleCommand implements Callable<Integer> {
       out.flush();
 
       Workload w = WorkloadGenerator.generate(processable, offers, seed);
-      var nodes = new ArrayList<SimulatedCluster.Node>();
-      for (Offer o : w.offers()) {
-        nodes.add(new SimulatedCluster.Node(o.name(), o.available(), o.attributes()));
-      }
+      var nodes = SimulatedCluster.Node.of(w.offers());
       List<Map<String, Duration>> phases = new ArrayList<>();
       List<Duration> totals = new ArrayList<>();
       List<Duration> eventsApplied = new ArrayList<>();
@@ -130,7 +127,6 @@ final class BenchCycleCommand implements Callable<Integer> {
       out.printf("%-4s %9s %9s %9s %10s%n", "run", "tasks", "matched", "launched", "total ms");
       for (int r = 0; r < cycles; r++) {
         boolean counted = r >= warmup;
-        OpenTelemetry otel = telemetry.equals("on") ? sdk.openTelemetry() : noop;
         var batch = new ArrayList<TaskSpec>(processable);
         for (Task t : w.tasks()) {
           batch.add(

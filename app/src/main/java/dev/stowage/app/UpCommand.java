@@ -10,7 +10,6 @@ import dev.stowage.workload.WorkloadGenerator;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -165,11 +164,7 @@ final class UpCommand implements Callable<Integer> {
             simOffers != null
                 ? WorkloadFiles.readOffers(simOffers)
                 : WorkloadGenerator.generate(0, positive("--sim-nodes", simNodes), seed).offers();
-        var nodes = new ArrayList<SimulatedCluster.Node>(offers.size());
-        for (Offer o : offers) {
-          nodes.add(new SimulatedCluster.Node(o.name(), o.available(), o.attributes()));
-        }
-        yield new StowageService.Cluster.Simulated(nodes);
+        yield new StowageService.Cluster.Simulated(SimulatedCluster.Node.of(offers));
       }
       default -> throw usage("--backend must be local or sim, got '" + backend + "'");
     };

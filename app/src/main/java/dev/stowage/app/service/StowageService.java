@@ -212,13 +212,13 @@ public final class StowageService implements AutoCloseable {
               config.routes.post(
                   "/api/scheduling/pause",
                   ctx -> {
-                    loop.pause();
+                    pauseScheduling();
                     scheduling(ctx);
                   });
               config.routes.post(
                   "/api/scheduling/resume",
                   ctx -> {
-                    loop.resume();
+                    resumeScheduling();
                     scheduling(ctx);
                   });
               config.routes.get(

@@ -57,11 +57,10 @@ final class Why {
     switch (t.state()) {
       case WAITING -> {
         var unfinished = new ArrayList<String>();
-        for (String dep : t.spec().dependsOn()) {
-          store
-              .get(dep)
-              .filter(d -> d.state() != TaskState.SUCCEEDED)
-              .ifPresent(d -> unfinished.add(d.id() + " (" + d.state().label() + ")"));
+        for (StoredTask d : dependencies(t, store)) {
+          if (d.state() != TaskState.SUCCEEDED) {
+            unfinished.add(d.id() + " (" + d.state().label() + ")");
+          }
         }
         out.put("waitingFor", unfinished);
         line =
@@ -126,11 +125,10 @@ final class Why {
           line = t.state().label() + " on " + t.offer() + ", attempt " + t.attempt();
       case UPSTREAM_FAILED -> {
         var failed = new ArrayList<String>();
-        for (String dep : t.spec().dependsOn()) {
-          store
-              .get(dep)
-              .filter(d -> d.state().blocksDependants())
-              .ifPresent(d -> failed.add(d.id() + " (" + d.state().label() + ")"));
+        for (StoredTask d : dependencies(t, store)) {
+          if (d.state().blocksDependants()) {
+            failed.add(d.id() + " (" + d.state().label() + ")");
+          }
         }
         line = "will never run: dependency " + String.join(", ", failed) + " did not succeed";
       }
@@ -145,6 +143,18 @@ final class Why {
                       : "");
     }
     out.put("why", line);
+    return out;
+  }
+
+  /** The task's dependencies as stored, in the order it names them: one read for all. */
+  private static List<StoredTask> dependencies(StoredTask t, TaskStore store) {
+    Map<String, StoredTask> found = store.getAll(t.spec().dependsOn());
+    var out = new ArrayList<StoredTask>();
+    for (String id : t.spec().dependsOn()) {
+      if (found.containsKey(id)) {
+        out.add(found.get(id));
+      }
+    }
     return out;
   }
 }

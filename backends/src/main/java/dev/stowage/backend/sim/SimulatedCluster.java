@@ -26,7 +26,16 @@ import java.util.PriorityQueue;
  */
 public final class SimulatedCluster implements ClusterBackend {
   /** One node: a name, its capacity and its attributes (zone, arch, ...). */
-  public record Node(String name, Resources capacity, Map<String, String> attributes) {}
+  public record Node(String name, Resources capacity, Map<String, String> attributes) {
+    /** One node per offer, named after it, with the offer's resources as its capacity. */
+    public static List<Node> of(List<Offer> offers) {
+      var out = new ArrayList<Node>(offers.size());
+      for (Offer o : offers) {
+        out.add(new Node(o.name(), o.available(), o.attributes()));
+      }
+      return out;
+    }
+  }
 
   private record Running(AttemptId id, int node, Resources resources, Instant ends, int exitCode) {}
 
