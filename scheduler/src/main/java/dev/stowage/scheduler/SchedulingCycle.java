@@ -9,6 +9,7 @@ import dev.stowage.engine.Offer;
 import dev.stowage.engine.Task;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Scope;
@@ -81,6 +82,7 @@ public final class SchedulingCycle {
   // only: after a restart (or a failed cycle) reconcile sends staging tasks back to the queue.
   private final Map<AttemptId, Launch> staging = new HashMap<>();
   private final List<Launch> staged = new ArrayList<>(); // staged, not launched yet
+  private final AttemptSpans attemptSpans;
 
   /** A cycle without a stager: a task that declares inputs fails its attempt, saying so. */
   public SchedulingCycle(
@@ -135,6 +137,7 @@ public final class SchedulingCycle {
     this.maxTasksPerCycle = maxTasksPerCycle;
     this.clock = clock;
     this.tracer = tracer;
+    this.attemptSpans = new AttemptSpans(tracer);
   }
 
   /** Runs one cycle. Never two at once: callers from several threads queue up here. */
@@ -180,7 +183,7 @@ public final class SchedulingCycle {
           phase(
               phases,
               "prepare_payloads",
-              () -> prepare(tasks, result.assignments()),
+              () -> prepare(tasks, result.assignments(), cycle.getSpanContext()),
               l -> (long) l.size(),
               LAUNCHED);
       int launched =
@@ -215,6 +218,7 @@ public final class SchedulingCycle {
       cycle.setStatus(StatusCode.ERROR);
       throw e;
     } finally {
+      attemptSpans.endOfCycle();
       cycle.end();
     }
   }
@@ -251,7 +255,8 @@ public final class SchedulingCycle {
     return out;
   }
 
-  private List<Launch> prepare(List<StoredTask> tasks, List<Assignment> assignments) {
+  private List<Launch> prepare(
+      List<StoredTask> tasks, List<Assignment> assignments, SpanContext cycle) {
     var byId = new HashMap<String, StoredTask>();
     for (StoredTask t : tasks) {
       byId.put(t.id(), t);
@@ -271,18 +276,19 @@ public final class SchedulingCycle {
       }
       StoredTask t = byId.get(a.task());
       metrics.queued(t, now);
+      var id = new AttemptId(t.id(), attempt);
+      TraceContext trace = attemptSpans.start(t, id, a.offer(), cycle);
       var env = new HashMap<>(t.spec().env());
-      if (t.spec().traceParent() != null) {
-        env.put("TRACEPARENT", t.spec().traceParent());
+      if (trace != null) {
+        // The OpenTelemetry environment-variable carrier: the process's spans join the attempt.
+        env.put("TRACEPARENT", trace.traceparent());
+        if (trace.tracestate() != null) {
+          env.put("TRACESTATE", trace.tracestate());
+        }
       }
       out.add(
           new Launch(
-              new AttemptId(t.id(), attempt),
-              a.offer(),
-              t.spec().command(),
-              env,
-              t.spec().resources(),
-              t.spec().timeout()));
+              id, a.offer(), t.spec().command(), env, t.spec().resources(), t.spec().timeout()));
     }
     return startStaging(out, byId);
   }
@@ -323,8 +329,11 @@ public final class SchedulingCycle {
     for (Launch l : toStage) {
       if (moved.contains(l.attempt().taskId()) && dirs.containsKey(l.attempt())) {
         staging.put(l.attempt(), l);
-        stager.stage(
-            l.attempt(), byId.get(l.attempt().taskId()).spec().inputs(), dirs.get(l.attempt()));
+        // The stager's span nests under the attempt's.
+        try (Scope ignored = attemptSpans.context(l.attempt()).makeCurrent()) {
+          stager.stage(
+              l.attempt(), byId.get(l.attempt().taskId()).spec().inputs(), dirs.get(l.attempt()));
+        }
       }
     }
     return direct;
@@ -343,6 +352,8 @@ public final class SchedulingCycle {
       // Cancelled (or sent back) while its inputs were copied: not started.
       if (t != null && t.state() == TaskState.STAGING && t.attempt() == l.attempt().attempt()) {
         stillStaging.add(l);
+      } else {
+        attemptSpans.cancelled(l.attempt(), "cancelled while its inputs were staged");
       }
     }
     staged.clear();
@@ -369,8 +380,11 @@ public final class SchedulingCycle {
     var attempts = started.stream().map(Launch::attempt).toList();
     var moved = store.transitionAll(attempts, from, TaskState.LAUNCHED, now);
     for (Launch l : started) {
-      if (!moved.contains(l.attempt().taskId())) {
+      if (moved.contains(l.attempt().taskId())) {
+        attemptSpans.step(l.attempt(), "launched");
+      } else {
         backend.kill(l.attempt()); // cancelled while it was being launched
+        attemptSpans.cancelled(l.attempt(), "cancelled while it was launched");
       }
     }
     return moved.size();
@@ -454,6 +468,7 @@ public final class SchedulingCycle {
       }
       applied++;
       if (r.succeeded()) {
+        attemptSpans.step(r.attempt(), "staged");
         staged.add(launch);
       } else {
         failAttempt(
@@ -484,7 +499,13 @@ public final class SchedulingCycle {
         others.add(e.attempt().taskId());
       }
     }
-    int applied = store.transitionAll(started, TaskState.LAUNCHED, TaskState.RUNNING, now).size();
+    var running = store.transitionAll(started, TaskState.LAUNCHED, TaskState.RUNNING, now);
+    for (AttemptId a : started) {
+      if (running.contains(a.taskId())) {
+        attemptSpans.step(a, "started");
+      }
+    }
+    int applied = running.size();
     if (others.isEmpty()) {
       return applied;
     }
@@ -500,7 +521,7 @@ public final class SchedulingCycle {
             case EXITED ->
                 e.exitCode() == 0
                     ? (active(t) && store.transition(t.id(), t.state(), TaskState.SUCCEEDED, now)
-                        ? TaskState.SUCCEEDED
+                        ? succeeded(e.attempt())
                         : null)
                     : failAttempt(
                             e.attempt(),
@@ -516,7 +537,7 @@ public final class SchedulingCycle {
                     : null;
             case KILLED ->
                 active(t) && store.transition(t.id(), t.state(), TaskState.CANCELLED, now)
-                    ? TaskState.CANCELLED
+                    ? cancelled(e.attempt())
                     : null;
             default -> null; // NOT_LAUNCHED comes only from status()
           };
@@ -528,6 +549,16 @@ public final class SchedulingCycle {
       }
     }
     return applied;
+  }
+
+  private TaskState succeeded(AttemptId attempt) {
+    attemptSpans.succeeded(attempt);
+    return TaskState.SUCCEEDED;
+  }
+
+  private TaskState cancelled(AttemptId attempt) {
+    attemptSpans.cancelled(attempt, "killed on request");
+    return TaskState.CANCELLED;
   }
 
   /** What the backend's event says went wrong, for a person. */
@@ -563,6 +594,7 @@ public final class SchedulingCycle {
     // still arrives for one of them finds no launch waiting.
     staging.clear();
     staged.clear();
+    attemptSpans.endAll("the scheduler reconciled its attempts with the backend");
     List<StoredTask> inFlight = store.inFlight();
     for (StoredTask t : inFlight) {
       var attempt = new AttemptId(t.id(), Math.max(1, t.attempt()));
@@ -613,6 +645,7 @@ public final class SchedulingCycle {
   private boolean failAttempt(
       AttemptId attempt, TaskState from, Instant now, CycleMetrics.Failure cause, String reason) {
     metrics.attemptFailed(cause);
+    attemptSpans.failed(attempt, reason);
     store.recordError(attempt.taskId(), attempt.attempt(), reason);
     return failAttempt(attempt, from, now);
   }

@@ -15,7 +15,7 @@ import java.util.Objects;
  * @param command the program and its arguments, run without a shell
  * @param dependsOn ids of tasks, in this batch or already stored, that must succeed first
  * @param timeout how long one attempt may run; null for no limit
- * @param traceParent the submitting client's W3C trace context, or null
+ * @param trace the trace the task was submitted in (the submit's span), or null
  * @param inputs what to copy into the work directory before each attempt starts
  */
 public record TaskSpec(
@@ -30,7 +30,7 @@ public record TaskSpec(
     RetryPolicy retry,
     Duration timeout,
     Map<String, String> labels,
-    String traceParent,
+    TraceContext trace,
     List<StagedInput> inputs) {
 
   public TaskSpec {
@@ -59,7 +59,7 @@ public record TaskSpec(
       RetryPolicy retry,
       Duration timeout,
       Map<String, String> labels,
-      String traceParent) {
+      TraceContext trace) {
     this(
         id,
         name,
@@ -72,7 +72,7 @@ public record TaskSpec(
         retry,
         timeout,
         labels,
-        traceParent,
+        trace,
         List.of());
   }
 
@@ -95,7 +95,7 @@ public record TaskSpec(
         retry,
         timeout,
         labels,
-        traceParent,
+        trace,
         inputs);
   }
 
@@ -112,7 +112,7 @@ public record TaskSpec(
         retry,
         timeout,
         labels,
-        traceParent,
+        trace,
         inputs);
   }
 
@@ -129,24 +129,13 @@ public record TaskSpec(
         retry,
         timeout,
         labels,
-        traceParent,
+        trace,
         inputs);
   }
 
   public TaskSpec withConstraints(Map<String, String> c) {
     return new TaskSpec(
-        id,
-        name,
-        command,
-        env,
-        resources,
-        c,
-        priority,
-        dependsOn,
-        retry,
-        timeout,
-        labels,
-        traceParent,
+        id, name, command, env, resources, c, priority, dependsOn, retry, timeout, labels, trace,
         inputs);
   }
 
@@ -163,7 +152,7 @@ public record TaskSpec(
         r,
         timeout,
         labels,
-        traceParent,
+        trace,
         inputs);
   }
 
@@ -180,7 +169,7 @@ public record TaskSpec(
         retry,
         timeout,
         labels,
-        traceParent,
+        trace,
         i);
   }
 
@@ -197,7 +186,24 @@ public record TaskSpec(
         retry,
         timeout,
         labels,
-        traceParent,
+        trace,
+        inputs);
+  }
+
+  public TaskSpec withTrace(TraceContext t) {
+    return new TaskSpec(
+        id,
+        name,
+        command,
+        env,
+        resources,
+        constraints,
+        priority,
+        dependsOn,
+        retry,
+        timeout,
+        labels,
+        t,
         inputs);
   }
 }

@@ -58,7 +58,7 @@ class SchedulingCycleTest {
                 null,
                 null,
                 null,
-                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")),
+                new TraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", null))),
         clock.instant());
 
     SchedulingCycle.Report report = cycle.runOnce();
@@ -69,8 +69,10 @@ class SchedulingCycleTest {
     assertThat(backend.launched)
         .extracting(l -> l.attempt().toString())
         .containsExactly("small#1", "big#1", "traced#1");
-    assertThat(backend.launched.getLast().env())
-        .containsEntry("TRACEPARENT", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    // The process continues the submitter's trace, below its attempt's span.
+    assertThat(backend.launched.getLast().env().get("TRACEPARENT"))
+        .startsWith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+        .doesNotContain("00f067aa0ba902b7");
     assertThat(state("small")).isEqualTo(TaskState.LAUNCHED);
     assertThat(state("too-big")).isEqualTo(TaskState.QUEUED);
 
@@ -99,6 +101,79 @@ class SchedulingCycleTest {
     assertThat(match.getAttributes().get(SchedulingCycle.UNMATCHED)).isEqualTo(1L);
     assertThat(match.getAttributes().get(SchedulingCycle.MODE)).isEqualTo("pack");
     assertThat(root.getAttributes().get(SchedulingCycle.LAUNCHED)).isEqualTo(3L);
+  }
+
+  @Test
+  void eachAttemptIsASpanInTheSubmittersTraceLinkedToTheCycleThatPlacedIt() {
+    backend.free = new Resources(4000, 8192, 100_000, 0);
+    String submitSpan = "00f067aa0ba902b7";
+    var submitted =
+        new TraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-" + submitSpan + "-01", "k=v");
+    store.submit(
+        List.of(
+            task("ok", 1000).withTrace(submitted),
+            task("flaky", 1000)
+                .withTrace(submitted)
+                .withRetry(new RetryPolicy(2, Duration.ZERO, Duration.ZERO))),
+        clock.instant());
+
+    cycle.runOnce(); // places both
+    backend.report(new AttemptId("ok", 1), Kind.STARTED, null);
+    backend.report(new AttemptId("ok", 1), Kind.EXITED, 0);
+    backend.report(new AttemptId("flaky", 1), Kind.STARTED, null);
+    backend.report(new AttemptId("flaky", 1), Kind.EXITED, 3);
+    cycle.runOnce(); // records both ends, places flaky's second attempt
+
+    List<SpanData> finished = spans.getFinishedSpanItems();
+    List<SpanData> cycles =
+        finished.stream().filter(s -> s.getName().equals("scheduling_cycle")).toList();
+    List<SpanData> attempts =
+        finished.stream().filter(s -> s.getName().equals("task_attempt")).toList();
+    // Ended: ok#1 and flaky#1; flaky#2 is still running, its span open.
+    assertThat(attempts)
+        .extracting(
+            s ->
+                s.getAttributes().get(AttemptSpans.TASK)
+                    + "#"
+                    + s.getAttributes().get(AttemptSpans.ATTEMPT))
+        .containsExactlyInAnyOrder("ok#1", "flaky#1");
+    for (SpanData a : attempts) {
+      assertThat(a.getTraceId()).isEqualTo("4bf92f3577b34da6a3ce929d0e0e4736");
+      assertThat(a.getParentSpanId()).isEqualTo(submitSpan);
+      assertThat(a.getLinks())
+          .extracting(l -> l.getSpanContext().getSpanId())
+          .containsExactly(cycles.getFirst().getSpanId());
+      assertThat(a.getAttributes().get(AttemptSpans.NODE)).isNotBlank();
+    }
+    SpanData ok = attempt(attempts, "ok");
+    assertThat(ok.getEvents())
+        .extracting(io.opentelemetry.sdk.trace.data.EventData::getName)
+        .containsExactly("launched", "started", "succeeded");
+    assertThat(ok.getStatus().getStatusCode())
+        .isEqualTo(io.opentelemetry.api.trace.StatusCode.UNSET);
+    SpanData flaky = attempt(attempts, "flaky");
+    assertThat(flaky.getStatus().getStatusCode())
+        .isEqualTo(io.opentelemetry.api.trace.StatusCode.ERROR);
+    assertThat(flaky.getStatus().getDescription()).isEqualTo("exited with code 3");
+
+    // Each process's TRACEPARENT names its own attempt's span; TRACESTATE is passed on unchanged.
+    Launch first = backend.launched.getFirst();
+    assertThat(first.env())
+        .containsEntry("TRACEPARENT", "00-" + ok.getTraceId() + "-" + ok.getSpanId() + "-01")
+        .containsEntry("TRACESTATE", "k=v");
+    Launch retry = backend.launched.getLast();
+    assertThat(retry.attempt()).hasToString("flaky#2");
+    assertThat(retry.env().get("TRACEPARENT"))
+        .startsWith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+        .isNotEqualTo(first.env().get("TRACEPARENT"))
+        .doesNotContain(flaky.getSpanId());
+  }
+
+  private static SpanData attempt(List<SpanData> attempts, String task) {
+    return attempts.stream()
+        .filter(s -> task.equals(s.getAttributes().get(AttemptSpans.TASK)))
+        .findFirst()
+        .orElseThrow();
   }
 
   @Test

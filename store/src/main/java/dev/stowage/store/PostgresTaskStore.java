@@ -13,6 +13,7 @@ import dev.stowage.scheduler.Submissions;
 import dev.stowage.scheduler.TaskSpec;
 import dev.stowage.scheduler.TaskState;
 import dev.stowage.scheduler.TaskStore;
+import dev.stowage.scheduler.TraceContext;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -46,7 +47,7 @@ public final class PostgresTaskStore implements TaskStore {
       "id, name, state, priority, cpu_millis, memory_mib, disk_mib, gpus, constraints, command,"
           + " env, labels, max_attempts, backoff_ms, max_backoff_ms, timeout_ms, trace_parent,"
           + " attempt, offer, pending_dependencies, not_before, submitted_at, updated_at,"
-          + " depends_on, never_schedulable, inputs, last_error";
+          + " depends_on, never_schedulable, inputs, last_error, trace_state";
 
   private final DataSource dataSource;
   private final int writers;
@@ -91,7 +92,7 @@ public final class PostgresTaskStore implements TaskStore {
                           + COLUMNS
                           + ") values (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb,"
                           + " ?::jsonb, ?, ?, ?, ?, ?, 0, null, ?, null, ?, ?, ?, ?, ?::jsonb,"
-                          + " null)");
+                          + " null, ?)");
               PreparedStatement edge =
                   c.prepareStatement(
                       "insert into task_dependencies (task_id, depends_on) values (?, ?)")) {
@@ -128,14 +129,15 @@ public final class PostgresTaskStore implements TaskStore {
               } else {
                 insert.setLong(i++, t.timeout().toMillis());
               }
-              insert.setString(i++, t.traceParent());
+              insert.setString(i++, t.trace() == null ? null : t.trace().traceparent());
               insert.setInt(i++, pending);
               insert.setTimestamp(i++, at);
               insert.setTimestamp(i++, at);
               insert.setArray(
                   i++, c.createArrayOf("text", new java.util.TreeSet<>(deps).toArray()));
               insert.setString(i++, neverSchedulable.get(t.id()));
-              insert.setString(i, json(t.inputs()));
+              insert.setString(i++, json(t.inputs()));
+              insert.setString(i, t.trace() == null ? null : t.trace().tracestate());
               insert.addBatch();
               for (String dep : deps) {
                 edge.setString(1, t.id());
@@ -514,7 +516,9 @@ public final class PostgresTaskStore implements TaskStore {
                 Duration.ofMillis(rs.getLong("max_backoff_ms"))),
             timeout,
             stringMap(rs.getString("labels")),
-            rs.getString("trace_parent"),
+            rs.getString("trace_parent") == null
+                ? null
+                : new TraceContext(rs.getString("trace_parent"), rs.getString("trace_state")),
             inputs(rs.getString("inputs")));
     Timestamp notBefore = rs.getTimestamp("not_before");
     return new StoredTask(

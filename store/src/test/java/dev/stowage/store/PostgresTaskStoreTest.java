@@ -11,6 +11,7 @@ import dev.stowage.scheduler.StagedInput;
 import dev.stowage.scheduler.StoredTask;
 import dev.stowage.scheduler.TaskSpec;
 import dev.stowage.scheduler.TaskState;
+import dev.stowage.scheduler.TraceContext;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -156,7 +157,8 @@ class PostgresTaskStoreTest {
             new RetryPolicy(3, Duration.ofSeconds(5), Duration.ofMinutes(1)),
             Duration.ofHours(2),
             Map.of("team", "ml"),
-            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+            new TraceContext(
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "vendor=abc,other=1"));
     store.submit(List.of(spec), T0);
 
     StoredTask got = store.get("train/model-7").orElseThrow();

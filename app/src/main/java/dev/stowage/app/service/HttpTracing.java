@@ -1,9 +1,9 @@
 package dev.stowage.app.service;
 
+import dev.stowage.scheduler.TraceContext;
 import io.javalin.http.Context;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.Span;
-import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
@@ -85,12 +85,19 @@ final class HttpTracing {
     span.end();
   }
 
-  /** The current request span as a W3C traceparent, or null outside a traced request. */
-  static String currentTraceparent() {
-    SpanContext c = Span.current().getSpanContext();
-    if (!c.isValid()) {
-      return null;
-    }
-    return "00-" + c.getTraceId() + "-" + c.getSpanId() + "-" + c.getTraceFlags().asHex();
+  /**
+   * The trace a request's tasks join: the current request span (carrying the caller's tracestate),
+   * or without one (telemetry off) the caller's own valid headers, or null.
+   */
+  static TraceContext currentTraceContext(Context ctx) {
+    var propagator = W3CTraceContextPropagator.getInstance();
+    var context =
+        Span.current().getSpanContext().isValid()
+            ? io.opentelemetry.context.Context.current()
+            : propagator.extract(io.opentelemetry.context.Context.root(), ctx, HEADERS);
+    var carrier = new java.util.HashMap<String, String>();
+    propagator.inject(context, carrier, java.util.Map::put);
+    String traceparent = carrier.get("traceparent");
+    return traceparent == null ? null : new TraceContext(traceparent, carrier.get("tracestate"));
   }
 }

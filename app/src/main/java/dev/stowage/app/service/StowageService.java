@@ -15,6 +15,7 @@ import dev.stowage.scheduler.Submissions;
 import dev.stowage.scheduler.TaskSpec;
 import dev.stowage.scheduler.TaskState;
 import dev.stowage.scheduler.TaskStore;
+import dev.stowage.scheduler.TraceContext;
 import dev.stowage.staging.LocalFileStager;
 import dev.stowage.store.Database;
 import dev.stowage.store.EmbeddedPostgres;
@@ -256,10 +257,8 @@ public final class StowageService implements AutoCloseable {
   private void submit(Context ctx) {
     // The tasks join this request's trace, itself the child of the caller's when it sent a
     // traceparent: their processes' TRACEPARENT points at this submit.
-    String traceparent = HttpTracing.currentTraceparent();
-    TaskJson.Parsed parsed =
-        TaskJson.parseSubmission(
-            ctx.body(), traceparent != null ? traceparent : ctx.header("traceparent"));
+    TraceContext trace = HttpTracing.currentTraceContext(ctx);
+    TaskJson.Parsed parsed = TaskJson.parseSubmission(ctx.body(), trace);
     List<TaskSpec> specs = parsed.specs();
     // Report the body's field errors and the batch's own problems (cycles, unknown or taken ids)
     // together; the store checks the batch again, atomically, when it stores it.

@@ -13,6 +13,7 @@ import dev.stowage.scheduler.InvalidSubmissionException.FieldError;
 import dev.stowage.scheduler.RetryPolicy;
 import dev.stowage.scheduler.StoredTask;
 import dev.stowage.scheduler.TaskSpec;
+import dev.stowage.scheduler.TraceContext;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -66,7 +67,7 @@ final class TaskJson {
   record Parsed(List<TaskSpec> specs, List<FieldError> errors) {}
 
   /** Parses a request body; throws only when the body is not a task or batch at all. */
-  static Parsed parseSubmission(String body, String traceParent) {
+  static Parsed parseSubmission(String body, TraceContext trace) {
     JsonNode root;
     try {
       root = MAPPER.readTree(body);
@@ -101,7 +102,7 @@ final class TaskJson {
         continue;
       }
       try {
-        specs.add(toSpec(r, at, i, traceParent, errors));
+        specs.add(toSpec(r, at, i, trace, errors));
       } catch (RuntimeException e) {
         errors.add(
             new FieldError(
@@ -112,7 +113,7 @@ final class TaskJson {
   }
 
   private static TaskSpec toSpec(
-      TaskRequest r, String at, int index, String traceParent, List<FieldError> errors) {
+      TaskRequest r, String at, int index, TraceContext trace, List<FieldError> errors) {
     if (r.id() == null || r.id().isBlank()) {
       errors.add(new FieldError(at + "id", "required"));
     }
@@ -179,7 +180,7 @@ final class TaskJson {
         retry,
         timeout,
         r.labels(),
-        traceParent,
+        trace,
         inputs);
   }
 
@@ -226,6 +227,10 @@ final class TaskJson {
     }
     if (t.lastError() != null) {
       out.put("lastError", t.lastError());
+    }
+    if (s.trace() != null && s.trace().traceId() != null) {
+      // Its attempts' spans are in this trace: /api/traces/{traceId}.
+      out.put("traceId", s.trace().traceId());
     }
     out.put("submittedAt", t.submittedAt().toString());
     out.put("updatedAt", t.updatedAt().toString());

@@ -21,6 +21,7 @@ import java.util.function.Function;
  * and can also be appended to a file as OTLP/JSON lines.
  */
 public final class Telemetry implements AutoCloseable {
+  private static final int BATCH_QUEUE = 65_536;
   private final OpenTelemetrySdk sdk;
   private final RecentTraces recent;
   private final PrometheusMetricReader prometheus;
@@ -50,7 +51,9 @@ public final class Telemetry implements AutoCloseable {
                   if (traceFile != null) {
                     try {
                       tracing.addSpanProcessor(
-                          BatchSpanProcessor.builder(new OtlpJsonFileExporter(traceFile)).build());
+                          BatchSpanProcessor.builder(new OtlpJsonFileExporter(traceFile))
+                              .setMaxQueueSize(BATCH_QUEUE)
+                              .build());
                     } catch (IOException e) {
                       throw new UncheckedIOException(
                           "cannot append traces to " + traceFile + ": " + e.getMessage(), e);
@@ -71,6 +74,9 @@ public final class Telemetry implements AutoCloseable {
   static Map<String, String> defaults(Function<String, String> env) {
     var out = new HashMap<String, String>();
     out.put("otel.service.name", "stowage");
+    // A cycle ends thousands of attempt spans at once: the SDK's default queue (2048) would drop
+    // most of them before the exporter's next batch.
+    out.put("otel.bsp.max.queue.size", Integer.toString(BATCH_QUEUE));
     for (String signal : new String[] {"traces", "metrics", "logs"}) {
       boolean endpoint =
           set(env, "OTEL_EXPORTER_OTLP_ENDPOINT")

@@ -110,6 +110,20 @@ class StowageServiceTest {
 
     awaitState("svc%2Fstaged", "succeeded");
     assertThat(get("/api/tasks/svc%2Fstaged/logs").body()).isEqualTo("id,value\n1,42\n");
+    // The copy is traced under the attempt it was for, in the task's trace.
+    String traceId = json(get("/api/tasks/svc%2Fstaged")).get("traceId").asText();
+    JsonNode spans = spansOf(traceId);
+    String attempt = null;
+    String stagingParent = null;
+    for (JsonNode span : spans) {
+      switch (span.get("name").asText()) {
+        case "task_attempt" -> attempt = span.get("spanId").asText();
+        case "stage_inputs" -> stagingParent = span.get("parentSpanId").asText();
+        default -> {}
+      }
+    }
+    assertThat(attempt).isNotNull();
+    assertThat(stagingParent).isEqualTo(attempt);
   }
 
   @Test
@@ -208,39 +222,61 @@ class StowageServiceTest {
   }
 
   @Test
-  void aCallersTraceContinuesThroughTheSubmitIntoTheTasksProcess() throws Exception {
+  void aCallersTraceContinuesThroughTheSubmitAndTheAttemptIntoTheTasksProcess() throws Exception {
     String traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     String callerSpan = "00f067aa0ba902b7";
     Path out = tmp.resolve("traceparent.txt");
-    var created =
-        post(
-            "/api/tasks",
-            "{\"id\": \"traced\", \"command\": [\"sh\", \"-c\", \"echo $TRACEPARENT > "
-                + out
-                + "\"]}",
-            "00-" + traceId + "-" + callerSpan + "-01");
-    assertThat(created.statusCode()).isEqualTo(201);
+    var request =
+        HttpRequest.newBuilder(URI.create(service.url() + "/api/tasks"))
+            .header("Content-Type", "application/json")
+            .header("traceparent", "00-" + traceId + "-" + callerSpan + "-01")
+            .header("tracestate", "congo=t61rcWkgMzE")
+            .POST(
+                HttpRequest.BodyPublishers.ofString(
+                    "{\"id\": \"traced\", \"command\": [\"sh\", \"-c\","
+                        + " \"echo $TRACEPARENT $TRACESTATE > "
+                        + out
+                        + "\"]}"))
+            .build();
+    assertThat(HTTP.send(request, HttpResponse.BodyHandlers.ofString()).statusCode())
+        .isEqualTo(201);
 
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (!Files.exists(out) || Files.readString(out).isBlank()) {
-      assertThat(System.nanoTime()).isLessThan(deadline);
-      Thread.sleep(100);
-    }
-    // The process's parent is Stowage's span for the submit, itself the caller's child.
-    String[] seen = Files.readString(out).strip().split("-");
+    awaitState("traced", "succeeded");
+    // What the real process saw in its environment.
+    String[] env = Files.readString(out).strip().split(" ");
+    String[] seen = env[0].split("-");
     assertThat(seen[1]).isEqualTo(traceId);
-    JsonNode spans = spansOf(traceId);
+    assertThat(env[1]).isEqualTo("congo=t61rcWkgMzE");
+
+    // caller → the submit's server span → the attempt's span → the process.
     JsonNode submit = null;
-    for (JsonNode span : spans) {
-      if (span.get("name").asText().equals("POST /api/tasks")) {
-        submit = span;
+    JsonNode attempt = null;
+    for (JsonNode span : spansOf(traceId)) {
+      switch (span.get("name").asText()) {
+        case "POST /api/tasks" -> submit = span;
+        case "task_attempt" -> attempt = span;
+        default -> {}
       }
     }
     assertThat(submit).as("the submit's server span, in the caller's trace").isNotNull();
     assertThat(submit.get("parentSpanId").asText()).isEqualTo(callerSpan);
-    assertThat(submit.get("spanId").asText()).isEqualTo(seen[2]);
     assertThat(submit.get("kind").asInt()).isEqualTo(2); // SERVER
     assertThat(submit.toString()).contains("http.route").contains("/api/tasks");
+    assertThat(attempt).as("the attempt's span, ended when the task succeeded").isNotNull();
+    assertThat(attempt.get("parentSpanId").asText()).isEqualTo(submit.get("spanId").asText());
+    assertThat(attempt.get("spanId").asText()).isEqualTo(seen[2]);
+    assertThat(attempt.get("events").toString())
+        .contains("\"launched\"", "\"started\"", "\"succeeded\"");
+    // Linked to the cycle that placed it, a trace of its own.
+    JsonNode link = attempt.get("links").get(0);
+    String cycleTrace = link.get("traceId").asText();
+    assertThat(cycleTrace).isNotEqualTo(traceId);
+    assertThat(spansOf(cycleTrace))
+        .anySatisfy(
+            span -> {
+              assertThat(span.get("name").asText()).isEqualTo("scheduling_cycle");
+              assertThat(span.get("spanId").asText()).isEqualTo(link.get("spanId").asText());
+            });
   }
 
   private static HttpResponse<String> post(String path, String body, String traceparent)
