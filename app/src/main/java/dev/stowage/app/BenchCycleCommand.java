@@ -8,6 +8,7 @@ import dev.stowage.engine.Resources;
 import dev.stowage.engine.Task;
 import dev.stowage.scheduler.SchedulingCycle;
 import dev.stowage.scheduler.TaskSpec;
+import dev.stowage.scheduler.TraceContext;
 import dev.stowage.store.Database;
 import dev.stowage.store.EmbeddedPostgres;
 import dev.stowage.store.PostgresTaskStore;
@@ -79,6 +80,13 @@ final class BenchCycleCommand implements Callable<Integer> {
               + " ${DEFAULT-VALUE}.")
   String telemetry;
 
+  @Option(
+      names = "--vacuum-each",
+      description =
+          "VACUUM the task tables (untimed) before each cycle, as a steady autovacuum would: the"
+              + " cycles then start from alike tables, for comparing runs (telemetry on and off).")
+  boolean vacuumEach;
+
   @Override
   public Integer call() throws Exception {
     if (!List.of("off", "on").contains(telemetry)) {
@@ -109,10 +117,7 @@ final class BenchCycleCommand implements Callable<Integer> {
       double loadS = (System.nanoTime() - t0) / 1e9;
       // As after any bulk load: settle the table now, or autovacuum does it in the middle of the
       // measured cycles (seen: submits and cycles 1.5x slower from one run to the next).
-      try (var c = db.dataSource().getConnection()) {
-        c.createStatement().execute("vacuum analyze tasks");
-        c.createStatement().execute("vacuum analyze task_dependencies");
-      }
+      vacuum(db, "vacuum analyze");
       out.printf(
           "# loaded %d waiting tasks in %.1f s: %.0f tasks/s through the store (batches of 10000)%n",
           background, loadS, background / Math.max(loadS, 1e-9));
@@ -124,20 +129,29 @@ final class BenchCycleCommand implements Callable<Integer> {
       List<Duration> totals = new ArrayList<>();
       List<Duration> eventsApplied = new ArrayList<>();
 
-      out.printf("%-4s %9s %9s %9s %10s%n", "run", "tasks", "matched", "launched", "total ms");
+      out.printf(
+          "%-4s %9s %9s %9s %10s %10s%n",
+          "run", "tasks", "matched", "launched", "total ms", "next ms");
       for (int r = 0; r < cycles; r++) {
         boolean counted = r >= warmup;
         var batch = new ArrayList<TaskSpec>(processable);
+        int n = 0;
         for (Task t : w.tasks()) {
           batch.add(
               TaskSpec.of("run" + r + "/" + t.name(), "sim")
                   .withResources(t.requested())
                   .withConstraints(t.constraints())
-                  .withEnv(Map.of("STOWAGE_SIM_DURATION_MS", "3600000")));
+                  .withEnv(Map.of("STOWAGE_SIM_DURATION_MS", "3600000"))
+                  // As if submitted through the API in requests of 1,000 tasks: with telemetry
+                  // on, each attempt's span is the child of its request's span.
+                  .withTrace(submitTrace(r, n++ / 1000)));
         }
         long s0 = System.nanoTime();
         store.submit(batch, clock.instant());
         double submitS = (System.nanoTime() - s0) / 1e9;
+        if (vacuumEach) {
+          vacuum(db, "vacuum");
+        }
         var cycle =
             new SchedulingCycle(
                 store,
@@ -157,17 +171,20 @@ final class BenchCycleCommand implements Callable<Integer> {
           phases.add(report.phases());
         }
         // The next cycle applies the 20,000 'started' events of this one's launches.
+        long n0 = System.nanoTime();
         SchedulingCycle.Report next = cycle.runOnce();
+        Duration nextTotal = Duration.ofNanos(System.nanoTime() - n0);
         if (counted) {
           eventsApplied.add(next.phases().get("apply_cluster_events"));
         }
         out.printf(
-            "%-4s %9d %9d %9d %10.1f   (submitted %d in %.2f s: %.0f tasks/s)%n",
+            "%-4s %9d %9d %9d %10.1f %10.1f   (submitted %d in %.2f s: %.0f tasks/s)%n",
             counted ? Integer.toString(r - warmup + 1) : "w" + (r + 1),
             report.considered(),
             report.matched(),
             report.launched(),
             total.toNanos() / 1e6,
+            nextTotal.toNanos() / 1e6,
             batch.size(),
             submitS,
             batch.size() / submitS);
@@ -195,6 +212,19 @@ final class BenchCycleCommand implements Callable<Integer> {
       deleteTree(dir);
     }
     return 0;
+  }
+
+  /** A made-up submit span for each request of 1,000 tasks. */
+  private static TraceContext submitTrace(int run, int request) {
+    return new TraceContext(
+        String.format("00-5707a6e0%016x%08x-00f067aa0ba902b7-01", (long) run, request), null);
+  }
+
+  private static void vacuum(Database db, String command) throws java.sql.SQLException {
+    try (var c = db.dataSource().getConnection()) {
+      c.createStatement().execute(command + " tasks");
+      c.createStatement().execute(command + " task_dependencies");
+    }
   }
 
   private static TaskSpec gate() {

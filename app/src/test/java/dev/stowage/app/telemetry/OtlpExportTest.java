@@ -1,0 +1,77 @@
+package dev.stowage.app.telemetry;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * With an endpoint configured the standard way, the SDK's own OTLP/HTTP exporter sends spans and
+ * metrics to it: here a receiver on loopback that records what it is sent.
+ */
+class OtlpExportTest {
+  record Received(String path, String contentType, byte[] body) {}
+
+  final List<Received> received = new CopyOnWriteArrayList<>();
+  HttpServer collector;
+
+  @BeforeEach
+  void startCollector() throws IOException {
+    collector = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    collector.createContext(
+        "/",
+        exchange -> {
+          received.add(
+              new Received(
+                  exchange.getRequestURI().getPath(),
+                  exchange.getRequestHeaders().getFirst("Content-Type"),
+                  exchange.getRequestBody().readAllBytes()));
+          exchange.sendResponseHeaders(200, -1);
+          exchange.close();
+        });
+    collector.start();
+    System.setProperty(
+        "otel.exporter.otlp.endpoint", "http://127.0.0.1:" + collector.getAddress().getPort());
+    System.setProperty("otel.exporter.otlp.protocol", "http/protobuf");
+  }
+
+  @AfterEach
+  void stopCollector() {
+    System.clearProperty("otel.exporter.otlp.endpoint");
+    System.clearProperty("otel.exporter.otlp.protocol");
+    collector.stop(0);
+  }
+
+  @Test
+  void spansAndMetricsGoToTheConfiguredCollector() {
+    try (var telemetry = Telemetry.start(null, name -> null)) {
+      var otel = telemetry.openTelemetry();
+      otel.getTracer("test").spanBuilder("exported_cycle").startSpan().end();
+      otel.getMeter("test").counterBuilder("stowage.test.exported").build().add(3);
+    } // closing flushes both signals
+
+    assertThat(received)
+        .anySatisfy(
+            r -> {
+              assertThat(r.path()).isEqualTo("/v1/traces");
+              assertThat(r.contentType()).isEqualTo("application/x-protobuf");
+              assertThat(new String(r.body(), StandardCharsets.ISO_8859_1))
+                  .contains("exported_cycle")
+                  .contains("stowage"); // service.name on the resource
+            })
+        .anySatisfy(
+            r -> {
+              assertThat(r.path()).isEqualTo("/v1/metrics");
+              assertThat(new String(r.body(), StandardCharsets.ISO_8859_1))
+                  .contains("stowage.test.exported");
+            });
+  }
+}
