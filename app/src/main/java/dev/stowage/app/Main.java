@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
       TaskCommands.Logs.class,
       TaskCommands.Cancel.class,
       TaskCommands.Why.class,
+      StageCommand.class,
       GenerateCommand.class,
       MatchCommand.class,
       BenchCommand.class,

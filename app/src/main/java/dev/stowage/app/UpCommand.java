@@ -109,6 +109,27 @@ final class UpCommand implements Callable<Integer> {
               + " are always served at /api/traces.")
   Path traceFile;
 
+  @Option(
+      names = "--allow-source",
+      split = ",",
+      paramLabel = "URI",
+      description =
+          "Where task inputs may come from: a file:/// directory (or an absolute path) or an"
+              + " s3://bucket[/prefix/]. Repeat or separate with commas. None by default: a task"
+              + " with inputs is refused at submit until its sources are allowed. S3 is reached"
+              + " the standard way (AWS_REGION, AWS_ACCESS_KEY_ID, ~/.aws, AWS_ENDPOINT_URL_S3).")
+  List<String> allowSources = new java.util.ArrayList<>();
+
+  /** The allowed sources, checked now so that a wrong one stops the start, naming it. */
+  private List<String> allowedSources() {
+    try {
+      dev.stowage.scheduler.AllowedSources.of(allowSources);
+    } catch (IllegalArgumentException e) {
+      throw usage("--allow-source: " + e.getMessage());
+    }
+    return allowSources;
+  }
+
   @Override
   public Integer call() throws Exception {
     Path data = dataDir != null ? dataDir : defaultDataDir();
@@ -123,7 +144,8 @@ final class UpCommand implements Callable<Integer> {
                 Duration.ofSeconds(1),
                 cluster(data),
                 positive("--max-tasks-per-cycle", maxTasksPerCycle),
-                traceFile));
+                traceFile,
+                allowedSources()));
     var stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(

@@ -17,6 +17,14 @@ public interface Stager extends AutoCloseable {
   /** Starts staging; returns at once. Its result arrives through {@link #drainResults}. */
   void stage(AttemptId attempt, List<StagedInput> inputs, Path workDirectory);
 
+  /** How far an attempt's staging has come, while it stages. */
+  record Progress(long bytesDone, long bytesTotal, int filesDone, int filesTotal) {}
+
+  /** The attempt's progress while it is being staged (its total once its inputs are listed). */
+  default java.util.Optional<Progress> progress(AttemptId attempt) {
+    return java.util.Optional.empty();
+  }
+
   /** Results since the last call, oldest first. */
   List<Result> drainResults();
 

@@ -158,7 +158,10 @@ class PostgresTaskStoreTest {
             Duration.ofHours(2),
             Map.of("team", "ml"),
             new TraceContext(
-                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "vendor=abc,other=1"));
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "vendor=abc,other=1"),
+            List.of(
+                new dev.stowage.scheduler.StagedInput("file:///data/train.csv", "in/train.csv"),
+                new dev.stowage.scheduler.StagedInput("s3://models/base/", "base")));
     store.submit(List.of(spec), T0);
 
     StoredTask got = store.get("train/model-7").orElseThrow();

@@ -5,6 +5,7 @@ import dev.stowage.backend.local.LocalProcessBackend;
 import dev.stowage.backend.sim.SimulatedCluster;
 import dev.stowage.engine.MatchMode;
 import dev.stowage.engine.Matcher;
+import dev.stowage.scheduler.AllowedSources;
 import dev.stowage.scheduler.AttemptId;
 import dev.stowage.scheduler.ClusterBackend;
 import dev.stowage.scheduler.Feasibility;
@@ -16,7 +17,8 @@ import dev.stowage.scheduler.TaskSpec;
 import dev.stowage.scheduler.TaskState;
 import dev.stowage.scheduler.TaskStore;
 import dev.stowage.scheduler.TraceContext;
-import dev.stowage.staging.LocalFileStager;
+import dev.stowage.staging.DataStager;
+import dev.stowage.staging.S3Storage;
 import dev.stowage.store.Database;
 import dev.stowage.store.EmbeddedPostgres;
 import dev.stowage.store.PostgresTaskStore;
@@ -55,11 +57,37 @@ public final class StowageService implements AutoCloseable {
       Duration interval,
       Cluster cluster,
       int maxTasksPerCycle,
-      Path traceFile) {
+      Path traceFile,
+      List<String> allowedSources) {
     public Config {
       if (maxTasksPerCycle < 1) {
         throw new IllegalArgumentException("maxTasksPerCycle must be at least 1");
       }
+      allowedSources = allowedSources == null ? List.of() : List.copyOf(allowedSources);
+    }
+
+    /** Inputs allowed from nowhere. */
+    public Config(
+        Path dataDir,
+        String dbUrl,
+        String dbUser,
+        String dbPassword,
+        int port,
+        Duration interval,
+        Cluster cluster,
+        int maxTasksPerCycle,
+        Path traceFile) {
+      this(
+          dataDir,
+          dbUrl,
+          dbUser,
+          dbPassword,
+          port,
+          interval,
+          cluster,
+          maxTasksPerCycle,
+          traceFile,
+          List.of());
     }
 
     /** This machine as the cluster, 20,000 tasks a cycle at most. */
@@ -107,7 +135,7 @@ public final class StowageService implements AutoCloseable {
   private ClusterBackend backend;
   private Telemetry telemetry;
   private HttpTracing httpTracing;
-  private LocalFileStager stager;
+  private DataStager stager;
   private SchedulingCycle cycle;
   private CycleLoop loop;
   private Javalin http;
@@ -139,9 +167,18 @@ public final class StowageService implements AutoCloseable {
           case Cluster.Simulated(var nodes) -> new SimulatedCluster(nodes, clock);
         };
     var otel = telemetry.openTelemetry();
+    var allowed = AllowedSources.of(config.allowedSources());
+    // The S3 client (native, with its own threads) only when some bucket is allowed.
+    S3Storage s3 =
+        config.allowedSources().stream().anyMatch(e -> e.startsWith("s3://"))
+            ? S3Storage.fromEnvironment(System::getenv)
+            : null;
     stager =
-        new LocalFileStager(
-            4, otel.getTracer("dev.stowage.staging"), otel.getMeter("dev.stowage.staging"));
+        new DataStager(
+            DataStager.Options.defaults(allowed),
+            s3,
+            otel.getTracer("dev.stowage.staging"),
+            otel.getMeter("dev.stowage.staging"));
     cycle =
         new SchedulingCycle(
             store,
@@ -258,7 +295,7 @@ public final class StowageService implements AutoCloseable {
     // The tasks join this request's trace, itself the child of the caller's when it sent a
     // traceparent: their processes' TRACEPARENT points at this submit.
     TraceContext trace = HttpTracing.currentTraceContext(ctx);
-    TaskJson.Parsed parsed = TaskJson.parseSubmission(ctx.body(), trace);
+    TaskJson.Parsed parsed = TaskJson.parseSubmission(ctx.body(), trace, stager.allowedSources());
     List<TaskSpec> specs = parsed.specs();
     // Report the body's field errors and the batch's own problems (cycles, unknown or taken ids)
     // together; the store checks the batch again, atomically, when it stores it.
@@ -289,7 +326,14 @@ public final class StowageService implements AutoCloseable {
   }
 
   private void get(Context ctx) {
-    ctx.json(TaskJson.view(found(ctx)));
+    StoredTask task = found(ctx);
+    var view = TaskJson.view(task);
+    if (task.state() == TaskState.STAGING) {
+      stager
+          .progress(new AttemptId(task.id(), task.attempt()))
+          .ifPresent(p -> view.put("staging", p));
+    }
+    ctx.json(view);
   }
 
   private void list(Context ctx) {

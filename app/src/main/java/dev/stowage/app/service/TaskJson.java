@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.stowage.engine.Resources;
+import dev.stowage.scheduler.AllowedSources;
 import dev.stowage.scheduler.InvalidSubmissionException;
 import dev.stowage.scheduler.InvalidSubmissionException.FieldError;
 import dev.stowage.scheduler.RetryPolicy;
@@ -67,7 +68,7 @@ final class TaskJson {
   record Parsed(List<TaskSpec> specs, List<FieldError> errors) {}
 
   /** Parses a request body; throws only when the body is not a task or batch at all. */
-  static Parsed parseSubmission(String body, TraceContext trace) {
+  static Parsed parseSubmission(String body, TraceContext trace, AllowedSources allowed) {
     JsonNode root;
     try {
       root = MAPPER.readTree(body);
@@ -102,7 +103,7 @@ final class TaskJson {
         continue;
       }
       try {
-        specs.add(toSpec(r, at, i, trace, errors));
+        specs.add(toSpec(r, at, i, trace, allowed, errors));
       } catch (RuntimeException e) {
         errors.add(
             new FieldError(
@@ -113,7 +114,12 @@ final class TaskJson {
   }
 
   private static TaskSpec toSpec(
-      TaskRequest r, String at, int index, TraceContext trace, List<FieldError> errors) {
+      TaskRequest r,
+      String at,
+      int index,
+      TraceContext trace,
+      AllowedSources allowed,
+      List<FieldError> errors) {
     if (r.id() == null || r.id().isBlank()) {
       errors.add(new FieldError(at + "id", "required"));
     }
@@ -164,7 +170,14 @@ final class TaskJson {
           continue;
         }
         var input = new dev.stowage.scheduler.StagedInput(in.source(), in.destination());
-        input.problems().forEach((k, v) -> errors.add(new FieldError(field + "." + k, v)));
+        var problems = input.problems();
+        problems.forEach((k, v) -> errors.add(new FieldError(field + "." + k, v)));
+        if (!problems.containsKey("source")) {
+          String refused = allowed.problem(input);
+          if (refused != null) {
+            errors.add(new FieldError(field + ".source", refused));
+          }
+        }
         inputs.add(input);
       }
     }

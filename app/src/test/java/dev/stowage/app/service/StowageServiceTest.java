@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -28,7 +29,17 @@ class StowageServiceTest {
     service =
         StowageService.start(
             new StowageService.Config(
-                tmp.resolve("data"), null, null, null, 0, Duration.ofMillis(200)));
+                tmp.resolve("data"),
+                null,
+                null,
+                null,
+                0,
+                Duration.ofMillis(200),
+                new StowageService.Cluster.Local(null),
+                20_000,
+                null,
+                List.of(tmp.resolve("inputs").toUri().toString(), "s3://allowed-bucket")));
+    Files.createDirectories(tmp.resolve("inputs"));
   }
 
   @AfterAll
@@ -98,7 +109,7 @@ class StowageServiceTest {
 
   @Test
   void inputsAreStagedIntoTheWorkDirectoryBeforeTheTaskStarts() throws Exception {
-    Path data = Files.writeString(tmp.resolve("rows.csv"), "id,value\n1,42\n");
+    Path data = Files.writeString(tmp.resolve("inputs/rows.csv"), "id,value\n1,42\n");
     var body =
         """
         {"id": "svc/staged", "command": ["sh", "-c", "cat in/rows.csv"], "cpuMillis": 100,
@@ -131,41 +142,61 @@ class StowageServiceTest {
     var body =
         """
         {"id": "svc/no-input", "command": ["true"],
-         "inputs": [{"source": "file:///nonexistent/stowage.csv", "destination": "x.csv"}]}
-        """;
+         "inputs": [{"source": "%s", "destination": "x.csv"}]}
+        """
+            .formatted(tmp.resolve("inputs/nonexistent.csv").toUri());
 
     assertThat(post("/api/tasks", body, null).statusCode()).isEqualTo(201);
 
     awaitState("svc%2Fno-input", "failed");
     assertThat(json(get("/api/tasks/svc%2Fno-input")).get("lastError").asText())
         .isEqualTo(
-            "staging failed: source file:///nonexistent/stowage.csv: no such file or directory");
+            "staging failed: source "
+                + tmp.resolve("inputs/nonexistent.csv").toUri()
+                + ": no such file or directory");
     assertThat(json(get("/api/tasks/svc%2Fno-input/why")).get("why").asText())
         .isEqualTo(
-            "failed after 1 attempt(s); last attempt: staging failed: source"
-                + " file:///nonexistent/stowage.csv: no such file or directory");
+            "failed after 1 attempt(s); last attempt: staging failed: source "
+                + tmp.resolve("inputs/nonexistent.csv").toUri()
+                + ": no such file or directory");
   }
 
   @Test
-  void inputsThatLeaveTheWorkDirectoryOrAreNotFilesAreRefusedAtSubmit() throws Exception {
+  void inputsThatLeaveTheWorkDirectoryOrComeFromElsewhereAreRefusedAtSubmit() throws Exception {
     var response =
         post(
             "/api/tasks",
             """
             {"id": "svc/escape", "command": ["true"],
-             "inputs": [{"source": "file:///etc/hostname", "destination": "../../x"},
-                        {"source": "s3://bucket/key", "destination": "/abs"}]}
-            """,
+             "inputs": [{"source": "%s", "destination": "../../x"},
+                        {"source": "s3://other-bucket/key", "destination": "/abs"},
+                        {"source": "file:///etc/hostname", "destination": "h"},
+                        {"source": "http://example.com/x", "destination": "y"},
+                        {"source": "s3://allowed-bucket/data/", "destination": "d"}]}
+            """
+                .formatted(tmp.resolve("inputs/ok.csv").toUri()),
             null);
 
     assertThat(response.statusCode()).isEqualTo(400);
-    assertThat(response.body())
-        .contains("\"inputs[0].destination\"")
-        .contains("'..' is not allowed")
-        .contains("\"inputs[1].source\"")
-        .contains("other schemes such as s3:// are not staged yet")
-        .contains("\"inputs[1].destination\"")
-        .contains("absolute path '/abs'");
+    JsonNode errors = json(response).get("fields");
+    var byField = new java.util.LinkedHashMap<String, String>();
+    errors.forEach(e -> byField.put(e.get("field").asText(), e.get("message").asText()));
+    assertThat(byField.keySet())
+        .containsExactly(
+            "inputs[0].destination",
+            "inputs[1].destination",
+            "inputs[1].source",
+            "inputs[2].source",
+            "inputs[3].source");
+    assertThat(byField.get("inputs[0].destination")).contains("'..' is not allowed");
+    assertThat(byField.get("inputs[1].source"))
+        .startsWith("is outside the allowed sources [")
+        .endsWith("got 's3://other-bucket/key'");
+    assertThat(byField.get("inputs[1].destination")).contains("absolute path '/abs'");
+    assertThat(byField.get("inputs[2].source")).contains("is outside the allowed sources");
+    assertThat(byField.get("inputs[3].source"))
+        .isEqualTo(
+            "must be a file:///absolute/path or s3://bucket/key URI, got 'http://example.com/x'");
   }
 
   @Test

@@ -1,0 +1,173 @@
+package dev.stowage.app;
+
+import dev.stowage.staging.DataMover;
+import dev.stowage.staging.S3Storage;
+import dev.stowage.staging.StagingException;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(
+    name = "stage",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Copy data the way the scheduler stages inputs: files and directories in parallel, large"
+          + " files in ranges side by side through the kernel's copy path, checked by length and"
+          + " CRC32C, renamed into place when complete; what is already identical is skipped.",
+      "SOURCE: a path, file:///path or s3://bucket/key (s3://bucket/prefix/ for every object"
+          + " under it). DEST: a path, or s3://bucket/key to upload.",
+      "S3 is reached the standard way: AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+          + " (or ~/.aws), and AWS_ENDPOINT_URL_S3 for a non-AWS server."
+    })
+final class StageCommand implements Callable<Integer> {
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Parameters(index = "0", paramLabel = "SOURCE")
+  String source;
+
+  @Parameters(index = "1", paramLabel = "DEST")
+  String destination;
+
+  @Option(
+      names = "--parallel-files",
+      defaultValue = "8",
+      description = "Files copied at once. Default: ${DEFAULT-VALUE}.")
+  int parallelFiles;
+
+  @Option(
+      names = "--range-mib",
+      defaultValue = "64",
+      description =
+          "Files larger than this many MiB are copied in ranges of this size, side by side."
+              + " Default: ${DEFAULT-VALUE}.")
+  long rangeMiB;
+
+  @Override
+  public Integer call() throws Exception {
+    if (parallelFiles < 1 || rangeMiB < 1) {
+      throw new IllegalArgumentException("--parallel-files and --range-mib must be at least 1");
+    }
+    PrintWriter out = spec.commandLine().getOut();
+    boolean s3 = source.startsWith("s3://") || destination.startsWith("s3://");
+    var console = System.console();
+    var progress = new Progress(out, console != null && console.isTerminal());
+    long started = System.nanoTime();
+    try (S3Storage storage = s3 ? S3Storage.fromEnvironment(System::getenv) : null;
+        var mover = new DataMover(parallelFiles, rangeMiB << 20, storage)) {
+      DataMover.Summary summary;
+      try {
+        summary = mover.copy(source, destination, progress);
+      } catch (StagingException e) {
+        progress.finish();
+        spec.commandLine().getErr().println("stowage stage: " + e.getMessage());
+        return Main.BAD_INPUT;
+      }
+      progress.finish();
+      double s = (System.nanoTime() - started) / 1e9;
+      out.printf(
+          "staged %d file(s), %s in %.2f s (%s/s); %d already there%n",
+          summary.files(),
+          Progress.bytes(summary.bytes()),
+          s,
+          Progress.bytes((long) (summary.bytes() / Math.max(s, 1e-9))),
+          summary.skipped());
+      return 0;
+    }
+  }
+
+  /** A bar redrawn in place on a terminal; a plain line every few seconds otherwise. */
+  static final class Progress implements DataMover.Listener {
+    private final PrintWriter out;
+    private final boolean terminal;
+    private final AtomicLong done = new AtomicLong();
+    private final AtomicInteger filesDone = new AtomicInteger();
+    private final long started = System.nanoTime();
+    private volatile long total;
+    private volatile int files;
+    private long lastPrinted; // guarded by this
+
+    Progress(PrintWriter out, boolean terminal) {
+      this.out = out;
+      this.terminal = terminal;
+    }
+
+    @Override
+    public void planned(int count, long bytes) {
+      files = count;
+      total = bytes;
+      synchronized (this) {
+        out.printf("%d file(s), %s to stage%n", count, bytes(bytes));
+        out.flush();
+      }
+    }
+
+    @Override
+    public void moved(long n) {
+      done.addAndGet(n);
+      maybePrint();
+    }
+
+    @Override
+    public void fileDone(boolean skipped) {
+      filesDone.incrementAndGet();
+      maybePrint();
+    }
+
+    private synchronized void maybePrint() {
+      long now = System.nanoTime();
+      long every = terminal ? 100_000_000L : 2_000_000_000L;
+      if (now - lastPrinted < every) {
+        return;
+      }
+      lastPrinted = now;
+      print(false);
+    }
+
+    synchronized void finish() {
+      if (terminal && lastPrinted != 0) {
+        print(true);
+      }
+    }
+
+    private void print(boolean last) {
+      long d = done.get();
+      long t = Math.max(total, 1);
+      double s = Math.max((System.nanoTime() - started) / 1e9, 1e-9);
+      int percent = (int) Math.min(100, d * 100 / t);
+      String line =
+          String.format(
+              "%3d%% %s of %s, %s/s, %d/%d file(s)",
+              percent, bytes(d), bytes(total), bytes((long) (d / s)), filesDone.get(), files);
+      if (terminal) {
+        int width = 30;
+        int filled = percent * width / 100;
+        out.print("\r[" + "#".repeat(filled) + ".".repeat(width - filled) + "] " + line + "   ");
+        if (last) {
+          out.println();
+        }
+      } else {
+        out.println(line);
+      }
+      out.flush();
+    }
+
+    static String bytes(long n) {
+      if (n < 1024) {
+        return n + " B";
+      }
+      String[] units = {"KiB", "MiB", "GiB", "TiB"};
+      double v = n;
+      int u = -1;
+      while (v >= 1024 && u < units.length - 1) {
+        v /= 1024;
+        u++;
+      }
+      return String.format("%.1f %s", v, units[u]);
+    }
+  }
+}

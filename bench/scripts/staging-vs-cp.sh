@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Staging against cp, in the same run and on the same disk: one large file and many small files,
+# each copied by `cp` (`cp -r`) and by `./stowage stage`, fsync included on both sides (`sync`
+# after each copy, inside the timing). The page cache is dropped before each copy when this user
+# may (root); otherwise each copy after the first reads its source from memory, for both tools
+# alike. Prints a table of seconds and MB/s per round, and the medians.
+#
+#   bench/scripts/staging-vs-cp.sh [dir on the disk to test] [rounds] [big MiB] [small files]
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+dir="${1:-$here/target/staging-bench}"
+rounds="${2:-3}"
+big_mib="${3:-2048}"
+small_files="${4:-10000}"
+mkdir -p "$dir"
+src="$dir/src"
+dst="$dir/dst"
+
+drop_caches() {
+  sync
+  if [ -w /proc/sys/vm/drop_caches ]; then echo 3 > /proc/sys/vm/drop_caches; fi
+}
+now() { date +%s.%N; }
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN {printf "%.0f", b / 1e6 / s}'; }
+median() { sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+
+if [ ! -f "$src/big.bin" ] || [ "$(stat -c %s "$src/big.bin")" -ne $((big_mib << 20)) ]; then
+  mkdir -p "$src"
+  echo "# writing $big_mib MiB of random data to $src/big.bin" >&2
+  head -c $((big_mib << 20)) /dev/urandom > "$src/big.bin"
+fi
+if [ ! -d "$src/small" ] || [ "$(ls "$src/small" | wc -l)" -ne "$small_files" ]; then
+  rm -rf "$src/small"; mkdir -p "$src/small"
+  echo "# writing $small_files files of 100 KiB to $src/small" >&2
+  head -c $((small_files * 102400)) /dev/urandom | split -b 102400 -a 5 -d - "$src/small/f"
+fi
+"$here/stowage" --version >/dev/null # builds the jar first if needed, outside the timing
+sync
+
+big_bytes=$(stat -c %s "$src/big.bin")
+small_bytes=$((small_files * 102400))
+[ -w /proc/sys/vm/drop_caches ] && caches="dropped before each copy" || caches="not dropped (not root)"
+echo "# $(nproc) cores, $(df -h --output=source,fstype "$dir" | tail -1), page cache $caches"
+printf '%-6s %-22s %9s %9s\n' round copy seconds MB/s
+run() { # name bytes command...
+  local name=$1 bytes=$2; shift 2
+  rm -rf "$dst"; mkdir -p "$dst"; drop_caches
+  local t0; t0=$(now)
+  "$@" >/dev/null
+  sync
+  local s; s=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {print b - a}')
+  printf '%-6s %-22s %9.2f %9s\n' "$r" "$name" "$s" "$(mbps "$bytes" "$s")"
+  echo "$name $s" >> "$dir/times"
+}
+rm -f "$dir/times"
+for ((r = 1; r <= rounds; r++)); do
+  # Alternate which tool goes first.
+  if ((r % 2)); then order="cp stowage"; else order="stowage cp"; fi
+  for tool in $order; do
+    if [ "$tool" = cp ]; then
+      run "cp big" "$big_bytes" cp "$src/big.bin" "$dst/big.bin"
+      run "cp -r small" "$small_bytes" cp -r "$src/small" "$dst/small"
+    else
+      run "stowage stage big" "$big_bytes" "$here/stowage" stage "$src/big.bin" "$dst/big.bin"
+      run "stowage stage small" "$small_bytes" "$here/stowage" stage "$src/small" "$dst/small"
+    fi
+  done
+done
+echo
+printf '%-22s %9s %9s\n' "median of $rounds" seconds MB/s
+for name in "cp big" "stowage stage big" "cp -r small" "stowage stage small"; do
+  s=$(grep "^$name " "$dir/times" | awk '{print $NF}' | median)
+  case "$name" in *big) b=$big_bytes ;; *) b=$small_bytes ;; esac
+  printf '%-22s %9.2f %9s\n' "$name" "$s" "$(mbps "$b" "$s")"
+done
+rm -rf "$dst"

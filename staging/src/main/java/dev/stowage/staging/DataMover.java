@@ -1,0 +1,391 @@
+package dev.stowage.staging;
+
+import dev.stowage.scheduler.AllowedSources;
+import dev.stowage.scheduler.StagedInput;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
+import java.util.stream.Stream;
+
+/**
+ * Moves data into place: every file of a set of inputs listed first (so that the total is known),
+ * then copied several at a time, large ones in ranges side by side. Local files go through {@link
+ * FileCopy}; S3 objects through {@link S3Storage}. Each file lands under its own name only once
+ * complete and checked, and one already identical is left alone.
+ */
+public final class DataMover implements AutoCloseable {
+  /** What a caller hears while data moves; called from several threads. */
+  public interface Listener {
+    /** Once, when every file is listed. */
+    default void planned(int files, long bytes) {}
+
+    /** Bytes copied (or found already there) since the last call. */
+    default void moved(long bytes) {}
+
+    /** One file done; {@code skipped} when it was already there. */
+    default void fileDone(boolean skipped) {}
+  }
+
+  /** What a staging did. */
+  public record Summary(int files, int skipped, long bytes) {}
+
+  // The source an S3 object was staged from, kept on the file: "etag size mtime-millis".
+  private static final String STAGED_FROM = "stowage.source";
+
+  private final int parallelFiles;
+  private final FileCopy fileCopy;
+  private final S3Storage s3; // null: s3:// sources fail, saying so
+  private final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
+
+  /**
+   * @param parallelFiles how many files of one staging move at once
+   * @param rangeSize files larger than this are copied in ranges of this size, side by side
+   * @param s3 the object store, or null when none is configured
+   */
+  public DataMover(int parallelFiles, long rangeSize, S3Storage s3) {
+    if (parallelFiles < 1) {
+      throw new IllegalArgumentException("parallelFiles must be at least 1, got " + parallelFiles);
+    }
+    this.parallelFiles = parallelFiles;
+    this.fileCopy = new FileCopy(rangeSize, threads);
+    this.s3 = s3;
+  }
+
+  /** One file to move: from a local path or an S3 object, to a path under the work directory. */
+  private record Item(Path file, String bucket, String key, long size, String eTag, Path to) {
+    String source() {
+      return file != null ? file.toString() : "s3://" + bucket + "/" + key;
+    }
+  }
+
+  /**
+   * Stages inputs into {@code workDirectory}: nothing lands outside it (no {@code ..}, no symbolic
+   * link out), and no source outside {@code allowed} is read.
+   */
+  public Summary stage(
+      List<StagedInput> inputs, Path workDirectory, AllowedSources allowed, Listener listener)
+      throws IOException, StagingException {
+    Files.createDirectories(workDirectory);
+    Path root = workDirectory.toRealPath();
+    var items = new ArrayList<Item>();
+    for (StagedInput input : inputs) {
+      var problems = input.problems();
+      if (!problems.isEmpty()) {
+        throw new StagingException("input " + input.source() + ": " + problems);
+      }
+      String refused = allowed.problem(input);
+      if (refused != null) {
+        throw new StagingException("source " + refused);
+      }
+      Path destination = root.resolve(input.destination()).normalize();
+      if (!destination.startsWith(root) || destination.equals(root)) {
+        throw new StagingException(
+            "destination '" + input.destination() + "' is not inside the work directory");
+      }
+      if (input.fromS3()) {
+        planObjects(input.bucket(), input.key(), destination, root, items);
+      } else {
+        planFiles(input.sourcePath(), destination, allowed, items);
+      }
+    }
+    return move(items, root, listener);
+  }
+
+  /**
+   * Copies one source to one destination, for the command line: {@code source} a local path, {@code
+   * file://} or {@code s3://} URI, {@code destination} a local path or an {@code s3://} URI.
+   */
+  public Summary copy(String source, String destination, Listener listener)
+      throws IOException, StagingException {
+    if (destination.startsWith("s3://")) {
+      return upload(localPath(source), new StagedInput(destination, "x"), listener);
+    }
+    Path to = Path.of(destination).toAbsolutePath().normalize();
+    var items = new ArrayList<Item>();
+    if (source.startsWith("s3://")) {
+      var input = new StagedInput(source, "x");
+      String problem = input.problems().get("source");
+      if (problem != null) {
+        throw new StagingException("source " + problem);
+      }
+      planObjects(input.bucket(), input.key(), to, null, items);
+    } else {
+      planFiles(localPath(source), to, null, items);
+    }
+    Files.createDirectories(to.getParent());
+    return move(items, null, listener);
+  }
+
+  private static Path localPath(String source) throws StagingException {
+    if (source.startsWith("file:")) {
+      var input = new StagedInput(source, "x");
+      String problem = input.problems().get("source");
+      if (problem != null) {
+        throw new StagingException("source " + problem);
+      }
+      return input.sourcePath();
+    }
+    return Path.of(source).toAbsolutePath().normalize();
+  }
+
+  private void planFiles(Path source, Path destination, AllowedSources allowed, List<Item> items)
+      throws IOException, StagingException {
+    if (!Files.exists(source)) {
+      throw new StagingException("source " + source.toUri() + ": no such file or directory");
+    }
+    List<Path> files;
+    if (Files.isDirectory(source)) {
+      try (Stream<Path> tree = Files.walk(source)) {
+        files = tree.filter(Files::isRegularFile).sorted().toList();
+      }
+    } else {
+      files = List.of(source);
+    }
+    for (Path file : files) {
+      if (!Files.isRegularFile(file)) {
+        throw new StagingException("source " + file + " is not a regular file");
+      }
+      // A link inside an allowed directory must not lead out of the allowed ones.
+      if (allowed != null && !allowed.allowsResolved(file.toRealPath())) {
+        throw new StagingException(
+            "source " + file + " leads outside the allowed sources " + allowed.entries());
+      }
+      Path to = file.equals(source) ? destination : destination.resolve(source.relativize(file));
+      items.add(new Item(file, null, null, Files.size(file), null, to));
+    }
+  }
+
+  private void planObjects(String bucket, String key, Path destination, Path root, List<Item> items)
+      throws StagingException {
+    S3Storage store = s3OrFail(bucket, key);
+    boolean prefix = key.isEmpty() || key.endsWith("/");
+    if (!prefix) {
+      var object = store.head(bucket, key);
+      items.add(new Item(null, bucket, key, object.size(), object.eTag(), destination));
+      return;
+    }
+    var objects = store.list(bucket, key);
+    if (objects.isEmpty()) {
+      throw new StagingException("source s3://" + bucket + "/" + key + ": no objects under it");
+    }
+    for (var o : objects) {
+      if (o.key().endsWith("/")) {
+        continue; // a "folder" marker, not data
+      }
+      Path to = destination.resolve(o.key().substring(key.length())).normalize();
+      if (!to.startsWith(destination) || (root != null && !to.startsWith(root))) {
+        throw new StagingException(
+            "object s3://" + bucket + "/" + o.key() + " would land outside its destination");
+      }
+      items.add(new Item(null, bucket, o.key(), o.size(), o.eTag(), to));
+    }
+  }
+
+  private S3Storage s3OrFail(String bucket, String key) throws StagingException {
+    if (s3 == null) {
+      throw new StagingException(
+          "source s3://" + bucket + "/" + key + ": no S3 storage is configured on this scheduler");
+    }
+    return s3;
+  }
+
+  private Summary move(List<Item> items, Path root, Listener listener)
+      throws IOException, StagingException {
+    long total = items.stream().mapToLong(Item::size).sum();
+    listener.planned(items.size(), total);
+    var slots = new Semaphore(parallelFiles);
+    var failed = new java.util.concurrent.atomic.AtomicBoolean();
+    var futures = new ArrayList<Future<Boolean>>(items.size());
+    try {
+      for (Item item : items) {
+        slots.acquire();
+        if (failed.get()) {
+          slots.release();
+          break; // stop at the first failure rather than copy the rest for nothing
+        }
+        futures.add(
+            threads.submit(
+                () -> {
+                  try {
+                    boolean skipped = moveOne(item, root, listener);
+                    listener.fileDone(skipped);
+                    return skipped;
+                  } catch (Throwable t) {
+                    failed.set(true);
+                    throw t;
+                  } finally {
+                    slots.release();
+                  }
+                }));
+      }
+      int skipped = 0;
+      for (var f : futures) {
+        if (f.get()) {
+          skipped++;
+        }
+      }
+      if (futures.size() < items.size()) {
+        throw new StagingException("staging stopped after a failure");
+      }
+      return new Summary(items.size(), skipped, total);
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof StagingException s) {
+        throw s;
+      }
+      if (e.getCause() instanceof IOException io) {
+        throw io;
+      }
+      throw new StagingException("staging failed: " + e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new StagingException("interrupted while staging");
+    } finally {
+      futures.forEach(f -> f.cancel(true));
+    }
+  }
+
+  /** Moves one file into place; true when it was already there. */
+  private boolean moveOne(Item item, Path root, Listener listener)
+      throws IOException, StagingException {
+    Path parent = item.to().getParent();
+    try {
+      Files.createDirectories(parent);
+    } catch (FileAlreadyExistsException e) {
+      throw new StagingException("destination " + parent + " is a file, not a directory");
+    }
+    // The directory as it really is: no symbolic link may lead the copy out of the work directory.
+    if (root != null && !parent.toRealPath().startsWith(root)) {
+      throw new StagingException(
+          "destination " + root.relativize(item.to()) + " leads outside the work directory");
+    }
+    try {
+      if (item.file() != null) {
+        return fileCopy.copy(item.file(), item.to(), listener::moved)
+            == FileCopy.Outcome.ALREADY_THERE;
+      }
+      return download(item, listener);
+    } catch (NoSuchFileException e) {
+      throw new StagingException(
+          "source " + item.source() + ": no such file (removed while staging?)");
+    } catch (AccessDeniedException e) {
+      throw new StagingException(
+          "source " + item.source() + " or its destination: permission denied");
+    }
+  }
+
+  private boolean download(Item item, Listener listener) throws IOException, StagingException {
+    String stamp = item.eTag() + " " + item.size();
+    if (Files.isRegularFile(item.to())
+        && Files.size(item.to()) == item.size()
+        && (stamp + " " + Files.getLastModifiedTime(item.to()).toMillis())
+            .equals(readStamp(item.to()))) {
+      listener.moved(item.size());
+      return true;
+    }
+    Path part = item.to().resolveSibling("." + item.to().getFileName() + ".stowage-part");
+    try {
+      Files.deleteIfExists(part);
+      s3.download(item.bucket(), item.key(), part, listener::moved);
+      long got = Files.size(part);
+      if (got != item.size()) {
+        throw new StagingException(
+            "object "
+                + item.source()
+                + " arrived with "
+                + got
+                + " of "
+                + item.size()
+                + " bytes (it changed while it was copied?)");
+      }
+      Files.move(
+          part, item.to(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      writeStamp(item.to(), stamp + " " + Files.getLastModifiedTime(item.to()).toMillis());
+      return false;
+    } finally {
+      Files.deleteIfExists(part);
+    }
+  }
+
+  /** Uploads a local file, or every file under a directory, to an S3 key or prefix. */
+  private Summary upload(Path source, StagedInput target, Listener listener)
+      throws IOException, StagingException {
+    String problem = target.problems().get("source");
+    if (problem != null) {
+      throw new StagingException("destination " + problem);
+    }
+    S3Storage store = s3OrFail(target.bucket(), target.key());
+    if (!Files.exists(source)) {
+      throw new StagingException("source " + source + ": no such file or directory");
+    }
+    List<Path> files;
+    if (Files.isDirectory(source)) {
+      try (Stream<Path> tree = Files.walk(source)) {
+        files = tree.filter(Files::isRegularFile).sorted().toList();
+      }
+    } else {
+      files = List.of(source);
+    }
+    long total = 0;
+    for (Path f : files) {
+      total += Files.size(f);
+    }
+    listener.planned(files.size(), total);
+    String key = target.key();
+    for (Path f : files) {
+      String k =
+          files.size() == 1 && !Files.isDirectory(source) && !target.namesPrefix()
+              ? key
+              : (key.isEmpty() || key.endsWith("/") ? key : key + "/")
+                  + source.relativize(f).toString().replace('\\', '/');
+      if (k.isEmpty() || k.endsWith("/")) {
+        k = k + f.getFileName();
+      }
+      store.upload(f, target.bucket(), k, listener::moved);
+      listener.fileDone(false);
+    }
+    return new Summary(files.size(), 0, total);
+  }
+
+  private static String readStamp(Path file) {
+    try {
+      var view = Files.getFileAttributeView(file, UserDefinedFileAttributeView.class);
+      if (view == null || !view.list().contains(STAGED_FROM)) {
+        return null;
+      }
+      ByteBuffer buffer = ByteBuffer.allocate(view.size(STAGED_FROM));
+      view.read(STAGED_FROM, buffer);
+      return new String(buffer.array(), 0, buffer.position(), StandardCharsets.UTF_8);
+    } catch (IOException | UnsupportedOperationException e) {
+      return null; // no stamp: the object is copied again
+    }
+  }
+
+  private static void writeStamp(Path file, String stamp) {
+    try {
+      var view = Files.getFileAttributeView(file, UserDefinedFileAttributeView.class);
+      if (view != null) {
+        view.write(STAGED_FROM, StandardCharsets.UTF_8.encode(stamp));
+      }
+    } catch (IOException | UnsupportedOperationException e) {
+      // A file system without user attributes: a retry copies the object again.
+    }
+  }
+
+  @Override
+  public void close() {
+    threads.shutdownNow();
+  }
+}

@@ -1,0 +1,222 @@
+package dev.stowage.staging;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.function.LongConsumer;
+import java.util.zip.CRC32C;
+
+/**
+ * Copies one local file the way the kernel copies fastest, and never leaves a partial or wrong file
+ * under the destination's name:
+ *
+ * <ol>
+ *   <li>a destination of the same length whose CRC32C matches the source's, range by range, is left
+ *       as it is (a retried or resumed staging copies only what is missing);
+ *   <li>otherwise the file is copied to a temporary name beside the destination, in ranges side by
+ *       side, each through {@link FileChannel#transferTo}, which on Linux is {@code
+ *       copy_file_range}: the bytes never pass through this process;
+ *   <li>the copy's length and each range's CRC32C are checked against the source's;
+ *   <li>then it is renamed into place, atomically.
+ * </ol>
+ *
+ * No fsync: a crash loses the attempt anyway, and the next staging's check finds a torn file.
+ */
+final class FileCopy {
+  /** What happened to one file. */
+  enum Outcome {
+    COPIED,
+    ALREADY_THERE
+  }
+
+  private static final int CHECK_BUFFER = 1 << 20;
+  // Ranges of one file in flight at once: enough to keep a fast device's queue full.
+  private static final int PARALLEL_RANGES = 8;
+  private final long rangeSize;
+  private final ExecutorService ranges; // runs the ranges of one file side by side
+
+  /**
+   * @param rangeSize files larger than this are split into ranges of this size, copied and checked
+   *     side by side
+   * @param ranges where the ranges run; virtual threads suit (the work is in the kernel)
+   */
+  FileCopy(long rangeSize, ExecutorService ranges) {
+    if (rangeSize < 4096) {
+      throw new IllegalArgumentException("rangeSize must be at least 4 KiB, got " + rangeSize);
+    }
+    this.rangeSize = rangeSize;
+    this.ranges = ranges;
+  }
+
+  /**
+   * Copies {@code from} to {@code to}, reporting bytes as they are copied (the whole length at once
+   * for a file already there).
+   *
+   * @throws StagingException if the source changed while it was copied or the copy does not match
+   */
+  Outcome copy(Path from, Path to, LongConsumer progress) throws IOException, StagingException {
+    long length = Files.size(from);
+    if (Files.isRegularFile(to) && Files.size(to) == length) {
+      if (java.util.Arrays.equals(checksums(from, length), checksums(to, length))) {
+        progress.accept(length);
+        return Outcome.ALREADY_THERE;
+      }
+    }
+    Path part = to.resolveSibling("." + to.getFileName() + ".stowage-part");
+    try {
+      try (FileChannel out =
+          FileChannel.open(
+              part,
+              StandardOpenOption.CREATE,
+              StandardOpenOption.WRITE,
+              StandardOpenOption.TRUNCATE_EXISTING)) {
+        // empty: each range opens its own channels, so that their positions are their own
+      }
+      run(
+          length,
+          (start, end) -> {
+            copyRange(from, part, start, end, progress);
+            return 0L;
+          });
+      long copied = Files.size(part);
+      long now = Files.size(from);
+      if (copied != length || now != length) {
+        throw new StagingException(
+            "source "
+                + from
+                + " changed while it was copied: "
+                + length
+                + " then "
+                + now
+                + " bytes");
+      }
+      long[] expected = checksums(from, length);
+      long[] got = checksums(part, length);
+      for (int i = 0; i < expected.length; i++) {
+        if (expected[i] != got[i]) {
+          throw new StagingException(
+              "copy of "
+                  + from
+                  + " does not match it: CRC32C of bytes from "
+                  + i * rangeSize
+                  + " differs (source changed while it was copied?)");
+        }
+      }
+      Files.move(part, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      return Outcome.COPIED;
+    } finally {
+      Files.deleteIfExists(part);
+    }
+  }
+
+  private static void copyRange(Path from, Path part, long start, long end, LongConsumer progress)
+      throws IOException {
+    try (FileChannel in = FileChannel.open(from, StandardOpenOption.READ);
+        FileChannel out = FileChannel.open(part, StandardOpenOption.WRITE)) {
+      out.position(start);
+      long position = start;
+      while (position < end) {
+        long n = in.transferTo(position, end - position, out);
+        if (n <= 0) {
+          if (position >= in.size()) {
+            break; // the source shrank: the length check after the copy says so
+          }
+          continue;
+        }
+        position += n;
+        progress.accept(n);
+      }
+    }
+  }
+
+  /** The CRC32C of each range of the file's first {@code length} bytes, computed side by side. */
+  long[] checksums(Path file, long length) throws IOException, StagingException {
+    List<Long> sums =
+        run(
+            length,
+            (start, end) -> {
+              var crc = new CRC32C();
+              ByteBuffer buffer =
+                  ByteBuffer.allocateDirect((int) Math.min(CHECK_BUFFER, rangeSize));
+              try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+                long position = start;
+                while (position < end) {
+                  buffer.clear().limit((int) Math.min(buffer.capacity(), end - position));
+                  int n = in.read(buffer, position);
+                  if (n < 0) {
+                    break;
+                  }
+                  buffer.flip();
+                  crc.update(buffer);
+                  position += n;
+                }
+              }
+              return crc.getValue();
+            });
+    return sums.stream().mapToLong(Long::longValue).toArray();
+  }
+
+  private interface RangeWork<T> {
+    T run(long start, long end) throws IOException;
+  }
+
+  /**
+   * Runs {@code work} over each range of {@code [0, length)}, at most {@link #PARALLEL_RANGES} at
+   * once (this thread is one of them), and returns the results in range order.
+   */
+  private <T> List<T> run(long length, RangeWork<T> work) throws IOException, StagingException {
+    int count = (int) Math.max(1, Math.ceilDiv(length, rangeSize));
+    if (count == 1) {
+      return List.of(work.run(0, length));
+    }
+    var results = new java.util.concurrent.atomic.AtomicReferenceArray<T>(count);
+    var next = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.Callable<Void> worker =
+        () -> {
+          for (int i = next.getAndIncrement(); i < count; i = next.getAndIncrement()) {
+            long start = i * rangeSize;
+            results.set(i, work.run(start, Math.min(length, start + rangeSize)));
+          }
+          return null;
+        };
+    var futures = new ArrayList<Future<Void>>();
+    for (int w = 1; w < Math.min(count, PARALLEL_RANGES); w++) {
+      futures.add(ranges.submit(worker));
+    }
+    try {
+      worker.call();
+      for (Future<Void> f : futures) {
+        f.get();
+      }
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof IOException io) {
+        throw io;
+      }
+      throw new StagingException("copy failed: " + e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new StagingException("interrupted while copying");
+    } catch (IOException | RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new StagingException("copy failed: " + e);
+    } finally {
+      next.set(count); // the other workers stop at their next range
+      futures.forEach(f -> f.cancel(true));
+    }
+    var out = new ArrayList<T>(count);
+    for (int i = 0; i < count; i++) {
+      out.add(results.get(i));
+    }
+    return out;
+  }
+}

@@ -1,0 +1,90 @@
+package dev.stowage.staging;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Random;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Copies in ranges, checked, renamed into place; identical destinations left alone. */
+class FileCopyTest {
+  @TempDir Path tmp;
+
+  @Test
+  void aLargeFileIsCopiedInRangesAndThenLeftAloneWhenAlreadyThere() throws Exception {
+    Path source = random(tmp.resolve("big.bin"), (5 << 20) + 12345, 7);
+    Path to = tmp.resolve("out/big.bin");
+    Files.createDirectories(to.getParent());
+    try (var threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      var copy = new FileCopy(1 << 20, threads);
+      var progress = new AtomicLong();
+
+      assertThat(copy.copy(source, to, progress::addAndGet)).isEqualTo(FileCopy.Outcome.COPIED);
+      assertThat(Files.mismatch(source, to)).isEqualTo(-1);
+      assertThat(progress.get()).isEqualTo(Files.size(source));
+      assertThat(copy.checksums(to, Files.size(to))).hasSize(6);
+
+      progress.set(0);
+      assertThat(copy.copy(source, to, progress::addAndGet))
+          .isEqualTo(FileCopy.Outcome.ALREADY_THERE);
+      assertThat(progress.get()).isEqualTo(Files.size(source));
+    }
+  }
+
+  @Test
+  void aDestinationOfTheSameLengthButOtherBytesIsCopiedAgain() throws Exception {
+    Path source = random(tmp.resolve("data.bin"), 3 << 20, 1);
+    Path to = tmp.resolve("copy.bin");
+    Files.copy(source, to);
+    // One byte changed in the last range, as a torn write would leave it.
+    try (FileChannel c = FileChannel.open(to, StandardOpenOption.WRITE)) {
+      c.write(
+          ByteBuffer.wrap(new byte[] {(byte) ~Files.readAllBytes(source)[(3 << 20) - 5]}),
+          (3 << 20) - 5);
+    }
+    assertThat(Files.mismatch(source, to)).isEqualTo((3 << 20) - 5);
+    try (var threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      assertThat(new FileCopy(1 << 20, threads).copy(source, to, n -> {}))
+          .isEqualTo(FileCopy.Outcome.COPIED);
+    }
+    assertThat(Files.mismatch(source, to)).isEqualTo(-1);
+    assertThat(tmp.resolve(".copy.bin.stowage-part")).doesNotExist();
+  }
+
+  @Property(tries = 40)
+  void everyLengthAroundTheRangeBoundariesCopiesExactly(
+      @ForAll @IntRange(min = 0, max = 5 * 4096 + 3) int length, @ForAll long seed)
+      throws IOException, StagingException {
+    Path dir = Files.createTempDirectory("filecopy");
+    try (var threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      Path source = random(dir.resolve("s"), length, seed);
+      Path to = dir.resolve("d");
+      new FileCopy(4096, threads).copy(source, to, n -> {});
+      assertThat(Files.mismatch(source, to)).isEqualTo(-1);
+    } finally {
+      try (var files = Files.list(dir)) {
+        for (Path p : files.toList()) {
+          Files.delete(p);
+        }
+      }
+      Files.delete(dir);
+    }
+  }
+
+  private static Path random(Path file, int length, long seed) throws IOException {
+    byte[] bytes = new byte[length];
+    new Random(seed).nextBytes(bytes);
+    return Files.write(file, bytes);
+  }
+}
