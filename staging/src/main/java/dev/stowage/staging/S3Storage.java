@@ -218,6 +218,14 @@ public final class S3Storage implements AutoCloseable {
               + where
               + ")");
     }
+    if (c instanceof SdkClientException
+        && c.getMessage() != null
+        && c.getMessage().startsWith("Unable to load credentials")) {
+      return new StagingException(
+          uri
+              + ": no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or"
+              + " a profile in ~/.aws (AWS_PROFILE)");
+    }
     if (c instanceof IOException || c instanceof SdkClientException) {
       return new StagingException(uri + ": " + c.getMessage() + " (" + where + ")");
     }
