@@ -3,7 +3,10 @@
 # each copied by `cp` (`cp -r`) and by `./stowage stage`, fsync included on both sides (`sync`
 # after each copy, inside the timing). The page cache is dropped before each copy when this user
 # may (root); otherwise each copy after the first reads its source from memory, for both tools
-# alike. Prints a table of seconds and MB/s per round, and the medians.
+# alike. Each copy gets a destination never used before in the run, removed only at the end:
+# ext4 allocating inodes next to thousands it deleted seconds ago scans past them all (its
+# "recently deleted" check), which made whichever tool copied after a removal twice as slow.
+# Prints a table of seconds and MB/s per round, and the medians.
 #
 #   bench/scripts/staging-vs-cp.sh [dir on the disk to test] [rounds] [big MiB] [small files]
 set -euo pipefail
@@ -14,7 +17,6 @@ big_mib="${3:-2048}"
 small_files="${4:-10000}"
 mkdir -p "$dir"
 src="$dir/src"
-dst="$dir/dst"
 
 drop_caches() {
   sync
@@ -44,7 +46,7 @@ echo "# $(nproc) cores, $(df -h --output=source,fstype "$dir" | tail -1), page c
 printf '%-6s %-22s %9s %9s\n' round copy seconds MB/s
 run() { # name bytes command...
   local name=$1 bytes=$2; shift 2
-  rm -rf "$dst"; mkdir -p "$dst"; drop_caches
+  drop_caches
   local t0; t0=$(now)
   "$@" >/dev/null
   sync
@@ -53,10 +55,12 @@ run() { # name bytes command...
   echo "$name $s" >> "$dir/times"
 }
 rm -f "$dir/times"
+rm -rf "$dir"/dst-*
 for ((r = 1; r <= rounds; r++)); do
   # Alternate which tool goes first.
   if ((r % 2)); then order="cp stowage"; else order="stowage cp"; fi
   for tool in $order; do
+    dst="$dir/dst-$r-$tool"; mkdir -p "$dst"
     if [ "$tool" = cp ]; then
       run "cp big" "$big_bytes" cp "$src/big.bin" "$dst/big.bin"
       run "cp -r small" "$small_bytes" cp -r "$src/small" "$dst/small"
@@ -73,4 +77,4 @@ for name in "cp big" "stowage stage big" "cp -r small" "stowage stage small"; do
   case "$name" in *big) b=$big_bytes ;; *) b=$small_bytes ;; esac
   printf '%-22s %9.2f %9s\n' "$name" "$s" "$(mbps "$b" "$s")"
 done
-rm -rf "$dst"
+rm -rf "$dir"/dst-*

@@ -14,6 +14,8 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -155,7 +157,9 @@ public final class DataMover implements AutoCloseable {
       files = List.of(source);
     }
     for (Path file : files) {
-      if (!Files.isRegularFile(file)) {
+      var attributes =
+          Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+      if (!attributes.isRegularFile()) {
         throw new StagingException("source " + file + " is not a regular file");
       }
       // A link inside an allowed directory must not lead out of the allowed ones.
@@ -164,7 +168,7 @@ public final class DataMover implements AutoCloseable {
             "source " + file + " leads outside the allowed sources " + allowed.entries());
       }
       Path to = file.equals(source) ? destination : destination.resolve(source.relativize(file));
-      items.add(new Item(file, null, null, Files.size(file), null, to));
+      items.add(new Item(file, null, null, attributes.size(), null, to));
     }
   }
 
@@ -207,6 +211,7 @@ public final class DataMover implements AutoCloseable {
     long total = items.stream().mapToLong(Item::size).sum();
     listener.planned(items.size(), total);
     var slots = new Semaphore(parallelFiles);
+    Set<Path> readyDirectories = ConcurrentHashMap.newKeySet();
     var failed = new java.util.concurrent.atomic.AtomicBoolean();
     var futures = new ArrayList<Future<Boolean>>(items.size());
     try {
@@ -220,7 +225,7 @@ public final class DataMover implements AutoCloseable {
             threads.submit(
                 () -> {
                   try {
-                    boolean skipped = moveOne(item, root, listener);
+                    boolean skipped = moveOne(item, root, readyDirectories, listener);
                     listener.fileDone(skipped);
                     return skipped;
                   } catch (Throwable t) {
@@ -258,18 +263,23 @@ public final class DataMover implements AutoCloseable {
   }
 
   /** Moves one file into place; true when it was already there. */
-  private boolean moveOne(Item item, Path root, Listener listener)
+  private boolean moveOne(Item item, Path root, Set<Path> readyDirectories, Listener listener)
       throws IOException, StagingException {
     Path parent = item.to().getParent();
-    try {
-      Files.createDirectories(parent);
-    } catch (FileAlreadyExistsException e) {
-      throw new StagingException("destination " + parent + " is a file, not a directory");
-    }
-    // The directory as it really is: no symbolic link may lead the copy out of the work directory.
-    if (root != null && !parent.toRealPath().startsWith(root)) {
-      throw new StagingException(
-          "destination " + root.relativize(item.to()) + " leads outside the work directory");
+    // Each directory made and checked once per staging, not once per file.
+    if (!readyDirectories.contains(parent)) {
+      try {
+        Files.createDirectories(parent);
+      } catch (FileAlreadyExistsException e) {
+        throw new StagingException("destination " + parent + " is a file, not a directory");
+      }
+      // The directory as it really is: no symbolic link may lead the copy out of the work
+      // directory.
+      if (root != null && !parent.toRealPath().startsWith(root)) {
+        throw new StagingException(
+            "destination " + root.relativize(item.to()) + " leads outside the work directory");
+      }
+      readyDirectories.add(parent);
     }
     try {
       if (item.file() != null) {

@@ -4,10 +4,14 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -39,6 +43,11 @@ final class FileCopy {
   }
 
   private static final int CHECK_BUFFER = 1 << 20;
+  // Direct buffers for checksums, kept for reuse: allocating (and zeroing) one per file would
+  // cost more than reading a small file.
+  private static final java.util.concurrent.ConcurrentLinkedQueue<ByteBuffer> BUFFERS =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private static final int MAX_POOLED = 32;
   // Ranges of one file in flight at once: enough to keep a fast device's queue full.
   private static final int PARALLEL_RANGES = 8;
   private final long rangeSize;
@@ -64,90 +73,131 @@ final class FileCopy {
    * @throws StagingException if the source changed while it was copied or the copy does not match
    */
   Outcome copy(Path from, Path to, LongConsumer progress) throws IOException, StagingException {
-    long length = Files.size(from);
-    if (Files.isRegularFile(to) && Files.size(to) == length) {
-      if (java.util.Arrays.equals(checksums(from, length), checksums(to, length))) {
+    // Each file opened once where a range does not need its own channel: for many small files the
+    // system calls, not the bytes, are the cost.
+    try (FileChannel in = FileChannel.open(from, StandardOpenOption.READ)) {
+      long length = in.size();
+      if (alreadyThere(in, to, length)) {
         progress.accept(length);
         return Outcome.ALREADY_THERE;
       }
-    }
-    Path part = to.resolveSibling("." + to.getFileName() + ".stowage-part");
-    try {
+      Path part = to.resolveSibling("." + to.getFileName() + ".stowage-part");
+      boolean renamed = false;
       try (FileChannel out =
           FileChannel.open(
               part,
               StandardOpenOption.CREATE,
-              StandardOpenOption.WRITE,
-              StandardOpenOption.TRUNCATE_EXISTING)) {
-        // empty: each range opens its own channels, so that their positions are their own
-      }
-      run(
-          length,
-          (start, end) -> {
-            copyRange(from, part, start, end, progress);
-            return 0L;
-          });
-      long copied = Files.size(part);
-      long now = Files.size(from);
-      if (copied != length || now != length) {
-        throw new StagingException(
-            "source "
-                + from
-                + " changed while it was copied: "
-                + length
-                + " then "
-                + now
-                + " bytes");
-      }
-      long[] expected = checksums(from, length);
-      long[] got = checksums(part, length);
-      for (int i = 0; i < expected.length; i++) {
-        if (expected[i] != got[i]) {
+              StandardOpenOption.TRUNCATE_EXISTING,
+              StandardOpenOption.READ,
+              StandardOpenOption.WRITE)) {
+        if (length <= rangeSize) {
+          transfer(in, out, 0, length, progress);
+        } else {
+          run(
+              length,
+              (start, end) -> {
+                // Side by side, each range needs its own write position: its own channels.
+                try (FileChannel rangeIn = FileChannel.open(from, StandardOpenOption.READ);
+                    FileChannel rangeOut = FileChannel.open(part, StandardOpenOption.WRITE)) {
+                  transfer(rangeIn, rangeOut, start, end, progress);
+                }
+                return 0L;
+              });
+        }
+        long copied = out.size();
+        long now = in.size();
+        if (copied != length || now != length) {
           throw new StagingException(
-              "copy of "
+              "source "
                   + from
-                  + " does not match it: CRC32C of bytes from "
-                  + i * rangeSize
-                  + " differs (source changed while it was copied?)");
+                  + " changed while it was copied: "
+                  + length
+                  + " then "
+                  + now
+                  + " bytes");
+        }
+        long[] expected = checksums(in, length);
+        long[] got = checksums(out, length);
+        for (int i = 0; i < expected.length; i++) {
+          if (expected[i] != got[i]) {
+            throw new StagingException(
+                "copy of "
+                    + from
+                    + " does not match it: CRC32C of bytes from "
+                    + i * rangeSize
+                    + " differs (source changed while it was copied?)");
+          }
+        }
+      } catch (IOException | StagingException | RuntimeException e) {
+        Files.deleteIfExists(part); // nothing partial stays behind
+        throw e;
+      }
+      try {
+        Files.move(part, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        renamed = true;
+      } finally {
+        if (!renamed) {
+          Files.deleteIfExists(part);
         }
       }
-      Files.move(part, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       return Outcome.COPIED;
-    } finally {
-      Files.deleteIfExists(part);
     }
   }
 
-  private static void copyRange(Path from, Path part, long start, long end, LongConsumer progress)
+  /** True when {@code to} is a regular file of this length whose ranges' CRC32C match. */
+  private boolean alreadyThere(FileChannel in, Path to, long length)
+      throws IOException, StagingException {
+    BasicFileAttributes there;
+    try {
+      there = Files.readAttributes(to, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    } catch (NoSuchFileException e) {
+      return false;
+    }
+    if (!there.isRegularFile() || there.size() != length) {
+      return false;
+    }
+    try (FileChannel existing = FileChannel.open(to, StandardOpenOption.READ)) {
+      return Arrays.equals(checksums(in, length), checksums(existing, length));
+    }
+  }
+
+  private static void transfer(
+      FileChannel in, FileChannel out, long start, long end, LongConsumer progress)
       throws IOException {
-    try (FileChannel in = FileChannel.open(from, StandardOpenOption.READ);
-        FileChannel out = FileChannel.open(part, StandardOpenOption.WRITE)) {
-      out.position(start);
-      long position = start;
-      while (position < end) {
-        long n = in.transferTo(position, end - position, out);
-        if (n <= 0) {
-          if (position >= in.size()) {
-            break; // the source shrank: the length check after the copy says so
-          }
-          continue;
+    out.position(start);
+    long position = start;
+    while (position < end) {
+      long n = in.transferTo(position, end - position, out);
+      if (n <= 0) {
+        if (position >= in.size()) {
+          break; // the source shrank: the length check after the copy says so
         }
-        position += n;
-        progress.accept(n);
+        continue;
       }
+      position += n;
+      progress.accept(n);
     }
   }
 
   /** The CRC32C of each range of the file's first {@code length} bytes, computed side by side. */
   long[] checksums(Path file, long length) throws IOException, StagingException {
+    try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+      return checksums(in, length);
+    }
+  }
+
+  /** As above, through one channel read by position, so its ranges can share it. */
+  private long[] checksums(FileChannel in, long length) throws IOException, StagingException {
     List<Long> sums =
         run(
             length,
             (start, end) -> {
               var crc = new CRC32C();
-              ByteBuffer buffer =
-                  ByteBuffer.allocateDirect((int) Math.min(CHECK_BUFFER, rangeSize));
-              try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+              ByteBuffer buffer = BUFFERS.poll();
+              if (buffer == null) {
+                buffer = ByteBuffer.allocateDirect(CHECK_BUFFER);
+              }
+              try {
                 long position = start;
                 while (position < end) {
                   buffer.clear().limit((int) Math.min(buffer.capacity(), end - position));
@@ -158,6 +208,10 @@ final class FileCopy {
                   buffer.flip();
                   crc.update(buffer);
                   position += n;
+                }
+              } finally {
+                if (BUFFERS.size() < MAX_POOLED) {
+                  BUFFERS.offer(buffer);
                 }
               }
               return crc.getValue();
