@@ -75,6 +75,9 @@ final class FileCopy {
   Outcome copy(Path from, Path to, LongConsumer progress) throws IOException, StagingException {
     // Each file opened once where a range does not need its own channel: for many small files the
     // system calls, not the bytes, are the cost.
+    // A write to the source during the copy changes its modification time: compared at the end,
+    // since each range's checksum is taken as soon as that range is copied.
+    var modifiedBefore = Files.getLastModifiedTime(from);
     try (FileChannel in = FileChannel.open(from, StandardOpenOption.READ)) {
       long length = in.size();
       if (alreadyThere(in, to, length)) {
@@ -90,8 +93,14 @@ final class FileCopy {
               StandardOpenOption.TRUNCATE_EXISTING,
               StandardOpenOption.READ,
               StandardOpenOption.WRITE)) {
+        // Each range is checked as soon as it is copied, while the others still copy: the
+        // checksums' reads (from the page cache) overlap the device's work.
+        long[] expected = new long[(int) Math.max(1, Math.ceilDiv(length, rangeSize))];
+        long[] got = new long[expected.length];
         if (length <= rangeSize) {
           transfer(in, out, 0, length, progress);
+          expected[0] = crc32c(in, 0, length);
+          got[0] = crc32c(out, 0, length);
         } else {
           run(
               length,
@@ -101,23 +110,23 @@ final class FileCopy {
                     FileChannel rangeOut = FileChannel.open(part, StandardOpenOption.WRITE)) {
                   transfer(rangeIn, rangeOut, start, end, progress);
                 }
+                int i = (int) (start / rangeSize);
+                expected[i] = crc32c(in, start, end);
+                got[i] = crc32c(out, start, end);
                 return 0L;
               });
         }
         long copied = out.size();
         long now = in.size();
-        if (copied != length || now != length) {
+        if (copied != length
+            || now != length
+            || !Files.getLastModifiedTime(from).equals(modifiedBefore)) {
           throw new StagingException(
               "source "
                   + from
-                  + " changed while it was copied: "
-                  + length
-                  + " then "
-                  + now
-                  + " bytes");
+                  + " was written to while it was copied"
+                  + (now != length ? " (" + length + " then " + now + " bytes)" : ""));
         }
-        long[] expected = checksums(in, length);
-        long[] got = checksums(out, length);
         for (int i = 0; i < expected.length; i++) {
           if (expected[i] != got[i]) {
             throw new StagingException(
@@ -188,35 +197,37 @@ final class FileCopy {
 
   /** As above, through one channel read by position, so its ranges can share it. */
   private long[] checksums(FileChannel in, long length) throws IOException, StagingException {
-    List<Long> sums =
-        run(
-            length,
-            (start, end) -> {
-              var crc = new CRC32C();
-              ByteBuffer buffer = BUFFERS.poll();
-              if (buffer == null) {
-                buffer = ByteBuffer.allocateDirect(CHECK_BUFFER);
-              }
-              try {
-                long position = start;
-                while (position < end) {
-                  buffer.clear().limit((int) Math.min(buffer.capacity(), end - position));
-                  int n = in.read(buffer, position);
-                  if (n < 0) {
-                    break;
-                  }
-                  buffer.flip();
-                  crc.update(buffer);
-                  position += n;
-                }
-              } finally {
-                if (BUFFERS.size() < MAX_POOLED) {
-                  BUFFERS.offer(buffer);
-                }
-              }
-              return crc.getValue();
-            });
+    List<Long> sums = run(length, (start, end) -> crc32c(in, start, end));
     return sums.stream().mapToLong(Long::longValue).toArray();
+  }
+
+  /**
+   * The CRC32C of bytes {@code [start, end)}, read by position (the channel's own is untouched).
+   */
+  private static long crc32c(FileChannel in, long start, long end) throws IOException {
+    var crc = new CRC32C();
+    ByteBuffer buffer = BUFFERS.poll();
+    if (buffer == null) {
+      buffer = ByteBuffer.allocateDirect(CHECK_BUFFER);
+    }
+    try {
+      long position = start;
+      while (position < end) {
+        buffer.clear().limit((int) Math.min(buffer.capacity(), end - position));
+        int n = in.read(buffer, position);
+        if (n < 0) {
+          break;
+        }
+        buffer.flip();
+        crc.update(buffer);
+        position += n;
+      }
+    } finally {
+      if (BUFFERS.size() < MAX_POOLED) {
+        BUFFERS.offer(buffer);
+      }
+    }
+    return crc.getValue();
   }
 
   private interface RangeWork<T> {
