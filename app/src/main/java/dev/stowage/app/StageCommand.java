@@ -41,10 +41,11 @@ final class StageCommand implements Callable<Integer> {
 
   @Option(
       names = "--range-mib",
-      defaultValue = "64",
+      defaultValue = "1024",
       description =
-          "Files larger than this many MiB are copied in ranges of this size, side by side."
-              + " Default: ${DEFAULT-VALUE}.")
+          "Files larger than this many MiB are copied in ranges of this size, side by side"
+              + " (smaller ranges pay on devices with deep queues, such as NVMe; on a virtio disk"
+              + " one stream was faster). Default: ${DEFAULT-VALUE}.")
   long rangeMiB;
 
   @Override
