@@ -39,12 +39,14 @@ final class CycleMetrics {
             .histogramBuilder("stowage.cycle.duration")
             .setDescription("How long one scheduling cycle took, all phases and writes included")
             .setUnit("s")
+            .setExplicitBucketBoundariesAdvice(DurationBuckets.SHORT)
             .build();
     phaseDuration =
         meter
             .histogramBuilder("stowage.cycle.phase.duration")
             .setDescription("How long each phase of a scheduling cycle took")
             .setUnit("s")
+            .setExplicitBucketBoundariesAdvice(DurationBuckets.SHORT)
             .build();
     matched =
         meter
@@ -63,6 +65,7 @@ final class CycleMetrics {
             .histogramBuilder("stowage.task.queue.wait")
             .setDescription("From queued (or the end of a retry's backoff) to assigned")
             .setUnit("s")
+            .setExplicitBucketBoundariesAdvice(DurationBuckets.LONG)
             .build();
     attemptsFailed =
         meter

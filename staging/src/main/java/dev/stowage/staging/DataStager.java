@@ -118,6 +118,7 @@ public final class DataStager implements Stager {
             .histogramBuilder("stowage.staging.duration")
             .setDescription("How long one attempt's staging took, by outcome")
             .setUnit("s")
+            .setExplicitBucketBoundariesAdvice(dev.stowage.scheduler.DurationBuckets.LONG)
             .build();
     meter
         .upDownCounterBuilder("stowage.staging.attempts")

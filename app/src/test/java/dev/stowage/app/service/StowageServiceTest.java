@@ -104,6 +104,8 @@ class StowageServiceTest {
         .contains("stowage_tasks_matched_total")
         .contains("stowage_task_queue_wait_seconds_count")
         .contains("stowage_cluster_utilization_ratio{")
+        // Buckets in seconds, not the SDK's millisecond-sized defaults.
+        .containsPattern("stowage_cycle_duration_seconds_bucket\\{[^}]*le=\"0\\.005\"\\}")
         .containsPattern("stowage_tasks\\{[^}]*stowage_task_state=\"succeeded\"[^}]*\\} [1-9]");
   }
 
