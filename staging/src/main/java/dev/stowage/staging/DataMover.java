@@ -143,19 +143,22 @@ public final class DataMover implements AutoCloseable {
     return Path.of(source).toAbsolutePath().normalize();
   }
 
-  private void planFiles(Path source, Path destination, AllowedSources allowed, List<Item> items)
-      throws IOException, StagingException {
+  /** The file, or every file under the directory (other kinds are refused later), in order. */
+  private static List<Path> localFiles(Path source) throws IOException, StagingException {
     if (!Files.exists(source)) {
       throw new StagingException("source " + source.toUri() + ": no such file or directory");
     }
-    List<Path> files;
-    if (Files.isDirectory(source)) {
-      try (Stream<Path> tree = Files.walk(source)) {
-        files = tree.filter(Files::isRegularFile).sorted().toList();
-      }
-    } else {
-      files = List.of(source);
+    if (!Files.isDirectory(source)) {
+      return List.of(source);
     }
+    try (Stream<Path> tree = Files.walk(source)) {
+      return tree.filter(p -> !Files.isDirectory(p)).sorted().toList();
+    }
+  }
+
+  private void planFiles(Path source, Path destination, AllowedSources allowed, List<Item> items)
+      throws IOException, StagingException {
+    List<Path> files = localFiles(source);
     for (Path file : files) {
       var attributes =
           Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
@@ -337,17 +340,7 @@ public final class DataMover implements AutoCloseable {
       throw new StagingException("destination " + problem);
     }
     S3Storage store = s3OrFail(target.bucket(), target.key());
-    if (!Files.exists(source)) {
-      throw new StagingException("source " + source + ": no such file or directory");
-    }
-    List<Path> files;
-    if (Files.isDirectory(source)) {
-      try (Stream<Path> tree = Files.walk(source)) {
-        files = tree.filter(Files::isRegularFile).sorted().toList();
-      }
-    } else {
-      files = List.of(source);
-    }
+    List<Path> files = localFiles(source);
     long total = 0;
     for (Path f : files) {
       total += Files.size(f);

@@ -140,40 +140,43 @@ public final class S3Storage implements AutoCloseable {
   /** Downloads one object to {@code file}, in parallel ranges, reporting bytes as they arrive. */
   void download(String bucket, String key, Path file, LongConsumer progress)
       throws StagingException {
-    try {
-      transfers
-          .downloadFile(
-              DownloadFileRequest.builder()
-                  .getObjectRequest(
-                      r -> r.bucket(bucket).key(key).checksumMode(ChecksumMode.ENABLED))
-                  .destination(file)
-                  .addTransferListener(listener(progress))
-                  .build())
-          .completionFuture()
-          .join();
-    } catch (CompletionException e) {
-      throw failure("s3://" + bucket + "/" + key, e.getCause());
-    }
+    await(
+        "s3://" + bucket + "/" + key,
+        transfers
+            .downloadFile(
+                DownloadFileRequest.builder()
+                    .getObjectRequest(
+                        r -> r.bucket(bucket).key(key).checksumMode(ChecksumMode.ENABLED))
+                    .destination(file)
+                    .addTransferListener(listener(progress))
+                    .build())
+            .completionFuture());
   }
 
   /**
-   * Uploads {@code file} (multipart when large) with CRC64NVME checksums, which S3 checks on
-   * arrival and keeps for the whole object.
+   * Uploads {@code file} (multipart when large) with CRC32C checksums for each part, which S3
+   * checks on arrival.
    */
   void upload(Path file, String bucket, String key, LongConsumer progress) throws StagingException {
+    await(
+        "s3://" + bucket + "/" + key,
+        transfers
+            .uploadFile(
+                UploadFileRequest.builder()
+                    .putObjectRequest(
+                        r -> r.bucket(bucket).key(key).checksumAlgorithm(ChecksumAlgorithm.CRC32_C))
+                    .source(file)
+                    .addTransferListener(listener(progress))
+                    .build())
+            .completionFuture());
+  }
+
+  private void await(String uri, java.util.concurrent.CompletableFuture<?> transfer)
+      throws StagingException {
     try {
-      transfers
-          .uploadFile(
-              UploadFileRequest.builder()
-                  .putObjectRequest(
-                      r -> r.bucket(bucket).key(key).checksumAlgorithm(ChecksumAlgorithm.CRC32_C))
-                  .source(file)
-                  .addTransferListener(listener(progress))
-                  .build())
-          .completionFuture()
-          .join();
+      transfer.join();
     } catch (CompletionException e) {
-      throw failure("s3://" + bucket + "/" + key, e.getCause());
+      throw failure(uri, e.getCause());
     }
   }
 
