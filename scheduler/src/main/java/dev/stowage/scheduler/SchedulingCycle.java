@@ -605,7 +605,12 @@ public final class SchedulingCycle {
           if (state == TaskState.ASSIGNED || state == TaskState.STAGING) {
             store.requeue(t.id(), state, now, now);
           } else {
-            failAttempt(attempt, state, now);
+            failAttempt(
+                attempt,
+                state,
+                now,
+                CycleMetrics.Failure.LOST,
+                "lost: the store had it " + state.label() + ", the backend never started it");
           }
         }
         case STARTED -> {
@@ -619,10 +624,15 @@ public final class SchedulingCycle {
           if (status.exitCode() == 0) {
             store.transition(t.id(), state, TaskState.SUCCEEDED, now);
           } else {
-            failAttempt(attempt, state, now);
+            failAttempt(
+                attempt,
+                state,
+                now,
+                CycleMetrics.Failure.EXIT,
+                "exited with code " + status.exitCode() + " while Stowage was down");
           }
         }
-        default -> failAttempt(attempt, state, now);
+        default -> failAttempt(attempt, state, now, cause(status), failure(status));
       }
     }
     return inFlight.size();

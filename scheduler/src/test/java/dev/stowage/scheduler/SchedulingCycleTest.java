@@ -278,6 +278,9 @@ class SchedulingCycleTest {
     assertThat(state("still-running")).isEqualTo(TaskState.RUNNING);
     assertThat(state("finished")).isEqualTo(TaskState.SUCCEEDED);
     assertThat(state("lost")).as("lost, and out of attempts").isEqualTo(TaskState.FAILED);
+    assertThat(store.get("lost").orElseThrow().lastError())
+        .isEqualTo("lost by the backend: scripted");
+    assertThat(store.get("never-launched").orElseThrow().lastError()).isNull();
   }
 
   private TaskState state(String id) {
