@@ -81,6 +81,14 @@ final class BenchCycleCommand implements Callable<Integer> {
   String telemetry;
 
   @Option(
+      names = "--task-ms",
+      defaultValue = "3600000",
+      description =
+          "How long each simulated task runs. With 0, the next cycle applies each launched"
+              + " task's start and its exit. Default: ${DEFAULT-VALUE} (they outlast the run).")
+  long taskMs;
+
+  @Option(
       names = "--vacuum-each",
       description =
           "VACUUM the task tables (untimed) before each cycle, as a steady autovacuum would: the"
@@ -141,7 +149,7 @@ final class BenchCycleCommand implements Callable<Integer> {
               TaskSpec.of("run" + r + "/" + t.name(), "sim")
                   .withResources(t.requested())
                   .withConstraints(t.constraints())
-                  .withEnv(Map.of("STOWAGE_SIM_DURATION_MS", "3600000"))
+                  .withEnv(Map.of("STOWAGE_SIM_DURATION_MS", Long.toString(taskMs)))
                   // As if submitted through the API in requests of 1,000 tasks: with telemetry
                   // on, each attempt's span is the child of its request's span.
                   .withTrace(submitTrace(r, n++ / 1000)));

@@ -204,6 +204,21 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   @Override
+  public synchronized java.util.Set<String> succeedAll(
+      java.util.Collection<AttemptId> attempts, TaskState from, Instant now) {
+    var out = new HashSet<String>();
+    for (AttemptId a : attempts) {
+      StoredTask t = tasks.get(a.taskId());
+      if (t != null
+          && t.attempt() == a.attempt()
+          && transition(a.taskId(), from, TaskState.SUCCEEDED, now)) {
+        out.add(a.taskId());
+      }
+    }
+    return out;
+  }
+
+  @Override
   public synchronized boolean requeue(String id, TaskState from, Instant notBefore, Instant now) {
     if (!from.canMoveTo(TaskState.QUEUED)) {
       throw new IllegalArgumentException(

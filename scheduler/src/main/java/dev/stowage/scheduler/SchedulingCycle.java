@@ -509,8 +509,11 @@ public final class SchedulingCycle {
     if (others.isEmpty()) {
       return applied;
     }
-    // The rest, read once, then applied in order one task at a time: they release or doom others.
+    // The rest, read once. Successes, the bulk of a busy cycle's other news, are one write per
+    // state they succeed from (20,000 one at a time took 12 s); the rest are applied in order,
+    // one task at a time, as they may doom others.
     Map<String, StoredTask> tasks = new HashMap<>(store.getAll(others));
+    applied += applySuccesses(events, tasks, now);
     for (TaskEvent e : events) {
       StoredTask t = tasks.get(e.attempt().taskId());
       if (e.kind() == TaskEvent.Kind.STARTED || t == null || t.attempt() != e.attempt().attempt()) {
@@ -546,6 +549,43 @@ public final class SchedulingCycle {
         // The attempt has ended (or gone back to the queue under a new number): any later event
         // for it in this batch is stale, as it would be against the store.
         tasks.remove(t.id());
+      }
+    }
+    return applied;
+  }
+
+  /**
+   * Records every success among {@code events} whose attempt is still current and launched or
+   * running, and removes those tasks from {@code tasks}; returns how many succeeded.
+   */
+  private int applySuccesses(List<TaskEvent> events, Map<String, StoredTask> tasks, Instant now) {
+    var byState = new java.util.EnumMap<TaskState, List<AttemptId>>(TaskState.class);
+    var earlierNews = new java.util.HashSet<String>();
+    for (TaskEvent e : events) {
+      if (e.kind() == TaskEvent.Kind.STARTED) {
+        continue;
+      }
+      StoredTask t = tasks.get(e.attempt().taskId());
+      // Only a success that is its task's first news here: one after a kill, say, keeps its place
+      // in the order below.
+      if (earlierNews.add(e.attempt().taskId())
+          && e.kind() == TaskEvent.Kind.EXITED
+          && e.exitCode() == 0
+          && t != null
+          && t.attempt() == e.attempt().attempt()
+          && active(t)) {
+        byState.computeIfAbsent(t.state(), s -> new ArrayList<>()).add(e.attempt());
+      }
+    }
+    int applied = 0;
+    for (var entry : byState.entrySet()) {
+      var succeeded = store.succeedAll(entry.getValue(), entry.getKey(), now);
+      for (AttemptId a : entry.getValue()) {
+        if (succeeded.contains(a.taskId())) {
+          attemptSpans.succeeded(a);
+          tasks.remove(a.taskId()); // its attempt has ended: later news of it is stale
+          applied++;
+        }
       }
     }
     return applied;

@@ -398,6 +398,64 @@ public final class PostgresTaskStore implements TaskStore {
   }
 
   @Override
+  public Set<String> succeedAll(
+      java.util.Collection<AttemptId> attempts, TaskState from, Instant now) {
+    if (!from.canMoveTo(TaskState.SUCCEEDED)) {
+      throw new IllegalArgumentException(
+          "illegal task transition " + from.label() + " -> succeeded");
+    }
+    if (attempts.isEmpty()) {
+      return Set.of();
+    }
+    // One transaction, not chunks side by side: two successes may release the same dependant,
+    // and parallel writers would then lock its row in either order.
+    return inTransaction(
+        c -> {
+          var ids = new Object[attempts.size()];
+          var numbers = new Object[attempts.size()];
+          int i = 0;
+          for (AttemptId a : attempts) {
+            ids[i] = a.taskId();
+            numbers[i++] = a.attempt();
+          }
+          steadyBatchPlan(c);
+          try (PreparedStatement q =
+              c.prepareStatement(
+                  "with moved as ("
+                      + " update tasks t set state = 'succeeded', updated_at = ?"
+                      + " from unnest(?::text[], ?::int[]) as u(id, attempt)"
+                      + " where t.id = any(?::text[]) and t.id = u.id"
+                      + " and t.attempt = u.attempt and t.state = ?"
+                      + " returning t.id),"
+                      // Each dependant loses one pending dependency per success among them.
+                      + " released as ("
+                      + " update tasks t set pending_dependencies = t.pending_dependencies - r.n,"
+                      + " state = case when t.state = 'waiting' and t.pending_dependencies = r.n"
+                      + " then 'queued' else t.state end, updated_at = ?"
+                      + " from (select d.task_id, count(*)::int as n from task_dependencies d"
+                      + " join moved m on d.depends_on = m.id group by d.task_id) r"
+                      + " where t.id = r.task_id returning t.id)"
+                      + " select id from moved")) {
+            Timestamp at = Timestamp.from(now);
+            var idArray = c.createArrayOf("text", ids);
+            q.setTimestamp(1, at);
+            q.setArray(2, idArray);
+            q.setArray(3, c.createArrayOf("int4", numbers));
+            q.setArray(4, idArray);
+            q.setString(5, from.label());
+            q.setTimestamp(6, at);
+            var moved = new HashSet<String>();
+            try (ResultSet rs = q.executeQuery()) {
+              while (rs.next()) {
+                moved.add(rs.getString(1));
+              }
+            }
+            return moved;
+          }
+        });
+  }
+
+  @Override
   public boolean requeue(String id, TaskState from, Instant notBefore, Instant now) {
     if (!from.canMoveTo(TaskState.QUEUED)) {
       throw new IllegalArgumentException(

@@ -172,6 +172,49 @@ class PostgresTaskStoreTest {
   }
 
   @Test
+  void successesInOneWriteReleaseEachDependantOncePerDependency() {
+    store.submit(
+        List.of(
+            TaskSpec.of("a", "true"),
+            TaskSpec.of("b", "true"),
+            TaskSpec.of("c", "true"),
+            TaskSpec.of("after-a-and-b", "true").withDependsOn("a", "b"),
+            TaskSpec.of("after-a-and-c", "true").withDependsOn("a", "c")),
+        T0);
+    for (String id : List.of("a", "b", "c")) {
+      assertThat(store.assign(id, "n", T0)).isEqualTo(1);
+      assertThat(store.transition(id, TaskState.ASSIGNED, TaskState.LAUNCHED, T0)).isTrue();
+    }
+    assertThat(store.transition("c", TaskState.LAUNCHED, TaskState.RUNNING, T0)).isTrue();
+
+    var succeeded =
+        store.succeedAll(
+            List.of(
+                new AttemptId("a", 1),
+                new AttemptId("b", 1),
+                new AttemptId("c", 1), // running, not launched: left for its own write
+                new AttemptId("ghost", 1)),
+            TaskState.LAUNCHED,
+            T0.plusSeconds(1));
+
+    assertThat(succeeded).containsExactlyInAnyOrder("a", "b");
+    assertThat(store.get("a").orElseThrow().state()).isEqualTo(TaskState.SUCCEEDED);
+    StoredTask both = store.get("after-a-and-b").orElseThrow();
+    assertThat(both.state()).isEqualTo(TaskState.QUEUED);
+    assertThat(both.pendingDependencies()).isZero();
+    StoredTask half = store.get("after-a-and-c").orElseThrow();
+    assertThat(half.state()).isEqualTo(TaskState.WAITING);
+    assertThat(half.pendingDependencies()).isEqualTo(1);
+
+    assertThat(store.succeedAll(List.of(new AttemptId("c", 2)), TaskState.RUNNING, T0))
+        .as("an older attempt's news")
+        .isEmpty();
+    assertThat(store.succeedAll(List.of(new AttemptId("c", 1)), TaskState.RUNNING, T0))
+        .containsExactly("c");
+    assertThat(store.get("after-a-and-c").orElseThrow().state()).isEqualTo(TaskState.QUEUED);
+  }
+
+  @Test
   void aRequeuedTaskWaitsOutItsBackoffAndCountsItsAttempts() {
     store.submit(List.of(TaskSpec.of("flaky", "true")), T0);
     assertThat(store.assign("flaky", "n", T0)).isEqualTo(1);
