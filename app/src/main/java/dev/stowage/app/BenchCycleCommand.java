@@ -215,7 +215,9 @@ final class BenchCycleCommand implements Callable<Integer> {
       out.printf("%-34s %10.1f%n", "whole cycle", median(totals));
 
       out.printf(
-          "%-34s %10.1f%n", "next cycle: apply " + processable + " started", median(eventsApplied));
+          "%-34s %10.1f%n",
+          "next cycle: apply its " + processable + (taskMs == 0 ? " starts and exits" : " starts"),
+          median(eventsApplied));
     } finally {
       deleteTree(dir);
     }
