@@ -66,37 +66,13 @@ public final class StowageService implements AutoCloseable {
       allowedSources = allowedSources == null ? List.of() : List.copyOf(allowedSources);
     }
 
-    /** Inputs allowed from nowhere. */
-    public Config(
-        Path dataDir,
-        String dbUrl,
-        String dbUser,
-        String dbPassword,
-        int port,
-        Duration interval,
-        Cluster cluster,
-        int maxTasksPerCycle,
-        Path traceFile) {
-      this(
-          dataDir,
-          dbUrl,
-          dbUser,
-          dbPassword,
-          port,
-          interval,
-          cluster,
-          maxTasksPerCycle,
-          traceFile,
-          List.of());
-    }
-
     /** This machine as the cluster, 20,000 tasks a cycle at most. */
     public Config(
         Path dataDir, String dbUrl, String dbUser, String dbPassword, int port, Duration interval) {
       this(dataDir, dbUrl, dbUser, dbPassword, port, interval, new Cluster.Local(null), 20_000);
     }
 
-    /** No trace file. */
+    /** No trace file, and inputs allowed from nowhere. */
     public Config(
         Path dataDir,
         String dbUrl,
@@ -106,7 +82,17 @@ public final class StowageService implements AutoCloseable {
         Duration interval,
         Cluster cluster,
         int maxTasksPerCycle) {
-      this(dataDir, dbUrl, dbUser, dbPassword, port, interval, cluster, maxTasksPerCycle, null);
+      this(
+          dataDir,
+          dbUrl,
+          dbUser,
+          dbPassword,
+          port,
+          interval,
+          cluster,
+          maxTasksPerCycle,
+          null,
+          List.of());
     }
   }
 
