@@ -175,6 +175,7 @@ public final class DataStager implements Stager {
                 @Override
                 public void moved(long n) {
                   t.done.addAndGet(n);
+                  bytes.add(n); // as they move: a scrape mid-staging shows its progress
                 }
 
                 @Override
@@ -193,7 +194,6 @@ public final class DataStager implements Stager {
       result = new Result(attempt, false, e.getClass().getSimpleName() + ": " + e.getMessage());
     } finally {
       slots.release();
-      bytes.add(t.done.get());
     }
     if (!result.succeeded()) {
       span.setStatus(StatusCode.ERROR, result.detail());
