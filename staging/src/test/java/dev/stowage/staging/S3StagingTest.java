@@ -97,21 +97,29 @@ class S3StagingTest {
   @Test
   void aLargeFileGoesUpInPartsAndComesBackWholeInRanges() throws Exception {
     Path source = random(tmp.resolve("big.bin"), (int) (2 * PART + 12345), 3);
-
-    var up = mover.copy(source.toString(), "s3://" + BUCKET + "/big/big.bin", quiet());
-    assertThat(up).isEqualTo(new DataMover.Summary(1, 0, Files.size(source)));
-    assertThat(s3.head(BUCKET, "big/big.bin").size()).isEqualTo(Files.size(source));
-
+    String uri = "s3://" + BUCKET + "/big/big.bin";
     Path work = tmp.resolve("work-big");
-    var down =
-        stage(List.of(new StagedInput("s3://" + BUCKET + "/big/big.bin", "in/big.bin")), work);
-    assertThat(down).isEqualTo(new DataMover.Summary(1, 0, Files.size(source)));
+    // Both ways through a relay that only watches the requests.
+    try (var relay = new Relay(endpoint.getPort(), Long.MAX_VALUE, Relay.Mode.CUT);
+        var watched = storage(URI.create("http://127.0.0.1:" + relay.port()));
+        var watchedMover = new DataMover(4, 1 << 20, watched)) {
+      var up = watchedMover.copy(source.toString(), uri, quiet());
+      assertThat(up).isEqualTo(new DataMover.Summary(1, 0, Files.size(source)));
+      assertThat(relay.requests("PUT ", "partNumber=")).as("parts uploaded").isEqualTo(3);
+      assertThat(s3.head(BUCKET, "big/big.bin").size()).isEqualTo(Files.size(source));
+
+      var down =
+          watchedMover.stage(List.of(new StagedInput(uri, "in/big.bin")), work, allowed(), quiet());
+      assertThat(down).isEqualTo(new DataMover.Summary(1, 0, Files.size(source)));
+      assertThat(relay.requests("GET ", "range: bytes="))
+          .as("ranged GETs, one per part-sized range")
+          .isGreaterThanOrEqualTo(3);
+    }
     assertThat(Files.mismatch(source, work.resolve("in/big.bin"))).isEqualTo(-1);
     assertNoPartFiles(work);
 
     // A retry finds it already there (same object, untouched file) and copies nothing.
-    assertThat(
-            stage(List.of(new StagedInput("s3://" + BUCKET + "/big/big.bin", "in/big.bin")), work))
+    assertThat(stage(List.of(new StagedInput(uri, "in/big.bin")), work))
         .isEqualTo(new DataMover.Summary(1, 1, Files.size(source)));
   }
 
@@ -267,6 +275,9 @@ class S3StagingTest {
     private final java.util.concurrent.atomic.AtomicInteger cuts =
         new java.util.concurrent.atomic.AtomicInteger();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final List<String> requestHeads = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private static final java.util.regex.Pattern REQUEST_LINE =
+        java.util.regex.Pattern.compile("(GET|PUT|POST|HEAD|DELETE) /\\S* HTTP/1\\.1\r\n");
 
     Relay(int target, long after, Mode mode) throws IOException {
       this.listener = new ServerSocket();
@@ -285,6 +296,13 @@ class S3StagingTest {
       return cuts.get();
     }
 
+    /** Requests seen whose method is {@code method} and whose head has {@code containing}. */
+    long requests(String method, String containing) {
+      return requestHeads.stream()
+          .filter(h -> h.startsWith(method.toLowerCase()) && h.contains(containing.toLowerCase()))
+          .count();
+    }
+
     void awaitStalled() throws InterruptedException {
       assertThat(stalled.await(20, java.util.concurrent.TimeUnit.SECONDS))
           .as("a response stalled at the relay")
@@ -300,7 +318,7 @@ class S3StagingTest {
         try {
           Socket client = listener.accept();
           Socket server = new Socket(InetAddress.getLoopbackAddress(), target);
-          Thread.ofVirtual().start(() -> pump(client, server, Long.MAX_VALUE));
+          Thread.ofVirtual().start(() -> pump(client, server, -1));
           Thread.ofVirtual().start(() -> pump(server, client, after));
         } catch (IOException e) {
           return;
@@ -315,7 +333,15 @@ class S3StagingTest {
           OutputStream out = to.getOutputStream()) {
         int n;
         while ((n = in.read(buffer)) > 0) {
-          if (moved + n > limit) {
+          if (limit < 0) { // client to server: note each request line and its headers
+            // Requests follow bodies on kept-alive connections: look anywhere in what was read.
+            String text = new String(buffer, 0, n, java.nio.charset.StandardCharsets.ISO_8859_1);
+            var m = REQUEST_LINE.matcher(text);
+            while (m.find()) {
+              int end = text.indexOf("\r\n\r\n", m.start());
+              requestHeads.add(text.substring(m.start(), end < 0 ? n : end).toLowerCase());
+            }
+          } else if (moved + n > limit) {
             if (mode == Mode.CUT) {
               cuts.incrementAndGet();
               from.close();
