@@ -1,5 +1,6 @@
 package dev.stowage.app;
 
+import dev.stowage.staging.ByteCounts;
 import dev.stowage.staging.DataMover;
 import dev.stowage.staging.S3Storage;
 import dev.stowage.staging.StagingException;
@@ -158,17 +159,7 @@ final class StageCommand implements Callable<Integer> {
     }
 
     static String bytes(long n) {
-      if (n < 1024) {
-        return n + " B";
-      }
-      String[] units = {"KiB", "MiB", "GiB", "TiB"};
-      double v = n;
-      int u = -1;
-      while (v >= 1024 && u < units.length - 1) {
-        v /= 1024;
-        u++;
-      }
-      return String.format("%.1f %s", v, units[u]);
+      return ByteCounts.human(n);
     }
   }
 }

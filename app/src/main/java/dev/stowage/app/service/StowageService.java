@@ -379,7 +379,15 @@ public final class StowageService implements AutoCloseable {
 
   private void why(Context ctx) {
     StoredTask t = found(ctx);
-    ctx.json(Why.of(t, store, backend, cycle::lastExplanation, loop::cyclesSince, clock.instant()));
+    ctx.json(
+        Why.of(
+            t,
+            store,
+            backend,
+            cycle::lastExplanation,
+            loop::cyclesSince,
+            stager::progress,
+            clock.instant()));
   }
 
   private StoredTask found(Context ctx) {

@@ -5,11 +5,14 @@ import dev.stowage.engine.MatchMode;
 import dev.stowage.engine.Matcher;
 import dev.stowage.engine.Scorer;
 import dev.stowage.engine.Task;
+import dev.stowage.scheduler.AttemptId;
 import dev.stowage.scheduler.ClusterBackend;
 import dev.stowage.scheduler.SchedulingCycle;
+import dev.stowage.scheduler.Stager;
 import dev.stowage.scheduler.StoredTask;
 import dev.stowage.scheduler.TaskState;
 import dev.stowage.scheduler.TaskStore;
+import dev.stowage.staging.ByteCounts;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -38,6 +41,7 @@ final class Why {
       ClusterBackend backend,
       Function<StoredTask, Optional<Map.Entry<Instant, Explanation>>> lastCycle,
       java.util.function.ToLongFunction<Instant> cyclesSince,
+      Function<AttemptId, Optional<Stager.Progress>> staging,
       Instant now) {
     var out = new LinkedHashMap<String, Object>();
     out.put("id", t.id());
@@ -121,7 +125,25 @@ final class Why {
           out.put("cyclesSinceQueued", cycles);
         }
       }
-      case ASSIGNED, STAGING, LAUNCHED, RUNNING ->
+      case STAGING -> {
+        line = "staging its inputs for attempt " + t.attempt() + " on " + t.offer();
+        var progress = staging.apply(new AttemptId(t.id(), t.attempt()));
+        if (progress.isPresent()) {
+          Stager.Progress p = progress.get();
+          out.put("staging", p);
+          line +=
+              ": "
+                  + ByteCounts.human(p.bytesDone())
+                  + " of "
+                  + ByteCounts.human(p.bytesTotal())
+                  + ", "
+                  + p.filesDone()
+                  + " of "
+                  + p.filesTotal()
+                  + " file(s)";
+        }
+      }
+      case ASSIGNED, LAUNCHED, RUNNING ->
           line = t.state().label() + " on " + t.offer() + ", attempt " + t.attempt();
       case UPSTREAM_FAILED -> {
         var failed = new ArrayList<String>();
