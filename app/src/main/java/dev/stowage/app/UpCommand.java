@@ -120,6 +120,16 @@ final class UpCommand implements Callable<Integer> {
               + " the standard way (AWS_REGION, AWS_ACCESS_KEY_ID, ~/.aws, AWS_ENDPOINT_URL_S3).")
   List<String> allowSources = new java.util.ArrayList<>();
 
+  @Option(
+      names = "--allow-output",
+      split = ",",
+      paramLabel = "URI",
+      description =
+          "Where task outputs may be copied to after success: a file:/// directory (or an"
+              + " absolute path) or an s3://bucket[/prefix/]. Repeat or separate with commas."
+              + " None by default: a task with outputs is refused at submit.")
+  List<String> allowOutputs = new java.util.ArrayList<>();
+
   /** The allowed sources, checked now so that a wrong one stops the start, naming it. */
   private List<String> allowedSources() {
     try {
@@ -128,6 +138,15 @@ final class UpCommand implements Callable<Integer> {
       throw usage("--allow-source: " + e.getMessage());
     }
     return allowSources;
+  }
+
+  private List<String> allowedOutputs() {
+    try {
+      dev.stowage.scheduler.AllowedSources.of(allowOutputs);
+    } catch (IllegalArgumentException e) {
+      throw usage("--allow-output: " + e.getMessage().replace("allowed source", "allowed output"));
+    }
+    return allowOutputs;
   }
 
   @Override
@@ -145,7 +164,8 @@ final class UpCommand implements Callable<Integer> {
                 cluster(data),
                 positive("--max-tasks-per-cycle", maxTasksPerCycle),
                 traceFile,
-                allowedSources()));
+                allowedSources(),
+                allowedOutputs()));
     var stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(

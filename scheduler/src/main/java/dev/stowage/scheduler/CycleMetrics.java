@@ -131,7 +131,8 @@ final class CycleMetrics {
     TIMEOUT("timeout"),
     LOST("lost"),
     LAUNCH("launch"),
-    STAGING("staging");
+    STAGING("staging"),
+    OUTPUTS("outputs");
 
     final Attributes attributes;
 

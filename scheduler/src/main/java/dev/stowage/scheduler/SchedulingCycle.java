@@ -82,6 +82,9 @@ public final class SchedulingCycle {
   // only: after a restart (or a failed cycle) reconcile sends staging tasks back to the queue.
   private final Map<AttemptId, Launch> staging = new HashMap<>();
   private final List<Launch> staged = new ArrayList<>(); // staged, not launched yet
+  // Attempts whose process exited with 0 and whose outputs are being copied out; their tasks stay
+  // running until that ends. In memory: after a restart, reconcile collects them again.
+  private final java.util.Set<AttemptId> collecting = new java.util.HashSet<>();
   private final AttemptSpans attemptSpans;
 
   /** A cycle without a stager: a task that declares inputs fails its attempt, saying so. */
@@ -462,6 +465,13 @@ public final class SchedulingCycle {
     int applied = 0;
     Instant now = clock.instant();
     for (Stager.Result r : stager.drainResults()) {
+      if (r.phase() == Stager.Phase.OUTPUTS) {
+        if (collecting.remove(r.attempt())) {
+          applied++;
+          outputsCollected(r, now);
+        }
+        continue;
+      }
       Launch launch = staging.remove(r.attempt());
       if (launch == null) {
         continue; // an attempt reconciliation has already sent back
@@ -480,6 +490,52 @@ public final class SchedulingCycle {
       }
     }
     return applied;
+  }
+
+  /** An attempt's outputs are out (it succeeds) or could not be copied (the attempt fails). */
+  private void outputsCollected(Stager.Result r, Instant now) {
+    if (r.succeeded()) {
+      if (!store.succeedAll(List.of(r.attempt()), TaskState.RUNNING, now).isEmpty()) {
+        attemptSpans.succeeded(r.attempt());
+      }
+    } else {
+      failAttempt(
+          r.attempt(),
+          TaskState.RUNNING,
+          now,
+          CycleMetrics.Failure.OUTPUTS,
+          "collecting outputs failed: " + r.detail());
+    }
+  }
+
+  /**
+   * The process of a task that declares outputs exited with 0: its outputs are copied out first,
+   * its task running meanwhile. Returns whether that started (else the attempt failed, saying why).
+   */
+  private boolean collectOutputs(StoredTask t, AttemptId attempt, Instant now) {
+    var dir = backend.workDirectory(attempt);
+    if (stager == null || dir.isEmpty()) {
+      failAttempt(
+          attempt,
+          t.state(),
+          now,
+          CycleMetrics.Failure.OUTPUTS,
+          stager == null
+              ? "the task declares outputs, but this scheduler has no stager"
+              : "the task declares outputs, but the backend keeps no work directory");
+      return false;
+    }
+    if (t.state() == TaskState.LAUNCHED
+        && !store.transition(t.id(), TaskState.LAUNCHED, TaskState.RUNNING, now)) {
+      return false;
+    }
+    collecting.add(attempt);
+    attemptSpans.step(attempt, "exited");
+    // The collector's span nests under the attempt's.
+    try (Scope ignored = attemptSpans.context(attempt).makeCurrent()) {
+      stager.collect(attempt, t.spec().outputs(), dir.get());
+    }
+    return true;
   }
 
   private int applyBackendEvents() {
@@ -523,9 +579,11 @@ public final class SchedulingCycle {
           switch (e.kind()) {
             case EXITED ->
                 e.exitCode() == 0
-                    ? (active(t) && store.transition(t.id(), t.state(), TaskState.SUCCEEDED, now)
-                        ? succeeded(e.attempt())
-                        : null)
+                    ? (active(t) && !t.spec().outputs().isEmpty()
+                        ? (collectOutputs(t, e.attempt(), now) ? TaskState.RUNNING : null)
+                        : active(t) && store.transition(t.id(), t.state(), TaskState.SUCCEEDED, now)
+                            ? succeeded(e.attempt())
+                            : null)
                     : failAttempt(
                             e.attempt(),
                             t.state(),
@@ -560,6 +618,7 @@ public final class SchedulingCycle {
    */
   private int applySuccesses(List<TaskEvent> events, Map<String, StoredTask> tasks, Instant now) {
     var byState = new java.util.EnumMap<TaskState, List<AttemptId>>(TaskState.class);
+    int applied = 0;
     var earlierNews = new java.util.HashSet<String>();
     for (TaskEvent e : events) {
       if (e.kind() == TaskEvent.Kind.STARTED) {
@@ -574,10 +633,16 @@ public final class SchedulingCycle {
           && t != null
           && t.attempt() == e.attempt().attempt()
           && active(t)) {
-        byState.computeIfAbsent(t.state(), s -> new ArrayList<>()).add(e.attempt());
+        if (t.spec().outputs().isEmpty()) {
+          byState.computeIfAbsent(t.state(), s -> new ArrayList<>()).add(e.attempt());
+        } else {
+          if (collectOutputs(t, e.attempt(), now)) {
+            applied++;
+          }
+          tasks.remove(t.id()); // applied: its later news in this batch is stale
+        }
       }
     }
-    int applied = 0;
     for (var entry : byState.entrySet()) {
       var succeeded = store.succeedAll(entry.getValue(), entry.getKey(), now);
       for (AttemptId a : entry.getValue()) {
@@ -634,6 +699,7 @@ public final class SchedulingCycle {
     // still arrives for one of them finds no launch waiting.
     staging.clear();
     staged.clear();
+    collecting.clear();
     attemptSpans.endAll("the scheduler reconciled its attempts with the backend");
     List<StoredTask> inFlight = store.inFlight();
     for (StoredTask t : inFlight) {
@@ -661,7 +727,10 @@ public final class SchedulingCycle {
         }
         case EXITED -> {
           state = launched(t.id(), state, now);
-          if (status.exitCode() == 0) {
+          if (status.exitCode() == 0 && !t.spec().outputs().isEmpty()) {
+            // Its outputs may not all be out: copy them (again; what is there is skipped).
+            collectOutputs(store.get(t.id()).orElse(t), attempt, now);
+          } else if (status.exitCode() == 0) {
             store.transition(t.id(), state, TaskState.SUCCEEDED, now);
           } else {
             failAttempt(

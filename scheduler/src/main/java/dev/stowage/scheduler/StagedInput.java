@@ -65,7 +65,7 @@ public record StagedInput(String source, String destination) {
     return key().isEmpty() || key().endsWith("/");
   }
 
-  private static String sourceProblem(String source) {
+  static String sourceProblem(String source) {
     if (source.startsWith("s3://")) {
       String rest = source.substring("s3://".length());
       int slash = rest.indexOf('/');
@@ -102,7 +102,7 @@ public record StagedInput(String source, String destination) {
     }
   }
 
-  private static String destinationProblem(String destination) {
+  static String destinationProblem(String destination) {
     if (destination.isBlank() || destination.indexOf('\0') >= 0) {
       return "must be a non-empty path relative to the task's work directory";
     }

@@ -11,11 +11,28 @@ import java.util.List;
  */
 public interface Stager extends AutoCloseable {
 
+  /** Which way the data went: inputs in before the process, outputs out after it. */
+  enum Phase {
+    INPUTS,
+    OUTPUTS
+  }
+
   /** How one attempt's staging ended; {@code detail} says what failed, for a person. */
-  record Result(AttemptId attempt, boolean succeeded, String detail) {}
+  record Result(AttemptId attempt, boolean succeeded, String detail, Phase phase) {
+    /** An input staging's result. */
+    public Result(AttemptId attempt, boolean succeeded, String detail) {
+      this(attempt, succeeded, detail, Phase.INPUTS);
+    }
+  }
 
   /** Starts staging; returns at once. Its result arrives through {@link #drainResults}. */
   void stage(AttemptId attempt, List<StagedInput> inputs, Path workDirectory);
+
+  /**
+   * Starts copying an attempt's outputs out of its work directory, after its process exited with 0;
+   * returns at once. Its result, with {@link Phase#OUTPUTS}, arrives through {@link #drainResults}.
+   */
+  void collect(AttemptId attempt, List<StagedOutput> outputs, Path workDirectory);
 
   /** How far an attempt's staging has come, while it stages. */
   record Progress(long bytesDone, long bytesTotal, int filesDone, int filesTotal) {}

@@ -17,6 +17,7 @@ import java.util.Objects;
  * @param timeout how long one attempt may run; null for no limit
  * @param trace the trace the task was submitted in (the submit's span), or null
  * @param inputs what to copy into the work directory before each attempt starts
+ * @param outputs what to copy out of it after the process exits with 0, before success
  */
 public record TaskSpec(
     String id,
@@ -31,7 +32,8 @@ public record TaskSpec(
     Duration timeout,
     Map<String, String> labels,
     TraceContext trace,
-    List<StagedInput> inputs) {
+    List<StagedInput> inputs,
+    List<StagedOutput> outputs) {
 
   public TaskSpec {
     Objects.requireNonNull(id, "id");
@@ -44,6 +46,39 @@ public record TaskSpec(
     retry = retry == null ? RetryPolicy.NONE : retry;
     labels = labels == null ? Map.of() : Map.copyOf(labels);
     inputs = inputs == null ? List.of() : List.copyOf(inputs);
+    outputs = outputs == null ? List.of() : List.copyOf(outputs);
+  }
+
+  /** A task without outputs to collect. */
+  public TaskSpec(
+      String id,
+      String name,
+      List<String> command,
+      Map<String, String> env,
+      Resources resources,
+      Map<String, String> constraints,
+      int priority,
+      List<String> dependsOn,
+      RetryPolicy retry,
+      Duration timeout,
+      Map<String, String> labels,
+      TraceContext trace,
+      List<StagedInput> inputs) {
+    this(
+        id,
+        name,
+        command,
+        env,
+        resources,
+        constraints,
+        priority,
+        dependsOn,
+        retry,
+        timeout,
+        labels,
+        trace,
+        inputs,
+        List.of());
   }
 
   /** A task without inputs to stage. */
@@ -96,7 +131,8 @@ public record TaskSpec(
         timeout,
         labels,
         trace,
-        inputs);
+        inputs,
+        outputs);
   }
 
   public TaskSpec withPriority(int p) {
@@ -113,7 +149,8 @@ public record TaskSpec(
         timeout,
         labels,
         trace,
-        inputs);
+        inputs,
+        outputs);
   }
 
   public TaskSpec withResources(Resources r) {
@@ -130,13 +167,14 @@ public record TaskSpec(
         timeout,
         labels,
         trace,
-        inputs);
+        inputs,
+        outputs);
   }
 
   public TaskSpec withConstraints(Map<String, String> c) {
     return new TaskSpec(
         id, name, command, env, resources, c, priority, dependsOn, retry, timeout, labels, trace,
-        inputs);
+        inputs, outputs);
   }
 
   public TaskSpec withRetry(RetryPolicy r) {
@@ -153,7 +191,8 @@ public record TaskSpec(
         timeout,
         labels,
         trace,
-        inputs);
+        inputs,
+        outputs);
   }
 
   public TaskSpec withInputs(List<StagedInput> i) {
@@ -170,7 +209,8 @@ public record TaskSpec(
         timeout,
         labels,
         trace,
-        i);
+        i,
+        outputs);
   }
 
   public TaskSpec withEnv(Map<String, String> e) {
@@ -187,7 +227,8 @@ public record TaskSpec(
         timeout,
         labels,
         trace,
-        inputs);
+        inputs,
+        outputs);
   }
 
   public TaskSpec withTrace(TraceContext t) {
@@ -204,6 +245,25 @@ public record TaskSpec(
         timeout,
         labels,
         t,
-        inputs);
+        inputs,
+        outputs);
+  }
+
+  public TaskSpec withOutputs(List<StagedOutput> o) {
+    return new TaskSpec(
+        id,
+        name,
+        command,
+        env,
+        resources,
+        constraints,
+        priority,
+        dependsOn,
+        retry,
+        timeout,
+        labels,
+        trace,
+        inputs,
+        o);
   }
 }

@@ -420,11 +420,17 @@ class SchedulingCycleTest {
   /** A stager whose results the test decides. */
   static final class ScriptedStager implements Stager {
     final List<AttemptId> asked = new ArrayList<>();
+    final List<AttemptId> collecting = new ArrayList<>();
     final List<Result> results = new ArrayList<>();
 
     @Override
     public void stage(AttemptId attempt, List<StagedInput> inputs, java.nio.file.Path dir) {
       asked.add(attempt);
+    }
+
+    @Override
+    public void collect(AttemptId attempt, List<StagedOutput> outputs, java.nio.file.Path dir) {
+      collecting.add(attempt);
     }
 
     @Override
@@ -445,6 +451,63 @@ class SchedulingCycleTest {
     return task(id, 1000)
         .withInputs(List.of(new StagedInput("file:///data/" + id, "in/" + id)))
         .withRetry(new RetryPolicy(2, java.time.Duration.ZERO, java.time.Duration.ZERO));
+  }
+
+  @Test
+  void aTaskWithOutputsSucceedsOnlyOnceTheyAreCopiedOut() {
+    backend.free = new Resources(4000, 8192, 100_000, 0);
+    backend.workRoot = java.nio.file.Path.of("/work");
+    var stager = new ScriptedStager();
+    var cycle =
+        new SchedulingCycle(
+            store, backend, stager, Matcher.fast(), MatchMode.PACK, 100, clock, tracing.get("t"));
+    var outputs = List.of(new StagedOutput("out", "s3://results/run/"));
+    store.submit(
+        List.of(
+            task("keeps", 100).withOutputs(outputs),
+            task("loses", 100)
+                .withOutputs(outputs)
+                .withRetry(new RetryPolicy(2, Duration.ZERO, Duration.ZERO)),
+            task("after-keeps", 100).withDependsOn("keeps")),
+        clock.instant());
+    cycle.runOnce();
+    for (String id : List.of("keeps", "loses")) {
+      backend.report(new AttemptId(id, 1), Kind.STARTED, null);
+      backend.report(new AttemptId(id, 1), Kind.EXITED, 0);
+    }
+
+    cycle.runOnce();
+
+    assertThat(stager.collecting)
+        .containsExactlyInAnyOrder(new AttemptId("keeps", 1), new AttemptId("loses", 1));
+    assertThat(state("keeps"))
+        .as("running while its outputs are copied")
+        .isEqualTo(TaskState.RUNNING);
+    assertThat(state("after-keeps")).isEqualTo(TaskState.WAITING);
+
+    stager.results.add(
+        new Stager.Result(new AttemptId("keeps", 1), true, "", Stager.Phase.OUTPUTS));
+    stager.results.add(
+        new Stager.Result(
+            new AttemptId("loses", 1),
+            false,
+            "s3://results/run/x: no such bucket",
+            Stager.Phase.OUTPUTS));
+    cycle.runOnce();
+
+    assertThat(state("keeps")).isEqualTo(TaskState.SUCCEEDED);
+    assertThat(state("after-keeps")).as("released, and placed").isEqualTo(TaskState.LAUNCHED);
+    assertThat(store.get("loses").orElseThrow().lastError())
+        .isEqualTo("collecting outputs failed: s3://results/run/x: no such bucket");
+    assertThat(store.get("loses").orElseThrow().attempt()).as("retried").isEqualTo(2);
+    SpanData keeps =
+        spans.getFinishedSpanItems().stream()
+            .filter(sp -> "keeps".equals(sp.getAttributes().get(AttemptSpans.TASK)))
+            .findFirst()
+            .orElseThrow();
+    assertThat(keeps.getEvents())
+        .extracting(io.opentelemetry.sdk.trace.data.EventData::getName)
+        .containsExactly("launched", "started", "exited", "succeeded");
   }
 
   @Test

@@ -2,18 +2,21 @@ package dev.stowage.staging;
 
 import dev.stowage.scheduler.AllowedSources;
 import dev.stowage.scheduler.StagedInput;
+import dev.stowage.scheduler.StagedOutput;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -104,6 +107,97 @@ public final class DataMover implements AutoCloseable {
       }
     }
     return move(items, root, listener);
+  }
+
+  /**
+   * Copies outputs out of {@code workDirectory}: only files really inside it (no {@code ..}, no
+   * symbolic link out, so a task cannot export what it could not write), and only to {@code
+   * allowed} locations.
+   */
+  public Summary collect(
+      List<StagedOutput> outputs, Path workDirectory, AllowedSources allowed, Listener listener)
+      throws IOException, StagingException {
+    Path root = workDirectory.toRealPath();
+    var local = new ArrayList<Item>();
+    var uploads = new ArrayList<Map.Entry<Path, String>>(); // file, s3://bucket/key
+    for (StagedOutput output : outputs) {
+      var problems = output.problems();
+      if (!problems.isEmpty()) {
+        throw new StagingException("output " + output.source() + ": " + problems);
+      }
+      StagedInput target = output.destinationLocation();
+      String refused = allowed.problem(target);
+      if (refused != null) {
+        throw new StagingException(
+            "output destination " + refused.replace("allowed sources", "allowed output locations"));
+      }
+      Path source = root.resolve(output.source()).normalize();
+      if (!source.startsWith(root) || !Files.exists(source, LinkOption.NOFOLLOW_LINKS)) {
+        throw new StagingException(
+            "output " + output.source() + ": no such file or directory in the work directory");
+      }
+      for (Path file : localFiles(source)) {
+        if (!file.toRealPath().startsWith(root) || !Files.isRegularFile(file)) {
+          throw new StagingException(
+              "output "
+                  + root.relativize(file)
+                  + " is not a regular file inside the work directory");
+        }
+        String below =
+            file.equals(source) ? null : source.relativize(file).toString().replace('\\', '/');
+        if (target.fromS3()) {
+          String key = target.key();
+          if (below != null || key.isEmpty() || key.endsWith("/")) {
+            key =
+                (key.isEmpty() || key.endsWith("/") ? key : key + "/")
+                    + (below != null ? below : file.getFileName().toString());
+          }
+          uploads.add(Map.entry(file, "s3://" + target.bucket() + "/" + key));
+        } else {
+          Path to = target.sourcePath().normalize();
+          if (below != null) {
+            to = to.resolve(below);
+          } else if (output.destination().endsWith("/")) {
+            to = to.resolve(file.getFileName());
+          }
+          local.add(new Item(file, null, null, Files.size(file), null, to));
+        }
+      }
+    }
+    long total = local.stream().mapToLong(Item::size).sum();
+    for (var u : uploads) {
+      total += Files.size(u.getKey());
+    }
+    listener.planned(local.size() + uploads.size(), total);
+    // The directories written to, as they really are: no link may lead out of the allowed ones.
+    for (Item item : local) {
+      Path parent = item.to().getParent();
+      Files.createDirectories(parent);
+      if (!allowed.allowsResolved(parent.toRealPath())) {
+        throw new StagingException(
+            "output destination " + parent + " leads outside the allowed output locations");
+      }
+    }
+    var withoutPlanning =
+        new Listener() {
+          @Override
+          public void moved(long bytes) {
+            listener.moved(bytes);
+          }
+
+          @Override
+          public void fileDone(boolean skipped) {
+            listener.fileDone(skipped);
+          }
+        };
+    int skipped = local.isEmpty() ? 0 : move(local, null, withoutPlanning).skipped();
+    for (var u : uploads) {
+      var key = new StagedInput(u.getValue(), "x");
+      s3OrFail(key.bucket(), key.key())
+          .upload(u.getKey(), key.bucket(), key.key(), listener::moved);
+      listener.fileDone(false);
+    }
+    return new Summary(local.size() + uploads.size(), skipped, total);
   }
 
   /**

@@ -3,6 +3,7 @@ package dev.stowage.staging;
 import dev.stowage.scheduler.AllowedSources;
 import dev.stowage.scheduler.AttemptId;
 import dev.stowage.scheduler.StagedInput;
+import dev.stowage.scheduler.StagedOutput;
 import dev.stowage.scheduler.Stager;
 import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.api.common.AttributeKey;
@@ -45,11 +46,21 @@ public final class DataStager implements Stager {
 
   /** How much runs at once, and from where inputs may come. */
   public record Options(
-      int parallelAttempts, int parallelFiles, long rangeSize, AllowedSources allowed) {
+      int parallelAttempts,
+      int parallelFiles,
+      long rangeSize,
+      AllowedSources allowed,
+      AllowedSources allowedOutputs) {
     public Options {
       if (parallelAttempts < 1 || parallelFiles < 1) {
         throw new IllegalArgumentException("parallelism must be at least 1");
       }
+    }
+
+    /** Inputs only: outputs allowed nowhere. */
+    public Options(
+        int parallelAttempts, int parallelFiles, long rangeSize, AllowedSources allowed) {
+      this(parallelAttempts, parallelFiles, rangeSize, allowed, AllowedSources.none());
     }
 
     /**
@@ -57,8 +68,8 @@ public final class DataStager implements Stager {
      * stream per file beat eight 64 MiB ranges side by side (2.0 s against 3.2 s for 2 GiB, see
      * docs/benchmarks.md); smaller ranges pay on devices with deep queues.
      */
-    public static Options defaults(AllowedSources allowed) {
-      return new Options(4, 8, 1L << 30, allowed);
+    public static Options defaults(AllowedSources allowed, AllowedSources allowedOutputs) {
+      return new Options(4, 8, 1L << 30, allowed, allowedOutputs);
     }
   }
 
@@ -133,31 +144,54 @@ public final class DataStager implements Stager {
     return options.allowed();
   }
 
+  public AllowedSources allowedOutputs() {
+    return options.allowedOutputs();
+  }
+
   @Override
   public void stage(AttemptId attempt, List<StagedInput> inputs, Path workDirectory) {
     List<StagedInput> copy = List.copyOf(inputs);
+    start(
+        attempt,
+        Phase.INPUTS,
+        "stage_inputs",
+        listener -> mover.stage(copy, workDirectory, options.allowed(), listener));
+  }
+
+  @Override
+  public void collect(AttemptId attempt, List<StagedOutput> outputs, Path workDirectory) {
+    List<StagedOutput> copy = List.copyOf(outputs);
+    start(
+        attempt,
+        Phase.OUTPUTS,
+        "collect_outputs",
+        listener -> mover.collect(copy, workDirectory, options.allowedOutputs(), listener));
+  }
+
+  private interface Move {
+    DataMover.Summary run(DataMover.Listener listener) throws IOException, StagingException;
+  }
+
+  private void start(AttemptId attempt, Phase phase, String spanName, Move move) {
     var tracked = new Tracked();
     inFlight.put(attempt, tracked);
     // The hand-off keeps the caller's context: the span below nests under the attempt's.
-    executor.execute(Context.current().wrap(() -> run(attempt, copy, workDirectory, tracked)));
+    executor.execute(Context.current().wrap(() -> run(attempt, phase, spanName, move, tracked)));
   }
 
-  private void run(AttemptId attempt, List<StagedInput> inputs, Path workDirectory, Tracked t) {
+  private void run(AttemptId attempt, Phase phase, String spanName, Move move, Tracked t) {
     slots.acquireUninterruptibly();
     long started = System.nanoTime();
     Span span =
         tracer
-            .spanBuilder("stage_inputs")
+            .spanBuilder(spanName)
             .setAttribute("stowage.task.id", attempt.taskId())
             .setAttribute("stowage.attempt", (long) attempt.attempt())
             .startSpan();
     Result result;
     try (Scope ignored = span.makeCurrent()) {
       var summary =
-          mover.stage(
-              inputs,
-              workDirectory,
-              options.allowed(),
+          move.run(
               new DataMover.Listener() {
                 @Override
                 public void planned(int count, long total) {
@@ -187,11 +221,12 @@ public final class DataStager implements Stager {
       span.setAttribute(FILES, (long) summary.files());
       span.setAttribute(SKIPPED, (long) summary.skipped());
       span.setAttribute(BYTES, summary.bytes());
-      result = new Result(attempt, true, "");
+      result = new Result(attempt, true, "", phase);
     } catch (StagingException e) {
-      result = new Result(attempt, false, e.getMessage());
+      result = new Result(attempt, false, e.getMessage(), phase);
     } catch (IOException | RuntimeException e) {
-      result = new Result(attempt, false, e.getClass().getSimpleName() + ": " + e.getMessage());
+      result =
+          new Result(attempt, false, e.getClass().getSimpleName() + ": " + e.getMessage(), phase);
     } finally {
       slots.release();
     }

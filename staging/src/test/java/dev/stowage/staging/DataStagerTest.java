@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.stowage.scheduler.AllowedSources;
 import dev.stowage.scheduler.AttemptId;
 import dev.stowage.scheduler.StagedInput;
+import dev.stowage.scheduler.StagedOutput;
 import dev.stowage.scheduler.Stager;
 import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.api.trace.Span;
@@ -135,6 +136,53 @@ class DataStagerTest {
   }
 
   @Test
+  void outputsLeaveOnlyFromInsideTheWorkDirectoryAndOnlyToAllowedPlaces() throws Exception {
+    Path work = Files.createDirectories(tmp.resolve("work/out"));
+    Files.writeString(work.resolve("a.txt"), "a");
+    Path results = Files.createDirectories(tmp.resolve("results"));
+    var toResults = AllowedSources.of(List.of(results.toUri().toString()));
+
+    var summary =
+        mover.collect(
+            List.of(new StagedOutput("out", results.toUri() + "run/")),
+            tmp.resolve("work"),
+            toResults,
+            quiet);
+    assertThat(summary).isEqualTo(new DataMover.Summary(1, 0, 1));
+    assertThat(results.resolve("run/a.txt")).hasContent("a");
+
+    // A link in the results that leads elsewhere, and one in the work directory.
+    Files.createSymbolicLink(
+        results.resolve("elsewhere"), Files.createDirectories(tmp.resolve("x")));
+    Files.createSymbolicLink(work.resolve("secret"), Files.writeString(tmp.resolve("s.txt"), "s"));
+    assertThatThrownBy(
+            () ->
+                mover.collect(
+                    List.of(new StagedOutput("out/a.txt", results.toUri() + "elsewhere/a.txt")),
+                    tmp.resolve("work"),
+                    toResults,
+                    quiet))
+        .hasMessageContaining("leads outside the allowed output locations");
+    assertThat(tmp.resolve("x/a.txt")).doesNotExist();
+    assertThatThrownBy(
+            () ->
+                mover.collect(
+                    List.of(new StagedOutput("out", results.toUri() + "run2/")),
+                    tmp.resolve("work"),
+                    toResults,
+                    quiet))
+        .hasMessage("output out/secret is not a regular file inside the work directory");
+    assertThatThrownBy(
+            () ->
+                mover.collect(
+                    List.of(new StagedOutput("out/a.txt", tmp.resolve("a.txt").toUri().toString())),
+                    tmp.resolve("work"),
+                    toResults,
+                    quiet))
+        .hasMessageContaining("is outside the allowed output locations");
+  }
+
+  @Test
   void aSourceThatIsNotARegularFileIsRefused() throws Exception {
     Path fifo = tmp.resolve("data/pipe");
     assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
@@ -189,7 +237,7 @@ class DataStagerTest {
   void resultsArriveForEachAttemptAndWakeTheCycle() throws Exception {
     Path data = Files.writeString(tmp.resolve("data/data.txt"), "x");
     var woken = new java.util.concurrent.atomic.AtomicInteger();
-    try (var stager = new DataStager(DataStager.Options.defaults(allowed))) {
+    try (var stager = new DataStager(DataStager.Options.defaults(allowed, AllowedSources.none()))) {
       stager.onResults(woken::incrementAndGet);
       stager.stage(
           new AttemptId("ok", 1),

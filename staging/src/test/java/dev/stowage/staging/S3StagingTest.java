@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.stowage.scheduler.AllowedSources;
 import dev.stowage.scheduler.AttemptId;
 import dev.stowage.scheduler.StagedInput;
+import dev.stowage.scheduler.StagedOutput;
 import dev.stowage.scheduler.Stager;
 import io.opentelemetry.api.OpenTelemetry;
 import java.io.IOException;
@@ -136,6 +137,27 @@ class S3StagingTest {
     assertThat(summary).isEqualTo(new DataMover.Summary(2, 0, 3));
     assertThat(work.resolve("data/a.csv")).hasContent("a");
     assertThat(work.resolve("data/sub/b.csv")).hasContent("bb");
+  }
+
+  @Test
+  void outputsGoUpUnderTheirPrefix() throws Exception {
+    Path work = Files.createDirectories(tmp.resolve("work-out/results/sub"));
+    Files.writeString(tmp.resolve("work-out/results/metrics.json"), "{}");
+    Files.writeString(work.resolve("model.bin"), "weights");
+
+    var summary =
+        mover.collect(
+            List.of(
+                new StagedOutput("results", "s3://" + BUCKET + "/runs/7/"),
+                new StagedOutput("results/metrics.json", "s3://" + BUCKET + "/latest.json")),
+            tmp.resolve("work-out"),
+            allowed(),
+            quiet());
+
+    assertThat(summary.files()).isEqualTo(3);
+    assertThat(s3.head(BUCKET, "runs/7/metrics.json").size()).isEqualTo(2);
+    assertThat(s3.head(BUCKET, "runs/7/sub/model.bin").size()).isEqualTo(7);
+    assertThat(s3.head(BUCKET, "latest.json").size()).isEqualTo(2);
   }
 
   @Test

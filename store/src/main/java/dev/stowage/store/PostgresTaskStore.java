@@ -8,6 +8,7 @@ import dev.stowage.engine.Resources;
 import dev.stowage.scheduler.AttemptId;
 import dev.stowage.scheduler.RetryPolicy;
 import dev.stowage.scheduler.StagedInput;
+import dev.stowage.scheduler.StagedOutput;
 import dev.stowage.scheduler.StoredTask;
 import dev.stowage.scheduler.Submissions;
 import dev.stowage.scheduler.TaskSpec;
@@ -38,6 +39,8 @@ public final class PostgresTaskStore implements TaskStore {
   // Readers built once: the cycle reads tens of thousands of rows, each with four JSON columns.
   private static final ObjectReader STRING_MAP =
       JSON.readerFor(new TypeReference<Map<String, String>>() {});
+  private static final ObjectReader OUTPUTS =
+      JSON.readerFor(new TypeReference<List<StagedOutput>>() {});
   private static final ObjectReader INPUTS =
       JSON.readerFor(new TypeReference<List<StagedInput>>() {});
   private static final ObjectReader STRING_LIST =
@@ -47,7 +50,7 @@ public final class PostgresTaskStore implements TaskStore {
       "id, name, state, priority, cpu_millis, memory_mib, disk_mib, gpus, constraints, command,"
           + " env, labels, max_attempts, backoff_ms, max_backoff_ms, timeout_ms, trace_parent,"
           + " attempt, offer, pending_dependencies, not_before, submitted_at, updated_at,"
-          + " depends_on, never_schedulable, inputs, last_error, trace_state";
+          + " depends_on, never_schedulable, inputs, last_error, trace_state, outputs";
 
   private final DataSource dataSource;
   private final int writers;
@@ -92,7 +95,7 @@ public final class PostgresTaskStore implements TaskStore {
                           + COLUMNS
                           + ") values (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb,"
                           + " ?::jsonb, ?, ?, ?, ?, ?, 0, null, ?, null, ?, ?, ?, ?, ?::jsonb,"
-                          + " null, ?)");
+                          + " null, ?, ?::jsonb)");
               PreparedStatement edge =
                   c.prepareStatement(
                       "insert into task_dependencies (task_id, depends_on) values (?, ?)")) {
@@ -137,7 +140,8 @@ public final class PostgresTaskStore implements TaskStore {
                   i++, c.createArrayOf("text", new java.util.TreeSet<>(deps).toArray()));
               insert.setString(i++, neverSchedulable.get(t.id()));
               insert.setString(i++, json(t.inputs()));
-              insert.setString(i, t.trace() == null ? null : t.trace().tracestate());
+              insert.setString(i++, t.trace() == null ? null : t.trace().tracestate());
+              insert.setString(i, json(t.outputs()));
               insert.addBatch();
               for (String dep : deps) {
                 edge.setString(1, t.id());
@@ -577,7 +581,8 @@ public final class PostgresTaskStore implements TaskStore {
             rs.getString("trace_parent") == null
                 ? null
                 : new TraceContext(rs.getString("trace_parent"), rs.getString("trace_state")),
-            inputs(rs.getString("inputs")));
+            inputs(rs.getString("inputs")),
+            outputs(rs.getString("outputs")));
     Timestamp notBefore = rs.getTimestamp("not_before");
     return new StoredTask(
         spec,
@@ -598,6 +603,10 @@ public final class PostgresTaskStore implements TaskStore {
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("cannot encode " + value, e);
     }
+  }
+
+  private static List<StagedOutput> outputs(String json) {
+    return json.equals("[]") ? List.of() : readValue(json, OUTPUTS);
   }
 
   private static List<StagedInput> inputs(String json) {

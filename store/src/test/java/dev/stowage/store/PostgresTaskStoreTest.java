@@ -161,7 +161,8 @@ class PostgresTaskStoreTest {
                 "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "vendor=abc,other=1"),
             List.of(
                 new dev.stowage.scheduler.StagedInput("file:///data/train.csv", "in/train.csv"),
-                new dev.stowage.scheduler.StagedInput("s3://models/base/", "base")));
+                new dev.stowage.scheduler.StagedInput("s3://models/base/", "base")),
+            List.of(new dev.stowage.scheduler.StagedOutput("out/model.bin", "s3://models/run-7/")));
     store.submit(List.of(spec), T0);
 
     StoredTask got = store.get("train/model-7").orElseThrow();

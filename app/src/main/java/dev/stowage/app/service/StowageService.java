@@ -58,12 +58,14 @@ public final class StowageService implements AutoCloseable {
       Cluster cluster,
       int maxTasksPerCycle,
       Path traceFile,
-      List<String> allowedSources) {
+      List<String> allowedSources,
+      List<String> allowedOutputs) {
     public Config {
       if (maxTasksPerCycle < 1) {
         throw new IllegalArgumentException("maxTasksPerCycle must be at least 1");
       }
       allowedSources = allowedSources == null ? List.of() : List.copyOf(allowedSources);
+      allowedOutputs = allowedOutputs == null ? List.of() : List.copyOf(allowedOutputs);
     }
 
     /** This machine as the cluster, 20,000 tasks a cycle at most. */
@@ -92,6 +94,7 @@ public final class StowageService implements AutoCloseable {
           cluster,
           maxTasksPerCycle,
           null,
+          List.of(),
           List.of());
     }
   }
@@ -154,14 +157,17 @@ public final class StowageService implements AutoCloseable {
         };
     var otel = telemetry.openTelemetry();
     var allowed = AllowedSources.of(config.allowedSources());
+    var allowedOutputs = AllowedSources.of(config.allowedOutputs());
     // The S3 client (native, with its own threads) only when some bucket is allowed.
     S3Storage s3 =
-        config.allowedSources().stream().anyMatch(e -> e.startsWith("s3://"))
+        java.util.stream.Stream.concat(
+                    config.allowedSources().stream(), config.allowedOutputs().stream())
+                .anyMatch(e -> e.startsWith("s3://"))
             ? S3Storage.fromEnvironment(System::getenv)
             : null;
     stager =
         new DataStager(
-            DataStager.Options.defaults(allowed),
+            DataStager.Options.defaults(allowed, allowedOutputs),
             s3,
             otel.getTracer("dev.stowage.staging"),
             otel.getMeter("dev.stowage.staging"));
@@ -281,7 +287,9 @@ public final class StowageService implements AutoCloseable {
     // The tasks join this request's trace, itself the child of the caller's when it sent a
     // traceparent: their processes' TRACEPARENT points at this submit.
     TraceContext trace = HttpTracing.currentTraceContext(ctx);
-    TaskJson.Parsed parsed = TaskJson.parseSubmission(ctx.body(), trace, stager.allowedSources());
+    TaskJson.Parsed parsed =
+        TaskJson.parseSubmission(
+            ctx.body(), trace, stager.allowedSources(), stager.allowedOutputs());
     List<TaskSpec> specs = parsed.specs();
     // Report the body's field errors and the batch's own problems (cycles, unknown or taken ids)
     // together; the store checks the batch again, atomically, when it stores it.

@@ -12,6 +12,7 @@ import dev.stowage.scheduler.AllowedSources;
 import dev.stowage.scheduler.InvalidSubmissionException;
 import dev.stowage.scheduler.InvalidSubmissionException.FieldError;
 import dev.stowage.scheduler.RetryPolicy;
+import dev.stowage.scheduler.StagedOutput;
 import dev.stowage.scheduler.StoredTask;
 import dev.stowage.scheduler.TaskSpec;
 import dev.stowage.scheduler.TraceContext;
@@ -54,8 +55,10 @@ final class TaskJson {
       RetryRequest retry,
       Double timeoutSeconds,
       Map<String, String> labels,
-      List<InputRequest> inputs) {}
+      List<InputRequest> inputs,
+      List<InputRequest> outputs) {}
 
+  /** An input ({@code source} a URI, {@code destination} in the work directory) or an output. */
   record InputRequest(String source, String destination) {}
 
   record Batch(List<TaskRequest> tasks) {}
@@ -68,7 +71,8 @@ final class TaskJson {
   record Parsed(List<TaskSpec> specs, List<FieldError> errors) {}
 
   /** Parses a request body; throws only when the body is not a task or batch at all. */
-  static Parsed parseSubmission(String body, TraceContext trace, AllowedSources allowed) {
+  static Parsed parseSubmission(
+      String body, TraceContext trace, AllowedSources allowed, AllowedSources allowedOutputs) {
     JsonNode root;
     try {
       root = MAPPER.readTree(body);
@@ -103,7 +107,7 @@ final class TaskJson {
         continue;
       }
       try {
-        specs.add(toSpec(r, at, i, trace, allowed, errors));
+        specs.add(toSpec(r, at, i, trace, allowed, allowedOutputs, errors));
       } catch (RuntimeException e) {
         errors.add(
             new FieldError(
@@ -119,6 +123,7 @@ final class TaskJson {
       int index,
       TraceContext trace,
       AllowedSources allowed,
+      AllowedSources allowedOutputs,
       List<FieldError> errors) {
     if (r.id() == null || r.id().isBlank()) {
       errors.add(new FieldError(at + "id", "required"));
@@ -181,6 +186,33 @@ final class TaskJson {
         inputs.add(input);
       }
     }
+    var outputs = new ArrayList<StagedOutput>();
+    if (r.outputs() != null) {
+      for (int j = 0; j < r.outputs().size(); j++) {
+        InputRequest out = r.outputs().get(j);
+        String field = at + "outputs[" + j + "]";
+        if (out == null || out.source() == null || out.destination() == null) {
+          errors.add(new FieldError(field, "needs a source and a destination"));
+          continue;
+        }
+        var output = new StagedOutput(out.source(), out.destination());
+        var problems = output.problems();
+        problems.forEach((k, v) -> errors.add(new FieldError(field + "." + k, v)));
+        if (!problems.containsKey("destination")) {
+          String refused = allowedOutputs.problem(output.destinationLocation());
+          if (refused != null) {
+            errors.add(
+                new FieldError(
+                    field + ".destination",
+                    refused
+                        .replace("allowed sources", "allowed output locations")
+                        .replace("inputs are not allowed", "outputs are not allowed")
+                        .replace("--allow-source", "--allow-output")));
+          }
+        }
+        outputs.add(output);
+      }
+    }
     return new TaskSpec(
         r.id() == null || r.id().isBlank() ? "missing-id-" + index : r.id(),
         r.name(),
@@ -194,7 +226,8 @@ final class TaskJson {
         timeout,
         r.labels(),
         trace,
-        inputs);
+        inputs,
+        outputs);
   }
 
   private static Duration seconds(Double s, String field, List<FieldError> errors) {
@@ -235,6 +268,9 @@ final class TaskJson {
       out.put("timeoutSeconds", s.timeout().toMillis() / 1000.0);
     }
     out.put("labels", s.labels());
+    if (!s.outputs().isEmpty()) {
+      out.put("outputs", s.outputs());
+    }
     if (!s.inputs().isEmpty()) {
       out.put("inputs", s.inputs());
     }

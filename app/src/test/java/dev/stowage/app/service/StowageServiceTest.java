@@ -38,8 +38,10 @@ class StowageServiceTest {
                 new StowageService.Cluster.Local(null),
                 20_000,
                 null,
-                List.of(tmp.resolve("inputs").toUri().toString(), "s3://allowed-bucket")));
+                List.of(tmp.resolve("inputs").toUri().toString(), "s3://allowed-bucket"),
+                List.of(tmp.resolve("results").toUri().toString())));
     Files.createDirectories(tmp.resolve("inputs"));
+    Files.createDirectories(tmp.resolve("results"));
   }
 
   @AfterAll
@@ -137,6 +139,53 @@ class StowageServiceTest {
     }
     assertThat(attempt).isNotNull();
     assertThat(stagingParent).isEqualTo(attempt);
+  }
+
+  @Test
+  void outputsAreCopiedOutAfterTheProcessExitsAndBeforeTheTaskSucceeds() throws Exception {
+    var body =
+        """
+        {"tasks": [
+          {"id": "svc/writes", "command": ["sh", "-c", "mkdir -p out/sub && echo 42 > out/a.txt && echo 7 > out/sub/b.txt"],
+           "outputs": [{"source": "out", "destination": "%s"}]},
+          {"id": "svc/writes-nothing", "command": ["true"],
+           "outputs": [{"source": "missing.txt", "destination": "%s"}]},
+          {"id": "svc/exports-a-link", "command": ["ln", "-s", "/etc/hostname", "leak.txt"],
+           "outputs": [{"source": "leak.txt", "destination": "%s"}]}
+        ]}
+        """
+            .formatted(
+                tmp.resolve("results/run-1").toUri() + "/",
+                tmp.resolve("results/missing.txt").toUri(),
+                tmp.resolve("results/leak.txt").toUri());
+
+    assertThat(post("/api/tasks", body, null).statusCode()).isEqualTo(201);
+
+    awaitState("svc%2Fwrites", "succeeded");
+    assertThat(tmp.resolve("results/run-1/a.txt")).hasContent("42");
+    assertThat(tmp.resolve("results/run-1/sub/b.txt")).hasContent("7");
+    awaitState("svc%2Fwrites-nothing", "failed");
+    assertThat(json(get("/api/tasks/svc%2Fwrites-nothing")).get("lastError").asText())
+        .isEqualTo(
+            "collecting outputs failed: output missing.txt: no such file or directory in the work"
+                + " directory");
+    awaitState("svc%2Fexports-a-link", "failed");
+    assertThat(json(get("/api/tasks/svc%2Fexports-a-link")).get("lastError").asText())
+        .isEqualTo(
+            "collecting outputs failed: output leak.txt is not a regular file inside the work"
+                + " directory");
+    assertThat(tmp.resolve("results/leak.txt")).doesNotExist();
+
+    var refused =
+        post(
+            "/api/tasks",
+            "{\"id\": \"svc/exports-anywhere\", \"command\": [\"true\"], \"outputs\":"
+                + " [{\"source\": \"x\", \"destination\": \"file:///etc/x\"}]}",
+            null);
+    assertThat(refused.statusCode()).isEqualTo(400);
+    assertThat(refused.body())
+        .contains("\"outputs[0].destination\"")
+        .contains("is outside the allowed output locations");
   }
 
   @Test
