@@ -4,7 +4,6 @@ import dev.stowage.app.telemetry.Telemetry;
 import dev.stowage.backend.sim.SimulatedCluster;
 import dev.stowage.engine.MatchMode;
 import dev.stowage.engine.Matcher;
-import dev.stowage.engine.Resources;
 import dev.stowage.engine.Task;
 import dev.stowage.scheduler.SchedulingCycle;
 import dev.stowage.scheduler.TaskSpec;
@@ -238,19 +237,7 @@ final class BenchCycleCommand implements Callable<Integer> {
   }
 
   private static TaskSpec gate() {
-    return new TaskSpec(
-        "gate",
-        null,
-        List.of("true"),
-        null,
-        Resources.NONE,
-        Map.of("zone", "never"),
-        0,
-        null,
-        null,
-        null,
-        null,
-        null);
+    return TaskSpec.of("gate", "true").withConstraints(Map.of("zone", "never"));
   }
 
   private static double median(List<Duration> values) {

@@ -82,18 +82,6 @@ class CycleIntegrationTest {
   }
 
   private static TaskSpec shell(String id, String script) {
-    return new TaskSpec(
-        id,
-        null,
-        List.of("sh", "-c", script),
-        null,
-        new Resources(500, 64, 10, 0),
-        null,
-        0,
-        null,
-        null,
-        null,
-        null,
-        null);
+    return TaskSpec.of(id, "sh", "-c", script).withResources(new Resources(500, 64, 10, 0));
   }
 }

@@ -49,221 +49,109 @@ public record TaskSpec(
     outputs = outputs == null ? List.of() : List.copyOf(outputs);
   }
 
-  /** A task without outputs to collect. */
-  public TaskSpec(
-      String id,
-      String name,
-      List<String> command,
-      Map<String, String> env,
-      Resources resources,
-      Map<String, String> constraints,
-      int priority,
-      List<String> dependsOn,
-      RetryPolicy retry,
-      Duration timeout,
-      Map<String, String> labels,
-      TraceContext trace,
-      List<StagedInput> inputs) {
-    this(
-        id,
-        name,
-        command,
-        env,
-        resources,
-        constraints,
-        priority,
-        dependsOn,
-        retry,
-        timeout,
-        labels,
-        trace,
-        inputs,
-        List.of());
-  }
-
-  /** A task without inputs to stage. */
-  public TaskSpec(
-      String id,
-      String name,
-      List<String> command,
-      Map<String, String> env,
-      Resources resources,
-      Map<String, String> constraints,
-      int priority,
-      List<String> dependsOn,
-      RetryPolicy retry,
-      Duration timeout,
-      Map<String, String> labels,
-      TraceContext trace) {
-    this(
-        id,
-        name,
-        command,
-        env,
-        resources,
-        constraints,
-        priority,
-        dependsOn,
-        retry,
-        timeout,
-        labels,
-        trace,
-        List.of());
-  }
-
   /** A task with just an id and a command; everything else takes its default. */
   public static TaskSpec of(String id, String... command) {
     return new TaskSpec(
-        id, null, List.of(command), null, null, null, 0, null, null, null, null, null);
+        id, null, List.of(command), null, null, null, 0, null, null, null, null, null, null, null);
   }
 
   public TaskSpec withDependsOn(String... ids) {
-    return new TaskSpec(
-        id,
-        name,
-        command,
-        env,
-        resources,
-        constraints,
-        priority,
-        List.of(ids),
-        retry,
-        timeout,
-        labels,
-        trace,
-        inputs,
-        outputs);
+    return change(b -> b.dependsOn = List.of(ids));
   }
 
   public TaskSpec withPriority(int p) {
-    return new TaskSpec(
-        id,
-        name,
-        command,
-        env,
-        resources,
-        constraints,
-        p,
-        dependsOn,
-        retry,
-        timeout,
-        labels,
-        trace,
-        inputs,
-        outputs);
+    return change(b -> b.priority = p);
   }
 
   public TaskSpec withResources(Resources r) {
-    return new TaskSpec(
-        id,
-        name,
-        command,
-        env,
-        r,
-        constraints,
-        priority,
-        dependsOn,
-        retry,
-        timeout,
-        labels,
-        trace,
-        inputs,
-        outputs);
+    return change(b -> b.resources = r);
   }
 
   public TaskSpec withConstraints(Map<String, String> c) {
-    return new TaskSpec(
-        id, name, command, env, resources, c, priority, dependsOn, retry, timeout, labels, trace,
-        inputs, outputs);
+    return change(b -> b.constraints = c);
   }
 
   public TaskSpec withRetry(RetryPolicy r) {
-    return new TaskSpec(
-        id,
-        name,
-        command,
-        env,
-        resources,
-        constraints,
-        priority,
-        dependsOn,
-        r,
-        timeout,
-        labels,
-        trace,
-        inputs,
-        outputs);
+    return change(b -> b.retry = r);
+  }
+
+  public TaskSpec withTimeout(Duration t) {
+    return change(b -> b.timeout = t);
   }
 
   public TaskSpec withInputs(List<StagedInput> i) {
-    return new TaskSpec(
-        id,
-        name,
-        command,
-        env,
-        resources,
-        constraints,
-        priority,
-        dependsOn,
-        retry,
-        timeout,
-        labels,
-        trace,
-        i,
-        outputs);
-  }
-
-  public TaskSpec withEnv(Map<String, String> e) {
-    return new TaskSpec(
-        id,
-        name,
-        command,
-        e,
-        resources,
-        constraints,
-        priority,
-        dependsOn,
-        retry,
-        timeout,
-        labels,
-        trace,
-        inputs,
-        outputs);
-  }
-
-  public TaskSpec withTrace(TraceContext t) {
-    return new TaskSpec(
-        id,
-        name,
-        command,
-        env,
-        resources,
-        constraints,
-        priority,
-        dependsOn,
-        retry,
-        timeout,
-        labels,
-        t,
-        inputs,
-        outputs);
+    return change(b -> b.inputs = i);
   }
 
   public TaskSpec withOutputs(List<StagedOutput> o) {
-    return new TaskSpec(
-        id,
-        name,
-        command,
-        env,
-        resources,
-        constraints,
-        priority,
-        dependsOn,
-        retry,
-        timeout,
-        labels,
-        trace,
-        inputs,
-        o);
+    return change(b -> b.outputs = o);
+  }
+
+  public TaskSpec withEnv(Map<String, String> e) {
+    return change(b -> b.env = e);
+  }
+
+  public TaskSpec withTrace(TraceContext t) {
+    return change(b -> b.trace = t);
+  }
+
+  /** A copy with one thing changed: every wither goes through here. */
+  private TaskSpec change(java.util.function.Consumer<Fields> edit) {
+    var f = new Fields(this);
+    edit.accept(f);
+    return f.build();
+  }
+
+  /** The components, mutable, for one change. */
+  private static final class Fields {
+    String id;
+    String name;
+    List<String> command;
+    Map<String, String> env;
+    Resources resources;
+    Map<String, String> constraints;
+    int priority;
+    List<String> dependsOn;
+    RetryPolicy retry;
+    Duration timeout;
+    Map<String, String> labels;
+    TraceContext trace;
+    List<StagedInput> inputs;
+    List<StagedOutput> outputs;
+
+    Fields(TaskSpec t) {
+      id = t.id;
+      name = t.name;
+      command = t.command;
+      env = t.env;
+      resources = t.resources;
+      constraints = t.constraints;
+      priority = t.priority;
+      dependsOn = t.dependsOn;
+      retry = t.retry;
+      timeout = t.timeout;
+      labels = t.labels;
+      trace = t.trace;
+      inputs = t.inputs;
+      outputs = t.outputs;
+    }
+
+    TaskSpec build() {
+      return new TaskSpec(
+          id,
+          name,
+          command,
+          env,
+          resources,
+          constraints,
+          priority,
+          dependsOn,
+          retry,
+          timeout,
+          labels,
+          trace,
+          inputs,
+          outputs);
+    }
   }
 }

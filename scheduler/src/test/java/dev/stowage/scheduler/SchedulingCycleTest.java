@@ -46,19 +46,10 @@ class SchedulingCycleTest {
             task("small", 1000).withPriority(1),
             task("big", 3000),
             task("too-big", 8000),
-            new TaskSpec(
-                "traced",
-                null,
-                List.of("true"),
-                null,
-                new Resources(0, 0, 0, 0),
-                null,
-                0,
-                null,
-                null,
-                null,
-                null,
-                new TraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", null))),
+            TaskSpec.of("traced", "true")
+                .withTrace(
+                    new TraceContext(
+                        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", null))),
         clock.instant());
 
     SchedulingCycle.Report report = cycle.runOnce();
@@ -198,19 +189,9 @@ class SchedulingCycleTest {
   void aFailedAttemptIsRetriedAfterItsBackoffThenFailsForGood() {
     backend.free = new Resources(4000, 8192, 100_000, 0);
     var flaky =
-        new TaskSpec(
-            "flaky",
-            null,
-            List.of("false"),
-            null,
-            new Resources(1000, 0, 0, 0),
-            null,
-            0,
-            null,
-            new RetryPolicy(2, Duration.ofSeconds(30), Duration.ofMinutes(5)),
-            null,
-            null,
-            null);
+        TaskSpec.of("flaky", "false")
+            .withResources(new Resources(1000, 0, 0, 0))
+            .withRetry(new RetryPolicy(2, Duration.ofSeconds(30), Duration.ofMinutes(5)));
     store.submit(List.of(flaky), clock.instant());
 
     cycle.runOnce();
@@ -288,19 +269,7 @@ class SchedulingCycleTest {
   }
 
   private static TaskSpec task(String id, long cpu) {
-    return new TaskSpec(
-        id,
-        null,
-        List.of("true"),
-        null,
-        new Resources(cpu, 0, 0, 0),
-        null,
-        0,
-        null,
-        null,
-        null,
-        null,
-        null);
+    return TaskSpec.of(id, "true").withResources(new Resources(cpu, 0, 0, 0));
   }
 
   @Test

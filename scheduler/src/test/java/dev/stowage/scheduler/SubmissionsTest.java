@@ -31,8 +31,7 @@ class SubmissionsTest {
             TaskSpec.of("bad id!", "true"),
             TaskSpec.of("old", "true"),
             TaskSpec.of("c", "true").withDependsOn("nowhere", "c"),
-            new TaskSpec(
-                "d", null, List.of(), null, null, null, 0, null, null, Duration.ZERO, null, null));
+            TaskSpec.of("d").withTimeout(Duration.ZERO));
 
     var e =
         catchThrowableOfType(
