@@ -21,7 +21,9 @@ import picocli.CommandLine.Spec;
           + " files in ranges side by side through the kernel's copy path, checked by length and"
           + " CRC32C, renamed into place when complete; what is already identical is skipped.",
       "SOURCE: a path, file:///path or s3://bucket/key (s3://bucket/prefix/ for every object"
-          + " under it). DEST: a path, or s3://bucket/key to upload.",
+          + " under it). DEST: a path, or s3://bucket/key to upload. A directory's copy is DEST"
+          + " itself, so the same command again copies only what is missing; a file into an"
+          + " existing directory lands in it, as with cp.",
       "S3 is reached the standard way: AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
           + " (or ~/.aws), and AWS_ENDPOINT_URL_S3 for a non-AWS server."
     })

@@ -35,6 +35,16 @@ class StageCommandTest {
     assertThat(Files.mismatch(dir.resolve("src/sub/b.bin"), dir.resolve("dst/sub/b.bin")))
         .isEqualTo(-1);
     assertThat(second.out()).contains("; 2 already there");
+
+    // Into an existing directory, as cp does: under the source's own name.
+    var into =
+        MainTest.run("stage", dir.resolve("src/a.txt").toString(), dir.resolve("dst").toString());
+    assertThat(into.exit()).isZero();
+    assertThat(dir.resolve("dst/a.txt")).hasContent("alpha");
+    var treeInto =
+        MainTest.run("stage", dir.resolve("src/sub").toString(), dir.resolve("dst").toString());
+    assertThat(treeInto.exit()).isZero();
+    assertThat(dir.resolve("dst/sub/b.bin")).exists();
   }
 
   @Test

@@ -217,9 +217,22 @@ public final class DataMover implements AutoCloseable {
       if (problem != null) {
         throw new StagingException("source " + problem);
       }
+      if (Files.isDirectory(to)) { // as cp does: into the directory, under the source's name
+        String key =
+            input.key().endsWith("/")
+                ? input.key().substring(0, input.key().length() - 1)
+                : input.key();
+        to = to.resolve(key.isEmpty() ? input.bucket() : key.substring(key.lastIndexOf('/') + 1));
+      }
       planObjects(input.bucket(), input.key(), to, null, items);
     } else {
-      planFiles(localPath(source), to, null, items);
+      Path from = localPath(source);
+      // A file into an existing directory lands in it, as with cp; a directory's copy is DEST
+      // itself, so that running the same command again finds everything already there.
+      if (!Files.isDirectory(from) && Files.isDirectory(to)) {
+        to = to.resolve(from.getFileName().toString());
+      }
+      planFiles(from, to, null, items);
     }
     Files.createDirectories(to.getParent());
     return move(items, null, listener);
