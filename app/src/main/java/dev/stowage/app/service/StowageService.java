@@ -322,10 +322,13 @@ public final class StowageService implements AutoCloseable {
   private void get(Context ctx) {
     StoredTask task = found(ctx);
     var view = TaskJson.view(task);
-    if (task.state() == TaskState.STAGING) {
+    if (task.state() == TaskState.STAGING || task.state() == TaskState.RUNNING) {
+      // Inputs coming in, or (running, its process exited) outputs going out.
       stager
           .progress(new AttemptId(task.id(), task.attempt()))
-          .ifPresent(p -> view.put("staging", p));
+          .ifPresent(
+              p ->
+                  view.put(task.state() == TaskState.STAGING ? "staging" : "collectingOutputs", p));
     }
     ctx.json(view);
   }
