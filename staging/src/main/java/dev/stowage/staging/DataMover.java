@@ -16,7 +16,6 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -69,7 +68,10 @@ public final class DataMover implements AutoCloseable {
     this.s3 = s3;
   }
 
-  /** One file to move: from a local path or an S3 object, to a path under the work directory. */
+  /**
+   * One file to move: from a local path or an S3 object ({@code bucket}, {@code key}) to a local
+   * path {@code to}; or, with {@code to} null, a local file up to that object.
+   */
   private record Item(Path file, String bucket, String key, long size, String eTag, Path to) {
     String source() {
       return file != null ? file.toString() : "s3://" + bucket + "/" + key;
@@ -118,8 +120,7 @@ public final class DataMover implements AutoCloseable {
       List<StagedOutput> outputs, Path workDirectory, AllowedSources allowed, Listener listener)
       throws IOException, StagingException {
     Path root = workDirectory.toRealPath();
-    var local = new ArrayList<Item>();
-    var uploads = new ArrayList<Map.Entry<Path, String>>(); // file, s3://bucket/key
+    var items = new ArrayList<Item>();
     for (StagedOutput output : outputs) {
       var problems = output.problems();
       if (!problems.isEmpty()) {
@@ -152,7 +153,8 @@ public final class DataMover implements AutoCloseable {
                 (key.isEmpty() || key.endsWith("/") ? key : key + "/")
                     + (below != null ? below : file.getFileName().toString());
           }
-          uploads.add(Map.entry(file, "s3://" + target.bucket() + "/" + key));
+          s3OrFail(target.bucket(), key);
+          items.add(new Item(file, target.bucket(), key, Files.size(file), null, null));
         } else {
           Path to = target.sourcePath().normalize();
           if (below != null) {
@@ -160,17 +162,15 @@ public final class DataMover implements AutoCloseable {
           } else if (output.destination().endsWith("/")) {
             to = to.resolve(file.getFileName());
           }
-          local.add(new Item(file, null, null, Files.size(file), null, to));
+          items.add(new Item(file, null, null, Files.size(file), null, to));
         }
       }
     }
-    long total = local.stream().mapToLong(Item::size).sum();
-    for (var u : uploads) {
-      total += Files.size(u.getKey());
-    }
-    listener.planned(local.size() + uploads.size(), total);
     // The directories written to, as they really are: no link may lead out of the allowed ones.
-    for (Item item : local) {
+    for (Item item : items) {
+      if (item.to() == null) {
+        continue;
+      }
       Path parent = item.to().getParent();
       Files.createDirectories(parent);
       if (!allowed.allowsResolved(parent.toRealPath())) {
@@ -178,26 +178,7 @@ public final class DataMover implements AutoCloseable {
             "output destination " + parent + " leads outside the allowed output locations");
       }
     }
-    var withoutPlanning =
-        new Listener() {
-          @Override
-          public void moved(long bytes) {
-            listener.moved(bytes);
-          }
-
-          @Override
-          public void fileDone(boolean skipped) {
-            listener.fileDone(skipped);
-          }
-        };
-    int skipped = local.isEmpty() ? 0 : move(local, null, withoutPlanning).skipped();
-    for (var u : uploads) {
-      var key = new StagedInput(u.getValue(), "x");
-      s3OrFail(key.bucket(), key.key())
-          .upload(u.getKey(), key.bucket(), key.key(), listener::moved);
-      listener.fileDone(false);
-    }
-    return new Summary(local.size() + uploads.size(), skipped, total);
+    return move(items, null, listener);
   }
 
   /**
@@ -311,7 +292,7 @@ public final class DataMover implements AutoCloseable {
   private S3Storage s3OrFail(String bucket, String key) throws StagingException {
     if (s3 == null) {
       throw new StagingException(
-          "source s3://" + bucket + "/" + key + ": no S3 storage is configured on this scheduler");
+          "s3://" + bucket + "/" + key + ": no S3 storage is configured on this scheduler");
     }
     return s3;
   }
@@ -375,6 +356,10 @@ public final class DataMover implements AutoCloseable {
   /** Moves one file into place; true when it was already there. */
   private boolean moveOne(Item item, Path root, Set<Path> readyDirectories, Listener listener)
       throws IOException, StagingException {
+    if (item.to() == null) {
+      s3.upload(item.file(), item.bucket(), item.key(), listener::moved);
+      return false;
+    }
     Path parent = item.to().getParent();
     // Each directory made and checked once per staging, not once per file.
     if (!readyDirectories.contains(parent)) {
@@ -446,14 +431,10 @@ public final class DataMover implements AutoCloseable {
     if (problem != null) {
       throw new StagingException("destination " + problem);
     }
-    S3Storage store = s3OrFail(target.bucket(), target.key());
+    s3OrFail(target.bucket(), target.key());
     List<Path> files = localFiles(source);
-    long total = 0;
-    for (Path f : files) {
-      total += Files.size(f);
-    }
-    listener.planned(files.size(), total);
     String key = target.key();
+    var items = new ArrayList<Item>(files.size());
     for (Path f : files) {
       String k =
           files.size() == 1 && !Files.isDirectory(source) && !target.namesPrefix()
@@ -463,10 +444,9 @@ public final class DataMover implements AutoCloseable {
       if (k.isEmpty() || k.endsWith("/")) {
         k = k + f.getFileName();
       }
-      store.upload(f, target.bucket(), k, listener::moved);
-      listener.fileDone(false);
+      items.add(new Item(f, target.bucket(), k, Files.size(f), null, null));
     }
-    return new Summary(files.size(), 0, total);
+    return move(items, null, listener); // several files at once, as for staging
   }
 
   private static String readStamp(Path file) {
