@@ -28,6 +28,8 @@ done
 off=$(cut -d' ' -f1 "$out/all-off.rows" | median); on=$(cut -d' ' -f1 "$out/all-on.rows" | median)
 off2=$(cut -d' ' -f2 "$out/all-off.rows" | median); on2=$(cut -d' ' -f2 "$out/all-on.rows" | median)
 n=$(wc -l < "$out/all-on.rows")
+echo "counted cycles, ms (cycle): off $(cut -d' ' -f1 "$out/all-off.rows" | tr '\n' ' ')"
+echo "counted cycles, ms (cycle): on  $(cut -d' ' -f1 "$out/all-on.rows" | tr '\n' ' ')"
 printf '%-10s %12.1f %14.1f\n' "all off" "$off" "$off2"
 printf '%-10s %12.1f %14.1f\n' "all on" "$on" "$on2"
 printf 'overhead (median of %d counted cycles per mode): cycle %+.1f%%, cycle + next %+.1f%%\n' \
