@@ -76,9 +76,9 @@ final class StageCommand implements Callable<Integer> {
       out.printf(
           "staged %d file(s), %s in %.2f s (%s/s); %d already there%n",
           summary.files(),
-          Progress.bytes(summary.bytes()),
+          ByteCounts.human(summary.bytes()),
           s,
-          Progress.bytes((long) (summary.bytes() / Math.max(s, 1e-9))),
+          ByteCounts.human((long) (summary.bytes() / Math.max(s, 1e-9))),
           summary.skipped());
       return 0;
     }
@@ -105,7 +105,7 @@ final class StageCommand implements Callable<Integer> {
       files = count;
       total = bytes;
       synchronized (this) {
-        out.printf("%d file(s), %s to stage%n", count, bytes(bytes));
+        out.printf("%d file(s), %s to stage%n", count, ByteCounts.human(bytes));
         out.flush();
       }
     }
@@ -146,7 +146,12 @@ final class StageCommand implements Callable<Integer> {
       String line =
           String.format(
               "%3d%% %s of %s, %s/s, %d/%d file(s)",
-              percent, bytes(d), bytes(total), bytes((long) (d / s)), filesDone.get(), files);
+              percent,
+              ByteCounts.human(d),
+              ByteCounts.human(total),
+              ByteCounts.human((long) (d / s)),
+              filesDone.get(),
+              files);
       if (terminal) {
         int width = 30;
         int filled = percent * width / 100;
@@ -158,10 +163,6 @@ final class StageCommand implements Callable<Integer> {
         out.println(line);
       }
       out.flush();
-    }
-
-    static String bytes(long n) {
-      return ByteCounts.human(n);
     }
   }
 }

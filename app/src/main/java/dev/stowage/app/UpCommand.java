@@ -142,9 +142,9 @@ final class UpCommand implements Callable<Integer> {
 
   private List<String> allowedOutputs() {
     try {
-      dev.stowage.scheduler.AllowedSources.of(allowOutputs);
+      dev.stowage.scheduler.AllowedSources.forOutputs(allowOutputs);
     } catch (IllegalArgumentException e) {
-      throw usage("--allow-output: " + e.getMessage().replace("allowed source", "allowed output"));
+      throw usage("--allow-output: " + e.getMessage());
     }
     return allowOutputs;
   }

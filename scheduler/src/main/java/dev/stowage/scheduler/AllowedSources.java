@@ -9,29 +9,50 @@ import java.util.List;
  * Where inputs may come from: local directories ({@code file:///data/}) and S3 buckets or prefixes
  * ({@code s3://bucket} or {@code s3://bucket/prefix/}). A task whose input lies elsewhere is
  * refused at submit, naming the input; the stager checks again, through symbolic links, when it
- * copies. With nothing allowed (the default, like Nomad's file sandbox) every input is refused.
+ * copies. With nothing allowed (the default, like Nomad's file sandbox) every input is refused. The
+ * same kind of list says where outputs may go ({@link #forOutputs}); its messages say so.
  */
 public final class AllowedSources {
+  /** What a list allows, in the words its messages use. */
+  private record Kind(String entry, String things, String places, String flag) {}
+
+  private static final Kind INPUTS = new Kind("source", "inputs", "sources", "--allow-source");
+  private static final Kind OUTPUTS =
+      new Kind("output", "outputs", "output locations", "--allow-output");
+
+  private final Kind kind;
   private final List<String> given;
   private final List<Path> roots = new ArrayList<>();
   private final List<StagedInput> s3 = new ArrayList<>(); // s3://bucket/prefix/ (or no prefix)
 
-  private AllowedSources(List<String> given) {
+  private AllowedSources(Kind kind, List<String> given) {
+    this.kind = kind;
     this.given = List.copyOf(given);
   }
 
   /**
+   * Where inputs may come from.
+   *
    * @throws IllegalArgumentException naming the entry that is neither a file:/// directory nor an
    *     s3:// bucket
    */
   public static AllowedSources of(List<String> entries) {
-    var out = new AllowedSources(entries);
+    return parse(INPUTS, entries);
+  }
+
+  /** Where outputs may go, the entries read as {@link #of} reads them. */
+  public static AllowedSources forOutputs(List<String> entries) {
+    return parse(OUTPUTS, entries);
+  }
+
+  private static AllowedSources parse(Kind kind, List<String> entries) {
+    var out = new AllowedSources(kind, entries);
     for (String entry : entries) {
       if (entry.startsWith("s3://")) {
         var probe = new StagedInput(entry, "x");
         if (probe.problems().containsKey("source")) {
           throw new IllegalArgumentException(
-              "allowed source '" + entry + "': " + probe.problems().get("source"));
+              "allowed " + kind.entry() + " '" + entry + "': " + probe.problems().get("source"));
         }
         String prefix = probe.key();
         out.s3.add(
@@ -47,7 +68,9 @@ public final class AllowedSources {
         out.roots.add(Path.of(entry).normalize());
       } else {
         throw new IllegalArgumentException(
-            "allowed source '"
+            "allowed "
+                + kind.entry()
+                + " '"
                 + entry
                 + "' must be a file:///directory (or an absolute path) or s3://bucket[/prefix/]");
       }
@@ -56,7 +79,7 @@ public final class AllowedSources {
   }
 
   public static AllowedSources none() {
-    return new AllowedSources(List.of());
+    return new AllowedSources(INPUTS, List.of());
   }
 
   /** Why this (well-formed) input may not be staged, or null when it may. */
@@ -101,11 +124,18 @@ public final class AllowedSources {
 
   private String refusal(StagedInput input) {
     return given.isEmpty()
-        ? "inputs are not allowed from anywhere on this scheduler: start it with --allow-source"
+        ? kind.things()
+            + " are not allowed from anywhere on this scheduler: start it with "
+            + kind.flag()
             + " (a file:/// directory or an s3:// bucket), got '"
             + input.source()
             + "'"
-        : "is outside the allowed sources " + given + ", got '" + input.source() + "'";
+        : "is outside " + description() + ", got '" + input.source() + "'";
+  }
+
+  /** "the allowed sources [...]", for messages. */
+  public String description() {
+    return "the allowed " + kind.places() + " " + given;
   }
 
   public List<String> entries() {

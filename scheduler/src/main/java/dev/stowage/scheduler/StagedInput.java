@@ -36,6 +36,18 @@ public record StagedInput(String source, String destination) {
     return out;
   }
 
+  /** As {@link #problems()}, and, for a well-formed source, whether {@code allowed} allows it. */
+  public Map<String, String> problems(AllowedSources allowed) {
+    var out = problems();
+    if (!out.containsKey("source")) {
+      String refused = allowed.problem(this);
+      if (refused != null) {
+        out.put("source", refused);
+      }
+    }
+    return out;
+  }
+
   /** True for an {@code s3://} source. Call only when {@link #problems()} is empty. */
   public boolean fromS3() {
     return source.startsWith("s3://");

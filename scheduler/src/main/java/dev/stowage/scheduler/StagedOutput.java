@@ -32,6 +32,20 @@ public record StagedOutput(String source, String destination) {
     return out;
   }
 
+  /**
+   * As {@link #problems()}, and, for a well-formed destination, whether {@code allowed} allows it.
+   */
+  public Map<String, String> problems(AllowedSources allowed) {
+    var out = problems();
+    if (!out.containsKey("destination")) {
+      String refused = allowed.problem(destinationLocation());
+      if (refused != null) {
+        out.put("destination", refused);
+      }
+    }
+    return out;
+  }
+
   /** The destination as a location {@link AllowedSources} can check, and its parts read. */
   public StagedInput destinationLocation() {
     return new StagedInput(destination, "x");

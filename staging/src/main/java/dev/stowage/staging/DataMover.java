@@ -129,8 +129,7 @@ public final class DataMover implements AutoCloseable {
       StagedInput target = output.destinationLocation();
       String refused = allowed.problem(target);
       if (refused != null) {
-        throw new StagingException(
-            "output destination " + refused.replace("allowed sources", "allowed output locations"));
+        throw new StagingException("output destination " + refused);
       }
       Path source = root.resolve(output.source()).normalize();
       if (!source.startsWith(root) || !Files.exists(source, LinkOption.NOFOLLOW_LINKS)) {
@@ -255,8 +254,7 @@ public final class DataMover implements AutoCloseable {
       }
       // A link inside an allowed directory must not lead out of the allowed ones.
       if (allowed != null && !allowed.allowsResolved(file.toRealPath())) {
-        throw new StagingException(
-            "source " + file + " leads outside the allowed sources " + allowed.entries());
+        throw new StagingException("source " + file + " leads outside " + allowed.description());
       }
       Path to = file.equals(source) ? destination : destination.resolve(source.relativize(file));
       items.add(new Item(file, null, null, attributes.size(), null, to));

@@ -60,7 +60,12 @@ public final class DataStager implements Stager {
     /** Inputs only: outputs allowed nowhere. */
     public Options(
         int parallelAttempts, int parallelFiles, long rangeSize, AllowedSources allowed) {
-      this(parallelAttempts, parallelFiles, rangeSize, allowed, AllowedSources.none());
+      this(
+          parallelAttempts,
+          parallelFiles,
+          rangeSize,
+          allowed,
+          AllowedSources.forOutputs(List.of()));
     }
 
     /**

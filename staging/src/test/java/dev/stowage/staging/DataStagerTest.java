@@ -140,7 +140,7 @@ class DataStagerTest {
     Path work = Files.createDirectories(tmp.resolve("work/out"));
     Files.writeString(work.resolve("a.txt"), "a");
     Path results = Files.createDirectories(tmp.resolve("results"));
-    var toResults = AllowedSources.of(List.of(results.toUri().toString()));
+    var toResults = AllowedSources.forOutputs(List.of(results.toUri().toString()));
 
     var summary =
         mover.collect(
@@ -237,7 +237,9 @@ class DataStagerTest {
   void resultsArriveForEachAttemptAndWakeTheCycle() throws Exception {
     Path data = Files.writeString(tmp.resolve("data/data.txt"), "x");
     var woken = new java.util.concurrent.atomic.AtomicInteger();
-    try (var stager = new DataStager(DataStager.Options.defaults(allowed, AllowedSources.none()))) {
+    try (var stager =
+        new DataStager(
+            DataStager.Options.defaults(allowed, AllowedSources.forOutputs(List.of())))) {
       stager.onResults(woken::incrementAndGet);
       stager.stage(
           new AttemptId("ok", 1),

@@ -151,7 +151,7 @@ class S3StagingTest {
                 new StagedOutput("results", "s3://" + BUCKET + "/runs/7/"),
                 new StagedOutput("results/metrics.json", "s3://" + BUCKET + "/latest.json")),
             tmp.resolve("work-out"),
-            allowed(),
+            AllowedSources.forOutputs(List.of("s3://" + BUCKET)),
             quiet());
 
     assertThat(summary.files()).isEqualTo(3);

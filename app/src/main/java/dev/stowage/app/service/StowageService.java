@@ -157,7 +157,7 @@ public final class StowageService implements AutoCloseable {
         };
     var otel = telemetry.openTelemetry();
     var allowed = AllowedSources.of(config.allowedSources());
-    var allowedOutputs = AllowedSources.of(config.allowedOutputs());
+    var allowedOutputs = AllowedSources.forOutputs(config.allowedOutputs());
     // The S3 client (native, with its own threads) only when some bucket is allowed.
     S3Storage s3 =
         java.util.stream.Stream.concat(

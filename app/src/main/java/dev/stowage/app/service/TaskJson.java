@@ -165,54 +165,20 @@ final class TaskJson {
       errors.add(new FieldError(at + "timeoutSeconds", "must be positive"));
       timeout = null;
     }
-    var inputs = new java.util.ArrayList<dev.stowage.scheduler.StagedInput>();
-    if (r.inputs() != null) {
-      for (int j = 0; j < r.inputs().size(); j++) {
-        InputRequest in = r.inputs().get(j);
-        String field = at + "inputs[" + j + "]";
-        if (in == null || in.source() == null || in.destination() == null) {
-          errors.add(new FieldError(field, "needs a source and a destination"));
-          continue;
-        }
-        var input = new dev.stowage.scheduler.StagedInput(in.source(), in.destination());
-        var problems = input.problems();
-        problems.forEach((k, v) -> errors.add(new FieldError(field + "." + k, v)));
-        if (!problems.containsKey("source")) {
-          String refused = allowed.problem(input);
-          if (refused != null) {
-            errors.add(new FieldError(field + ".source", refused));
-          }
-        }
-        inputs.add(input);
-      }
-    }
-    var outputs = new ArrayList<StagedOutput>();
-    if (r.outputs() != null) {
-      for (int j = 0; j < r.outputs().size(); j++) {
-        InputRequest out = r.outputs().get(j);
-        String field = at + "outputs[" + j + "]";
-        if (out == null || out.source() == null || out.destination() == null) {
-          errors.add(new FieldError(field, "needs a source and a destination"));
-          continue;
-        }
-        var output = new StagedOutput(out.source(), out.destination());
-        var problems = output.problems();
-        problems.forEach((k, v) -> errors.add(new FieldError(field + "." + k, v)));
-        if (!problems.containsKey("destination")) {
-          String refused = allowedOutputs.problem(output.destinationLocation());
-          if (refused != null) {
-            errors.add(
-                new FieldError(
-                    field + ".destination",
-                    refused
-                        .replace("allowed sources", "allowed output locations")
-                        .replace("inputs are not allowed", "outputs are not allowed")
-                        .replace("--allow-source", "--allow-output")));
-          }
-        }
-        outputs.add(output);
-      }
-    }
+    var inputs =
+        pairs(
+            r.inputs(),
+            at + "inputs",
+            dev.stowage.scheduler.StagedInput::new,
+            in -> in.problems(allowed),
+            errors);
+    var outputs =
+        pairs(
+            r.outputs(),
+            at + "outputs",
+            StagedOutput::new,
+            out -> out.problems(allowedOutputs),
+            errors);
     return new TaskSpec(
         r.id() == null || r.id().isBlank() ? "missing-id-" + index : r.id(),
         r.name(),
@@ -228,6 +194,28 @@ final class TaskJson {
         trace,
         inputs,
         outputs);
+  }
+
+  /** Each {source, destination} pair of a list, made a T, with every field error it has. */
+  private static <T> List<T> pairs(
+      List<InputRequest> given,
+      String field,
+      java.util.function.BiFunction<String, String, T> make,
+      java.util.function.Function<T, Map<String, String>> problems,
+      List<FieldError> errors) {
+    var out = new ArrayList<T>();
+    for (int j = 0; given != null && j < given.size(); j++) {
+      InputRequest pair = given.get(j);
+      String at = field + "[" + j + "]";
+      if (pair == null || pair.source() == null || pair.destination() == null) {
+        errors.add(new FieldError(at, "needs a source and a destination"));
+        continue;
+      }
+      T made = make.apply(pair.source(), pair.destination());
+      problems.apply(made).forEach((k, v) -> errors.add(new FieldError(at + "." + k, v)));
+      out.add(made);
+    }
+    return out;
   }
 
   private static Duration seconds(Double s, String field, List<FieldError> errors) {
