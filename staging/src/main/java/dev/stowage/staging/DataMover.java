@@ -137,7 +137,9 @@ public final class DataMover implements AutoCloseable {
             "output " + output.source() + ": no such file or directory in the work directory");
       }
       for (Path file : localFiles(source)) {
-        if (!file.toRealPath().startsWith(root) || !Files.isRegularFile(file)) {
+        var attributes =
+            Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+        if (!attributes.isRegularFile() || !file.toRealPath().startsWith(root)) {
           throw new StagingException(
               "output "
                   + root.relativize(file)
@@ -153,7 +155,7 @@ public final class DataMover implements AutoCloseable {
                     + (below != null ? below : file.getFileName().toString());
           }
           s3OrFail(target.bucket(), key);
-          items.add(new Item(file, target.bucket(), key, Files.size(file), null, null));
+          items.add(new Item(file, target.bucket(), key, attributes.size(), null, null));
         } else {
           Path to = target.sourcePath().normalize();
           if (below != null) {
@@ -161,7 +163,7 @@ public final class DataMover implements AutoCloseable {
           } else if (output.destination().endsWith("/")) {
             to = to.resolve(file.getFileName());
           }
-          items.add(new Item(file, null, null, Files.size(file), null, to));
+          items.add(new Item(file, null, null, attributes.size(), null, to));
         }
       }
     }
