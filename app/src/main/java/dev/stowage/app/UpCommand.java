@@ -130,23 +130,17 @@ final class UpCommand implements Callable<Integer> {
               + " None by default: a task with outputs is refused at submit.")
   List<String> allowOutputs = new java.util.ArrayList<>();
 
-  /** The allowed sources, checked now so that a wrong one stops the start, naming it. */
-  private List<String> allowedSources() {
+  /** Allowed locations, checked now so that a wrong one stops the start, naming its option. */
+  private List<String> checked(
+      String option,
+      List<String> entries,
+      java.util.function.Function<List<String>, dev.stowage.scheduler.AllowedSources> parse) {
     try {
-      dev.stowage.scheduler.AllowedSources.of(allowSources);
+      parse.apply(entries);
     } catch (IllegalArgumentException e) {
-      throw usage("--allow-source: " + e.getMessage());
+      throw usage(option + ": " + e.getMessage());
     }
-    return allowSources;
-  }
-
-  private List<String> allowedOutputs() {
-    try {
-      dev.stowage.scheduler.AllowedSources.forOutputs(allowOutputs);
-    } catch (IllegalArgumentException e) {
-      throw usage("--allow-output: " + e.getMessage());
-    }
-    return allowOutputs;
+    return entries;
   }
 
   @Override
@@ -164,8 +158,11 @@ final class UpCommand implements Callable<Integer> {
                 cluster(data),
                 positive("--max-tasks-per-cycle", maxTasksPerCycle),
                 traceFile,
-                allowedSources(),
-                allowedOutputs()));
+                checked("--allow-source", allowSources, dev.stowage.scheduler.AllowedSources::of),
+                checked(
+                    "--allow-output",
+                    allowOutputs,
+                    dev.stowage.scheduler.AllowedSources::forOutputs)));
     var stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(
