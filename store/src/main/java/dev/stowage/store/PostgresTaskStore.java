@@ -425,21 +425,11 @@ public final class PostgresTaskStore implements TaskStore {
           steadyBatchPlan(c);
           try (PreparedStatement q =
               c.prepareStatement(
-                  "with moved as ("
-                      + " update tasks t set state = 'succeeded', updated_at = ?"
+                  "update tasks t set state = 'succeeded', updated_at = ?"
                       + " from unnest(?::text[], ?::int[]) as u(id, attempt)"
                       + " where t.id = any(?::text[]) and t.id = u.id"
                       + " and t.attempt = u.attempt and t.state = ?"
-                      + " returning t.id),"
-                      // Each dependant loses one pending dependency per success among them.
-                      + " released as ("
-                      + " update tasks t set pending_dependencies = t.pending_dependencies - r.n,"
-                      + " state = case when t.state = 'waiting' and t.pending_dependencies = r.n"
-                      + " then 'queued' else t.state end, updated_at = ?"
-                      + " from (select d.task_id, count(*)::int as n from task_dependencies d"
-                      + " join moved m on d.depends_on = m.id group by d.task_id) r"
-                      + " where t.id = r.task_id returning t.id)"
-                      + " select id from moved")) {
+                      + " returning t.id")) {
             Timestamp at = Timestamp.from(now);
             var idArray = c.createArrayOf("text", ids);
             q.setTimestamp(1, at);
@@ -447,16 +437,39 @@ public final class PostgresTaskStore implements TaskStore {
             q.setArray(3, c.createArrayOf("int4", numbers));
             q.setArray(4, idArray);
             q.setString(5, from.label());
-            q.setTimestamp(6, at);
             var moved = new HashSet<String>();
             try (ResultSet rs = q.executeQuery()) {
               while (rs.next()) {
                 moved.add(rs.getString(1));
               }
             }
+            releaseDependants(c, moved, at);
             return moved;
           }
         });
+  }
+
+  /**
+   * After {@code succeeded} succeeded: each of their dependants loses one pending dependency per
+   * success among them, and is queued when none is left. One statement, for one task or many.
+   */
+  private static void releaseDependants(Connection c, Set<String> succeeded, Timestamp at)
+      throws SQLException {
+    if (succeeded.isEmpty()) {
+      return;
+    }
+    try (PreparedStatement release =
+        c.prepareStatement(
+            "update tasks t set pending_dependencies = t.pending_dependencies - r.n,"
+                + " state = case when t.state = 'waiting' and t.pending_dependencies = r.n"
+                + " then 'queued' else t.state end, updated_at = ?"
+                + " from (select task_id, count(*)::int as n from task_dependencies"
+                + " where depends_on = any(?::text[]) group by task_id) r"
+                + " where t.id = r.task_id")) {
+      release.setTimestamp(1, at);
+      release.setArray(2, c.createArrayOf("text", succeeded.toArray()));
+      release.executeUpdate();
+    }
   }
 
   @Override
@@ -501,16 +514,7 @@ public final class PostgresTaskStore implements TaskStore {
             }
           }
           if (to == TaskState.SUCCEEDED) {
-            try (PreparedStatement release =
-                c.prepareStatement(
-                    "update tasks set pending_dependencies = pending_dependencies - 1,"
-                        + " state = case when state = 'waiting' and pending_dependencies = 1"
-                        + " then 'queued' else state end, updated_at = ?"
-                        + " where id in (select task_id from task_dependencies where depends_on = ?)")) {
-              release.setTimestamp(1, at);
-              release.setString(2, id);
-              release.executeUpdate();
-            }
+            releaseDependants(c, Set.of(id), at);
           } else if (to.blocksDependants()) {
             try (PreparedStatement doom =
                 c.prepareStatement(
