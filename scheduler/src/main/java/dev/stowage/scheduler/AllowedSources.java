@@ -137,8 +137,4 @@ public final class AllowedSources {
   public String description() {
     return "the allowed " + kind.places() + " " + given;
   }
-
-  public List<String> entries() {
-    return given;
-  }
 }
