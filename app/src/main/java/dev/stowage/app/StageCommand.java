@@ -17,9 +17,9 @@ import picocli.CommandLine.Spec;
     name = "stage",
     mixinStandardHelpOptions = true,
     description = {
-      "Copy data the way the scheduler stages inputs: files and directories in parallel, large"
-          + " files in ranges side by side through the kernel's copy path, checked by length and"
-          + " CRC32C, renamed into place when complete; what is already identical is skipped.",
+      "Copy data the way the scheduler stages inputs: many files in parallel through the"
+          + " kernel's copy path, checked by length and CRC32C, renamed into place when complete,"
+          + " and on the device before the command ends; what is already identical is skipped.",
       "SOURCE: a path, file:///path or s3://bucket/key (s3://bucket/prefix/ for every object"
           + " under it). DEST: a path, or s3://bucket/key to upload. A directory's copy is DEST"
           + " itself, so the same command again copies only what is missing; a file into an"
@@ -44,17 +44,19 @@ final class StageCommand implements Callable<Integer> {
 
   @Option(
       names = "--range-mib",
-      defaultValue = "1024",
+      defaultValue = "0",
       description =
-          "Files larger than this many MiB are copied in ranges of this size, side by side"
-              + " (smaller ranges pay on devices with deep queues, such as NVMe; on a virtio disk"
-              + " one stream was faster). Default: ${DEFAULT-VALUE}.")
+          "Copy files larger than this many MiB in ranges of this size, side by side. For file"
+              + " systems that copy on the server (NFS 4.2); on a local one the ranges of a file"
+              + " wait for each other's write lock. Default: ${DEFAULT-VALUE} (one stream per"
+              + " file).")
   long rangeMiB;
 
   @Override
   public Integer call() throws Exception {
-    if (parallelFiles < 1 || rangeMiB < 1) {
-      throw new IllegalArgumentException("--parallel-files and --range-mib must be at least 1");
+    if (parallelFiles < 1 || rangeMiB < 0) {
+      throw new IllegalArgumentException(
+          "--parallel-files must be at least 1 and --range-mib at least 0");
     }
     PrintWriter out = spec.commandLine().getOut();
     boolean s3 = source.startsWith("s3://") || destination.startsWith("s3://");
@@ -93,6 +95,7 @@ final class StageCommand implements Callable<Integer> {
     private final long started = System.nanoTime();
     private volatile long total;
     private volatile int files;
+    private final AtomicLong nextPrint = new AtomicLong(System.nanoTime());
     private long lastPrinted; // guarded by this
 
     Progress(PrintWriter out, boolean terminal) {
@@ -122,14 +125,19 @@ final class StageCommand implements Callable<Integer> {
       maybePrint();
     }
 
-    private synchronized void maybePrint() {
+    private void maybePrint() {
+      // Called by every copying thread for every file: most calls must not take the lock, or
+      // thousands of small files queue on it.
       long now = System.nanoTime();
-      long every = terminal ? 100_000_000L : 2_000_000_000L;
-      if (now - lastPrinted < every) {
+      long due = nextPrint.get();
+      if (now - due < 0
+          || !nextPrint.compareAndSet(due, now + (terminal ? 100_000_000L : 2_000_000_000L))) {
         return;
       }
-      lastPrinted = now;
-      print(false);
+      synchronized (this) {
+        lastPrinted = now;
+        print(false);
+      }
     }
 
     synchronized void finish() {

@@ -8,21 +8,25 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.Semaphore;
-import java.util.stream.Stream;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Moves data into place: every file of a set of inputs listed first (so that the total is known),
@@ -52,11 +56,18 @@ public final class DataMover implements AutoCloseable {
   private final int parallelFiles;
   private final FileCopy fileCopy;
   private final S3Storage s3; // null: s3:// sources fail, saying so
-  private final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
+  // Platform threads, not virtual ones: every copy blocks in the kernel (copy_file_range, pread),
+  // and a virtual thread blocked in a file system call takes its carrier with it, so the JDK adds
+  // and parks a carrier around each call. With 10,000 small files that churn doubled the copy's
+  // time (docs/benchmarks.md).
+  private final ExecutorService threads =
+      Executors.newCachedThreadPool(
+          Thread.ofPlatform().daemon().name("stowage-copy-", 0).factory());
 
   /**
    * @param parallelFiles how many files of one staging move at once
-   * @param rangeSize files larger than this are copied in ranges of this size, side by side
+   * @param rangeSize files larger than this are copied in ranges of this size, side by side; 0 for
+   *     one stream per file (see {@link FileCopy})
    * @param s3 the object store, or null when none is configured
    */
   public DataMover(int parallelFiles, long rangeSize, S3Storage s3) {
@@ -108,7 +119,7 @@ public final class DataMover implements AutoCloseable {
         planFiles(input.sourcePath(), destination, allowed, items);
       }
     }
-    return move(items, root, listener);
+    return move(items, root, false, listener);
   }
 
   /**
@@ -136,9 +147,9 @@ public final class DataMover implements AutoCloseable {
         throw new StagingException(
             "output " + output.source() + ": no such file or directory in the work directory");
       }
-      for (Path file : localFiles(source)) {
-        var attributes =
-            Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+      for (LocalFile found : localFiles(source)) {
+        Path file = found.path();
+        var attributes = found.attributes();
         if (!attributes.isRegularFile() || !file.toRealPath().startsWith(root)) {
           throw new StagingException(
               "output "
@@ -179,7 +190,7 @@ public final class DataMover implements AutoCloseable {
             "output destination " + parent + " leads outside the allowed output locations");
       }
     }
-    return move(items, null, listener);
+    return move(items, null, true, listener);
   }
 
   /**
@@ -217,7 +228,7 @@ public final class DataMover implements AutoCloseable {
       planFiles(from, to, null, items);
     }
     Files.createDirectories(to.getParent());
-    return move(items, null, listener);
+    return move(items, null, true, listener);
   }
 
   private static Path localPath(String source) throws StagingException {
@@ -232,25 +243,49 @@ public final class DataMover implements AutoCloseable {
     return Path.of(source).toAbsolutePath().normalize();
   }
 
-  /** The file, or every file under the directory (other kinds are refused later), in order. */
-  private static List<Path> localFiles(Path source) throws IOException, StagingException {
-    if (!Files.exists(source)) {
+  /** A local file found by {@link #localFiles}, with its attributes (a link's: its target's). */
+  private record LocalFile(Path path, BasicFileAttributes attributes) {}
+
+  /**
+   * The file, or every file under the directory (other kinds are refused later), in order. Each
+   * file's attributes are read once, by the walk itself: for many small files, each further look
+   * costs a system call per file.
+   */
+  private static List<LocalFile> localFiles(Path source) throws IOException, StagingException {
+    BasicFileAttributes top =
+        source.getFileSystem().provider().readAttributesIfExists(source, BasicFileAttributes.class);
+    if (top == null) {
       throw new StagingException("source " + source.toUri() + ": no such file or directory");
     }
-    if (!Files.isDirectory(source)) {
-      return List.of(source);
+    if (!top.isDirectory()) {
+      return List.of(new LocalFile(source, top));
     }
-    try (Stream<Path> tree = Files.walk(source)) {
-      return tree.filter(p -> !Files.isDirectory(p)).sorted().toList();
-    }
+    var files = new ArrayList<LocalFile>();
+    Files.walkFileTree(
+        source,
+        new SimpleFileVisitor<>() {
+          @Override
+          public FileVisitResult visitFile(Path file, BasicFileAttributes attributes)
+              throws IOException {
+            // A link is reported as itself; what counts is what it leads to.
+            files.add(
+                new LocalFile(
+                    file,
+                    attributes.isSymbolicLink()
+                        ? Files.readAttributes(file, BasicFileAttributes.class)
+                        : attributes));
+            return FileVisitResult.CONTINUE;
+          }
+        });
+    files.sort(java.util.Comparator.comparing(LocalFile::path));
+    return files;
   }
 
   private void planFiles(Path source, Path destination, AllowedSources allowed, List<Item> items)
       throws IOException, StagingException {
-    List<Path> files = localFiles(source);
-    for (Path file : files) {
-      var attributes =
-          Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+    for (LocalFile found : localFiles(source)) {
+      Path file = found.path();
+      var attributes = found.attributes();
       if (!attributes.isRegularFile()) {
         throw new StagingException("source " + file + " is not a regular file");
       }
@@ -297,54 +332,66 @@ public final class DataMover implements AutoCloseable {
     return s3;
   }
 
-  private Summary move(List<Item> items, Path root, Listener listener)
+  /**
+   * Moves every item, several at once. {@code durable}: every file written is on its device before
+   * this returns (outputs, and the command line's copies); staged inputs need not be, since an
+   * attempt does not outlive a crash.
+   */
+  private Summary move(List<Item> items, Path root, boolean durable, Listener listener)
       throws IOException, StagingException {
     long total = items.stream().mapToLong(Item::size).sum();
     listener.planned(items.size(), total);
-    var slots = new Semaphore(parallelFiles);
     Set<Path> readyDirectories = ConcurrentHashMap.newKeySet();
-    var failed = new java.util.concurrent.atomic.AtomicBoolean();
-    var futures = new ArrayList<Future<Boolean>>(items.size());
+    // A few workers each take the next file until none is left: no hand-off per file, which for
+    // thousands of small files cost more than the copies' own system calls.
+    var next = new AtomicInteger();
+    var skipped = new AtomicInteger();
+    var firstFailure = new AtomicReference<Throwable>();
+    Callable<Void> worker =
+        () -> {
+          for (int i = next.getAndIncrement();
+              i < items.size() && firstFailure.get() == null; // stop the rest at a failure
+              i = next.getAndIncrement()) {
+            try {
+              boolean wasThere = moveOne(items.get(i), root, durable, readyDirectories, listener);
+              if (wasThere) {
+                skipped.incrementAndGet();
+              }
+              listener.fileDone(wasThere);
+            } catch (Throwable t) {
+              firstFailure.compareAndSet(null, t);
+              throw t;
+            }
+          }
+          return null;
+        };
+    var futures = new ArrayList<Future<Void>>();
     try {
-      for (Item item : items) {
-        slots.acquire();
-        if (failed.get()) {
-          slots.release();
-          break; // stop at the first failure rather than copy the rest for nothing
-        }
-        futures.add(
-            threads.submit(
-                () -> {
-                  try {
-                    boolean skipped = moveOne(item, root, readyDirectories, listener);
-                    listener.fileDone(skipped);
-                    return skipped;
-                  } catch (Throwable t) {
-                    failed.set(true);
-                    throw t;
-                  } finally {
-                    slots.release();
-                  }
-                }));
+      for (int w = Math.min(parallelFiles, items.size()); w > 0; w--) {
+        futures.add(threads.submit(worker));
       }
-      int skipped = 0;
       for (var f : futures) {
-        if (f.get()) {
-          skipped++;
+        f.get();
+      }
+      if (durable) {
+        var written = new ArrayList<Path>(items.size());
+        for (Item item : items) {
+          if (item.to() != null) {
+            written.add(item.to());
+          }
         }
+        Durability.sync(written, readyDirectories);
       }
-      if (futures.size() < items.size()) {
-        throw new StagingException("staging stopped after a failure");
-      }
-      return new Summary(items.size(), skipped, total);
+      return new Summary(items.size(), skipped.get(), total);
     } catch (java.util.concurrent.ExecutionException e) {
-      if (e.getCause() instanceof StagingException s) {
+      Throwable cause = firstFailure.get() != null ? firstFailure.get() : e.getCause();
+      if (cause instanceof StagingException s) {
         throw s;
       }
-      if (e.getCause() instanceof IOException io) {
+      if (cause instanceof IOException io) {
         throw io;
       }
-      throw new StagingException("staging failed: " + e.getCause());
+      throw new StagingException("staging failed: " + cause);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new StagingException("interrupted while staging");
@@ -354,7 +401,8 @@ public final class DataMover implements AutoCloseable {
   }
 
   /** Moves one file into place; true when it was already there. */
-  private boolean moveOne(Item item, Path root, Set<Path> readyDirectories, Listener listener)
+  private boolean moveOne(
+      Item item, Path root, boolean durable, Set<Path> readyDirectories, Listener listener)
       throws IOException, StagingException {
     if (item.to() == null) {
       s3.upload(item.file(), item.bucket(), item.key(), listener::moved);
@@ -378,7 +426,7 @@ public final class DataMover implements AutoCloseable {
     }
     try {
       if (item.file() != null) {
-        return fileCopy.copy(item.file(), item.to(), listener::moved)
+        return fileCopy.copy(item.file(), item.to(), durable, listener::moved)
             == FileCopy.Outcome.ALREADY_THERE;
       }
       return download(item, listener);
@@ -432,10 +480,11 @@ public final class DataMover implements AutoCloseable {
       throw new StagingException("destination " + problem);
     }
     s3OrFail(target.bucket(), target.key());
-    List<Path> files = localFiles(source);
+    List<LocalFile> files = localFiles(source);
     String key = target.key();
     var items = new ArrayList<Item>(files.size());
-    for (Path f : files) {
+    for (LocalFile found : files) {
+      Path f = found.path();
       String k =
           files.size() == 1 && !Files.isDirectory(source) && !target.namesPrefix()
               ? key
@@ -444,9 +493,9 @@ public final class DataMover implements AutoCloseable {
       if (k.isEmpty() || k.endsWith("/")) {
         k = k + f.getFileName();
       }
-      items.add(new Item(f, target.bucket(), k, Files.size(f), null, null));
+      items.add(new Item(f, target.bucket(), k, found.attributes().size(), null, null));
     }
-    return move(items, null, listener); // several files at once, as for staging
+    return move(items, null, false, listener); // several files at once, as for staging
   }
 
   private static String readStamp(Path file) {

@@ -69,12 +69,12 @@ public final class DataStager implements Stager {
     }
 
     /**
-     * Four attempts at once, eight files each, 1 GiB ranges: on the virtio disk measured here, one
-     * stream per file beat eight 64 MiB ranges side by side (2.0 s against 3.2 s for 2 GiB, see
-     * docs/benchmarks.md); smaller ranges pay on devices with deep queues.
+     * Four attempts at once, eight files each, each file in one stream: on a local file system the
+     * ranges of one file wait for each other's write lock (2 GiB in 2.0 s as one stream against 3.2
+     * s in 64 MiB ranges here, docs/benchmarks.md).
      */
     public static Options defaults(AllowedSources allowed, AllowedSources allowedOutputs) {
-      return new Options(4, 8, 1L << 30, allowed, allowedOutputs);
+      return new Options(4, 8, 0, allowed, allowedOutputs);
     }
   }
 

@@ -5,7 +5,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -26,14 +25,18 @@ import java.util.zip.CRC32C;
  * <ol>
  *   <li>a destination of the same length whose CRC32C matches the source's, range by range, is left
  *       as it is (a retried or resumed staging copies only what is missing);
- *   <li>otherwise the file is copied to a temporary name beside the destination, in ranges side by
- *       side, each through {@link FileChannel#transferTo}, which on Linux is {@code
- *       copy_file_range}: the bytes never pass through this process;
- *   <li>the copy's length and each range's CRC32C are checked against the source's;
+ *   <li>otherwise the file is copied to a temporary name beside the destination through {@link
+ *       FileChannel#transferTo}, which on Linux is {@code copy_file_range}: the bytes never pass
+ *       through this process (in one stream, or in ranges side by side where that pays);
+ *   <li>then the copy's length and each range's CRC32C are checked against the source's, every
+ *       range of both files read side by side (from the page cache);
  *   <li>then it is renamed into place, atomically.
  * </ol>
  *
- * No fsync: a crash loses the attempt anyway, and the next staging's check finds a torn file.
+ * A copy asked to be durable, when large, is flushed to the device while its checks run, so that
+ * they cost no time of their own; small ones are left to the caller, who flushes them all at once
+ * at the end ({@link Durability}). Otherwise nothing is flushed: a staged input lives as long as
+ * its attempt, and the next staging's check finds a torn file.
  */
 final class FileCopy {
   /** What happened to one file. */
@@ -48,21 +51,33 @@ final class FileCopy {
   private static final java.util.concurrent.ConcurrentLinkedQueue<ByteBuffer> BUFFERS =
       new java.util.concurrent.ConcurrentLinkedQueue<>();
   private static final int MAX_POOLED = 32;
+  // A durable copy at least this large is flushed by itself, beside its checks; smaller ones are
+  // left to the caller's one flush of everything at the end (a flush per small file costs more).
+  private static final long FLUSH_BESIDE_CHECK = 64L << 20;
+  // Files at least this large have their checks run on several threads.
+  private static final long SIDE_BY_SIDE_FROM = 16L << 20;
   // Ranges of one file in flight at once: enough to keep a fast device's queue full.
   private static final int PARALLEL_RANGES = 8;
-  private final long rangeSize;
+  // Checks read this much of a file per task, side by side: both cores busy on a large file.
+  private static final long CHECK_RANGE = 256L << 20;
+  private final long copyRange; // 0: each file copied as one stream
+  private final long checkRange;
   private final ExecutorService ranges; // runs the ranges of one file side by side
 
   /**
-   * @param rangeSize files larger than this are split into ranges of this size, copied and checked
-   *     side by side
-   * @param ranges where the ranges run; virtual threads suit (the work is in the kernel)
+   * @param copyRange files larger than this are copied in ranges of this size side by side; 0 for
+   *     one stream per file. On a local file system (ext4 here) ranges do not pay: each write takes
+   *     the file's lock, so ranges of one file wait for each other, spinning (docs/benchmarks.md);
+   *     they are for file systems that copy on the server, such as NFS 4.2.
+   * @param ranges where the ranges run
    */
-  FileCopy(long rangeSize, ExecutorService ranges) {
-    if (rangeSize < 4096) {
-      throw new IllegalArgumentException("rangeSize must be at least 4 KiB, got " + rangeSize);
+  FileCopy(long copyRange, ExecutorService ranges) {
+    if (copyRange != 0 && copyRange < 4096) {
+      throw new IllegalArgumentException(
+          "the copy range must be 0 (one stream) or at least 4 KiB, got " + copyRange);
     }
-    this.rangeSize = rangeSize;
+    this.copyRange = copyRange;
+    this.checkRange = copyRange == 0 ? CHECK_RANGE : Math.min(copyRange, CHECK_RANGE);
     this.ranges = ranges;
   }
 
@@ -73,6 +88,15 @@ final class FileCopy {
    * @throws StagingException if the source changed while it was copied or the copy does not match
    */
   Outcome copy(Path from, Path to, LongConsumer progress) throws IOException, StagingException {
+    return copy(from, to, false, progress);
+  }
+
+  /**
+   * As {@link #copy(Path, Path, LongConsumer)}; with {@code durable}, a large file's bytes are
+   * flushed to the device while the rest still copies, and all of them before the rename.
+   */
+  Outcome copy(Path from, Path to, boolean durable, LongConsumer progress)
+      throws IOException, StagingException {
     // Each file opened once where a range does not need its own channel: for many small files the
     // system calls, not the bytes, are the cost.
     // A write to the source during the copy changes its modification time: compared at the end,
@@ -93,29 +117,37 @@ final class FileCopy {
               StandardOpenOption.TRUNCATE_EXISTING,
               StandardOpenOption.READ,
               StandardOpenOption.WRITE)) {
-        // Each range is checked as soon as it is copied, while the others still copy: the
-        // checksums' reads (from the page cache) overlap the device's work.
-        long[] expected = new long[(int) Math.max(1, Math.ceilDiv(length, rangeSize))];
-        long[] got = new long[expected.length];
-        if (length <= rangeSize) {
+        // First the copy, ranges side by side; then the checks, which read from the page cache,
+        // while a durable copy's bytes go to the device.
+        if (copyRange == 0 || length <= copyRange) {
           transfer(in, out, 0, length, progress);
-          expected[0] = crc32c(in, 0, length);
-          got[0] = crc32c(out, 0, length);
         } else {
           run(
-              length,
-              (start, end) -> {
+              (int) Math.ceilDiv(length, copyRange),
+              i -> {
+                long start = i * copyRange;
                 // Side by side, each range needs its own write position: its own channels.
                 try (FileChannel rangeIn = FileChannel.open(from, StandardOpenOption.READ);
                     FileChannel rangeOut = FileChannel.open(part, StandardOpenOption.WRITE)) {
-                  transfer(rangeIn, rangeOut, start, end, progress);
+                  transfer(rangeIn, rangeOut, start, Math.min(length, start + copyRange), progress);
                 }
-                int i = (int) (start / rangeSize);
-                expected[i] = crc32c(in, start, end);
-                got[i] = crc32c(out, start, end);
                 return 0L;
               });
         }
+        Future<Void> flushed =
+            durable && length >= FLUSH_BESIDE_CHECK
+                ? ranges.submit(
+                    () -> {
+                      out.force(false);
+                      return null;
+                    })
+                : null;
+        long[][] sums = checksums(length, in, out);
+        if (flushed != null) {
+          await(flushed);
+        }
+        long[] expected = sums[0];
+        long[] got = sums[1];
         long copied = out.size();
         long now = in.size();
         if (copied != length
@@ -133,7 +165,7 @@ final class FileCopy {
                 "copy of "
                     + from
                     + " does not match it: CRC32C of bytes from "
-                    + i * rangeSize
+                    + i * checkRange
                     + " differs (source changed while it was copied?)");
           }
         }
@@ -156,17 +188,18 @@ final class FileCopy {
   /** True when {@code to} is a regular file of this length whose ranges' CRC32C match. */
   private boolean alreadyThere(FileChannel in, Path to, long length)
       throws IOException, StagingException {
-    BasicFileAttributes there;
-    try {
-      there = Files.readAttributes(to, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-    } catch (NoSuchFileException e) {
-      return false;
-    }
-    if (!there.isRegularFile() || there.size() != length) {
+    // Asked without an exception for the usual answer (not there): for many small files, making
+    // the exception cost as much as the rest of the check.
+    BasicFileAttributes there =
+        to.getFileSystem()
+            .provider()
+            .readAttributesIfExists(to, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    if (there == null || !there.isRegularFile() || there.size() != length) {
       return false;
     }
     try (FileChannel existing = FileChannel.open(to, StandardOpenOption.READ)) {
-      return Arrays.equals(checksums(in, length), checksums(existing, length));
+      long[][] sums = checksums(length, in, existing);
+      return Arrays.equals(sums[0], sums[1]);
     }
   }
 
@@ -188,17 +221,48 @@ final class FileCopy {
     }
   }
 
-  /** The CRC32C of each range of the file's first {@code length} bytes, computed side by side. */
-  long[] checksums(Path file, long length) throws IOException, StagingException {
-    try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
-      return checksums(in, length);
+  private static void await(Future<Void> flushed) throws IOException, StagingException {
+    try {
+      flushed.get();
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof IOException io) {
+        throw io;
+      }
+      throw new StagingException("flushing the copy failed: " + e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new StagingException("interrupted while copying");
     }
   }
 
-  /** As above, through one channel read by position, so its ranges can share it. */
-  private long[] checksums(FileChannel in, long length) throws IOException, StagingException {
-    List<Long> sums = run(length, (start, end) -> crc32c(in, start, end));
-    return sums.stream().mapToLong(Long::longValue).toArray();
+  /** The CRC32C of each range of the file's first {@code length} bytes, computed side by side. */
+  long[] checksums(Path file, long length) throws IOException, StagingException {
+    try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+      return checksums(length, in)[0];
+    }
+  }
+
+  /**
+   * For each file, the CRC32C of each range of its first {@code length} bytes: every range of every
+   * file side by side, read by position through the one channel per file.
+   */
+  private long[][] checksums(long length, FileChannel... files)
+      throws IOException, StagingException {
+    int count = checkRanges(length);
+    // A small file's checks stay on this thread: handing them to another costs more than them.
+    List<Long> sums =
+        run(
+            count * files.length,
+            length >= SIDE_BY_SIDE_FROM,
+            i -> {
+              long start = (i % count) * checkRange;
+              return crc32c(files[i / count], start, Math.min(length, start + checkRange));
+            });
+    long[][] out = new long[files.length][count];
+    for (int i = 0; i < sums.size(); i++) {
+      out[i / count][i % count] = sums.get(i);
+    }
+    return out;
   }
 
   /**
@@ -230,26 +294,38 @@ final class FileCopy {
     return crc.getValue();
   }
 
-  private interface RangeWork<T> {
-    T run(long start, long end) throws IOException;
+  private interface Work<T> {
+    T run(int index) throws IOException;
+  }
+
+  private int checkRanges(long length) {
+    return (int) Math.max(1, Math.ceilDiv(length, checkRange));
   }
 
   /**
-   * Runs {@code work} over each range of {@code [0, length)}, at most {@link #PARALLEL_RANGES} at
-   * once (this thread is one of them), and returns the results in range order.
+   * Runs {@code work} for each index below {@code count}, at most {@link #PARALLEL_RANGES} at once
+   * (this thread is one of them), and returns the results in index order.
    */
-  private <T> List<T> run(long length, RangeWork<T> work) throws IOException, StagingException {
-    int count = (int) Math.max(1, Math.ceilDiv(length, rangeSize));
-    if (count == 1) {
-      return List.of(work.run(0, length));
+  private <T> List<T> run(int count, Work<T> work) throws IOException, StagingException {
+    return run(count, true, work);
+  }
+
+  /** As above, on this thread alone unless {@code sideBySide}. */
+  private <T> List<T> run(int count, boolean sideBySide, Work<T> work)
+      throws IOException, StagingException {
+    if (count == 1 || !sideBySide) {
+      var results = new ArrayList<T>(count);
+      for (int i = 0; i < count; i++) {
+        results.add(work.run(i));
+      }
+      return results;
     }
     var results = new java.util.concurrent.atomic.AtomicReferenceArray<T>(count);
     var next = new java.util.concurrent.atomic.AtomicInteger();
     java.util.concurrent.Callable<Void> worker =
         () -> {
           for (int i = next.getAndIncrement(); i < count; i = next.getAndIncrement()) {
-            long start = i * rangeSize;
-            results.set(i, work.run(start, Math.min(length, start + rangeSize)));
+            results.set(i, work.run(i));
           }
           return null;
         };

@@ -1,6 +1,7 @@
 package dev.stowage.staging;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -60,6 +61,42 @@ class FileCopyTest {
     }
     assertThat(Files.mismatch(source, to)).isEqualTo(-1);
     assertThat(tmp.resolve(".copy.bin.stowage-part")).doesNotExist();
+  }
+
+  @Test
+  void byDefaultAFileIsCopiedAsOneStreamAndCheckedInLargeRanges() throws Exception {
+    Path source = random(tmp.resolve("one.bin"), (5 << 20) + 3, 11);
+    Path to = tmp.resolve("one-copy.bin");
+    try (var threads = Executors.newCachedThreadPool()) {
+      var copy = new FileCopy(0, threads);
+      assertThat(copy.copy(source, to, n -> {})).isEqualTo(FileCopy.Outcome.COPIED);
+      assertThat(Files.mismatch(source, to)).isEqualTo(-1);
+      assertThat(copy.checksums(to, Files.size(to))).hasSize(1); // 256 MiB check ranges
+    }
+  }
+
+  @Test
+  void aDurableCopyOfALargeFileIsFlushedWhileCheckedAndMatches() throws Exception {
+    // Above the 64 MiB from which a durable copy flushes itself beside its checks.
+    Path source = random(tmp.resolve("large.bin"), (65 << 20) + 17, 5);
+    Path to = tmp.resolve("large-copy.bin");
+    try (var threads = Executors.newCachedThreadPool()) {
+      var progress = new AtomicLong();
+      assertThat(new FileCopy(0, threads).copy(source, to, true, progress::addAndGet))
+          .isEqualTo(FileCopy.Outcome.COPIED);
+      assertThat(progress.get()).isEqualTo(Files.size(source));
+    }
+    assertThat(Files.mismatch(source, to)).isEqualTo(-1);
+    assertThat(tmp.resolve(".large-copy.bin.stowage-part")).doesNotExist();
+  }
+
+  @Test
+  void aCopyRangeBelowOnePageIsRefusedSayingWhatIsAllowed() {
+    try (var threads = Executors.newCachedThreadPool()) {
+      assertThatThrownBy(() -> new FileCopy(100, threads))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessage("the copy range must be 0 (one stream) or at least 4 KiB, got 100");
+    }
   }
 
   @Property(tries = 40)
