@@ -146,6 +146,22 @@ class MainTest {
   }
 
   @Test
+  void helpListsEveryCommandAndAMistypedOneIsRefusedByName() {
+    // Only the command named first is built at start; help and typos still see all of them.
+    Run help = run("--help");
+    Run typo = run("stag", "a", "b");
+    Run stageHelp = run("stage", "--help");
+
+    assertThat(help.exit()).isZero();
+    assertThat(help.out())
+        .contains("  up ", "  submit ", "  tasks ", "  why ", "  stage ", "  bench-api ");
+    assertThat(typo.exit()).isEqualTo(Main.USAGE);
+    assertThat(typo.err()).contains("'stag'");
+    assertThat(stageHelp.exit()).isZero();
+    assertThat(stageHelp.out()).startsWith("Usage: stowage stage ");
+  }
+
+  @Test
   void benchPrintsATableWhereEveryPeerAgrees() {
     Run r =
         run(
