@@ -265,6 +265,13 @@ final class FileCopy {
     return out;
   }
 
+  /** The CRC32C of a whole file, read in one pass. */
+  static long crc32c(Path file) throws IOException {
+    try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+      return crc32c(in, 0, in.size());
+    }
+  }
+
   /**
    * The CRC32C of bytes {@code [start, end)}, read by position (the channel's own is untouched).
    */

@@ -16,11 +16,14 @@ import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
 import software.amazon.awssdk.services.s3.S3AsyncClient;
 import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
 import software.amazon.awssdk.services.s3.model.ChecksumMode;
+import software.amazon.awssdk.services.s3.model.ChecksumType;
+import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.NoSuchBucketException;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.transfer.s3.S3TransferManager;
+import software.amazon.awssdk.transfer.s3.model.CompletedFileDownload;
 import software.amazon.awssdk.transfer.s3.model.DownloadFileRequest;
 import software.amazon.awssdk.transfer.s3.model.UploadFileRequest;
 import software.amazon.awssdk.transfer.s3.progress.TransferListener;
@@ -28,14 +31,22 @@ import software.amazon.awssdk.transfer.s3.progress.TransferListener;
 /**
  * S3-compatible object storage through the AWS SDK's CRT-based client and its transfer manager:
  * large objects move as parallel range GETs and multipart uploads, and response checksums are
- * validated when the object carries them. Configured the standard way: credentials and region from
- * the SDK's default chains ({@code AWS_ACCESS_KEY_ID}, {@code AWS_REGION}, {@code ~/.aws}, …), and
- * the endpoint of a non-AWS server from {@code AWS_ENDPOINT_URL_S3} or {@code AWS_ENDPOINT_URL}
- * (path-style addressing then, as such servers expect).
+ * validated when the object carries them. Not every server keeps checksums (S3Proxy, for one, keeps
+ * none), so each upload also records the file's CRC32C in the object's metadata, and a download
+ * whose object has one (or a full-object CRC32C of S3's own) is checked against it. Configured the
+ * standard way: credentials and region from the SDK's default chains ({@code AWS_ACCESS_KEY_ID},
+ * {@code AWS_REGION}, {@code ~/.aws}, …), and the endpoint of a non-AWS server from {@code
+ * AWS_ENDPOINT_URL_S3} or {@code AWS_ENDPOINT_URL} (path-style addressing then, as such servers
+ * expect).
  */
 public final class S3Storage implements AutoCloseable {
   /** One object as listed. */
   record ObjectInfo(String key, long size, String eTag) {}
+
+  /**
+   * User metadata holding an uploaded file's CRC32C, as S3 writes checksums: base64, big-endian.
+   */
+  static final String CRC32C_METADATA = "stowage-crc32c";
 
   private final S3AsyncClient client;
   private final S3TransferManager transfers;
@@ -137,44 +148,84 @@ public final class S3Storage implements AutoCloseable {
     }
   }
 
-  /** Downloads one object to {@code file}, in parallel ranges, reporting bytes as they arrive. */
+  /**
+   * Downloads one object to {@code file}, in parallel ranges, reporting bytes as they arrive; then
+   * checks the file against the object's CRC32C when it has one (without, only its length can be
+   * checked, which the caller does).
+   */
   void download(String bucket, String key, Path file, LongConsumer progress)
-      throws StagingException {
-    await(
-        "s3://" + bucket + "/" + key,
-        transfers
-            .downloadFile(
-                DownloadFileRequest.builder()
-                    .getObjectRequest(
-                        r -> r.bucket(bucket).key(key).checksumMode(ChecksumMode.ENABLED))
-                    .destination(file)
-                    .addTransferListener(listener(progress))
-                    .build())
-            .completionFuture());
+      throws StagingException, IOException {
+    String uri = "s3://" + bucket + "/" + key;
+    CompletedFileDownload done =
+        await(
+            uri,
+            transfers
+                .downloadFile(
+                    DownloadFileRequest.builder()
+                        .getObjectRequest(
+                            r -> r.bucket(bucket).key(key).checksumMode(ChecksumMode.ENABLED))
+                        .destination(file)
+                        .addTransferListener(listener(progress))
+                        .build())
+                .completionFuture());
+    GetObjectResponse response = done.response();
+    String expected = response.metadata().get(CRC32C_METADATA);
+    if (expected == null
+        && response.checksumCRC32C() != null
+        && response.checksumType() == ChecksumType.FULL_OBJECT) {
+      expected = response.checksumCRC32C();
+    }
+    if (expected == null) {
+      return;
+    }
+    String got = base64(FileCopy.crc32c(file));
+    if (!got.equals(expected)) {
+      throw new StagingException(
+          uri
+              + ": the bytes received have CRC32C "
+              + got
+              + ", the object's is "
+              + expected
+              + " (damaged in transit, or the object changed while it was read)");
+    }
+  }
+
+  private static String base64(long crc32c) {
+    byte[] bytes = {
+      (byte) (crc32c >>> 24), (byte) (crc32c >>> 16), (byte) (crc32c >>> 8), (byte) crc32c
+    };
+    return java.util.Base64.getEncoder().encodeToString(bytes);
   }
 
   /**
    * Uploads {@code file} (multipart when large) with CRC32C checksums for each part, which S3
    * checks on arrival.
    */
-  void upload(Path file, String bucket, String key, LongConsumer progress) throws StagingException {
+  void upload(Path file, String bucket, String key, LongConsumer progress)
+      throws StagingException, IOException {
+    // The whole file's CRC32C, kept with the object, for downloads to check against.
+    String crc32c = base64(FileCopy.crc32c(file));
     await(
         "s3://" + bucket + "/" + key,
         transfers
             .uploadFile(
                 UploadFileRequest.builder()
                     .putObjectRequest(
-                        r -> r.bucket(bucket).key(key).checksumAlgorithm(ChecksumAlgorithm.CRC32_C))
+                        r ->
+                            r.bucket(bucket)
+                                .key(key)
+                                .checksumAlgorithm(ChecksumAlgorithm.CRC32_C)
+                                .metadata(java.util.Map.of(CRC32C_METADATA, crc32c)))
                     .source(file)
                     .addTransferListener(listener(progress))
                     .build())
             .completionFuture());
   }
 
-  private void await(String uri, java.util.concurrent.CompletableFuture<?> transfer)
+  private <T> T await(String uri, java.util.concurrent.CompletableFuture<T> transfer)
       throws StagingException {
     try {
-      transfer.join();
+      return transfer.join();
     } catch (CompletionException e) {
       throw failure(uri, e.getCause());
     }

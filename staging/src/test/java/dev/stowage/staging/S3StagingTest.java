@@ -211,6 +211,34 @@ class S3StagingTest {
   }
 
   @Test
+  void aDownloadDamagedInTransitFailsOnItsChecksumAndLeavesNoFile() throws Exception {
+    // S3Proxy keeps no checksums of its own: what catches this is the CRC32C kept in the
+    // object's metadata at upload.
+    Path source = random(tmp.resolve("damaged.bin"), 256 << 10, 13);
+    String uri = "s3://" + BUCKET + "/damaged.bin";
+    mover.copy(source.toString(), uri, quiet());
+    Path work = tmp.resolve("work-damaged");
+    try (var relay = new Relay(endpoint.getPort(), 128 << 10, Relay.Mode.CORRUPT);
+        var viaRelay = storage(URI.create("http://127.0.0.1:" + relay.port()));
+        var damagingMover = new DataMover(2, 1 << 20, viaRelay)) {
+      assertThatThrownBy(
+              () ->
+                  damagingMover.stage(
+                      List.of(new StagedInput(uri, "damaged.bin")), work, allowed(), quiet()))
+          .isInstanceOf(StagingException.class)
+          .hasMessageStartingWith(uri + ": the bytes received have CRC32C ")
+          .hasMessageContaining("damaged in transit");
+      assertThat(relay.corruptions()).as("bytes damaged by the relay").isPositive();
+    }
+    assertThat(work.resolve("damaged.bin")).doesNotExist();
+    assertNoPartFiles(work);
+
+    // Straight from the server it arrives whole.
+    stage(List.of(new StagedInput(uri, "damaged.bin")), work);
+    assertThat(Files.mismatch(source, work.resolve("damaged.bin"))).isEqualTo(-1);
+  }
+
+  @Test
   void progressShowsBytesDoneOfTotalWhileAnAttemptStages() throws Exception {
     // Two objects staged one after the other; the relay holds the second, large one midway.
     Files.createDirectories(tmp.resolve("slow"));
@@ -280,12 +308,14 @@ class S3StagingTest {
 
   /**
    * A TCP relay on loopback in front of the server. Past {@code after} bytes of a response
-   * connection it either cuts the connection (every time) or holds the rest until released.
+   * connection it either cuts the connection (every time), holds the rest until released, or flips
+   * the bits of one byte (once, then relays faithfully).
    */
   static final class Relay implements AutoCloseable {
     enum Mode {
       CUT,
-      STALL
+      STALL,
+      CORRUPT
     }
 
     private final ServerSocket listener;
@@ -295,6 +325,8 @@ class S3StagingTest {
     private final CountDownLatch stalled = new CountDownLatch(1);
     private final CountDownLatch released = new CountDownLatch(1);
     private final java.util.concurrent.atomic.AtomicInteger cuts =
+        new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger corruptions =
         new java.util.concurrent.atomic.AtomicInteger();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final List<String> requestHeads = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -316,6 +348,10 @@ class S3StagingTest {
 
     int cuts() {
       return cuts.get();
+    }
+
+    int corruptions() {
+      return corruptions.get();
     }
 
     /** Requests seen whose method is {@code method} and whose head has {@code containing}. */
@@ -369,6 +405,16 @@ class S3StagingTest {
               from.close();
               to.close();
               return;
+            }
+            if (mode == Mode.CORRUPT) {
+              if (corruptions.getAndIncrement() == 0) {
+                buffer[(int) (limit - moved)] ^= (byte) 0xff;
+              }
+              limit = Long.MAX_VALUE;
+              out.write(buffer, 0, n);
+              out.flush();
+              moved += n;
+              continue;
             }
             stalled.countDown();
             released.await();
