@@ -8,8 +8,11 @@ import java.util.List;
 import java.util.concurrent.CompletionException;
 import java.util.function.Function;
 import java.util.function.LongConsumer;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
@@ -58,12 +61,25 @@ public final class S3Storage implements AutoCloseable {
     this.where = where;
   }
 
-  /** From the environment, as the AWS CLI and SDKs read it. */
+  /**
+   * From the environment, as the AWS CLI and SDKs read it: keys in {@code env} first, else the
+   * SDK's default chain (which also reads {@code ~/.aws} and instance roles).
+   */
   public static S3Storage fromEnvironment(Function<String, String> env) {
     String endpoint = firstSet(env, "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL");
+    String keyId = firstSet(env, "AWS_ACCESS_KEY_ID");
+    String secret = firstSet(env, "AWS_SECRET_ACCESS_KEY");
+    String session = firstSet(env, "AWS_SESSION_TOKEN");
+    AwsCredentialsProvider credentials =
+        keyId != null && secret != null
+            ? StaticCredentialsProvider.create(
+                session != null
+                    ? AwsSessionCredentials.create(keyId, secret, session)
+                    : AwsBasicCredentials.create(keyId, secret))
+            : DefaultCredentialsProvider.builder().build();
     return create(
         endpoint == null ? null : URI.create(endpoint),
-        DefaultCredentialsProvider.builder().build(),
+        credentials,
         firstSet(env, "AWS_REGION", "AWS_DEFAULT_REGION"),
         8L << 20);
   }

@@ -33,6 +33,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -133,8 +134,8 @@ public final class StowageService implements AutoCloseable {
 
   private StowageService() {}
 
-  private void boot(Config config) throws IOException {
-    telemetry = Telemetry.start(config.traceFile(), System::getenv);
+  private void boot(Config config, Function<String, String> environment) throws IOException {
+    telemetry = Telemetry.start(config.traceFile(), environment);
     Path data = config.dataDir().toAbsolutePath();
     if (config.dbUrl() == null) {
       embedded = EmbeddedPostgres.start(data.resolve("postgres"));
@@ -163,7 +164,7 @@ public final class StowageService implements AutoCloseable {
         java.util.stream.Stream.concat(
                     config.allowedSources().stream(), config.allowedOutputs().stream())
                 .anyMatch(e -> e.startsWith("s3://"))
-            ? S3Storage.fromEnvironment(System::getenv)
+            ? S3Storage.fromEnvironment(environment)
             : null;
     stager =
         new DataStager(
@@ -196,9 +197,18 @@ public final class StowageService implements AutoCloseable {
 
   /** Starts everything; on failure stops what had started and rethrows. */
   public static StowageService start(Config config) throws IOException {
+    return start(config, System::getenv);
+  }
+
+  /**
+   * As {@link #start(Config)}, reading the standard variables (OpenTelemetry's {@code OTEL_*}, S3's
+   * {@code AWS_*}) through {@code environment} instead of the process's own.
+   */
+  public static StowageService start(Config config, Function<String, String> environment)
+      throws IOException {
     var service = new StowageService();
     try {
-      service.boot(config);
+      service.boot(config, environment);
     } catch (IOException | RuntimeException e) {
       service.close();
       throw e;

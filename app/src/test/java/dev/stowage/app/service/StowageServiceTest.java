@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -21,11 +22,20 @@ import org.junit.jupiter.api.io.TempDir;
 class StowageServiceTest {
   @TempDir static Path tmp;
   static StowageService service;
+  static HeldS3Endpoint s3;
   static final HttpClient HTTP = HttpClient.newHttpClient();
 
   @BeforeAll
   static void start() throws Exception {
     Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+    s3 = new HeldS3Endpoint();
+    // The service reads S3's standard variables; here they name the endpoint above.
+    var environment =
+        Map.of(
+            "AWS_ENDPOINT_URL_S3", s3.url(),
+            "AWS_ACCESS_KEY_ID", "access",
+            "AWS_SECRET_ACCESS_KEY", "secret",
+            "AWS_REGION", "us-east-1");
     service =
         StowageService.start(
             new StowageService.Config(
@@ -39,7 +49,8 @@ class StowageServiceTest {
                 20_000,
                 null,
                 List.of(tmp.resolve("inputs").toUri().toString(), "s3://allowed-bucket"),
-                List.of(tmp.resolve("results").toUri().toString())));
+                List.of(tmp.resolve("results").toUri().toString())),
+            name -> environment.containsKey(name) ? environment.get(name) : System.getenv(name));
     Files.createDirectories(tmp.resolve("inputs"));
     Files.createDirectories(tmp.resolve("results"));
   }
@@ -47,6 +58,7 @@ class StowageServiceTest {
   @AfterAll
   static void stop() {
     service.close();
+    s3.close();
   }
 
   @Test
@@ -186,6 +198,48 @@ class StowageServiceTest {
     assertThat(refused.body())
         .contains("\"outputs[0].destination\"")
         .contains("is outside the allowed output locations");
+  }
+
+  @Test
+  void whileInputsStageTheTaskViewAndWhyShowBytesAndFilesDoneOfTotal() throws Exception {
+    byte[] large = new byte[256 << 10];
+    new java.util.Random(3).nextBytes(large);
+    s3.put("allowed-bucket", "held/a.bin", new byte[1024]);
+    s3.put("allowed-bucket", "held/b.bin", large);
+    s3.hold("allowed-bucket", "held/b.bin", 64 << 10); // its body stops a quarter of the way
+    var body =
+        """
+        {"id": "svc/held", "command": ["sh", "-c", "wc -c < in/b.bin"], "cpuMillis": 100,
+         "inputs": [{"source": "s3://allowed-bucket/held/a.bin", "destination": "in/a.bin"},
+                    {"source": "s3://allowed-bucket/held/b.bin", "destination": "in/b.bin"}]}
+        """;
+
+    assertThat(post("/api/tasks", body, null).statusCode()).isEqualTo(201);
+    assertThat(s3.awaitHeld()).as("the large object's transfer held midway").isTrue();
+
+    // The small object lands while the large one is held: 1 of 2 files, its bytes of the total.
+    JsonNode view = null;
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (System.nanoTime() < deadline) {
+      view = json(get("/api/tasks/svc%2Fheld"));
+      if (view.has("staging") && view.get("staging").get("filesDone").asInt() == 1) {
+        break;
+      }
+      Thread.sleep(20);
+    }
+    assertThat(view.get("state").asText()).isEqualTo("staging");
+    assertThat(view.get("staging").toString())
+        .isEqualTo(
+            "{\"bytesDone\":1024,\"bytesTotal\":%d,\"filesDone\":1,\"filesTotal\":2}"
+                .formatted(1024 + large.length));
+    assertThat(json(get("/api/tasks/svc%2Fheld/why")).get("why").asText())
+        .isEqualTo(
+            "staging its inputs for attempt 1 on %s: 1.0 KiB of 257.0 KiB, 1 of 2 file(s)"
+                .formatted(view.get("offer").asText()));
+
+    s3.release();
+    awaitState("svc%2Fheld", "succeeded");
+    assertThat(get("/api/tasks/svc%2Fheld/logs").body().strip()).isEqualTo("262144");
   }
 
   @Test
