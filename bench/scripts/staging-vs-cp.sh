@@ -6,7 +6,9 @@
 # alike. Each copy gets a destination never used before in the run, removed only at the end:
 # ext4 allocating inodes next to thousands it deleted seconds ago scans past them all (its
 # "recently deleted" check), which made whichever tool copied after a removal twice as slow.
-# Prints a table of seconds and MB/s per round, and the medians.
+# Prints a table of seconds and MB/s per round, the medians, and the median of each round's own
+# ratio (cp's time over Stowage's, above 1 when Stowage is faster): this disk has fast and slow
+# spells lasting several copies, and a round's two copies most often share one.
 #
 #   bench/scripts/staging-vs-cp.sh [dir on the disk to test] [rounds] [big MiB] [small files]
 set -euo pipefail
@@ -76,5 +78,13 @@ for name in "cp big" "stowage stage big" "cp -r small" "stowage stage small"; do
   s=$(grep "^$name " "$dir/times" | awk '{print $NF}' | median)
   case "$name" in *big) b=$big_bytes ;; *) b=$small_bytes ;; esac
   printf '%-22s %9.2f %9s\n' "$name" "$s" "$(mbps "$b" "$s")"
+done
+echo
+printf '%-22s %s\n' "ratio per round" "cp seconds / stowage seconds (above 1: stowage faster)"
+for kind in big small; do
+  case $kind in big) c="cp big" ;; *) c="cp -r small" ;; esac
+  ratios=$(paste <(grep "^$c " "$dir/times" | awk '{print $NF}') \
+    <(grep "^stowage stage $kind " "$dir/times" | awk '{print $NF}') | awk '{printf "%.2f\n", $1 / $2}')
+  printf '%-22s %s  median %s\n' "$kind" "$(echo $ratios)" "$(echo "$ratios" | median)"
 done
 rm -rf "$dir"/dst-*
