@@ -24,6 +24,14 @@ drop_caches() {
   sync
   if [ -w /proc/sys/vm/drop_caches ]; then echo 3 > /proc/sys/vm/drop_caches; fi
 }
+# A virtual machine's disk may be backed by the host's own page cache: whether the source's blocks
+# are still there swung one copy of the same file between 0.9 and 4 s, and the second of two
+# copies in a row found them there more often. So before each timed copy the source is read once
+# (warming the host's cache), then this machine's cache is dropped: every copy, by either tool,
+# reads a source that is in the host's cache and not in this machine's.
+warm_source() { # path
+  if [ -d "$1" ]; then tar -cf - -C "$1" . > /dev/null; else cat "$1" > /dev/null; fi
+}
 now() { date +%s.%N; }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN {printf "%.0f", b / 1e6 / s}'; }
 median() { sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
@@ -46,8 +54,9 @@ small_bytes=$((small_files * 102400))
 [ -w /proc/sys/vm/drop_caches ] && caches="dropped before each copy" || caches="not dropped (not root)"
 echo "# $(nproc) cores, $(df -h --output=source,fstype "$dir" | tail -1), page cache $caches"
 printf '%-6s %-22s %9s %9s\n' round copy seconds MB/s
-run() { # name bytes command...
-  local name=$1 bytes=$2; shift 2
+run() { # name bytes source command...
+  local name=$1 bytes=$2 source=$3; shift 3
+  warm_source "$source"
   drop_caches
   local t0; t0=$(now)
   "$@" >/dev/null
@@ -64,11 +73,11 @@ for ((r = 1; r <= rounds; r++)); do
   for tool in $order; do
     dst="$dir/dst-$r-$tool"; mkdir -p "$dst"
     if [ "$tool" = cp ]; then
-      run "cp big" "$big_bytes" cp "$src/big.bin" "$dst/big.bin"
-      run "cp -r small" "$small_bytes" cp -r "$src/small" "$dst/small"
+      run "cp big" "$big_bytes" "$src/big.bin" cp "$src/big.bin" "$dst/big.bin"
+      run "cp -r small" "$small_bytes" "$src/small" cp -r "$src/small" "$dst/small"
     else
-      run "stowage stage big" "$big_bytes" "$here/stowage" stage "$src/big.bin" "$dst/big.bin"
-      run "stowage stage small" "$small_bytes" "$here/stowage" stage "$src/small" "$dst/small"
+      run "stowage stage big" "$big_bytes" "$src/big.bin" "$here/stowage" stage "$src/big.bin" "$dst/big.bin"
+      run "stowage stage small" "$small_bytes" "$src/small" "$here/stowage" stage "$src/small" "$dst/small"
     fi
   done
 done
