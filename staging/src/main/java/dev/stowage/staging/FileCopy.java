@@ -144,7 +144,7 @@ final class FileCopy {
                 : null;
         long[][] sums = checksums(length, in, out);
         if (flushed != null) {
-          await(flushed);
+          await(flushed, "flushing the copy failed");
         }
         long[] expected = sums[0];
         long[] got = sums[1];
@@ -221,14 +221,15 @@ final class FileCopy {
     }
   }
 
-  private static void await(Future<Void> flushed) throws IOException, StagingException {
+  /** Waits for {@code work}: its IOException as it is, any other failure said as {@code failed}. */
+  private static void await(Future<Void> work, String failed) throws IOException, StagingException {
     try {
-      flushed.get();
+      work.get();
     } catch (ExecutionException e) {
       if (e.getCause() instanceof IOException io) {
         throw io;
       }
-      throw new StagingException("flushing the copy failed: " + e.getCause());
+      throw new StagingException(failed + ": " + e.getCause());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new StagingException("interrupted while copying");
@@ -329,8 +330,8 @@ final class FileCopy {
     }
     var results = new java.util.concurrent.atomic.AtomicReferenceArray<T>(count);
     var next = new java.util.concurrent.atomic.AtomicInteger();
-    java.util.concurrent.Callable<Void> worker =
-        () -> {
+    Work<Void> worker =
+        ignored -> {
           for (int i = next.getAndIncrement(); i < count; i = next.getAndIncrement()) {
             results.set(i, work.run(i));
           }
@@ -338,25 +339,13 @@ final class FileCopy {
         };
     var futures = new ArrayList<Future<Void>>();
     for (int w = 1; w < Math.min(count, PARALLEL_RANGES); w++) {
-      futures.add(ranges.submit(worker));
+      futures.add(ranges.submit(() -> worker.run(0)));
     }
     try {
-      worker.call();
+      worker.run(0);
       for (Future<Void> f : futures) {
-        f.get();
+        await(f, "copy failed");
       }
-    } catch (ExecutionException e) {
-      if (e.getCause() instanceof IOException io) {
-        throw io;
-      }
-      throw new StagingException("copy failed: " + e.getCause());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new StagingException("interrupted while copying");
-    } catch (IOException | RuntimeException e) {
-      throw e;
-    } catch (Exception e) {
-      throw new StagingException("copy failed: " + e);
     } finally {
       next.set(count); // the other workers stop at their next range
       futures.forEach(f -> f.cancel(true));
