@@ -15,6 +15,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.ArrayList;
@@ -119,7 +120,7 @@ public final class DataMover implements AutoCloseable {
         planFiles(input.sourcePath(), destination, allowed, items);
       }
     }
-    return move(items, root, false, listener);
+    return move(items, root, FileCopy.Flush.NONE, listener);
   }
 
   /**
@@ -190,7 +191,7 @@ public final class DataMover implements AutoCloseable {
             "output destination " + parent + " leads outside the allowed output locations");
       }
     }
-    return move(items, null, true, listener);
+    return move(items, null, FileCopy.Flush.EVERY_FILE, listener);
   }
 
   /**
@@ -228,7 +229,7 @@ public final class DataMover implements AutoCloseable {
       planFiles(from, to, null, items);
     }
     Files.createDirectories(to.getParent());
-    return move(items, null, true, listener);
+    return move(items, null, FileCopy.Flush.LARGE_FILES, listener);
   }
 
   private static Path localPath(String source) throws StagingException {
@@ -333,11 +334,18 @@ public final class DataMover implements AutoCloseable {
   }
 
   /**
-   * Moves every item, several at once. {@code durable}: every file written is on its device before
-   * this returns (outputs, and the command line's copies); staged inputs need not be, since an
-   * attempt does not outlive a crash.
+   * Moves every item, several at once, flushed as {@code flush} says:
+   *
+   * <ul>
+   *   <li>{@code NONE} for staged inputs, which do not outlive their attempt;
+   *   <li>{@code EVERY_FILE} for outputs: each file before its rename, then the directories holding
+   *       the new names. The scheduler's other attempts may be writing gigabytes of inputs to the
+   *       same file system; flushing the whole file system would wait for them too;
+   *   <li>{@code LARGE_FILES} for the command line, as {@code cp} then {@code sync}: large files
+   *       while their checks run, and the rest at the end, at once ({@link Durability#sync}).
+   * </ul>
    */
-  private Summary move(List<Item> items, Path root, boolean durable, Listener listener)
+  private Summary move(List<Item> items, Path root, FileCopy.Flush flush, Listener listener)
       throws IOException, StagingException {
     long total = items.stream().mapToLong(Item::size).sum();
     listener.planned(items.size(), total);
@@ -353,7 +361,7 @@ public final class DataMover implements AutoCloseable {
               i < items.size() && firstFailure.get() == null; // stop the rest at a failure
               i = next.getAndIncrement()) {
             try {
-              boolean wasThere = moveOne(items.get(i), root, durable, readyDirectories, listener);
+              boolean wasThere = moveOne(items.get(i), root, flush, readyDirectories, listener);
               if (wasThere) {
                 skipped.incrementAndGet();
               }
@@ -373,14 +381,18 @@ public final class DataMover implements AutoCloseable {
       for (var f : futures) {
         f.get();
       }
-      if (durable) {
-        var written = new ArrayList<Path>(items.size());
-        for (Item item : items) {
-          if (item.to() != null) {
-            written.add(item.to());
+      switch (flush) {
+        case NONE -> {}
+        case EVERY_FILE -> Durability.syncEach(List.of(), readyDirectories);
+        case LARGE_FILES -> {
+          var written = new ArrayList<Path>(items.size());
+          for (Item item : items) {
+            if (item.to() != null) {
+              written.add(item.to());
+            }
           }
+          Durability.sync(written, readyDirectories);
         }
-        Durability.sync(written, readyDirectories);
       }
       return new Summary(items.size(), skipped.get(), total);
     } catch (java.util.concurrent.ExecutionException e) {
@@ -402,7 +414,7 @@ public final class DataMover implements AutoCloseable {
 
   /** Moves one file into place; true when it was already there. */
   private boolean moveOne(
-      Item item, Path root, boolean durable, Set<Path> readyDirectories, Listener listener)
+      Item item, Path root, FileCopy.Flush flush, Set<Path> readyDirectories, Listener listener)
       throws IOException, StagingException {
     if (item.to() == null) {
       s3.upload(item.file(), item.bucket(), item.key(), listener::moved);
@@ -426,10 +438,10 @@ public final class DataMover implements AutoCloseable {
     }
     try {
       if (item.file() != null) {
-        return fileCopy.copy(item.file(), item.to(), durable, listener::moved)
+        return fileCopy.copy(item.file(), item.to(), flush, listener::moved)
             == FileCopy.Outcome.ALREADY_THERE;
       }
-      return download(item, listener);
+      return download(item, flush, listener);
     } catch (NoSuchFileException e) {
       throw new StagingException(
           "source " + item.source() + ": no such file (removed while staging?)");
@@ -439,7 +451,8 @@ public final class DataMover implements AutoCloseable {
     }
   }
 
-  private boolean download(Item item, Listener listener) throws IOException, StagingException {
+  private boolean download(Item item, FileCopy.Flush flush, Listener listener)
+      throws IOException, StagingException {
     String stamp = item.eTag() + " " + item.size();
     if (Files.isRegularFile(item.to())
         && Files.size(item.to()) == item.size()
@@ -462,6 +475,11 @@ public final class DataMover implements AutoCloseable {
                 + " of "
                 + item.size()
                 + " bytes (it changed while it was copied?)");
+      }
+      if (flush != FileCopy.Flush.NONE) {
+        try (var written = java.nio.channels.FileChannel.open(part, StandardOpenOption.WRITE)) {
+          written.force(false);
+        }
       }
       Files.move(
           part, item.to(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -495,7 +513,7 @@ public final class DataMover implements AutoCloseable {
       }
       items.add(new Item(f, target.bucket(), k, found.attributes().size(), null, null));
     }
-    return move(items, null, false, listener); // several files at once, as for staging
+    return move(items, null, FileCopy.Flush.NONE, listener); // several at once, as for staging
   }
 
   private static String readStamp(Path file) {

@@ -33,10 +33,10 @@ import java.util.zip.CRC32C;
  *   <li>then it is renamed into place, atomically.
  * </ol>
  *
- * A copy asked to be durable, when large, is flushed to the device while its checks run, so that
- * they cost no time of their own; small ones are left to the caller, who flushes them all at once
- * at the end ({@link Durability}). Otherwise nothing is flushed: a staged input lives as long as
- * its attempt, and the next staging's check finds a torn file.
+ * A copy asked to reach the device ({@link Flush}), when large, is flushed while its checks run, so
+ * that they cost no time of their own; a small one is flushed after them, or left to the caller,
+ * who flushes many at once at the end ({@link Durability}). A staged input is not flushed: it lives
+ * as long as its attempt, and the next staging's check finds a torn file.
  */
 final class FileCopy {
   /** What happened to one file. */
@@ -51,8 +51,7 @@ final class FileCopy {
   private static final java.util.concurrent.ConcurrentLinkedQueue<ByteBuffer> BUFFERS =
       new java.util.concurrent.ConcurrentLinkedQueue<>();
   private static final int MAX_POOLED = 32;
-  // A durable copy at least this large is flushed by itself, beside its checks; smaller ones are
-  // left to the caller's one flush of everything at the end (a flush per small file costs more).
+  // A copy to be flushed that is at least this large is flushed beside its checks.
   private static final long FLUSH_BESIDE_CHECK = 64L << 20;
   // Files at least this large have their checks run on several threads.
   private static final long SIDE_BY_SIDE_FROM = 16L << 20;
@@ -88,19 +87,29 @@ final class FileCopy {
    * @throws StagingException if the source changed while it was copied or the copy does not match
    */
   Outcome copy(Path from, Path to, LongConsumer progress) throws IOException, StagingException {
-    return copy(from, to, false, progress);
+    return copy(from, to, Flush.NONE, progress);
   }
 
-  /**
-   * As {@link #copy(Path, Path, LongConsumer)}; with {@code durable}, a large file's bytes are
-   * flushed to the device while the rest still copies, and all of them before the rename.
-   */
-  Outcome copy(Path from, Path to, boolean durable, LongConsumer progress)
+  /** Which copies reach the device before their rename. */
+  enum Flush {
+    /** None: the page cache writes them back in its own time. */
+    NONE,
+    /**
+     * Files of at least 64 MiB, while their checks run; the caller flushes the small ones its own
+     * way (all at once).
+     */
+    LARGE_FILES,
+    /** Every file: large ones while their checks run, the others after. */
+    EVERY_FILE
+  }
+
+  /** As {@link #copy(Path, Path, LongConsumer)}, flushed to the device as {@code flush} says. */
+  Outcome copy(Path from, Path to, Flush flush, LongConsumer progress)
       throws IOException, StagingException {
     // Each file opened once where a range does not need its own channel: for many small files the
     // system calls, not the bytes, are the cost.
     // A write to the source during the copy changes its modification time: compared at the end,
-    // since each range's checksum is taken as soon as that range is copied.
+    // after the checks, so that a write while either ran is seen.
     var modifiedBefore = Files.getLastModifiedTime(from);
     try (FileChannel in = FileChannel.open(from, StandardOpenOption.READ)) {
       long length = in.size();
@@ -134,8 +143,9 @@ final class FileCopy {
                 return 0L;
               });
         }
+        boolean large = length >= FLUSH_BESIDE_CHECK;
         Future<Void> flushed =
-            durable && length >= FLUSH_BESIDE_CHECK
+            flush != Flush.NONE && large
                 ? ranges.submit(
                     () -> {
                       out.force(false);
@@ -145,6 +155,8 @@ final class FileCopy {
         long[][] sums = checksums(length, in, out);
         if (flushed != null) {
           await(flushed, "flushing the copy failed");
+        } else if (flush == Flush.EVERY_FILE) {
+          out.force(false);
         }
         long[] expected = sums[0];
         long[] got = sums[1];

@@ -76,17 +76,28 @@ class FileCopyTest {
   }
 
   @Test
-  void aDurableCopyOfALargeFileIsFlushedWhileCheckedAndMatches() throws Exception {
-    // Above the 64 MiB from which a durable copy flushes itself beside its checks.
-    Path source = random(tmp.resolve("large.bin"), (65 << 20) + 17, 5);
-    Path to = tmp.resolve("large-copy.bin");
+  void flushedCopiesOfALargeAndASmallFileMatch() throws Exception {
+    // Above the 64 MiB from which a flushed copy flushes itself beside its checks; and one below,
+    // flushed after them.
+    Path large = random(tmp.resolve("large.bin"), (65 << 20) + 17, 5);
+    Path small = random(tmp.resolve("small.bin"), 4099, 6);
     try (var threads = Executors.newCachedThreadPool()) {
+      var copy = new FileCopy(0, threads);
       var progress = new AtomicLong();
-      assertThat(new FileCopy(0, threads).copy(source, to, true, progress::addAndGet))
+      assertThat(
+              copy.copy(
+                  large,
+                  tmp.resolve("large-copy.bin"),
+                  FileCopy.Flush.LARGE_FILES,
+                  progress::addAndGet))
           .isEqualTo(FileCopy.Outcome.COPIED);
-      assertThat(progress.get()).isEqualTo(Files.size(source));
+      assertThat(progress.get()).isEqualTo(Files.size(large));
+      assertThat(
+              copy.copy(small, tmp.resolve("small-copy.bin"), FileCopy.Flush.EVERY_FILE, n -> {}))
+          .isEqualTo(FileCopy.Outcome.COPIED);
     }
-    assertThat(Files.mismatch(source, to)).isEqualTo(-1);
+    assertThat(Files.mismatch(large, tmp.resolve("large-copy.bin"))).isEqualTo(-1);
+    assertThat(Files.mismatch(small, tmp.resolve("small-copy.bin"))).isEqualTo(-1);
     assertThat(tmp.resolve(".large-copy.bin.stowage-part")).doesNotExist();
   }
 
