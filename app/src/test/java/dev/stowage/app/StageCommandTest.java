@@ -62,4 +62,19 @@ class StageCommandTest {
     assertThat(badBucket.exit()).isEqualTo(1);
     assertThat(badBucket.err()).contains("valid bucket name").doesNotContain("Exception");
   }
+
+  @Test
+  void aNegativeRangeOrNoParallelFilesIsRefusedNamingTheOptions() {
+    var range =
+        MainTest.run("stage", "--range-mib", "-1", dir.toString(), dir.resolve("x").toString());
+    var files =
+        MainTest.run("stage", "--parallel-files", "0", dir.toString(), dir.resolve("y").toString());
+
+    for (var r : java.util.List.of(range, files)) {
+      assertThat(r.exit()).isEqualTo(1);
+      assertThat(r.err().strip())
+          .isEqualTo("stowage: --parallel-files must be at least 1 and --range-mib at least 0");
+    }
+    assertThat(dir.resolve("x")).doesNotExist();
+  }
 }
