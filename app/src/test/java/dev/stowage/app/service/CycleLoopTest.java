@@ -28,6 +28,25 @@ import org.junit.jupiter.api.Test;
 class CycleLoopTest {
   static final Clock CLOCK = Clock.fixed(Instant.parse("2026-11-26T08:00:00Z"), ZoneOffset.UTC);
 
+  /** A simulated cluster of one node, "n1", of this capacity. */
+  private static SimulatedCluster oneNode(Resources capacity) {
+    return new SimulatedCluster(
+        List.of(new SimulatedCluster.Node("n1", capacity, Map.of())), CLOCK);
+  }
+
+  /** A cycle over {@code store} and {@code cluster}, packing, untraced. */
+  private static SchedulingCycle cycle(
+      TaskStore store, SimulatedCluster cluster, int maxTasksPerCycle) {
+    return new SchedulingCycle(
+        store,
+        cluster,
+        Matcher.fast(),
+        MatchMode.PACK,
+        maxTasksPerCycle,
+        CLOCK,
+        OpenTelemetry.noop().getTracer("test"));
+  }
+
   @Test
   void afterACycleFailsBetweenLaunchAndItsWriteTheLoopSettlesTheAttemptWithoutLaunchingAgain()
       throws Exception {
@@ -51,19 +70,8 @@ class CycleLoopTest {
                     throw e.getCause();
                   }
                 });
-    var cluster =
-        new SimulatedCluster(
-            List.of(new SimulatedCluster.Node("n1", new Resources(4000, 8192, 0, 0), Map.of())),
-            CLOCK);
-    var cycle =
-        new SchedulingCycle(
-            store,
-            cluster,
-            Matcher.fast(),
-            MatchMode.PACK,
-            100,
-            CLOCK,
-            OpenTelemetry.noop().getTracer("test"));
+    var cluster = oneNode(new Resources(4000, 8192, 0, 0));
+    var cycle = cycle(store, cluster, 100);
     storeDown.set(true);
     real.submit(
         List.of(
@@ -85,19 +93,7 @@ class CycleLoopTest {
   @Test
   void itCountsTheCyclesStartedSinceAMoment() throws Exception {
     var store = new InMemoryTaskStore();
-    var cluster =
-        new SimulatedCluster(
-            List.of(new SimulatedCluster.Node("n1", new Resources(1000, 1024, 0, 0), Map.of())),
-            CLOCK);
-    var cycle =
-        new SchedulingCycle(
-            store,
-            cluster,
-            Matcher.fast(),
-            MatchMode.PACK,
-            10,
-            CLOCK,
-            OpenTelemetry.noop().getTracer("test"));
+    var cycle = cycle(store, oneNode(new Resources(1000, 1024, 0, 0)), 10);
     var ticking = new java.util.concurrent.atomic.AtomicLong();
     // Each cycle starts one second after the last, on a clock the test controls.
     var clock =
