@@ -88,6 +88,7 @@ public final class DataStager implements Stager {
 
   private final Options options;
   private final DataMover mover;
+  private final S3Storage s3; // closed with the stager
   private final Semaphore slots;
   private final Tracer tracer;
   private final LongCounter bytes;
@@ -142,8 +143,6 @@ public final class DataStager implements Stager {
         .setUnit("{attempt}")
         .buildWithCallback(m -> m.record(inFlight.size()));
   }
-
-  private final S3Storage s3;
 
   public AllowedSources allowedSources() {
     return options.allowed();
