@@ -144,6 +144,7 @@ final class BenchApiCommand implements Callable<Integer> {
                 tasks))) {
       var http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
       String base = service.url();
+      authorization = "Bearer " + Files.readString(service.adminTokenFile()).strip();
       // A running service has cycled before: wait for the first (empty) cycle, then hold the
       // submissions for the measured one (paused, the loop only applies cluster events).
       long firstBy = System.nanoTime() + Duration.ofSeconds(30).toNanos();
@@ -161,7 +162,7 @@ final class BenchApiCommand implements Callable<Integer> {
         String body = submission(w.tasks().subList(from, Math.min(tasks, from + batch)), from);
         var response =
             http.send(
-                HttpRequest.newBuilder(URI.create(base + "/api/tasks"))
+                authorized(URI.create(base + "/api/tasks"))
                     .header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofString(body))
                     .build(),
@@ -269,7 +270,7 @@ final class BenchApiCommand implements Callable<Integer> {
       // waits here for a free client still counts from when it was due.
       inFlight.acquireUninterruptibly();
       http.sendAsync(
-              HttpRequest.newBuilder(URI.create(base + path)).GET().build(),
+              authorized(URI.create(base + path)).GET().build(),
               HttpResponse.BodyHandlers.ofByteArray())
           .whenComplete(
               (response, failure) -> {
@@ -288,10 +289,16 @@ final class BenchApiCommand implements Callable<Integer> {
     inFlight.acquireUninterruptibly(readers); // the last answers
   }
 
+  /** The service's admin token, as every request of the benchmark sends it. */
+  private static volatile String authorization;
+
+  private static HttpRequest.Builder authorized(URI uri) {
+    return HttpRequest.newBuilder(uri).header("Authorization", authorization);
+  }
+
   private static String get(HttpClient http, String url) throws Exception {
     return http.send(
-            HttpRequest.newBuilder(URI.create(url)).GET().build(),
-            HttpResponse.BodyHandlers.ofString())
+            authorized(URI.create(url)).GET().build(), HttpResponse.BodyHandlers.ofString())
         .body();
   }
 
@@ -301,7 +308,7 @@ final class BenchApiCommand implements Callable<Integer> {
     while (System.nanoTime() < deadline) {
       var response =
           http.send(
-              HttpRequest.newBuilder(URI.create(base + "/api/cycles")).GET().build(),
+              authorized(URI.create(base + "/api/cycles")).GET().build(),
               HttpResponse.BodyHandlers.ofString());
       for (JsonNode c : Json.MAPPER.readTree(response.body()).path("cycles")) {
         if (c.path("considered").asInt() > 0) {

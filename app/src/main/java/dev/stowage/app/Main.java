@@ -25,6 +25,7 @@ public final class Main implements Runnable {
           TaskCommands.Logs.class,
           TaskCommands.Cancel.class,
           TaskCommands.Why.class,
+          TokensCommand.class,
           StageCommand.class,
           GenerateCommand.class,
           MatchCommand.class,

@@ -13,11 +13,16 @@ final class ServiceClient {
   static final String DEFAULT_URL = "http://127.0.0.1:7070";
 
   private final String url;
+  private final String token;
   private final HttpClient http =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-  ServiceClient(String url) {
+  /**
+   * @param token sent as a bearer token, or null to send none
+   */
+  ServiceClient(String url, String token) {
     this.url = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+    this.token = token;
   }
 
   HttpResponse<String> get(String path) throws IOException, InterruptedException {
@@ -25,14 +30,22 @@ final class ServiceClient {
   }
 
   HttpResponse<String> post(String path, String json) throws IOException, InterruptedException {
+    return post(path, json, "application/json");
+  }
+
+  HttpResponse<String> post(String path, String body, String contentType)
+      throws IOException, InterruptedException {
     return send(
         HttpRequest.newBuilder(URI.create(url + path))
-            .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(json)));
+            .header("Content-Type", contentType)
+            .POST(HttpRequest.BodyPublishers.ofString(body)));
   }
 
   private HttpResponse<String> send(HttpRequest.Builder request)
       throws IOException, InterruptedException {
+    if (token != null) {
+      request.header("Authorization", "Bearer " + token);
+    }
     try {
       return http.send(
           request.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());

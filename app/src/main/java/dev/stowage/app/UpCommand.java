@@ -130,6 +130,37 @@ final class UpCommand implements Callable<Integer> {
               + " None by default: a task with outputs is refused at submit.")
   List<String> allowOutputs = new java.util.ArrayList<>();
 
+  @Option(
+      names = "--host",
+      defaultValue = "127.0.0.1",
+      description =
+          "The address to listen on. Default: ${DEFAULT-VALUE} (this machine only). Any other"
+              + " (0.0.0.0 for all) needs --tls-cert and --tls-key, or --behind-proxy.")
+  String host;
+
+  @Option(
+      names = "--public-host",
+      split = ",",
+      paramLabel = "NAME",
+      description =
+          "A further name clients reach the service by (a DNS name, a proxy's), accepted in"
+              + " their Host header; loopback's names and the listening address always are."
+              + " Repeat or separate with commas.")
+  List<String> publicHosts = new java.util.ArrayList<>();
+
+  @Option(names = "--tls-cert", description = "The certificate chain, a PEM file: serve HTTPS.")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", description = "The certificate's private key, a PEM file.")
+  Path tlsKey;
+
+  @Option(
+      names = "--behind-proxy",
+      description =
+          "Plain HTTP beyond loopback, for a reverse proxy that terminates TLS in front of"
+              + " Stowage and reaches it on a private network.")
+  boolean behindProxy;
+
   /** Allowed locations, checked now so that a wrong one stops the start, naming its option. */
   private List<String> checked(
       String option,
@@ -162,7 +193,8 @@ final class UpCommand implements Callable<Integer> {
                 checked(
                     "--allow-output",
                     allowOutputs,
-                    dev.stowage.scheduler.AllowedSources::forOutputs)));
+                    dev.stowage.scheduler.AllowedSources::forOutputs),
+                exposure()));
     var stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(
@@ -178,6 +210,21 @@ final class UpCommand implements Callable<Integer> {
     spec.commandLine().getOut().flush();
     stopped.await();
     return 0;
+  }
+
+  private StowageService.Exposure exposure() {
+    if ((tlsCert == null) != (tlsKey == null)) {
+      throw usage("--tls-cert and --tls-key go together");
+    }
+    try {
+      return new StowageService.Exposure(
+          host,
+          publicHosts,
+          tlsCert == null ? null : new StowageService.Exposure.Tls(tlsCert, tlsKey),
+          behindProxy);
+    } catch (IllegalArgumentException e) {
+      throw usage(e.getMessage());
+    }
   }
 
   private StowageService.Cluster cluster(Path data) throws Exception {

@@ -43,22 +43,22 @@ class KillAndRestartTest {
     Process first = service(data, port);
     Process second = null;
     try {
-      awaitHealthy(url, first);
-      assertThat(MainTest.run("submit", dag.toString(), "--url", url).exit()).isZero();
+      awaitHealthy(url, first, data);
+      assertThat(cli(data, "submit", dag.toString(), "--url", url).exit()).isZero();
       awaitRunsContain(runs, "slow-start");
 
       first.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // SIGKILL, mid-task
 
       second = service(data, port);
-      awaitHealthy(url, second);
+      awaitHealthy(url, second, data);
       long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-      while (!MainTest.run("status", "after", "--url", url).out().startsWith("after: succeeded")) {
+      while (!cli(data, "status", "after", "--url", url).out().startsWith("after: succeeded")) {
         assertThat(System.nanoTime()).as("'after' succeeds after the restart").isLessThan(deadline);
         Thread.sleep(200);
       }
 
       assertThat(Files.readAllLines(runs)).containsExactly("slow-start", "slow-end", "after");
-      assertThat(MainTest.run("status", "slow", "--url", url).out())
+      assertThat(cli(data, "status", "slow", "--url", url).out())
           .startsWith("slow: succeeded (attempt 1 of 1)");
     } finally {
       first.destroyForcibly();
@@ -87,11 +87,22 @@ class KillAndRestartTest {
         .start();
   }
 
-  private static void awaitHealthy(String url, Process service) throws Exception {
+  /** A command against the service, with the admin token it wrote in its data directory. */
+  private static MainTest.Run cli(Path data, String... args) {
+    var all = new java.util.ArrayList<>(List.of(args));
+    all.add("--token-file");
+    all.add(data.resolve("admin.token").toString());
+    return MainTest.run(all.toArray(String[]::new));
+  }
+
+  private static void awaitHealthy(String url, Process service, Path data) throws Exception {
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
     while (true) {
       assertThat(service.isAlive()).as("the service is running").isTrue();
-      var r = MainTest.run("status", "health-probe", "--url", url);
+      var r =
+          Files.exists(data.resolve("admin.token"))
+              ? cli(data, "status", "health-probe", "--url", url)
+              : MainTest.run("status", "health-probe", "--url", url);
       if (r.err().contains("no task with id")) {
         return; // the API answers
       }

@@ -31,8 +31,16 @@ class ServiceCommandsTest {
     service.close();
   }
 
+  /** A command as a user types it; against this test's service, with its admin token. */
   static MainTest.Run run(String... args) {
-    return MainTest.run(args);
+    if (!java.util.List.of(args).contains("--url")
+        || java.util.List.of(args).contains("http://127.0.0.1:1")) {
+      return MainTest.run(args);
+    }
+    var withToken = new java.util.ArrayList<>(java.util.List.of(args));
+    withToken.add("--token-file");
+    withToken.add(service.adminTokenFile().toString());
+    return MainTest.run(withToken.toArray(String[]::new));
   }
 
   @Test
@@ -122,6 +130,9 @@ class ServiceCommandsTest {
             .send(
                 java.net.http.HttpRequest.newBuilder(
                         java.net.URI.create(service.url() + "/api/tasks/" + id.replace("/", "%2F")))
+                    .header(
+                        "Authorization",
+                        "Bearer " + Files.readString(service.adminTokenFile()).strip())
                     .build(),
                 java.net.http.HttpResponse.BodyHandlers.ofString());
     return new com.fasterxml.jackson.databind.ObjectMapper()

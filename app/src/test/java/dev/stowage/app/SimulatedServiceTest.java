@@ -160,16 +160,25 @@ class SimulatedServiceTest {
 
   private static HttpResponse<String> get(String path) throws Exception {
     return HTTP.send(
-        HttpRequest.newBuilder(URI.create(service.url() + path)).GET().build(),
+        HttpRequest.newBuilder(URI.create(service.url() + path))
+            .header("Authorization", auth())
+            .GET()
+            .build(),
         HttpResponse.BodyHandlers.ofString());
   }
 
   private static HttpResponse<String> post(String path, String body) throws Exception {
     return HTTP.send(
         HttpRequest.newBuilder(URI.create(service.url() + path))
+            .header("Authorization", auth())
             .header("Content-Type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(body))
             .build(),
         HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** The admin token the service wrote at its first start, as a bearer header. */
+  static String auth() throws Exception {
+    return "Bearer " + Files.readString(service.adminTokenFile()).strip();
   }
 }

@@ -18,6 +18,7 @@ import java.util.Objects;
  * @param trace the trace the task was submitted in (the submit's span), or null
  * @param inputs what to copy into the work directory before each attempt starts
  * @param outputs what to copy out of it after the process exits with 0, before success
+ * @param owner the name of the token that submitted it (set by the service), or null
  */
 public record TaskSpec(
     String id,
@@ -33,7 +34,8 @@ public record TaskSpec(
     Map<String, String> labels,
     TraceContext trace,
     List<StagedInput> inputs,
-    List<StagedOutput> outputs) {
+    List<StagedOutput> outputs,
+    String owner) {
 
   public TaskSpec {
     Objects.requireNonNull(id, "id");
@@ -52,7 +54,21 @@ public record TaskSpec(
   /** A task with just an id and a command; everything else takes its default. */
   public static TaskSpec of(String id, String... command) {
     return new TaskSpec(
-        id, null, List.of(command), null, null, null, 0, null, null, null, null, null, null, null);
+        id,
+        null,
+        List.of(command),
+        null,
+        null,
+        null,
+        0,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null);
   }
 
   public TaskSpec withDependsOn(String... ids) {
@@ -95,6 +111,10 @@ public record TaskSpec(
     return change(b -> b.trace = t);
   }
 
+  public TaskSpec withOwner(String o) {
+    return change(b -> b.owner = o);
+  }
+
   /** A copy with one thing changed: every wither goes through here. */
   private TaskSpec change(java.util.function.Consumer<Fields> edit) {
     var f = new Fields(this);
@@ -118,6 +138,7 @@ public record TaskSpec(
     TraceContext trace;
     List<StagedInput> inputs;
     List<StagedOutput> outputs;
+    String owner;
 
     Fields(TaskSpec t) {
       id = t.id;
@@ -134,6 +155,7 @@ public record TaskSpec(
       trace = t.trace;
       inputs = t.inputs;
       outputs = t.outputs;
+      owner = t.owner;
     }
 
     TaskSpec build() {
@@ -151,7 +173,8 @@ public record TaskSpec(
           labels,
           trace,
           inputs,
-          outputs);
+          outputs,
+          owner);
     }
   }
 }

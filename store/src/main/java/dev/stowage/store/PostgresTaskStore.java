@@ -50,7 +50,7 @@ public final class PostgresTaskStore implements TaskStore {
       "id, name, state, priority, cpu_millis, memory_mib, disk_mib, gpus, constraints, command,"
           + " env, labels, max_attempts, backoff_ms, max_backoff_ms, timeout_ms, trace_parent,"
           + " attempt, offer, pending_dependencies, not_before, submitted_at, updated_at,"
-          + " depends_on, never_schedulable, inputs, last_error, trace_state, outputs";
+          + " depends_on, never_schedulable, inputs, last_error, trace_state, outputs, owner";
 
   private final DataSource dataSource;
   private final int writers;
@@ -95,7 +95,7 @@ public final class PostgresTaskStore implements TaskStore {
                           + COLUMNS
                           + ") values (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb,"
                           + " ?::jsonb, ?, ?, ?, ?, ?, 0, null, ?, null, ?, ?, ?, ?, ?::jsonb,"
-                          + " null, ?, ?::jsonb)");
+                          + " null, ?, ?::jsonb, ?)");
               PreparedStatement edge =
                   c.prepareStatement(
                       "insert into task_dependencies (task_id, depends_on) values (?, ?)")) {
@@ -141,7 +141,8 @@ public final class PostgresTaskStore implements TaskStore {
               insert.setString(i++, neverSchedulable.get(t.id()));
               insert.setString(i++, json(t.inputs()));
               insert.setString(i++, t.trace() == null ? null : t.trace().tracestate());
-              insert.setString(i, json(t.outputs()));
+              insert.setString(i++, json(t.outputs()));
+              insert.setString(i, t.owner());
               insert.addBatch();
               for (String dep : deps) {
                 edge.setString(1, t.id());
@@ -586,7 +587,8 @@ public final class PostgresTaskStore implements TaskStore {
                 ? null
                 : new TraceContext(rs.getString("trace_parent"), rs.getString("trace_state")),
             inputs(rs.getString("inputs")),
-            outputs(rs.getString("outputs")));
+            outputs(rs.getString("outputs")),
+            rs.getString("owner"));
     Timestamp notBefore = rs.getTimestamp("not_before");
     return new StoredTask(
         spec,

@@ -162,7 +162,8 @@ class PostgresTaskStoreTest {
             List.of(
                 new dev.stowage.scheduler.StagedInput("file:///data/train.csv", "in/train.csv"),
                 new dev.stowage.scheduler.StagedInput("s3://models/base/", "base")),
-            List.of(new dev.stowage.scheduler.StagedOutput("out/model.bin", "s3://models/run-7/")));
+            List.of(new dev.stowage.scheduler.StagedOutput("out/model.bin", "s3://models/run-7/")),
+            "ml-team-ci");
     store.submit(List.of(spec), T0);
 
     StoredTask got = store.get("train/model-7").orElseThrow();

@@ -1,5 +1,12 @@
 package dev.stowage.app.service;
 
+import dev.stowage.access.AccessStore;
+import dev.stowage.access.AdminToken;
+import dev.stowage.access.ApiToken;
+import dev.stowage.access.AuditEntry;
+import dev.stowage.access.Role;
+import dev.stowage.access.Tokens;
+import dev.stowage.app.service.ApiGuard.Access;
 import dev.stowage.app.telemetry.Telemetry;
 import dev.stowage.backend.local.LocalProcessBackend;
 import dev.stowage.backend.sim.SimulatedCluster;
@@ -21,6 +28,7 @@ import dev.stowage.staging.DataStager;
 import dev.stowage.staging.S3Storage;
 import dev.stowage.store.Database;
 import dev.stowage.store.EmbeddedPostgres;
+import dev.stowage.store.PostgresAccessStore;
 import dev.stowage.store.PostgresTaskStore;
 import dev.stowage.store.StoreException;
 import io.javalin.Javalin;
@@ -60,13 +68,59 @@ public final class StowageService implements AutoCloseable {
       int maxTasksPerCycle,
       Path traceFile,
       List<String> allowedSources,
-      List<String> allowedOutputs) {
+      List<String> allowedOutputs,
+      Exposure exposure) {
     public Config {
       if (maxTasksPerCycle < 1) {
         throw new IllegalArgumentException("maxTasksPerCycle must be at least 1");
       }
       allowedSources = allowedSources == null ? List.of() : List.copyOf(allowedSources);
       allowedOutputs = allowedOutputs == null ? List.of() : List.copyOf(allowedOutputs);
+      exposure = exposure == null ? Exposure.LOOPBACK : exposure;
+    }
+
+    /** Listening on loopback only. */
+    public Config(
+        Path dataDir,
+        String dbUrl,
+        String dbUser,
+        String dbPassword,
+        int port,
+        Duration interval,
+        Cluster cluster,
+        int maxTasksPerCycle,
+        Path traceFile,
+        List<String> allowedSources,
+        List<String> allowedOutputs) {
+      this(
+          dataDir,
+          dbUrl,
+          dbUser,
+          dbPassword,
+          port,
+          interval,
+          cluster,
+          maxTasksPerCycle,
+          traceFile,
+          allowedSources,
+          allowedOutputs,
+          Exposure.LOOPBACK);
+    }
+
+    public Config withExposure(Exposure e) {
+      return new Config(
+          dataDir,
+          dbUrl,
+          dbUser,
+          dbPassword,
+          port,
+          interval,
+          cluster,
+          maxTasksPerCycle,
+          traceFile,
+          allowedSources,
+          allowedOutputs,
+          e);
     }
 
     /** This machine as the cluster, 20,000 tasks a cycle at most. */
@@ -100,6 +154,33 @@ public final class StowageService implements AutoCloseable {
     }
   }
 
+  /**
+   * Where the API listens and under which names it is reached.
+   *
+   * @param host the address to listen on: loopback by default; any other needs {@code tls}, or
+   *     {@code behindProxy} for a proxy that terminates TLS in front of it
+   * @param publicHosts further names that clients use in their {@code Host} header (a DNS name, a
+   *     proxy's)
+   * @param tls the certificate chain and private key, PEM files, or null for plain HTTP
+   */
+  public record Exposure(String host, List<String> publicHosts, Tls tls, boolean behindProxy) {
+    public static final Exposure LOOPBACK = new Exposure("127.0.0.1", List.of(), null, false);
+
+    public Exposure {
+      host = host == null ? "127.0.0.1" : host;
+      publicHosts = publicHosts == null ? List.of() : List.copyOf(publicHosts);
+      if (!Exposures.isLoopback(host) && tls == null && !behindProxy) {
+        throw new IllegalArgumentException(
+            "--host "
+                + host
+                + " listens beyond loopback: give --tls-cert and --tls-key, or --behind-proxy"
+                + " when a proxy terminates TLS in front of Stowage");
+      }
+    }
+
+    public record Tls(Path certificateChain, Path privateKey) {}
+  }
+
   /** Where tasks run. */
   public sealed interface Cluster {
     /** This machine as one node; {@code capacity} null means detected (cores, memory, disk). */
@@ -130,6 +211,11 @@ public final class StowageService implements AutoCloseable {
   private CycleLoop loop;
   private Javalin http;
   private TaskStore store;
+  private AccessStore access;
+  private Tokens tokens;
+  private ApiGuard guard;
+  private Path adminTokenFile;
+  private boolean tls;
   private final Clock clock = Clock.systemUTC();
 
   private StowageService() {}
@@ -144,6 +230,17 @@ public final class StowageService implements AutoCloseable {
       database = Database.open(config.dbUrl(), config.dbUser(), config.dbPassword());
     }
     store = new PostgresTaskStore(database.dataSource());
+    access = new PostgresAccessStore(database.dataSource());
+    tokens = new Tokens(access, clock);
+    adminTokenFile = data.resolve("admin.token");
+    AdminToken.ensure(tokens, access, adminTokenFile)
+        .ifPresent(
+            t ->
+                LOG.info(
+                    "created the admin token '{}'; its secret is in {} (readable by this user"
+                        + " only)",
+                    t.name(),
+                    adminTokenFile));
     backend =
         switch (config.cluster()) {
           case Cluster.Local(var capacity) -> {
@@ -192,7 +289,9 @@ public final class StowageService implements AutoCloseable {
     backend.onEvents(loop::wakeUp);
     stager.onResults(loop::wakeUp);
     httpTracing = new HttpTracing(otel.getTracer("dev.stowage.api"));
-    http = api(config.port());
+    guard = new ApiGuard(tokens, Exposures.hostNames(config.exposure()));
+    tls = config.exposure().tls() != null;
+    http = api(config.port(), config.exposure());
   }
 
   /** Starts everything; on failure stops what had started and rethrows. */
@@ -216,51 +315,69 @@ public final class StowageService implements AutoCloseable {
     return service;
   }
 
+  /** The API's address on loopback. */
   public String url() {
-    return "http://127.0.0.1:" + http.port();
+    return (tls ? "https" : "http") + "://127.0.0.1:" + http.port();
   }
 
-  private Javalin api(int port) {
+  /** The file holding the admin token's secret, written when the service created that token. */
+  public Path adminTokenFile() {
+    return adminTokenFile;
+  }
+
+  private Javalin api(int port, Exposure exposure) {
     return Javalin.create(
             config -> {
               config.concurrency.useVirtualThreads = true;
               config.startup.showJavalinBanner = false;
               config.http.maxRequestSize = 32L << 20;
+              config.http.prefer405over404 = true;
               config.jsonMapper(new JavalinJackson(TaskJson.MAPPER, true));
-              config.jetty.host = "127.0.0.1";
-              config.jetty.port = port;
+              Exposures.listen(config, exposure, port);
+              config.routes.before(guard::checkHost);
               config.routes.beforeMatched(httpTracing::start);
+              config.routes.beforeMatched(guard::check);
               config.routes.afterMatched(httpTracing::end);
-              config.routes.post("/api/tasks", this::submit);
-              config.routes.get("/api/tasks", this::list);
-              config.routes.get("/api/tasks/{id}", this::get);
-              config.routes.post("/api/tasks/{id}/cancel", this::cancel);
-              config.routes.get("/api/tasks/{id}/logs", this::logs);
-              config.routes.get("/api/tasks/{id}/why", this::why);
-              config.routes.get("/api/health", this::health);
-              config.routes.get("/api/ready", this::ready);
-              config.routes.get("/api/cluster", this::cluster);
-              config.routes.get("/api/cycles", this::cycles);
-              config.routes.get("/api/scheduling", this::scheduling);
-              config.routes.get("/api/traces", this::traces);
+              config.routes.post("/api/tasks", this::submit, Access.SUBMITTER);
+              config.routes.get("/api/tasks", this::list, Access.READER);
+              config.routes.get("/api/tasks/{id}", this::get, Access.READER);
+              config.routes.post("/api/tasks/{id}/cancel", this::cancel, Access.SUBMITTER);
+              config.routes.get("/api/tasks/{id}/logs", this::logs, Access.READER);
+              config.routes.get("/api/tasks/{id}/why", this::why, Access.READER);
+              config.routes.get("/api/health", this::health, Access.OPEN);
+              config.routes.get("/api/ready", this::ready, Access.OPEN);
+              config.routes.get("/api/cluster", this::cluster, Access.READER);
+              config.routes.get("/api/cycles", this::cycles, Access.READER);
+              config.routes.get("/api/scheduling", this::scheduling, Access.READER);
+              config.routes.get("/api/traces", this::traces, Access.READER);
               config.routes.get(
                   "/metrics",
                   ctx ->
                       ctx.contentType(Telemetry.prometheusContentType())
-                          .result(telemetry.prometheusText()));
-              config.routes.get("/api/traces/{traceId}", this::trace);
+                          .result(telemetry.prometheusText()),
+                  Access.READER);
+              config.routes.get("/api/traces/{traceId}", this::trace, Access.READER);
               config.routes.post(
                   "/api/scheduling/pause",
                   ctx -> {
                     pauseScheduling();
+                    audit(ctx, "pause", "", "");
                     scheduling(ctx);
-                  });
+                  },
+                  Access.ADMIN);
               config.routes.post(
                   "/api/scheduling/resume",
                   ctx -> {
                     resumeScheduling();
+                    audit(ctx, "resume", "", "");
                     scheduling(ctx);
-                  });
+                  },
+                  Access.ADMIN);
+              config.routes.get("/api/whoami", this::whoami, Access.READER);
+              config.routes.post("/api/tokens", this::createToken, Access.ADMIN);
+              config.routes.get("/api/tokens", this::listTokens, Access.ADMIN);
+              config.routes.post("/api/tokens/{name}/revoke", this::revokeToken, Access.ADMIN);
+              config.routes.get("/api/audit", this::auditLog, Access.ADMIN);
               config.routes.get(
                   "/api/openapi.json",
                   ctx ->
@@ -270,7 +387,12 @@ public final class StowageService implements AutoCloseable {
                                   StowageService.class
                                       .getResourceAsStream("openapi.json")
                                       .readAllBytes(),
-                                  java.nio.charset.StandardCharsets.UTF_8)));
+                                  java.nio.charset.StandardCharsets.UTF_8)),
+                  Access.OPEN);
+              config.routes.exception(
+                  ApiGuard.Refused.class,
+                  (e, ctx) -> ctx.status(e.status).json(Map.of("error", e.getMessage())));
+              ErrorBodies.register(config);
               config.routes.exception(
                   InvalidSubmissionException.class,
                   (e, ctx) -> ctx.status(400).json(TaskJson.errors(e.errors())));
@@ -319,7 +441,14 @@ public final class StowageService implements AutoCloseable {
     }
     // Stored either way (the cluster may grow), but kept out of the queue and reported now.
     Map<String, String> never = Feasibility.neverSchedulable(specs, backend.capacities());
+    String owner = ApiGuard.token(ctx).name();
+    specs = specs.stream().map(t -> t.withOwner(owner)).toList();
     store.submit(specs, never, clock.instant());
+    audit(
+        ctx,
+        "submit",
+        String.join(", ", specs.stream().map(TaskSpec::id).toList()),
+        specs.size() + " task(s)");
     loop.wakeUp();
     var body = new java.util.LinkedHashMap<String, Object>();
     body.put("ids", specs.stream().map(TaskSpec::id).toList());
@@ -363,6 +492,18 @@ public final class StowageService implements AutoCloseable {
 
   private void cancel(Context ctx) {
     StoredTask t = found(ctx);
+    ApiToken token = ApiGuard.token(ctx);
+    if (token.role() != Role.ADMIN && !token.name().equals(t.spec().owner())) {
+      throw new ApiGuard.Refused(
+          403,
+          "token '"
+              + token.name()
+              + "' may cancel only the tasks it submitted; '"
+              + t.id()
+              + "' was submitted by "
+              + (t.spec().owner() == null ? "no token" : "'" + t.spec().owner() + "'"));
+    }
+    audit(ctx, "cancel", t.id(), "was " + t.state().label());
     Instant now = clock.instant();
     switch (t.state()) {
       case WAITING, QUEUED, ASSIGNED, STAGING -> {
@@ -537,6 +678,71 @@ public final class StowageService implements AutoCloseable {
             .otlpJson(id)
             .orElseThrow(() -> new NotFound("no trace with id '" + id + "' is kept"));
     ctx.contentType("application/json").result(json);
+  }
+
+  /** Records a change in the audit log under the request's token. */
+  private void audit(Context ctx, String action, String target, String detail) {
+    access.record(
+        AuditEntry.of(clock.instant(), ApiGuard.token(ctx).name(), action, target, detail));
+  }
+
+  private void whoami(Context ctx) {
+    ctx.json(TokenJson.view(ApiGuard.token(ctx)));
+  }
+
+  private void createToken(Context ctx) {
+    TokenJson.Request request = TokenJson.parse(ctx.body());
+    Tokens.Issued issued;
+    try {
+      issued =
+          tokens.create(
+              request.name(), request.role(), request.lifetime(), ApiGuard.token(ctx).name());
+    } catch (AccessStore.TokenNameTakenException e) {
+      ctx.status(409).json(Map.of("error", e.getMessage()));
+      return;
+    }
+    audit(ctx, "token.create", issued.token().name(), issued.token().role().label());
+    var body = TokenJson.view(issued.token());
+    body.put("token", issued.secret());
+    ctx.status(201).json(body);
+  }
+
+  private void listTokens(Context ctx) {
+    ctx.json(Map.of("tokens", access.tokens().stream().map(TokenJson::view).toList()));
+  }
+
+  private void revokeToken(Context ctx) {
+    String name = ctx.pathParam("name");
+    if (!access.revoke(name, clock.instant())) {
+      throw new NotFound("no token named '" + name + "' that is not revoked already");
+    }
+    audit(ctx, "token.revoke", name, "");
+    ctx.json(Map.of("name", name, "revoked", true));
+  }
+
+  private void auditLog(Context ctx) {
+    long after = 0;
+    String raw = ctx.queryParam("after");
+    if (raw != null) {
+      try {
+        after = Long.parseLong(raw);
+      } catch (NumberFormatException e) {
+        throw invalid("after", "must be an entry id (an integer), got '" + raw + "'");
+      }
+    }
+    int limit = intParam(ctx, "limit", 100, 1, 1000);
+    var entries = new java.util.ArrayList<Map<String, Object>>();
+    for (AuditEntry e : access.auditLog(after, limit)) {
+      var m = new java.util.LinkedHashMap<String, Object>();
+      m.put("id", e.id());
+      m.put("at", e.at().toString());
+      m.put("actor", e.actor());
+      m.put("action", e.action());
+      m.put("target", e.target());
+      m.put("detail", e.detail());
+      entries.add(m);
+    }
+    ctx.json(Map.of("entries", entries));
   }
 
   private void health(Context ctx) {

@@ -193,7 +193,8 @@ final class TaskJson {
         r.labels(),
         trace,
         inputs,
-        outputs);
+        outputs,
+        null);
   }
 
   /** Each {source, destination} pair of a list, made a T, with every field error it has. */

@@ -364,6 +364,7 @@ class StowageServiceTest {
     Path out = tmp.resolve("traceparent.txt");
     var request =
         HttpRequest.newBuilder(URI.create(service.url() + "/api/tasks"))
+            .header("Authorization", auth())
             .header("Content-Type", "application/json")
             .header("traceparent", "00-" + traceId + "-" + callerSpan + "-01")
             .header("tracestate", "congo=t61rcWkgMzE")
@@ -419,6 +420,7 @@ class StowageServiceTest {
       throws Exception {
     var request =
         HttpRequest.newBuilder(URI.create(service.url() + path))
+            .header("Authorization", auth())
             .header("Content-Type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(body));
     if (traceparent != null) {
@@ -429,7 +431,10 @@ class StowageServiceTest {
 
   private static HttpResponse<String> get(String path) throws Exception {
     return HTTP.send(
-        HttpRequest.newBuilder(URI.create(service.url() + path)).GET().build(),
+        HttpRequest.newBuilder(URI.create(service.url() + path))
+            .header("Authorization", auth())
+            .GET()
+            .build(),
         HttpResponse.BodyHandlers.ofString());
   }
 
@@ -461,5 +466,10 @@ class StowageServiceTest {
 
   private static JsonNode json(HttpResponse<String> response) throws Exception {
     return TaskJson.MAPPER.readTree(response.body());
+  }
+
+  /** The admin token the service wrote at its first start, as a bearer header. */
+  static String auth() throws Exception {
+    return "Bearer " + Files.readString(service.adminTokenFile()).strip();
   }
 }
