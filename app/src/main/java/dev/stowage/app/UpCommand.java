@@ -131,6 +131,22 @@ final class UpCommand implements Callable<Integer> {
   List<String> allowOutputs = new java.util.ArrayList<>();
 
   @Option(
+      names = "--pass-env",
+      split = ",",
+      paramLabel = "NAME",
+      description =
+          "A variable of this service's environment that every task gets. Tasks get none other"
+              + " (PATH and LANG aside): not its credentials, not its database's. Repeatable.")
+  List<String> passEnv = new java.util.ArrayList<>();
+
+  @Option(
+      names = "--run-as",
+      description =
+          "When the service runs as root, the user its tasks run as. Default: nobody. (Not as"
+              + " root, tasks run as the service's user.)")
+  String runAs;
+
+  @Option(
       names = "--host",
       defaultValue = "127.0.0.1",
       description =
@@ -236,8 +252,9 @@ final class UpCommand implements Callable<Integer> {
         yield new StowageService.Cluster.Local(
             capacity.isEmpty()
                 ? null
-                : withOverrides(
-                    LocalProcessBackend.detectCapacity(data.resolve("work")), capacity));
+                : withOverrides(LocalProcessBackend.detectCapacity(data.resolve("work")), capacity),
+            passEnv,
+            runAs);
       }
       case "sim" -> {
         if ((simNodes == null) == (simOffers == null)) {

@@ -23,7 +23,10 @@ class KillAndRestartTest {
   void aServiceKilledMidTaskLosesNothingAndLaunchesNothingTwice() throws Exception {
     Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
     Path data = tmp.resolve("data");
-    Path runs = tmp.resolve("runs.txt");
+    // Written by the tasks, which run as nobody when the tests run as root.
+    Path shared = Files.createDirectories(tmp.resolve("shared"));
+    Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
+    Path runs = shared.resolve("runs.txt");
     int port;
     try (var socket = new ServerSocket(0)) {
       port = socket.getLocalPort();

@@ -9,6 +9,7 @@ import dev.stowage.access.Tokens;
 import dev.stowage.app.service.ApiGuard.Access;
 import dev.stowage.app.telemetry.Telemetry;
 import dev.stowage.backend.local.LocalProcessBackend;
+import dev.stowage.backend.local.TaskIsolation;
 import dev.stowage.backend.sim.SimulatedCluster;
 import dev.stowage.engine.MatchMode;
 import dev.stowage.engine.Matcher;
@@ -183,8 +184,23 @@ public final class StowageService implements AutoCloseable {
 
   /** Where tasks run. */
   public sealed interface Cluster {
-    /** This machine as one node; {@code capacity} null means detected (cores, memory, disk). */
-    record Local(dev.stowage.engine.Resources capacity) implements Cluster {}
+    /**
+     * This machine as one node; {@code capacity} null means detected (cores, memory, disk).
+     *
+     * @param passEnv the service's variables every task gets (none else of its environment)
+     * @param runAs the user attempts run as when the service runs as root ({@code nobody} when
+     *     null); ignored otherwise
+     */
+    record Local(dev.stowage.engine.Resources capacity, List<String> passEnv, String runAs)
+        implements Cluster {
+      public Local {
+        passEnv = passEnv == null ? List.of() : List.copyOf(passEnv);
+      }
+
+      public Local(dev.stowage.engine.Resources capacity) {
+        this(capacity, List.of(), null);
+      }
+    }
 
     /**
      * Simulated nodes: a task holds its resources for its STOWAGE_SIM_DURATION_MS, then exits 0 (or
@@ -243,13 +259,14 @@ public final class StowageService implements AutoCloseable {
                     adminTokenFile));
     backend =
         switch (config.cluster()) {
-          case Cluster.Local(var capacity) -> {
+          case Cluster.Local(var capacity, var passEnv, var runAs) -> {
             Path work = data.resolve("work");
             yield new LocalProcessBackend(
                 work,
                 capacity != null ? capacity : LocalProcessBackend.detectCapacity(work),
                 "local",
-                clock);
+                clock,
+                isolation(passEnv, runAs, environment));
           }
           case Cluster.Simulated(var nodes) -> new SimulatedCluster(nodes, clock);
         };
@@ -292,6 +309,32 @@ public final class StowageService implements AutoCloseable {
     guard = new ApiGuard(tokens, Exposures.hostNames(config.exposure()));
     tls = config.exposure().tls() != null;
     http = api(config.port(), config.exposure());
+  }
+
+  /**
+   * A task's share of the service: the named variables only and, as root, its own unprivileged
+   * user; not root, tasks can only run as the service's user, and a warning says so.
+   */
+  private static TaskIsolation isolation(
+      List<String> passEnv, String runAs, Function<String, String> environment) throws IOException {
+    boolean root =
+        ((Integer) java.nio.file.Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
+    TaskIsolation.RunAs user = null;
+    if (root) {
+      user = TaskIsolation.RunAs.lookup(runAs == null ? "nobody" : runAs);
+    } else if (runAs != null) {
+      throw new IllegalArgumentException(
+          "--run-as "
+              + runAs
+              + " needs the service to run as root; it runs as "
+              + System.getProperty("user.name"));
+    } else {
+      LOG.warn(
+          "tasks run as this service's user ({}): they get a clean environment, but can read"
+              + " what this user can; run the service as root to run them as their own user",
+          System.getProperty("user.name"));
+    }
+    return new TaskIsolation(passEnv, environment, user);
   }
 
   /** Starts everything; on failure stops what had started and rethrows. */

@@ -63,7 +63,7 @@ class StowageServiceTest {
 
   @Test
   void aSubmittedDagRunsToSuccess() throws Exception {
-    Path out = tmp.resolve("dag.txt");
+    Path out = shared().resolve("dag.txt");
     var body =
         """
         {"tasks": [
@@ -361,7 +361,7 @@ class StowageServiceTest {
   void aCallersTraceContinuesThroughTheSubmitAndTheAttemptIntoTheTasksProcess() throws Exception {
     String traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     String callerSpan = "00f067aa0ba902b7";
-    Path out = tmp.resolve("traceparent.txt");
+    Path out = shared().resolve("traceparent.txt");
     var request =
         HttpRequest.newBuilder(URI.create(service.url() + "/api/tasks"))
             .header("Authorization", auth())
@@ -466,6 +466,16 @@ class StowageServiceTest {
 
   private static JsonNode json(HttpResponse<String> response) throws Exception {
     return TaskJson.MAPPER.readTree(response.body());
+  }
+
+  /**
+   * Where a task may leave something for the test to read: as root the service runs tasks as
+   * nobody, who may write only where everybody may.
+   */
+  static Path shared() throws Exception {
+    Path dir = Files.createDirectories(tmp.resolve("shared"));
+    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
+    return dir;
   }
 
   /** The admin token the service wrote at its first start, as a bearer header. */

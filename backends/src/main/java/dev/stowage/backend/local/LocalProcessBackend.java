@@ -26,30 +26,55 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * This machine as a one-node cluster: each attempt runs as an OS process in its own work directory,
- * {@code ROOT/<task id>/attempt-<n>}, with standard output and error captured to {@code stdout.log}
- * and {@code stderr.log}.
+ * This machine as a one-node cluster: each attempt runs as an OS process in its own attempt
+ * directory, {@code ROOT/<task key>/attempt-<n>}, where the task key is the id made safe for a file
+ * name and a hash of it (two ids never share a directory; {@code task-id} beside the attempts holds
+ * the id itself). The process runs in {@code work/} inside it; the service's records of the attempt
+ * lie beside {@code work/}, where the task's inputs cannot land: standard output and error in
+ * {@code stdout.log} and {@code stderr.log}, the exit code, the process id.
  *
  * <p>Every attempt runs under a small {@code /bin/sh} wrapper that records the program's exit code
  * in {@code exit_code}, and its process id and start time go to {@code pid}. Together they let a
  * restarted service tell, for each attempt it had launched, whether it still runs (it is watched
  * again), how it ended while the service was down, or that it was lost. Timeouts and cancels stop
- * the whole process tree: SIGTERM, then SIGKILL after a grace period.
+ * the whole process tree: SIGTERM, then SIGKILL after a grace period; its resources stay held until
+ * every process of the tree is gone.
+ *
+ * <p>The wrapper runs with a fixed environment. The task's own reaches it on standard input, read
+ * by a second shell that runs as the task's user (see {@link TaskIsolation}), so that nothing the
+ * task sets (a {@code PATH}, an {@code LD_PRELOAD}) touches the wrapper, which may be root.
  */
 public final class LocalProcessBackend implements ClusterBackend {
   /** How long a stopped attempt gets between SIGTERM and SIGKILL. */
   static final Duration GRACE = Duration.ofSeconds(5);
 
+  /**
+   * Runs as the service's user, so that only it writes the records: reads the environment file into
+   * descriptor 3 and removes it, runs the rest of its arguments with that as their input, then
+   * records the exit code.
+   */
   private static final String WRAPPER =
-      "\"$@\"; code=$?; echo $code > exit_code.tmp && mv exit_code.tmp exit_code; exit $code";
+      "records=$1; shift; exec 3< \"$records/env\"; /bin/rm -f \"$records/env\"; \"$@\" <&3"
+          + " 3<&-; code=$?; exec 3<&-; echo \"$code\" > \"$records/exit_code.tmp\" &&"
+          + " /bin/mv -f \"$records/exit_code.tmp\" \"$records/exit_code\"; exit \"$code\"";
+
+  /** Runs as the task's user: takes the environment from its input, then runs the program. */
+  private static final String TASK_SHELL =
+      "set -a; eval \"$(/bin/cat)\"; set +a; exec \"$@\" < /dev/null";
+
+  /** The wrapper's own environment: nothing of the service's, nothing of the task's. */
+  private static final Map<String, String> WRAPPER_ENV =
+      Map.of("PATH", "/usr/bin:/bin", "LC_ALL", "C");
 
   private static final String LAUNCHING = "launching";
+  private static final String WORK = "work";
 
   private final Path root;
   private final Resources capacity;
   private final List<Offer> capacities; // one node, fixed for the backend's life
   private final String node;
   private final Clock clock;
+  private final TaskIsolation isolation;
   private final Map<AttemptId, Attempt> running = new ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<TaskEvent> events = new ConcurrentLinkedQueue<>();
   private final ScheduledExecutorService timers;
@@ -61,6 +86,7 @@ public final class LocalProcessBackend implements ClusterBackend {
   /** Why the service stopped an attempt, if it did; set before the process is signalled. */
   private static final class StopReason {
     volatile Kind kind;
+    volatile List<ProcessHandle> tree = List.of();
   }
 
   /**
@@ -69,6 +95,16 @@ public final class LocalProcessBackend implements ClusterBackend {
    */
   public LocalProcessBackend(Path root, Resources capacity, String node, Clock clock)
       throws IOException {
+    this(root, capacity, node, clock, TaskIsolation.none());
+  }
+
+  /**
+   * @param isolation what attempts get of the service: environment, user
+   */
+  public LocalProcessBackend(
+      Path root, Resources capacity, String node, Clock clock, TaskIsolation isolation)
+      throws IOException {
+    this.isolation = isolation;
     this.root = root.toAbsolutePath().normalize();
     this.capacity = capacity;
     this.capacities =
@@ -107,11 +143,12 @@ public final class LocalProcessBackend implements ClusterBackend {
   }
 
   /**
-   * Where an attempt runs (its inputs are staged there first): {@code ROOT/<task id>/attempt-<n>}.
+   * Where an attempt runs (its inputs are staged there first): {@code work/} in its attempt
+   * directory.
    */
   @Override
   public java.util.Optional<Path> workDirectory(AttemptId attempt) {
-    return java.util.Optional.of(dirOf(attempt));
+    return java.util.Optional.of(dirOf(attempt).resolve(WORK));
   }
 
   @Override
@@ -125,21 +162,57 @@ public final class LocalProcessBackend implements ClusterBackend {
     Path dir = dirOf(id);
     Process process;
     try {
-      Files.createDirectories(dir);
+      Path work = dir.resolve(WORK);
+      Path tmp = work.resolve(".tmp");
+      Files.createDirectories(tmp);
+      Files.writeString(dir.getParent().resolve("task-id"), id.taskId() + "\n");
+      var facts = new java.util.LinkedHashMap<String, String>();
+      facts.put("STOWAGE_TASK_ID", id.taskId());
+      facts.put("STOWAGE_ATTEMPT", Integer.toString(id.attempt()));
+      facts.put("STOWAGE_WORK_DIR", work.toString());
+      Map<String, String> env = isolation.environmentOf(launch.env(), facts, work, tmp);
+      Optional<String> problem = TaskIsolation.problemWith(launch.command(), env.get("PATH"), work);
+      if (problem.isPresent()) {
+        emit(id, Kind.LAUNCH_FAILED, null, problem.get());
+        return;
+      }
+      if (isolation.runAs() != null) {
+        handOver(work, isolation.runAs());
+      }
+      Path envFile = dir.resolve("env");
+      Files.deleteIfExists(envFile);
+      Files.write(
+          Files.createFile(
+              envFile,
+              java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                  java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"))),
+          TaskIsolation.exportScript(env));
       // Written before the start: a directory without it holds only staged inputs, so a restart
       // may launch the attempt; with it but no pid, the process may have started (lost, not new).
       Files.writeString(dir.resolve(LAUNCHING), "");
-      var command = new ArrayList<String>(List.of("/bin/sh", "-c", WRAPPER, "stowage-task"));
+      var command =
+          new ArrayList<String>(
+              List.of("/bin/sh", "-c", WRAPPER, "stowage-attempt", dir.toString()));
+      if (isolation.runAs() != null) {
+        var user = isolation.runAs();
+        command.addAll(
+            List.of(
+                "setpriv",
+                "--reuid=" + user.uid(),
+                "--regid=" + user.gid(),
+                "--clear-groups",
+                "--no-new-privs",
+                "--"));
+      }
+      command.addAll(List.of("/bin/sh", "-c", TASK_SHELL, "stowage-task"));
       command.addAll(launch.command());
       var builder =
           new ProcessBuilder(command)
-              .directory(dir.toFile())
+              .directory(work.toFile())
               .redirectOutput(dir.resolve("stdout.log").toFile())
               .redirectError(dir.resolve("stderr.log").toFile());
-      builder.environment().putAll(launch.env());
-      builder.environment().put("STOWAGE_TASK_ID", id.taskId());
-      builder.environment().put("STOWAGE_ATTEMPT", Integer.toString(id.attempt()));
-      builder.environment().put("STOWAGE_WORK_DIR", dir.toString());
+      builder.environment().clear();
+      builder.environment().putAll(WRAPPER_ENV);
       process = builder.start();
       long started = process.toHandle().info().startInstant().map(i -> i.toEpochMilli()).orElse(0L);
       Files.writeString(dir.resolve("pid"), process.pid() + " " + started + "\n");
@@ -154,6 +227,20 @@ public final class LocalProcessBackend implements ClusterBackend {
     }
   }
 
+  /**
+   * The work directory and everything staged in it, given to the task's user (links not followed).
+   */
+  private static void handOver(Path work, TaskIsolation.RunAs user) throws IOException {
+    try (var paths = Files.walk(work)) {
+      for (Path p : (Iterable<Path>) paths::iterator) {
+        Files.setAttribute(p, "unix:uid", user.uid(), java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        Files.setAttribute(p, "unix:gid", user.gid(), java.nio.file.LinkOption.NOFOLLOW_LINKS);
+      }
+    }
+    Files.setPosixFilePermissions(
+        work, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+  }
+
   private void watch(Attempt a) {
     running.put(a.id(), a);
     emit(a.id(), Kind.STARTED, null, "pid " + a.process().pid());
@@ -161,12 +248,19 @@ public final class LocalProcessBackend implements ClusterBackend {
   }
 
   private void finished(Attempt a) {
-    running.remove(a.id());
     Kind stop = a.stop().kind;
     if (stop != null) {
+      // A stopped tree may outlive its wrapper through its TERM grace: its resources stay held
+      // until the last of its processes is gone.
+      if (a.stop().tree.stream().anyMatch(ProcessHandle::isAlive)) {
+        timers.schedule(() -> finished(a), 50, TimeUnit.MILLISECONDS);
+        return;
+      }
+      running.remove(a.id());
       emit(a.id(), stop, null, stop == Kind.TIMED_OUT ? "ran past its timeout" : "stopped");
       return;
     }
+    running.remove(a.id());
     Optional<Integer> code = exitCode(a.dir());
     if (code.isPresent()) {
       emit(a.id(), Kind.EXITED, code.get(), "exit code " + code.get());
@@ -189,6 +283,7 @@ public final class LocalProcessBackend implements ClusterBackend {
     // The tree as it is now, children first, so nothing is re-parented out of reach.
     List<ProcessHandle> tree = new ArrayList<>(a.process().descendants().toList());
     tree.add(a.process());
+    a.stop().tree = List.copyOf(tree);
     tree.forEach(ProcessHandle::destroy);
     timers.schedule(
         () -> tree.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly),
@@ -218,6 +313,11 @@ public final class LocalProcessBackend implements ClusterBackend {
     }
     Path dir = dirOf(id);
     if (!Files.exists(dir)) {
+      if (Files.exists(legacyDirOf(id).resolve(LAUNCHING))) {
+        // Launched by a version that kept attempts under the raw id: not ours to run again.
+        return new TaskEvent(
+            id, Kind.LOST, null, "launched by an earlier version of Stowage", clock.instant());
+      }
       return new TaskEvent(id, Kind.NOT_LAUNCHED, null, "no work directory", clock.instant());
     }
     Optional<Integer> code = exitCode(dir);
@@ -279,13 +379,35 @@ public final class LocalProcessBackend implements ClusterBackend {
     }
   }
 
-  /** The work directory of an attempt; task ids are checked at submit to stay inside the root. */
+  /**
+   * The attempt directory: the service's records of the attempt, and {@code work/}, where it runs.
+   */
   public Path dirOf(AttemptId id) {
-    Path dir = root.resolve(id.taskId()).resolve("attempt-" + id.attempt()).normalize();
-    if (!dir.startsWith(root)) {
-      throw new IllegalArgumentException("task id escapes the work root: " + id.taskId());
+    return root.resolve(keyOf(id.taskId())).resolve("attempt-" + id.attempt());
+  }
+
+  /**
+   * A task's directory name: its id with every character but letters, digits, '.', '_' and '-' made
+   * '_' (cut to 40), then 24 hex digits of the id's SHA-256, which alone tell ids apart.
+   */
+  static String keyOf(String taskId) {
+    String readable = taskId.replaceAll("[^A-Za-z0-9._-]", "_");
+    if (readable.length() > 40) {
+      readable = readable.substring(0, 40);
     }
-    return dir;
+    try {
+      byte[] hash =
+          java.security.MessageDigest.getInstance("SHA-256")
+              .digest(taskId.getBytes(StandardCharsets.UTF_8));
+      return readable + "-" + java.util.HexFormat.of().formatHex(hash, 0, 12);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JDK has SHA-256", e);
+    }
+  }
+
+  private Path legacyDirOf(AttemptId id) {
+    Path dir = root.resolve(id.taskId()).resolve("attempt-" + id.attempt()).normalize();
+    return dir.startsWith(root) ? dir : root.resolve("-");
   }
 
   private void emit(AttemptId id, Kind kind, Integer code, String message) {

@@ -53,7 +53,11 @@ class LocalProcessBackendTest {
     assertThat(end.kind()).isEqualTo(Kind.EXITED);
     assertThat(end.exitCode()).isEqualTo(3);
     Path dir = backend.dirOf(id);
-    assertThat(dir).isEqualTo(root.resolve("etl/extract/attempt-1"));
+    assertThat(dir)
+        .isEqualTo(
+            root.resolve("etl_extract-" + LocalProcessBackend.keyOf("etl/extract").substring(12))
+                .resolve("attempt-1"));
+    assertThat(dir.getParent().resolve("task-id")).hasContent("etl/extract\n");
     assertThat(Files.readString(dir.resolve("stdout.log"))).isEqualTo("hello from etl/extract#1\n");
     assertThat(Files.readString(dir.resolve("stderr.log"))).isEqualTo("oops\n");
     assertThat(seen).extracting(TaskEvent::kind).startsWith(Kind.STARTED);
@@ -102,16 +106,15 @@ class LocalProcessBackendTest {
   }
 
   @Test
-  void aMissingProgramEndsWithTheShellsNotFoundCode() throws Exception {
+  void aMissingProgramFailsTheLaunchNamingIt() throws Exception {
     var id = new AttemptId("typo", 1);
     backend.launch(launch(id, null, Map.of(), "no-such-program-stowage"));
 
     TaskEvent end = awaitEnd(id);
 
-    assertThat(end.kind()).isEqualTo(Kind.EXITED);
-    assertThat(end.exitCode()).isEqualTo(127);
-    assertThat(Files.readString(backend.dirOf(id).resolve("stderr.log")))
-        .contains("no-such-program-stowage");
+    assertThat(end.kind()).isEqualTo(Kind.LAUNCH_FAILED);
+    assertThat(end.message())
+        .startsWith("'no-such-program-stowage' is not a program on the task's PATH");
   }
 
   @Test
@@ -148,6 +151,170 @@ class LocalProcessBackendTest {
     } finally {
       restarted.close();
     }
+  }
+
+  @Test
+  void aTaskGetsACleanEnvironmentWithOnlyThePassedVariablesOfTheService() throws Exception {
+    var service =
+        Map.of(
+            "PATH", System.getenv("PATH"),
+            "AWS_SECRET_ACCESS_KEY", "service-secret",
+            "PGPASSWORD", "db-secret",
+            "SHARED_CONFIG", "for-tasks");
+    backend.close();
+    backend =
+        new LocalProcessBackend(
+            root,
+            NODE,
+            "this-machine",
+            Clock.systemUTC(),
+            new TaskIsolation(List.of("SHARED_CONFIG"), service::get, null));
+    var id = new AttemptId("env/probe", 1);
+    backend.launch(launch(id, null, Map.of("MINE", "it's \"quoted\" $HOME"), "env"));
+
+    assertThat(awaitEnd(id).exitCode()).isZero();
+    Path work = backend.workDirectory(id).orElseThrow();
+    var env = new java.util.TreeMap<String, String>();
+    for (String line : Files.readAllLines(backend.dirOf(id).resolve("stdout.log"))) {
+      int eq = line.indexOf('=');
+      env.put(line.substring(0, eq), line.substring(eq + 1));
+    }
+    assertThat(env)
+        .containsEntry("SHARED_CONFIG", "for-tasks")
+        .containsEntry("MINE", "it's \"quoted\" $HOME")
+        .containsEntry("HOME", work.toString())
+        .containsEntry("TMPDIR", work.resolve(".tmp").toString())
+        .containsEntry("STOWAGE_TASK_ID", "env/probe")
+        .containsEntry("STOWAGE_WORK_DIR", work.toString())
+        .containsKeys("PATH", "LANG")
+        .doesNotContainKeys("AWS_SECRET_ACCESS_KEY", "PGPASSWORD");
+    assertThat(String.join("\n", env.values())).doesNotContain("secret");
+    assertThat(backend.dirOf(id).resolve("env")).as("the environment file is gone").doesNotExist();
+  }
+
+  @Test
+  void aShellBuiltinOrAMissingProgramFailsTheLaunchSayingWhy() throws Exception {
+    var exit = new AttemptId("builtin/exit", 1);
+    var cd = new AttemptId("builtin/cd", 1);
+    backend.launch(launch(exit, null, Map.of(), "exit", "0"));
+    backend.launch(launch(cd, null, Map.of(), "cd", "/tmp"));
+
+    TaskEvent end = awaitEnd(exit);
+    assertThat(end.kind()).isEqualTo(Kind.LAUNCH_FAILED);
+    assertThat(end.message())
+        .startsWith("'exit' is not a program on the task's PATH")
+        .endsWith("a shell builtin needs a shell: [\"sh\", \"-c\", \"...\"]");
+    assertThat(awaitEnd(cd).kind()).isEqualTo(Kind.LAUNCH_FAILED);
+    assertThat(Path.of("/tmp/exit_code")).doesNotExist();
+  }
+
+  @Test
+  void whatATaskWritesInItsWorkDirectoryNeverPassesForTheServicesRecords() throws Exception {
+    var id = new AttemptId("forger", 1);
+    backend.launch(
+        launch(
+            id,
+            null,
+            Map.of(),
+            "sh",
+            "-c",
+            "echo 0 > exit_code; echo forged > stdout.log; echo 1 > pid; exit 1"));
+
+    TaskEvent end = awaitEnd(id);
+    assertThat(end.kind()).isEqualTo(Kind.EXITED);
+    assertThat(end.exitCode()).isEqualTo(1);
+    assertThat(backend.status(id).exitCode()).isEqualTo(1);
+    assertThat(backend.dirOf(id).resolve("stdout.log")).hasContent("");
+  }
+
+  @Test
+  void idsThatLookLikeEachOthersPathsGetDirectoriesOfTheirOwn() throws Exception {
+    var outer = new AttemptId("a/t", 1);
+    var inner = new AttemptId("a/t/attempt-1/stdout.log", 1);
+    var underscore = new AttemptId("a_t", 1);
+    backend.launch(launch(outer, null, Map.of(), "sh", "-c", "echo outer"));
+    backend.launch(launch(inner, null, Map.of(), "sh", "-c", "echo inner"));
+    backend.launch(launch(underscore, null, Map.of(), "sh", "-c", "echo underscore"));
+
+    assertThat(awaitEnd(outer).exitCode()).isZero();
+    assertThat(awaitEnd(inner).exitCode()).isZero();
+    assertThat(awaitEnd(underscore).exitCode()).isZero();
+    assertThat(backend.dirOf(outer).resolve("stdout.log")).hasContent("outer\n");
+    assertThat(backend.dirOf(inner).resolve("stdout.log")).hasContent("inner\n");
+    assertThat(backend.dirOf(underscore).resolve("stdout.log")).hasContent("underscore\n");
+    assertThat(
+            java.util.Set.of(backend.dirOf(outer), backend.dirOf(inner), backend.dirOf(underscore)))
+        .hasSize(3);
+  }
+
+  @Test
+  void aStoppedTasksResourcesStayHeldUntilItsWholeTreeIsGone() throws Exception {
+    var id = new AttemptId("slow-to-stop", 1);
+    Path ready = root.resolve("trapped");
+    backend.launch(
+        new Launch(
+            id,
+            "this-machine",
+            List.of(
+                "sh",
+                "-c",
+                "trap 'sleep 1; exit 0' TERM; touch " + ready + "; while :; do sleep 0.1; done"),
+            Map.of(),
+            new Resources(1000, 0, 0, 0),
+            null));
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (!Files.exists(ready)) {
+      assertThat(System.nanoTime()).isLessThan(deadline);
+      Thread.sleep(20);
+    }
+    backend.kill(id);
+    Thread.sleep(300); // the wrapper is gone by now; the task still runs its trap
+    assertThat(backend.offers().getFirst().available().cpuMillis()).isEqualTo(3000);
+
+    assertThat(awaitEnd(id).kind()).isEqualTo(Kind.KILLED);
+    assertThat(backend.offers().getFirst().available().cpuMillis()).isEqualTo(4000);
+  }
+
+  @Test
+  void asRootAnAttemptRunsAsAnUnprivilegedUserWhoCannotReadTheServicesFiles() throws Exception {
+    boolean asRoot = ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        asRoot, "only root can run attempts as another user");
+    Files.setPosixFilePermissions(
+        this.root, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+    Path secret = Files.writeString(this.root.resolve("admin.token"), "service-secret");
+    Files.setPosixFilePermissions(
+        secret, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    backend.close();
+    backend =
+        new LocalProcessBackend(
+            this.root.resolve("work"),
+            NODE,
+            "this-machine",
+            Clock.systemUTC(),
+            new TaskIsolation(List.of(), System::getenv, TaskIsolation.RunAs.lookup("nobody")));
+    var id = new AttemptId("confined", 1);
+    Path work = backend.workDirectory(id).orElseThrow();
+    Files.createDirectories(work.resolve("in"));
+    Files.writeString(work.resolve("in/staged.csv"), "a,b\n"); // as staging leaves it: root's
+
+    backend.launch(
+        launch(
+            id,
+            null,
+            Map.of(),
+            "sh",
+            "-c",
+            "id -u; echo more >> in/staged.csv; cat " + secret + " || echo refused"));
+
+    assertThat(awaitEnd(id).exitCode()).isZero();
+    assertThat(Files.readAllLines(backend.dirOf(id).resolve("stdout.log")))
+        .containsExactly("65534", "refused");
+    assertThat(Files.readString(backend.dirOf(id).resolve("stderr.log")))
+        .contains("Permission denied");
+    assertThat(work.resolve("in/staged.csv")).hasContent("a,b\nmore\n");
+    assertThat(Files.getAttribute(work, "unix:uid")).isEqualTo(65534);
+    assertThat(Files.getAttribute(backend.dirOf(id).resolve("exit_code"), "unix:uid")).isEqualTo(0);
   }
 
   private static Launch launch(
