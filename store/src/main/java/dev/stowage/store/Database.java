@@ -20,6 +20,9 @@ public final class Database implements AutoCloseable {
     config.setUsername(user);
     config.setPassword(password);
     config.setPoolName("stowage");
+    // Errors carry no row contents or statement parameters (a task's env among them): they end
+    // up in logs and answers.
+    config.addDataSourceProperty("logServerErrorDetail", "false");
     config.setMaximumPoolSize(8);
     var pool = new HikariDataSource(config);
     try {
@@ -38,7 +41,7 @@ public final class Database implements AutoCloseable {
 
   /** Opens the database of an embedded server. */
   public static Database open(EmbeddedPostgres server) {
-    return open(server.jdbcUrl(), server.user(), "");
+    return open(server.jdbcUrl(), server.user(), server.password());
   }
 
   public DataSource dataSource() {

@@ -19,16 +19,21 @@ import java.util.concurrent.TimeUnit;
  * A PostgreSQL server that Stowage starts itself, from binaries delivered as a Maven artifact, on a
  * data directory that survives restarts. Nothing needs to be installed on the machine.
  *
- * <p>PostgreSQL refuses to run as root. When this process is root, the server runs as uid/gid 65534
- * ({@code nobody}) through {@code setpriv}; the data directory is then handed to that user, and
- * every directory above it must let others traverse it.
+ * <p>PostgreSQL refuses to run as root. When this process is root, the server runs as a system user
+ * of its own, {@code stowage-postgres} (created on first use), through {@code setpriv}: not {@code
+ * nobody}, which tasks run as. The data directory is handed to that user, and every directory above
+ * it must let others traverse it.
+ *
+ * <p>The server takes password connections only (scram-sha-256, on loopback TCP, no Unix socket).
+ * The password is random, made at the first start and kept beside the data directory in {@code
+ * <data dir>.password}, readable by this process's user alone.
  *
  * <p>A server left behind by a process that was killed (its {@code postmaster.pid} names a live
  * process) is stopped before a new one starts on the same data directory.
  */
 public final class EmbeddedPostgres implements AutoCloseable {
-  /** The uid and gid the server runs as when this process is root. */
-  static final int UNPRIVILEGED = 65534;
+  /** The system user the server runs as when this process is root. */
+  static final String SERVER_USER = "stowage-postgres";
 
   private static final Duration STARTUP = Duration.ofSeconds(60);
   private static final Duration SHUTDOWN = Duration.ofSeconds(15);
@@ -36,12 +41,14 @@ public final class EmbeddedPostgres implements AutoCloseable {
   private final Process server;
   private final Path dataDir;
   private final int port;
+  private final String password;
   private final Thread shutdownHook;
 
-  private EmbeddedPostgres(Process server, Path dataDir, int port) {
+  private EmbeddedPostgres(Process server, Path dataDir, int port, String password) {
     this.server = server;
     this.dataDir = dataDir;
     this.port = port;
+    this.password = password;
     this.shutdownHook = new Thread(this::stop, "stowage-postgres-shutdown");
     Runtime.getRuntime().addShutdownHook(shutdownHook);
   }
@@ -55,21 +62,16 @@ public final class EmbeddedPostgres implements AutoCloseable {
             System.getProperty("java.io.tmpdir"),
             "stowage-postgres-" + System.getProperty("user.name"));
     Path binaries = PostgresBinaries.unpack(cache);
+    int[] ids = root ? ServerUser.ensure(SERVER_USER) : null;
     List<String> asServerUser =
         root
-            ? List.of(
-                "setpriv",
-                "--reuid=" + UNPRIVILEGED,
-                "--regid=" + UNPRIVILEGED,
-                "--clear-groups",
-                "--")
+            ? List.of("setpriv", "--reuid=" + ids[0], "--regid=" + ids[1], "--clear-groups", "--")
             : List.of();
 
     Files.createDirectories(data);
     if (root) {
       requireTraversable(data.getParent());
-      Files.setAttribute(data, "unix:uid", UNPRIVILEGED);
-      Files.setAttribute(data, "unix:gid", UNPRIVILEGED);
+      ServerUser.handOver(data, ids[0], ids[1]);
     }
     Files.setPosixFilePermissions(
         data,
@@ -79,17 +81,39 @@ public final class EmbeddedPostgres implements AutoCloseable {
             PosixFilePermission.OWNER_EXECUTE));
 
     stopLeftover(data);
+    Path passwordFile = data.resolveSibling(data.getFileName() + ".password");
+    boolean trusted = Files.exists(data.resolve("PG_VERSION")) && !Files.exists(passwordFile);
+    String password = Passwords.readOrCreate(passwordFile);
     if (!Files.exists(data.resolve("PG_VERSION"))) {
-      run(
-          command(
-              asServerUser,
-              binaries.resolve("bin/initdb").toString(),
-              "--auth=trust",
-              "--username=postgres",
-              "--encoding=UTF8",
-              "--locale=C",
-              "--pgdata=" + data),
-          "initdb");
+      // initdb reads the password from a file of the server's user, removed right after.
+      Path pwfile = data.resolveSibling("." + data.getFileName() + ".initdb-password");
+      Files.deleteIfExists(pwfile);
+      Files.createFile(
+          pwfile,
+          java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+              java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+      Files.writeString(pwfile, password + "\n");
+      if (root) {
+        ServerUser.handOver(pwfile, ids[0], ids[1]);
+      }
+      try {
+        run(
+            command(
+                asServerUser,
+                binaries.resolve("bin/initdb").toString(),
+                "--auth=scram-sha-256",
+                "--pwfile=" + pwfile,
+                "--username=postgres",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--pgdata=" + data),
+            "initdb");
+      } finally {
+        Files.deleteIfExists(pwfile);
+      }
+    }
+    if (!trusted) {
+      writeHba(data, root ? ids : null);
     }
 
     int port = freePort();
@@ -111,9 +135,28 @@ public final class EmbeddedPostgres implements AutoCloseable {
             .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     builder.environment().put("LC_ALL", "C");
     Process server = builder.start();
-    var pg = new EmbeddedPostgres(server, data, port);
+    // A cluster made by a version that trusted every local connection: given the password now,
+    // then closed to anything without it.
+    var pg = new EmbeddedPostgres(server, data, port, trusted ? "" : password);
     try {
       pg.awaitReady(log);
+      if (trusted) {
+        try (var c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), "");
+            var s = c.prepareStatement("select set_config('stowage.p', ?, false)")) {
+          s.setString(1, password);
+          s.execute();
+          c.createStatement()
+              .execute(
+                  "do $$ begin execute format('alter role postgres password %L',"
+                      + " current_setting('stowage.p')); end $$");
+          writeHba(data, root ? ids : null);
+          c.createStatement().execute("select pg_reload_conf()");
+        } catch (SQLException e) {
+          throw new IOException("could not set the database password: " + e.getMessage(), e);
+        }
+        pg.close();
+        return start(dataDir);
+      }
     } catch (IOException | RuntimeException e) {
       pg.close();
       throw e;
@@ -121,7 +164,19 @@ public final class EmbeddedPostgres implements AutoCloseable {
     return pg;
   }
 
-  /** The JDBC URL of the {@code postgres} database; user {@code postgres}, no password. */
+  /** Only password connections over loopback TCP: no trust, no other address. */
+  private static void writeHba(Path data, int[] ids) throws IOException {
+    Path hba = data.resolve("pg_hba.conf");
+    Files.writeString(
+        hba,
+        "# Written by Stowage at every start: passwords only, on loopback.\n"
+            + "host all all 127.0.0.1/32 scram-sha-256\n");
+    if (ids != null) {
+      ServerUser.handOver(hba, ids[0], ids[1]);
+    }
+  }
+
+  /** The JDBC URL of the {@code postgres} database; user {@code postgres}, {@link #password()}. */
   public String jdbcUrl() {
     // Batched inserts rewritten into multi-row statements: one round trip per batch, not per row.
     return "jdbc:postgresql://127.0.0.1:" + port + "/postgres?reWriteBatchedInserts=true";
@@ -129,6 +184,11 @@ public final class EmbeddedPostgres implements AutoCloseable {
 
   public String user() {
     return "postgres";
+  }
+
+  /** The random password of user {@code postgres}. */
+  public String password() {
+    return password;
   }
 
   public int port() {
@@ -184,7 +244,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
         throw new IOException(
             "PostgreSQL exited with code " + server.exitValue() + " during start; " + tail(log));
       }
-      try (var c = DriverManager.getConnection(jdbcUrl(), user(), "")) {
+      try (var c = DriverManager.getConnection(jdbcUrl(), user(), password)) {
         return;
       } catch (SQLException e) {
         last = e;
@@ -273,8 +333,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
       var perms = Files.getPosixFilePermissions(p);
       if (!perms.contains(PosixFilePermission.OTHERS_EXECUTE)) {
         throw new IOException(
-            "running as root, PostgreSQL runs as uid "
-                + UNPRIVILEGED
+            "running as root, PostgreSQL runs as user "
+                + SERVER_USER
                 + ", which cannot reach "
                 + p
                 + " (no execute permission for others): choose a data directory elsewhere, for"

@@ -23,7 +23,8 @@ class EmbeddedPostgresTest {
 
   @BeforeEach
   void traversable() throws Exception {
-    // When the tests run as root the server runs as nobody, which must reach the data directory.
+    // When the tests run as root the server runs as its own user, which must reach the data
+    // directory.
     Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
     data = tmp.resolve("pgdata");
   }
@@ -31,14 +32,40 @@ class EmbeddedPostgresTest {
   @Test
   void startsPostgres17AndKeepsDataAcrossRestarts() throws Exception {
     try (var pg = EmbeddedPostgres.start(data);
-        Connection c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), "")) {
+        Connection c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password())) {
       assertThat(scalar(c, "select version()")).startsWith("PostgreSQL 17");
       c.createStatement().execute("create table kept (v text)");
       c.createStatement().execute("insert into kept values ('still here')");
     }
     try (var pg = EmbeddedPostgres.start(data);
-        Connection c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), "")) {
+        Connection c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password())) {
       assertThat(scalar(c, "select v from kept")).isEqualTo("still here");
+    }
+  }
+
+  @Test
+  void onlyThePasswordKeptForTheServiceUserOpensTheDatabase() throws Exception {
+    try (var pg = EmbeddedPostgres.start(data)) {
+      Path file = data.resolveSibling("pgdata.password");
+      assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file)))
+          .isEqualTo("rw-------");
+      assertThat(Files.readString(file).strip()).isEqualTo(pg.password()).hasSize(48);
+      for (String wrong : new String[] {"", "postgres", "x"}) {
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> DriverManager.getConnection(pg.jdbcUrl(), pg.user(), wrong).close())
+            .isInstanceOf(java.sql.SQLException.class);
+      }
+      assertThat(Files.readString(data.resolve("pg_hba.conf")))
+          .contains("host all all 127.0.0.1/32 scram-sha-256")
+          .doesNotContain("trust");
+      boolean root = ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
+      if (root) {
+        // Not nobody: tasks run as nobody, and must not reach the database's files.
+        int owner = (Integer) Files.getAttribute(data, "unix:uid");
+        assertThat(owner).isNotIn(0, 65534);
+        assertThat(ProcessHandle.of(pg.pid()).orElseThrow().info().user())
+            .contains(EmbeddedPostgres.SERVER_USER);
+      }
     }
   }
 
@@ -48,7 +75,7 @@ class EmbeddedPostgresTest {
     var orphan = EmbeddedPostgres.start(data);
 
     try (var pg = EmbeddedPostgres.start(data);
-        Connection c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), "")) {
+        Connection c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password())) {
       assertThat(orphan.isRunning()).isFalse();
       assertThat(pg.pid()).isNotEqualTo(orphan.pid());
       assertThat(scalar(c, "select 1")).isEqualTo("1");

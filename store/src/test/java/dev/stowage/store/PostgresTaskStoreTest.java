@@ -143,6 +143,27 @@ class PostgresTaskStoreTest {
   }
 
   @Test
+  void aWriteTheDatabaseRefusesSaysNothingOfTheTasksValues() {
+    var spec =
+        TaskSpec.of("leaky", "true")
+            .withEnv(Map.of("API_KEY", "hunter2-secret", "BAD", "a\u0000b"));
+
+    assertThatThrownBy(() -> store.submit(List.of(spec), T0))
+        .isInstanceOf(StoreException.class)
+        .satisfies(
+            e -> {
+              var all = new StringBuilder();
+              for (Throwable t = e; t != null; t = t.getCause()) {
+                all.append(t).append('\n');
+                if (t instanceof java.sql.SQLException sql && sql.getNextException() != null) {
+                  all.append(sql.getNextException()).append('\n');
+                }
+              }
+              assertThat(all.toString()).doesNotContain("hunter2");
+            });
+  }
+
+  @Test
   void aTaskComesBackAsItWasSubmitted() {
     var spec =
         new TaskSpec(

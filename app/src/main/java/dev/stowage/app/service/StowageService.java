@@ -217,6 +217,7 @@ public final class StowageService implements AutoCloseable {
   }
 
   // Set one by one as they start, so that a failed start stops exactly what had started.
+  private DataDirectoryLock lock;
   private EmbeddedPostgres embedded;
   private Database database;
   private ClusterBackend backend;
@@ -237,8 +238,9 @@ public final class StowageService implements AutoCloseable {
   private StowageService() {}
 
   private void boot(Config config, Function<String, String> environment) throws IOException {
-    telemetry = Telemetry.start(config.traceFile(), environment);
     Path data = config.dataDir().toAbsolutePath();
+    lock = DataDirectoryLock.take(data, clock.instant());
+    telemetry = Telemetry.start(config.traceFile(), environment);
     if (config.dbUrl() == null) {
       embedded = EmbeddedPostgres.start(data.resolve("postgres"));
       database = Database.open(embedded);
@@ -814,6 +816,13 @@ public final class StowageService implements AutoCloseable {
     }
     if (telemetry != null) {
       telemetry.close();
+    }
+    if (lock != null) {
+      try {
+        lock.close();
+      } catch (IOException e) {
+        LOG.warn("could not release the data directory's lock", e);
+      }
     }
   }
 }

@@ -226,6 +226,26 @@ class ApiSecurityTest {
   }
 
   @Test
+  void aSecondServiceOnTheSameDataDirectoryRefusesAtOnceNamingTheFirst() throws Exception {
+    var second =
+        new StowageService.Config(
+            tmp.resolve("data"),
+            null,
+            null,
+            null,
+            0,
+            Duration.ofMillis(50),
+            new StowageService.Cluster.Simulated(
+                List.of(new SimulatedCluster.Node("n", new Resources(1, 1, 0, 0), Map.of()))),
+            10);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> StowageService.start(second))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageStartingWith("another Stowage service is running on " + tmp.resolve("data"))
+        .hasMessageContaining("(pid " + ProcessHandle.current().pid() + ", started ");
+    assertThat(send("GET", "/api/whoami", null, admin, Map.of()).statusCode()).isEqualTo(200);
+  }
+
+  @Test
   void javalinsOwnErrorsAreJsonToo() throws Exception {
     var wrongMethod = send("DELETE", "/api/tasks", null, admin, Map.of());
     assertThat(wrongMethod.statusCode()).isEqualTo(405);
