@@ -81,9 +81,9 @@ final class TokensCommand implements Runnable {
               "stowage: created token '%s' (%s%s); it is shown only this once%n",
               name,
               created.get("role").asText(),
-              created.path("expiresAt").isNull()
-                  ? ", no expiry"
-                  : ", expires " + created.get("expiresAt").asText());
+              created.hasNonNull("expiresAt")
+                  ? ", expires " + created.get("expiresAt").asText()
+                  : ", no expiry");
       return 0;
     }
 
@@ -119,12 +119,13 @@ final class TokensCommand implements Runnable {
       var out = spec.commandLine().getOut();
       out.printf("%-24s %-10s %-22s %s%n", "NAME", "ROLE", "CREATED", "STATUS");
       for (JsonNode t : JSON.readTree(response.body()).get("tokens")) {
+        // Absent fields are null ones: the API leaves them out.
         String status =
-            !t.path("revokedAt").isNull()
+            t.hasNonNull("revokedAt")
                 ? "revoked " + t.get("revokedAt").asText()
-                : t.path("expiresAt").isNull()
-                    ? "active"
-                    : "active until " + t.get("expiresAt").asText();
+                : t.hasNonNull("expiresAt")
+                    ? "active until " + t.get("expiresAt").asText()
+                    : "active";
         out.printf(
             "%-24s %-10s %-22s %s%n",
             t.get("name").asText(), t.get("role").asText(), t.get("createdAt").asText(), status);

@@ -123,6 +123,63 @@ class ServiceCommandsTest {
         .isEqualTo("stowage: state: unknown task state 'sideways'\n");
   }
 
+  @Test
+  void tokensAreCreatedListedAndRevokedFromTheCommandLine() throws Exception {
+    MainTest.Run created =
+        run("tokens", "create", "cli-ci", "--role", "reader", "--url", service.url());
+    assertThat(created.exit()).as(created.err()).isZero();
+    String secret = created.out().strip();
+    assertThat(secret).startsWith("stw_");
+    assertThat(created.err())
+        .isEqualTo(
+            "stowage: created token 'cli-ci' (reader, no expiry); it is shown only this once\n");
+    MainTest.Run expiring =
+        run(
+            "tokens",
+            "create",
+            "cli-short",
+            "--role",
+            "submitter",
+            "--expires-in",
+            "2h",
+            "--url",
+            service.url());
+    assertThat(expiring.err()).contains("(submitter, expires 20");
+
+    Path file = Files.writeString(tmp.resolve("reader.token"), secret);
+    MainTest.Run asReader =
+        MainTest.run("tasks", "--url", service.url(), "--token-file", file.toString());
+    assertThat(asReader.exit()).as(asReader.err()).isZero();
+
+    assertThat(run("tokens", "list", "--url", service.url()).out())
+        .containsPattern("cli-ci +reader +\\S+ +active\n")
+        .containsPattern("cli-short +submitter +\\S+ +active until 20")
+        .doesNotContain(secret);
+    assertThat(run("tokens", "revoke", "cli-ci", "--url", service.url()).out())
+        .isEqualTo("revoked token 'cli-ci'\n");
+    assertThat(run("tokens", "list", "--url", service.url()).out())
+        .containsPattern("cli-ci +reader +\\S+ +revoked 20");
+    MainTest.Run refused =
+        MainTest.run("tasks", "--url", service.url(), "--token-file", file.toString());
+    assertThat(refused.exit()).isEqualTo(Main.BAD_INPUT);
+    assertThat(refused.err()).startsWith("stowage: token 'cli-ci' was revoked at ");
+    MainTest.Run badLifetime =
+        run(
+            "tokens",
+            "create",
+            "x",
+            "--role",
+            "reader",
+            "--expires-in",
+            "soon",
+            "--url",
+            service.url());
+    assertThat(badLifetime.exit()).isEqualTo(Main.USAGE);
+    assertThat(badLifetime.err())
+        .startsWith(
+            "stowage: --expires-in must be a positive number and a unit (s, m, h, d), got 'soon'");
+  }
+
   /** The task's submit time as the service reports it. */
   private static String submittedAt(String id) throws Exception {
     var response =
