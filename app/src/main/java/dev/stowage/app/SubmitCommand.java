@@ -2,7 +2,6 @@ package dev.stowage.app;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -37,16 +36,12 @@ final class SubmitCommand implements Callable<Integer> {
       throw new IllegalArgumentException(file + ": no such file");
     }
     String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
-    String json = text;
-    if (name.endsWith(".yaml") || name.endsWith(".yml")) {
-      try {
-        json = new ObjectMapper().writeValueAsString(new YAMLMapper().readTree(text));
-      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-        throw new IllegalArgumentException(
-            file + ": not valid YAML: " + e.getOriginalMessage().lines().findFirst().orElse(""));
-      }
-    }
-    HttpResponse<String> response = service.client().post("/api/tasks", json);
+    // YAML goes as written: the service reads each value by its field's type, so that a command's
+    // 'yes' or '0x10' stays what the file says (a conversion to JSON here would make them true
+    // and 16), and its errors name the file's lines.
+    boolean yaml = name.endsWith(".yaml") || name.endsWith(".yml");
+    HttpResponse<String> response =
+        service.client().post("/api/tasks", text, yaml ? "application/yaml" : "application/json");
     JsonNode body = new ObjectMapper().readTree(response.body());
     var out = spec.commandLine().getOut();
     var err = spec.commandLine().getErr();

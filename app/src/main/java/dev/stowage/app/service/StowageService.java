@@ -464,9 +464,12 @@ public final class StowageService implements AutoCloseable {
     // The tasks join this request's trace, itself the child of the caller's when it sent a
     // traceparent: their processes' TRACEPARENT points at this submit.
     TraceContext trace = HttpTracing.currentTraceContext(ctx);
+    String type =
+        ctx.contentType() == null ? "" : ctx.contentType().toLowerCase(java.util.Locale.ROOT);
+    boolean yaml = type.contains("yaml");
     TaskJson.Parsed parsed =
-        TaskJson.parseSubmission(
-            ctx.body(), trace, stager.allowedSources(), stager.allowedOutputs());
+        SubmissionReader.read(
+            ctx.body(), yaml, trace, stager.allowedSources(), stager.allowedOutputs());
     List<TaskSpec> specs = parsed.specs();
     // Report the body's field errors and the batch's own problems (cycles, unknown or taken ids)
     // together; the store checks the batch again, atomically, when it stores it.

@@ -246,6 +246,42 @@ class ApiSecurityTest {
   }
 
   @Test
+  void hostileBodiesGet400NamingTheFieldNeverA500() throws Exception {
+    var bodies =
+        Map.of(
+            "{\"tasks\":null}", "tasks",
+            "{\"id\": \"n1\", \"command\": [\"true\", null]}", "command[1]",
+            "{\"id\": \"n2\", \"command\": [\"true\"], \"dependsOn\": [null]}", "dependsOn[0]",
+            "{\"id\": \"n3\", \"command\": [\"true\"], \"env\": {\"X\": null}}", "env.X",
+            "{\"id\": \"n\\u00004\", \"command\": [\"true\"]}", "id",
+            "{\"id\": \"n5\", \"command\": [\"true\"], \"env\": {\"A=B\": \"x\"}}", "env",
+            "{\"id\": \"n6\", \"id\": \"n7\", \"command\": [\"true\"]}", "id",
+            "[1, 2]", "body");
+    for (var e : bodies.entrySet()) {
+      var r = send("POST", "/api/tasks", e.getKey(), admin, Map.of());
+      assertThat(r.statusCode()).as(e.getKey() + " -> " + r.body()).isEqualTo(400);
+      assertThat(json(r).get("fields").findValuesAsText("field"))
+          .as(e.getKey())
+          .contains(e.getValue());
+    }
+    var yamlNull =
+        send("POST", "/api/tasks", "~\n", admin, Map.of("Content-Type", "application/yaml"));
+    assertThat(yamlNull.statusCode()).isEqualTo(400);
+    assertThat(yamlNull.body()).contains("got null");
+    var yamlBroken =
+        send(
+            "POST",
+            "/api/tasks",
+            "id: y\ncommand: [true\n",
+            admin,
+            Map.of("Content-Type", "application/yaml"));
+    assertThat(yamlBroken.statusCode()).isEqualTo(400);
+    assertThat(json(yamlBroken).get("fields").get(0).get("message").asText())
+        .startsWith("not YAML: ")
+        .contains("(line ");
+  }
+
+  @Test
   void javalinsOwnErrorsAreJsonToo() throws Exception {
     var wrongMethod = send("DELETE", "/api/tasks", null, admin, Map.of());
     assertThat(wrongMethod.statusCode()).isEqualTo(405);

@@ -305,6 +305,22 @@ class StowageServiceTest {
   }
 
   @Test
+  void aYamlCommandRunsExactlyAsWritten() throws Exception {
+    var request =
+        HttpRequest.newBuilder(URI.create(service.url() + "/api/tasks"))
+            .header("Authorization", auth())
+            .header("Content-Type", "application/yaml")
+            .POST(
+                HttpRequest.BodyPublishers.ofString(
+                    "id: svc/yaml-words\ncommand: [echo, yes, no, on, 0x10, 1e3, NO]\n"));
+    var created = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+
+    awaitState("svc%2Fyaml-words", "succeeded");
+    assertThat(get("/api/tasks/svc%2Fyaml-words/logs").body()).isEqualTo("yes no on 0x10 1e3 NO\n");
+  }
+
+  @Test
   void badRequestsGet400WithEveryFieldError() throws Exception {
     var response =
         post(

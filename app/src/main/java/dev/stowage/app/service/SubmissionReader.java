@@ -1,0 +1,441 @@
+package dev.stowage.app.service;
+
+import com.fasterxml.jackson.core.JsonToken;
+import dev.stowage.app.service.Document.Arr;
+import dev.stowage.app.service.Document.Node;
+import dev.stowage.app.service.Document.Obj;
+import dev.stowage.app.service.Document.Scalar;
+import dev.stowage.engine.Resources;
+import dev.stowage.scheduler.AllowedSources;
+import dev.stowage.scheduler.InvalidSubmissionException;
+import dev.stowage.scheduler.InvalidSubmissionException.FieldError;
+import dev.stowage.scheduler.RetryPolicy;
+import dev.stowage.scheduler.StagedInput;
+import dev.stowage.scheduler.StagedOutput;
+import dev.stowage.scheduler.TaskSpec;
+import dev.stowage.scheduler.TraceContext;
+import java.math.BigInteger;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+import java.util.regex.Pattern;
+
+/**
+ * A submission read field by field into tasks, with every problem found, each naming its field in
+ * the user's words (and, for YAML, its line). Types are the fields' own: a string field takes a
+ * YAML scalar as written ({@code yes} stays "yes", {@code 0x10} stays "0x10"), a JSON string field
+ * takes only strings, an integer field only a decimal integer, and null is never a value (leave the
+ * field out instead). Unknown fields and duplicate keys are errors.
+ */
+final class SubmissionReader {
+  private static final Set<String> TASK_FIELDS =
+      Set.of(
+          "id",
+          "name",
+          "command",
+          "env",
+          "cpuMillis",
+          "memoryMiB",
+          "diskMiB",
+          "gpus",
+          "constraints",
+          "priority",
+          "dependsOn",
+          "retry",
+          "timeoutSeconds",
+          "labels",
+          "inputs",
+          "outputs");
+  private static final Set<String> RETRY_FIELDS =
+      Set.of("maxAttempts", "backoffSeconds", "maxBackoffSeconds");
+  private static final Set<String> PAIR_FIELDS = Set.of("source", "destination");
+  private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+  private static final Pattern DECIMAL = Pattern.compile("-?[0-9]+");
+  private static final BigInteger MAX_AMOUNT = BigInteger.valueOf(Resources.MAX_AMOUNT);
+
+  private final boolean yaml;
+  private final List<FieldError> errors = new ArrayList<>();
+
+  private SubmissionReader(boolean yaml) {
+    this.yaml = yaml;
+  }
+
+  /** Specs from a body, and every field error in it; a submission with any error is not stored. */
+  static TaskJson.Parsed read(
+      String body,
+      boolean yaml,
+      TraceContext trace,
+      AllowedSources allowed,
+      AllowedSources allowedOutputs) {
+    Document doc = Document.read(body, yaml);
+    var reader = new SubmissionReader(yaml);
+    reader.errors.addAll(doc.duplicates);
+    var specs = reader.tasks(doc.root, trace, allowed, allowedOutputs);
+    return new TaskJson.Parsed(specs, reader.errors);
+  }
+
+  private List<TaskSpec> tasks(
+      Node root, TraceContext trace, AllowedSources allowed, AllowedSources allowedOutputs) {
+    if (!(root instanceof Obj obj)) {
+      throw new InvalidSubmissionException(
+          List.of(
+              new FieldError(
+                  "body",
+                  "expected a task object, or {\"tasks\": [...]} for a batch, got "
+                      + describe(root))));
+    }
+    var specs = new ArrayList<TaskSpec>();
+    if (obj.fields().containsKey("tasks")) {
+      for (String f : obj.fields().keySet()) {
+        if (!f.equals("tasks")) {
+          error(
+              f,
+              "unknown field beside 'tasks' (a batch holds only its tasks)",
+              obj.fields().get(f));
+        }
+      }
+      Node tasks = obj.fields().get("tasks");
+      if (!(tasks instanceof Arr arr)) {
+        error("tasks", "must be a list of tasks, got " + describe(tasks), tasks);
+        return specs;
+      }
+      for (int i = 0; i < arr.items().size(); i++) {
+        TaskSpec spec =
+            task(arr.items().get(i), "tasks[" + i + "]", i, trace, allowed, allowedOutputs);
+        if (spec != null) {
+          specs.add(spec);
+        }
+      }
+    } else {
+      TaskSpec spec = task(obj, "", 0, trace, allowed, allowedOutputs);
+      if (spec != null) {
+        specs.add(spec);
+      }
+    }
+    return specs;
+  }
+
+  /**
+   * One task; where a field is wrong the spec carries a stand-in, so the batch is still checked.
+   */
+  private TaskSpec task(
+      Node node,
+      String at,
+      int index,
+      TraceContext trace,
+      AllowedSources allowed,
+      AllowedSources allowedOutputs) {
+    if (!(node instanceof Obj obj)) {
+      error(at.isEmpty() ? "body" : at, "must be a task object, got " + describe(node), node);
+      return null;
+    }
+    String prefix = at.isEmpty() ? "" : at + ".";
+    Map<String, Node> f = obj.fields();
+    unknown(f, TASK_FIELDS, prefix, "a task");
+    String id = f.containsKey("id") ? string(f.get("id"), prefix + "id") : null;
+    if (!f.containsKey("id")) {
+      error(prefix + "id", "required", obj);
+    }
+    List<String> command = null;
+    if (!f.containsKey("command")) {
+      error(prefix + "command", "required: the program and its arguments", obj);
+    } else {
+      command = strings(f.get("command"), prefix + "command");
+    }
+    long[] amounts = new long[4];
+    for (int d = 0; d < 4; d++) {
+      String name = Resources.DIMENSIONS[d];
+      if (f.containsKey(name)) {
+        Long v = integer(f.get(name), prefix + name, BigInteger.ZERO, MAX_AMOUNT, "[0, 2^53]");
+        amounts[d] = v == null ? 0 : v;
+      }
+    }
+    Integer priority = null;
+    if (f.containsKey("priority")) {
+      Long p =
+          integer(
+              f.get("priority"),
+              prefix + "priority",
+              BigInteger.valueOf(Integer.MIN_VALUE),
+              BigInteger.valueOf(Integer.MAX_VALUE),
+              "[-2^31, 2^31-1]");
+      priority = p == null ? null : p.intValue();
+    }
+    RetryPolicy retry = f.containsKey("retry") ? retry(f.get("retry"), prefix + "retry") : null;
+    Duration timeout = null;
+    if (f.containsKey("timeoutSeconds")) {
+      timeout = seconds(f.get("timeoutSeconds"), prefix + "timeoutSeconds");
+      if (timeout != null && timeout.isZero()) {
+        error(prefix + "timeoutSeconds", "must be positive", f.get("timeoutSeconds"));
+        timeout = null;
+      }
+    }
+    var inputs =
+        pairs(f.get("inputs"), prefix + "inputs", StagedInput::new, in -> in.problems(allowed));
+    var outputs =
+        pairs(
+            f.get("outputs"),
+            prefix + "outputs",
+            StagedOutput::new,
+            out -> out.problems(allowedOutputs));
+    sameDestination(inputs, StagedInput::destination, prefix + "inputs", f.get("inputs"), true);
+    sameDestination(
+        outputs, StagedOutput::destination, prefix + "outputs", f.get("outputs"), false);
+    return new TaskSpec(
+        id == null || id.isBlank() ? "missing-id-" + index : id,
+        f.containsKey("name") ? string(f.get("name"), prefix + "name") : null,
+        command == null || command.contains(null) ? List.of("missing-command") : command,
+        f.containsKey("env") ? map(f.get("env"), prefix + "env", true) : null,
+        new Resources(amounts[0], amounts[1], amounts[2], amounts[3]),
+        f.containsKey("constraints")
+            ? map(f.get("constraints"), prefix + "constraints", false)
+            : null,
+        priority == null ? 0 : priority,
+        f.containsKey("dependsOn")
+            ? nonNull(strings(f.get("dependsOn"), prefix + "dependsOn"))
+            : null,
+        retry,
+        timeout,
+        f.containsKey("labels") ? map(f.get("labels"), prefix + "labels", false) : null,
+        trace,
+        inputs,
+        outputs,
+        null);
+  }
+
+  private RetryPolicy retry(Node node, String at) {
+    if (!(node instanceof Obj obj)) {
+      error(
+          at,
+          "must be an object {maxAttempts, backoffSeconds, maxBackoffSeconds}, got "
+              + describe(node),
+          node);
+      return null;
+    }
+    Map<String, Node> f = obj.fields();
+    unknown(f, RETRY_FIELDS, at + ".", "retry");
+    int max = 1;
+    if (f.containsKey("maxAttempts")) {
+      Long m =
+          integer(
+              f.get("maxAttempts"),
+              at + ".maxAttempts",
+              BigInteger.ONE,
+              BigInteger.valueOf(Integer.MAX_VALUE),
+              "[1, 2^31-1]");
+      max = m == null ? 1 : m.intValue();
+    }
+    Duration backoff =
+        f.containsKey("backoffSeconds")
+            ? seconds(f.get("backoffSeconds"), at + ".backoffSeconds")
+            : null;
+    Duration maxBackoff =
+        f.containsKey("maxBackoffSeconds")
+            ? seconds(f.get("maxBackoffSeconds"), at + ".maxBackoffSeconds")
+            : null;
+    return new RetryPolicy(
+        max,
+        backoff == null ? Duration.ZERO : backoff,
+        maxBackoff == null ? Duration.ZERO : maxBackoff);
+  }
+
+  /** Each {source, destination} pair of a list, made a T, with every field error it has. */
+  private <T> List<T> pairs(
+      Node node,
+      String at,
+      BiFunction<String, String, T> make,
+      Function<T, Map<String, String>> problems) {
+    var out = new ArrayList<T>();
+    if (node == null) {
+      return out;
+    }
+    if (!(node instanceof Arr arr)) {
+      error(at, "must be a list of {source, destination}, got " + describe(node), node);
+      return out;
+    }
+    for (int j = 0; j < arr.items().size(); j++) {
+      Node item = arr.items().get(j);
+      String here = at + "[" + j + "]";
+      if (!(item instanceof Obj obj)) {
+        error(here, "must be {source, destination}, got " + describe(item), item);
+        continue;
+      }
+      unknown(obj.fields(), PAIR_FIELDS, here + ".", "a {source, destination} pair");
+      String source = field(obj, "source", here);
+      String destination = field(obj, "destination", here);
+      if (source == null || destination == null) {
+        continue;
+      }
+      T made = make.apply(source, destination);
+      problems
+          .apply(made)
+          .forEach((k, v) -> errors.add(new FieldError(here + "." + k, v + where(item))));
+      out.add(made);
+    }
+    return out;
+  }
+
+  private String field(Obj obj, String name, String at) {
+    Node n = obj.fields().get(name);
+    if (n == null) {
+      error(at + "." + name, "required", obj);
+      return null;
+    }
+    return string(n, at + "." + name);
+  }
+
+  /**
+   * Two inputs into one place would overwrite each other; two outputs from one source to one
+   * destination would too.
+   */
+  private <T> void sameDestination(
+      List<T> pairs, Function<T, String> destination, String at, Node node, boolean inputs) {
+    var seen = new HashMap<String, Integer>();
+    for (int j = 0; j < pairs.size(); j++) {
+      String d = destination.apply(pairs.get(j));
+      String key = inputs ? Path.of(d).normalize().toString() : d;
+      Integer first = seen.putIfAbsent(key, j);
+      if (first != null) {
+        error(
+            at + "[" + j + "].destination",
+            "the same destination as " + at + "[" + first + "] ('" + d + "')",
+            node);
+      }
+    }
+  }
+
+  private void unknown(Map<String, Node> fields, Set<String> known, String prefix, String what) {
+    for (var e : fields.entrySet()) {
+      if (!known.contains(e.getKey())) {
+        error(
+            prefix + e.getKey(),
+            "unknown field of "
+                + what
+                + " (expected one of "
+                + String.join(", ", new java.util.TreeSet<>(known))
+                + ")",
+            e.getValue());
+      }
+    }
+  }
+
+  /** A string as written; null (with an error) for anything else. */
+  private String string(Node node, String at) {
+    if (node instanceof Scalar s && !s.isNull()) {
+      if (s.token() == JsonToken.VALUE_STRING || yaml) {
+        if (s.text().indexOf('\0') >= 0) {
+          error(at, "contains a NUL character", node);
+          return null;
+        }
+        return s.text();
+      }
+    }
+    error(at, "must be a string, got " + describe(node), node);
+    return null;
+  }
+
+  private List<String> strings(Node node, String at) {
+    if (!(node instanceof Arr arr)) {
+      error(at, "must be a list of strings, got " + describe(node), node);
+      return null;
+    }
+    var out = new ArrayList<String>();
+    for (int i = 0; i < arr.items().size(); i++) {
+      out.add(string(arr.items().get(i), at + "[" + i + "]"));
+    }
+    return out;
+  }
+
+  private static List<String> nonNull(List<String> values) {
+    return values == null ? null : values.stream().filter(java.util.Objects::nonNull).toList();
+  }
+
+  /** A map of strings to strings; for {@code env}, keys must be variable names. */
+  private Map<String, String> map(Node node, String at, boolean env) {
+    if (!(node instanceof Obj obj)) {
+      error(at, "must be an object of string values, got " + describe(node), node);
+      return null;
+    }
+    var out = new LinkedHashMap<String, String>();
+    for (var e : obj.fields().entrySet()) {
+      String key = e.getKey();
+      String here = at + "." + key;
+      if (env && !ENV_NAME.matcher(key).matches()) {
+        error(
+            at,
+            "'"
+                + key.replace("\0", "\\0")
+                + "' is not a variable name: letters, digits and '_', not starting with a digit",
+            e.getValue());
+        continue;
+      }
+      if (key.indexOf('\0') >= 0 || key.isEmpty()) {
+        error(at, "a key may not be empty or hold a NUL character", e.getValue());
+        continue;
+      }
+      String v = string(e.getValue(), here);
+      if (v != null) {
+        out.put(key, v);
+      }
+    }
+    return out;
+  }
+
+  /** A decimal integer within bounds, as written (no quotes, no fraction, no 0x or _). */
+  private Long integer(Node node, String at, BigInteger min, BigInteger max, String range) {
+    if (node instanceof Scalar s
+        && s.token() == JsonToken.VALUE_NUMBER_INT
+        && DECIMAL.matcher(s.text()).matches()) {
+      var v = new BigInteger(s.text());
+      if (v.compareTo(min) >= 0 && v.compareTo(max) <= 0) {
+        return v.longValue();
+      }
+    }
+    error(at, "must be an integer in " + range + ", got " + describe(node), node);
+    return null;
+  }
+
+  private Duration seconds(Node node, String at) {
+    if (node instanceof Scalar s
+        && (s.token() == JsonToken.VALUE_NUMBER_INT || s.token() == JsonToken.VALUE_NUMBER_FLOAT)) {
+      try {
+        double v = Double.parseDouble(s.text());
+        if (v >= 0 && v <= 1e9) {
+          return Duration.ofNanos((long) (v * 1e9));
+        }
+      } catch (NumberFormatException e) {
+        // reported below
+      }
+    }
+    error(at, "must be a number of seconds in [0, 1e9], got " + describe(node), node);
+    return null;
+  }
+
+  private void error(String field, String message, Node node) {
+    errors.add(new FieldError(field, message + where(node)));
+  }
+
+  private String where(Node node) {
+    return yaml && node != null ? " (line " + node.line() + ")" : "";
+  }
+
+  /** A value as the user would name it. */
+  private static String describe(Node node) {
+    return switch (node) {
+      case null -> "nothing";
+      case Obj o -> "an object";
+      case Arr a -> "a list";
+      case Scalar s when s.isNull() -> "null";
+      case Scalar s when s.token() == JsonToken.VALUE_STRING ->
+          "the string \"" + s.text().replace("\0", "\\0") + "\"";
+      case Scalar s -> s.text();
+    };
+  }
+}

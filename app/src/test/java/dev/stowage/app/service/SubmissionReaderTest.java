@@ -1,0 +1,179 @@
+package dev.stowage.app.service;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.stowage.scheduler.AllowedSources;
+import dev.stowage.scheduler.InvalidSubmissionException;
+import dev.stowage.scheduler.InvalidSubmissionException.FieldError;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** Submissions read by their fields' types, every problem named, in JSON and in YAML. */
+class SubmissionReaderTest {
+  static final AllowedSources INPUTS = AllowedSources.of(List.of("file:///data"));
+  static final AllowedSources OUTPUTS = AllowedSources.forOutputs(List.of("file:///results"));
+
+  static TaskJson.Parsed json(String body) {
+    return SubmissionReader.read(body, false, null, INPUTS, OUTPUTS);
+  }
+
+  static TaskJson.Parsed yaml(String body) {
+    return SubmissionReader.read(body, true, null, INPUTS, OUTPUTS);
+  }
+
+  static Map<String, String> errors(TaskJson.Parsed parsed) {
+    var out = new java.util.LinkedHashMap<String, String>();
+    parsed.errors().forEach(e -> out.put(e.field(), e.message()));
+    return out;
+  }
+
+  @Test
+  void yamlScalarsInStringFieldsStayAsWrittenAndResourcesMustBeIntegers() {
+    var parsed =
+        yaml(
+            """
+            id: coerced
+            command: [echo, yes, no, on, 0x10, 1e3, 010, "quoted"]
+            labels: {answer: NO, n: 1.50}
+            env: {FLAG: off}
+            cpuMillis: 250
+            """);
+    assertThat(parsed.errors()).isEmpty();
+    var spec = parsed.specs().getFirst();
+    assertThat(spec.command())
+        .containsExactly("echo", "yes", "no", "on", "0x10", "1e3", "010", "quoted");
+    assertThat(spec.labels()).containsOnly(Map.entry("answer", "NO"), Map.entry("n", "1.50"));
+    assertThat(spec.env()).containsEntry("FLAG", "off");
+    assertThat(spec.resources().cpuMillis()).isEqualTo(250);
+
+    var strict =
+        yaml(
+            """
+            id: strict
+            command: [true]
+            cpuMillis: "100"
+            memoryMiB: 0x10
+            diskMiB: 1e3
+            gpus: 1.0
+            """);
+    assertThat(errors(strict))
+        .containsExactly(
+            Map.entry(
+                "cpuMillis", "must be an integer in [0, 2^53], got the string \"100\" (line 3)"),
+            Map.entry("memoryMiB", "must be an integer in [0, 2^53], got 0x10 (line 4)"),
+            Map.entry("diskMiB", "must be an integer in [0, 2^53], got 1e3 (line 5)"),
+            Map.entry("gpus", "must be an integer in [0, 2^53], got 1.0 (line 6)"));
+    assertThat(errors(json("{\"id\": \"j\", \"command\": [\"true\"], \"cpuMillis\": \"100\"}")))
+        .containsExactly(
+            Map.entry("cpuMillis", "must be an integer in [0, 2^53], got the string \"100\""));
+  }
+
+  @Test
+  void nullIsNeverAValueAndEachOneIsNamed() {
+    assertThat(errors(json("{\"tasks\": null}")))
+        .containsExactly(Map.entry("tasks", "must be a list of tasks, got null"));
+    assertThat(
+            errors(
+                json(
+                    "{\"id\": \"n\", \"command\": [\"true\", null], \"dependsOn\": [null],"
+                        + " \"env\": {\"X\": null}, \"name\": null}")))
+        .containsOnly(
+            Map.entry("name", "must be a string, got null"),
+            Map.entry("command[1]", "must be a string, got null"),
+            Map.entry("env.X", "must be a string, got null"),
+            Map.entry("dependsOn[0]", "must be a string, got null"));
+    assertThat(errors(json("{\"tasks\": [null]}")))
+        .containsExactly(Map.entry("tasks[0]", "must be a task object, got null"));
+    assertThatThrownBy(() -> yaml("~"))
+        .isInstanceOf(InvalidSubmissionException.class)
+        .extracting(e -> ((InvalidSubmissionException) e).errors())
+        .isEqualTo(
+            List.of(
+                new FieldError(
+                    "body",
+                    "expected a task object, or {\"tasks\": [...]} for a batch, got null")));
+    assertThat(errors(yaml("id: y\ncommand: [echo, ~]\nenv:\n  X:\n")))
+        .containsExactly(
+            Map.entry("command[1]", "must be a string, got null (line 2)"),
+            Map.entry("env.X", "must be a string, got null (line 4)"));
+  }
+
+  @Test
+  void nulCharactersBadVariableNamesAndSharedDestinationsAreRefused() {
+    var parsed =
+        json(
+            """
+            {"id": "a\\u0000b", "command": ["true"],
+             "env": {"A=B": "x", "": "y", "OK": "z\\u0000"},
+             "inputs": [{"source": "file:///data/a", "destination": "in/x"},
+                        {"source": "file:///data/b", "destination": "in/./x"}]}
+            """);
+    assertThat(errors(parsed))
+        .containsOnly(
+            Map.entry("id", "contains a NUL character"),
+            Map.entry(
+                "env",
+                "'' is not a variable name: letters, digits and '_', not starting with a digit"),
+            Map.entry("env.OK", "contains a NUL character"),
+            Map.entry("inputs[1].destination", "the same destination as inputs[0] ('in/./x')"));
+    assertThat(parsed.errors()).hasSize(5);
+    assertThat(parsed.errors().stream().map(FieldError::message))
+        .contains(
+            "'A=B' is not a variable name: letters, digits and '_', not starting with a digit");
+  }
+
+  @Test
+  void duplicateKeysAreErrorsInBothFormats() {
+    assertThat(
+            errors(
+                json(
+                    "{\"id\": \"d\", \"command\": [\"true\"], \"cpuMillis\": 1, \"cpuMillis\": 2}")))
+        .containsExactly(
+            Map.entry("cpuMillis", "duplicate key 'cpuMillis' (line 1; first at line 1)"));
+    assertThat(errors(yaml("id: d\ncommand: [true]\nlabels:\n  team: a\n  team: b\n")))
+        .containsExactly(
+            Map.entry("labels.team", "duplicate key 'team' (line 5; first at line 4)"));
+  }
+
+  @Test
+  void everyErrorOfAFileIsListedInTheUsersWordsAndSyntaxErrorsNameTheirLine() {
+    var parsed =
+        yaml(
+            """
+            tasks:
+              - id: one
+                command: echo
+                cpuMillis: -5
+                colour: blue
+              - id: two
+                command: [true]
+                retry: {maxAttempts: 0, backoffSeconds: soon}
+            """);
+    assertThat(errors(parsed))
+        .containsOnly(
+            Map.entry(
+                "tasks[0].colour",
+                "unknown field of a task (expected one of command, constraints, cpuMillis,"
+                    + " dependsOn, diskMiB, env, gpus, id, inputs, labels, memoryMiB, name,"
+                    + " outputs, priority, retry, timeoutSeconds) (line 5)"),
+            Map.entry(
+                "tasks[0].command", "must be a list of strings, got the string \"echo\" (line 3)"),
+            Map.entry("tasks[0].cpuMillis", "must be an integer in [0, 2^53], got -5 (line 4)"),
+            Map.entry(
+                "tasks[1].retry.maxAttempts", "must be an integer in [1, 2^31-1], got 0 (line 8)"),
+            Map.entry(
+                "tasks[1].retry.backoffSeconds",
+                "must be a number of seconds in [0, 1e9], got the string \"soon\" (line 8)"));
+    assertThat(parsed.errors().toString()).doesNotContain("TaskRequest", "$", "Exception");
+
+    assertThatThrownBy(() -> yaml("id: x\ncommand: [true\ncpuMillis: 1\n"))
+        .isInstanceOf(InvalidSubmissionException.class)
+        .hasMessageStartingWith("body: not YAML: ")
+        .hasMessageContaining("(line ");
+    assertThatThrownBy(() -> json("{\"id\": \"x\",\n \"command\": [true}"))
+        .hasMessageStartingWith("body: not JSON: ")
+        .hasMessageContaining("(line 2, column");
+  }
+}
