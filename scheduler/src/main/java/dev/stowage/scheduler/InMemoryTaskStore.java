@@ -31,6 +31,7 @@ public final class InMemoryTaskStore implements TaskStore {
     }
     named.retainAll(tasks.keySet());
     Submissions.check(batch, named);
+    Submissions.refuseTaken(batch, named);
     var states = new HashMap<String, TaskState>();
     for (String id : named) {
       states.put(id, tasks.get(id).state());

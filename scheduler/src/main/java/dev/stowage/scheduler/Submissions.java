@@ -19,9 +19,28 @@ public final class Submissions {
   private Submissions() {}
 
   /**
+   * Throws {@link DuplicateTaskException} when the batch names ids the store holds: a retry of a
+   * submit that went through, or two clients choosing one id. Told apart from a bad batch, so that
+   * it can be answered as a conflict.
+   */
+  public static void refuseTaken(List<TaskSpec> batch, Set<String> stored) {
+    var taken = new LinkedHashSet<String>();
+    for (TaskSpec t : batch) {
+      if (stored.contains(t.id())) {
+        taken.add(t.id());
+      }
+    }
+    if (!taken.isEmpty()) {
+      throw new DuplicateTaskException(List.copyOf(taken));
+    }
+  }
+
+  /**
    * Throws {@link InvalidSubmissionException} listing every problem: malformed or duplicate ids,
-   * ids already stored, empty commands, bad timeouts, dependencies on unknown ids or on the task
-   * itself, and cycles.
+   * empty commands, bad timeouts, dependencies on unknown ids or on the task itself, and cycles.
+   *
+   * <p>Ids the store holds already are not among them: {@link #refuseTaken}, after this, says so as
+   * a conflict of its own.
    *
    * @param stored the ids, among those the batch names, that the store already holds
    */
@@ -48,8 +67,6 @@ public final class Submissions {
         errors.add(
             new FieldError(
                 at + ".id", "duplicate id '" + t.id() + "' (also tasks[" + first + "])"));
-      } else if (stored.contains(t.id())) {
-        errors.add(new FieldError(at + ".id", "a task with id '" + t.id() + "' already exists"));
       }
       if (t.command().isEmpty() || t.command().getFirst().isBlank()) {
         errors.add(new FieldError(at + ".command", "must name a program to run"));

@@ -43,11 +43,26 @@ class SubmissionsTest {
             "tasks[1].id: duplicate id 'a' (also tasks[0])",
             "tasks[2].id: 'bad id!' is not an id: use 1 to 200 letters, digits, '.', '_', '-', and"
                 + " '/' between non-empty segments other than '.' and '..'",
-            "tasks[3].id: a task with id 'old' already exists",
             "tasks[4].dependsOn[0]: unknown task id 'nowhere'",
             "tasks[4].dependsOn[1]: a task cannot depend on itself",
             "tasks[5].command: must name a program to run",
             "tasks[5].timeout: must be positive, got PT0S");
+  }
+
+  @Test
+  void storedIdsAreAConflictOfTheirOwnNamingEachId() {
+    var batch =
+        List.of(
+            TaskSpec.of("new", "true"), TaskSpec.of("old", "true"), TaskSpec.of("older", "true"));
+
+    assertThatCode(() -> Submissions.refuseTaken(batch, Set.of("unrelated")))
+        .doesNotThrowAnyException();
+    var e =
+        catchThrowableOfType(
+            DuplicateTaskException.class,
+            () -> Submissions.refuseTaken(batch, Set.of("old", "older")));
+    assertThat(e.ids()).containsExactly("old", "older");
+    assertThat(e).hasMessage("tasks exist with ids [old, older] already");
   }
 
   @Test

@@ -76,6 +76,21 @@ public final class PostgresTaskStore implements TaskStore {
 
   @Override
   public void submit(List<TaskSpec> batch, Map<String, String> neverSchedulable, Instant now) {
+    try {
+      insert(batch, neverSchedulable, now);
+    } catch (StoreException e) {
+      if (!"23505".equals(e.sqlState())) {
+        throw e;
+      }
+      // Another submit stored one of these ids after this one checked: the same conflict.
+      var ids = batch.stream().map(TaskSpec::id).toList();
+      var taken = existing(ids);
+      throw new dev.stowage.scheduler.DuplicateTaskException(
+          ids.stream().filter(taken::contains).toList());
+    }
+  }
+
+  private void insert(List<TaskSpec> batch, Map<String, String> neverSchedulable, Instant now) {
     inTransaction(
         c -> {
           var named = new LinkedHashSet<String>();
@@ -85,6 +100,7 @@ public final class PostgresTaskStore implements TaskStore {
           }
           Map<String, TaskState> stored = states(c, named);
           Submissions.check(batch, stored.keySet());
+          Submissions.refuseTaken(batch, stored.keySet());
 
           // A dependency that already failed dooms its dependants, through the whole batch.
           Set<String> doomed = Submissions.doomed(batch, stored);

@@ -124,9 +124,46 @@ class PostgresTaskStoreTest {
                         TaskSpec.of("y", "true").withDependsOn("x")),
                     T0))
         .isInstanceOf(InvalidSubmissionException.class)
-        .hasMessageContaining("tasks[1].id: a task with id 'exists' already exists")
         .hasMessageContaining("dependency cycle: ");
     assertThat(store.get("fine")).isEmpty();
+
+    // Well formed, but naming a stored id: a conflict, naming it.
+    assertThatThrownBy(
+            () ->
+                store.submit(
+                    List.of(TaskSpec.of("fine", "true"), TaskSpec.of("exists", "true")), T0))
+        .isInstanceOf(dev.stowage.scheduler.DuplicateTaskException.class)
+        .hasMessage("a task with id 'exists' exists already");
+    assertThat(store.get("fine")).isEmpty();
+  }
+
+  @Test
+  void concurrentSubmitsOfOneIdStoreItOnceAndTheRestAreConflicts() throws Exception {
+    int clients = 12;
+    var start = new java.util.concurrent.CountDownLatch(1);
+    var outcomes = new java.util.concurrent.ConcurrentLinkedQueue<String>();
+    try (var pool = java.util.concurrent.Executors.newFixedThreadPool(clients)) {
+      for (int i = 0; i < clients; i++) {
+        pool.submit(
+            () -> {
+              start.await();
+              try {
+                store.submit(List.of(TaskSpec.of("raced", "true")), T0);
+                outcomes.add("stored");
+              } catch (dev.stowage.scheduler.DuplicateTaskException e) {
+                outcomes.add("conflict " + e.ids());
+              } catch (RuntimeException e) {
+                outcomes.add("other " + e);
+              }
+              return null;
+            });
+      }
+      start.countDown();
+    }
+    assertThat(outcomes).hasSize(clients);
+    assertThat(outcomes.stream().filter("stored"::equals)).hasSize(1);
+    assertThat(outcomes.stream().filter(o -> !o.equals("stored")))
+        .allMatch(o -> o.equals("conflict [raced]"));
   }
 
   @Test

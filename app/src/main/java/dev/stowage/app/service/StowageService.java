@@ -4,6 +4,7 @@ import dev.stowage.access.AccessStore;
 import dev.stowage.access.AdminToken;
 import dev.stowage.access.ApiToken;
 import dev.stowage.access.AuditEntry;
+import dev.stowage.access.IdempotencyKeys;
 import dev.stowage.access.Role;
 import dev.stowage.access.Tokens;
 import dev.stowage.app.service.ApiGuard.Access;
@@ -16,6 +17,7 @@ import dev.stowage.engine.Matcher;
 import dev.stowage.scheduler.AllowedSources;
 import dev.stowage.scheduler.AttemptId;
 import dev.stowage.scheduler.ClusterBackend;
+import dev.stowage.scheduler.DuplicateTaskException;
 import dev.stowage.scheduler.Feasibility;
 import dev.stowage.scheduler.InvalidSubmissionException;
 import dev.stowage.scheduler.SchedulingCycle;
@@ -30,6 +32,7 @@ import dev.stowage.staging.S3Storage;
 import dev.stowage.store.Database;
 import dev.stowage.store.EmbeddedPostgres;
 import dev.stowage.store.PostgresAccessStore;
+import dev.stowage.store.PostgresIdempotencyKeys;
 import dev.stowage.store.PostgresTaskStore;
 import dev.stowage.store.StoreException;
 import io.javalin.Javalin;
@@ -229,6 +232,7 @@ public final class StowageService implements AutoCloseable {
   private Javalin http;
   private TaskStore store;
   private AccessStore access;
+  private IdempotencyKeys idempotency;
   private Tokens tokens;
   private ApiGuard guard;
   private Path adminTokenFile;
@@ -249,6 +253,7 @@ public final class StowageService implements AutoCloseable {
     }
     store = new PostgresTaskStore(database.dataSource());
     access = new PostgresAccessStore(database.dataSource());
+    idempotency = new PostgresIdempotencyKeys(database.dataSource());
     tokens = new Tokens(access, clock);
     adminTokenFile = data.resolve("admin.token");
     AdminToken.ensure(tokens, access, adminTokenFile)
@@ -461,6 +466,75 @@ public final class StowageService implements AutoCloseable {
   }
 
   private void submit(Context ctx) {
+    String key = ctx.header("Idempotency-Key");
+    if (key == null) {
+      Answer answer = submitted(ctx);
+      ctx.status(answer.status()).contentType("application/json").result(answer.body());
+      return;
+    }
+    if (key.isEmpty() || key.length() > 255 || !key.chars().allMatch(ch -> ch > 32 && ch < 127)) {
+      throw invalid("Idempotency-Key", "must be 1 to 255 visible ASCII characters");
+    }
+    String actor = ApiGuard.token(ctx).name();
+    String hash = Tokens.hash(ctx.contentType() + "\n" + ctx.body());
+    switch (idempotency.claim(actor, key, hash, clock.instant())) {
+      case IdempotencyKeys.Claim.Replay(var status, var body) ->
+          ctx.status(status)
+              .header("Idempotent-Replayed", "true")
+              .contentType("application/json")
+              .result(body);
+      case IdempotencyKeys.Claim.Mismatch() ->
+          ctx.status(422)
+              .json(
+                  Map.of(
+                      "error", "Idempotency-Key '" + key + "' was used for a different request"));
+      case IdempotencyKeys.Claim.InProgress() ->
+          ctx.status(409)
+              .json(
+                  Map.of(
+                      "error",
+                      "a request with Idempotency-Key '"
+                          + key
+                          + "' is still being handled; retry"));
+      case IdempotencyKeys.Claim.Fresh() -> {
+        Answer answer;
+        try {
+          answer = submitted(ctx);
+        } catch (RuntimeException e) {
+          idempotency.release(actor, key); // no answer worth keeping: a retry may try again
+          throw e;
+        }
+        idempotency.complete(actor, key, answer.status(), answer.body());
+        ctx.status(answer.status()).contentType("application/json").result(answer.body());
+      }
+    }
+  }
+
+  /** A submit's answer, kept as it was sent for replays under an Idempotency-Key. */
+  private record Answer(int status, String body) {
+    static Answer of(int status, Object body) {
+      try {
+        return new Answer(status, TaskJson.MAPPER.writeValueAsString(body));
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        throw new IllegalStateException("cannot write an answer", e);
+      }
+    }
+  }
+
+  private Answer submitted(Context ctx) {
+    try {
+      return store(ctx);
+    } catch (InvalidSubmissionException e) {
+      return Answer.of(400, TaskJson.errors(e.errors()));
+    } catch (DuplicateTaskException e) {
+      var body = new java.util.LinkedHashMap<String, Object>();
+      body.put("error", e.getMessage());
+      body.put("ids", e.ids());
+      return Answer.of(409, body);
+    }
+  }
+
+  private Answer store(Context ctx) {
     // The tasks join this request's trace, itself the child of the caller's when it sent a
     // traceparent: their processes' TRACEPARENT points at this submit.
     TraceContext trace = HttpTracing.currentTraceContext(ctx);
@@ -471,7 +545,7 @@ public final class StowageService implements AutoCloseable {
         SubmissionReader.read(
             ctx.body(), yaml, trace, stager.allowedSources(), stager.allowedOutputs());
     List<TaskSpec> specs = parsed.specs();
-    // Report the body's field errors and the batch's own problems (cycles, unknown or taken ids)
+    // Report the body's field errors and the batch's own problems (cycles, unknown ids)
     // together; the store checks the batch again, atomically, when it stores it.
     var errors = new java.util.ArrayList<>(parsed.errors());
     var named = new java.util.HashSet<String>();
@@ -479,14 +553,16 @@ public final class StowageService implements AutoCloseable {
       named.add(t.id());
       named.addAll(t.dependsOn());
     }
+    var stored = store.existing(named);
     try {
-      Submissions.check(specs, store.existing(named));
+      Submissions.check(specs, stored);
     } catch (InvalidSubmissionException e) {
       errors.addAll(e.errors());
     }
     if (!errors.isEmpty()) {
       throw new InvalidSubmissionException(errors);
     }
+    Submissions.refuseTaken(specs, stored);
     // Stored either way (the cluster may grow), but kept out of the queue and reported now.
     Map<String, String> never = Feasibility.neverSchedulable(specs, backend.capacities());
     String owner = ApiGuard.token(ctx).name();
@@ -503,7 +579,7 @@ public final class StowageService implements AutoCloseable {
     if (!never.isEmpty()) {
       body.put("neverSchedulable", never);
     }
-    ctx.status(201).json(body);
+    return Answer.of(201, body);
   }
 
   private void get(Context ctx) {

@@ -282,6 +282,69 @@ class ApiSecurityTest {
   }
 
   @Test
+  void concurrentDuplicateSubmitsGetOneCreatedAndConflictsNamingTheId() throws Exception {
+    String body = "{\"id\": \"dup/once\", \"command\": [\"true\"], \"cpuMillis\": 5000}";
+    var futures =
+        new java.util.ArrayList<java.util.concurrent.CompletableFuture<HttpResponse<String>>>();
+    for (int i = 0; i < 12; i++) {
+      futures.add(
+          HTTP.sendAsync(
+              HttpRequest.newBuilder(URI.create(service.url() + "/api/tasks"))
+                  .header("Authorization", "Bearer " + admin)
+                  .header("Content-Type", "application/json")
+                  .POST(HttpRequest.BodyPublishers.ofString(body))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString()));
+    }
+    var statuses = new java.util.ArrayList<Integer>();
+    for (var f : futures) {
+      var r = f.get();
+      statuses.add(r.statusCode());
+      if (r.statusCode() == 409) {
+        assertThat(json(r).get("error").asText())
+            .isEqualTo("a task with id 'dup/once' exists already");
+        assertThat(json(r).get("ids").toString()).isEqualTo("[\"dup/once\"]");
+      }
+    }
+    assertThat(statuses).containsOnly(201, 409);
+    assertThat(statuses.stream().filter(s -> s == 201)).hasSize(1);
+  }
+
+  @Test
+  void aRetryWithTheSameIdempotencyKeyGetsTheFirstAnswer() throws Exception {
+    String body = "{\"id\": \"idem/a\", \"command\": [\"true\"], \"cpuMillis\": 5000}";
+    var first = send("POST", "/api/tasks", body, admin, Map.of("Idempotency-Key", "k-1"));
+    var retry = send("POST", "/api/tasks", body, admin, Map.of("Idempotency-Key", "k-1"));
+    assertThat(first.statusCode()).isEqualTo(201);
+    assertThat(retry.statusCode()).isEqualTo(201);
+    assertThat(retry.body()).isEqualTo(first.body());
+    assertThat(retry.headers().firstValue("Idempotent-Replayed")).contains("true");
+    // Without the key, the same request is a conflict.
+    assertThat(send("POST", "/api/tasks", body, admin, Map.of()).statusCode()).isEqualTo(409);
+
+    var other =
+        send(
+            "POST",
+            "/api/tasks",
+            body.replace("idem/a", "idem/b"),
+            admin,
+            Map.of("Idempotency-Key", "k-1"));
+    assertThat(other.statusCode()).isEqualTo(422);
+    assertThat(json(other).get("error").asText())
+        .isEqualTo("Idempotency-Key 'k-1' was used for a different request");
+    // A bad request's answer is kept too.
+    String bad = "{\"id\": \"idem/c\"}";
+    var refused = send("POST", "/api/tasks", bad, admin, Map.of("Idempotency-Key", "k-2"));
+    assertThat(refused.statusCode()).isEqualTo(400);
+    assertThat(send("POST", "/api/tasks", bad, admin, Map.of("Idempotency-Key", "k-2")).body())
+        .isEqualTo(refused.body());
+    assertThat(
+            send("POST", "/api/tasks", body, admin, Map.of("Idempotency-Key", "with space"))
+                .statusCode())
+        .isEqualTo(400);
+  }
+
+  @Test
   void javalinsOwnErrorsAreJsonToo() throws Exception {
     var wrongMethod = send("DELETE", "/api/tasks", null, admin, Map.of());
     assertThat(wrongMethod.statusCode()).isEqualTo(405);
