@@ -131,6 +131,22 @@ final class UpCommand implements Callable<Integer> {
   List<String> allowOutputs = new java.util.ArrayList<>();
 
   @Option(
+      names = "--default-cpu-millis",
+      defaultValue = "1000",
+      description =
+          "What a task that names no cpuMillis requests (and, on this machine, is limited to)."
+              + " Default: ${DEFAULT-VALUE}, one core.")
+  long defaultCpuMillis;
+
+  @Option(
+      names = "--default-memory-mib",
+      defaultValue = "1024",
+      description =
+          "What a task that names no memoryMiB requests (and is limited to). Default:"
+              + " ${DEFAULT-VALUE}.")
+  long defaultMemoryMiB;
+
+  @Option(
       names = "--pass-env",
       split = ",",
       paramLabel = "NAME",
@@ -210,7 +226,8 @@ final class UpCommand implements Callable<Integer> {
                     "--allow-output",
                     allowOutputs,
                     dev.stowage.scheduler.AllowedSources::forOutputs),
-                exposure()));
+                exposure(),
+                defaultRequest()));
     var stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(
@@ -226,6 +243,14 @@ final class UpCommand implements Callable<Integer> {
     spec.commandLine().getOut().flush();
     stopped.await();
     return 0;
+  }
+
+  private Resources defaultRequest() {
+    try {
+      return new Resources(defaultCpuMillis, defaultMemoryMiB, 0, 0);
+    } catch (IllegalArgumentException e) {
+      throw usage("--default-cpu-millis and --default-memory-mib: " + e.getMessage());
+    }
   }
 
   private StowageService.Exposure exposure() {

@@ -129,6 +129,7 @@ final class CycleMetrics {
   enum Failure {
     EXIT("exit"),
     TIMEOUT("timeout"),
+    OOM("oom"),
     LOST("lost"),
     LAUNCH("launch"),
     STAGING("staging"),

@@ -592,7 +592,7 @@ public final class SchedulingCycle {
                             "exited with code " + e.exitCode())
                         ? TaskState.QUEUED
                         : null;
-            case TIMED_OUT, LOST, LAUNCH_FAILED ->
+            case TIMED_OUT, OUT_OF_MEMORY, LOST, LAUNCH_FAILED ->
                 failAttempt(e.attempt(), t.state(), now, cause(e), failure(e))
                     ? TaskState.QUEUED
                     : null;
@@ -671,6 +671,7 @@ public final class SchedulingCycle {
     String what =
         switch (e.kind()) {
           case TIMED_OUT -> "timed out";
+          case OUT_OF_MEMORY -> "out of memory";
           case LOST -> "lost by the backend";
           default -> "launch failed";
         };
@@ -681,6 +682,7 @@ public final class SchedulingCycle {
   private static CycleMetrics.Failure cause(TaskEvent e) {
     return switch (e.kind()) {
       case TIMED_OUT -> CycleMetrics.Failure.TIMEOUT;
+      case OUT_OF_MEMORY -> CycleMetrics.Failure.OOM;
       case LOST -> CycleMetrics.Failure.LOST;
       default -> CycleMetrics.Failure.LAUNCH;
     };

@@ -18,6 +18,8 @@ public record TaskEvent(
     KILLED,
     /** Stopped because it ran past its timeout. */
     TIMED_OUT,
+    /** Killed by the kernel for using more memory than its limit; exitCode says how it ended. */
+    OUT_OF_MEMORY,
     /** Could not be started at all. */
     LAUNCH_FAILED,
     /** The backend no longer knows what became of it. */

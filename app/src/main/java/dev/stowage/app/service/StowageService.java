@@ -73,8 +73,14 @@ public final class StowageService implements AutoCloseable {
       Path traceFile,
       List<String> allowedSources,
       List<String> allowedOutputs,
-      Exposure exposure) {
+      Exposure exposure,
+      dev.stowage.engine.Resources defaultRequest) {
+    /** What a task that names no CPU or memory requests: one core, as Slurm gives, and 1 GiB. */
+    public static final dev.stowage.engine.Resources DEFAULT_REQUEST =
+        new dev.stowage.engine.Resources(1000, 1024, 0, 0);
+
     public Config {
+      defaultRequest = defaultRequest == null ? DEFAULT_REQUEST : defaultRequest;
       if (maxTasksPerCycle < 1) {
         throw new IllegalArgumentException("maxTasksPerCycle must be at least 1");
       }
@@ -108,7 +114,8 @@ public final class StowageService implements AutoCloseable {
           traceFile,
           allowedSources,
           allowedOutputs,
-          Exposure.LOOPBACK);
+          Exposure.LOOPBACK,
+          null);
     }
 
     public Config withExposure(Exposure e) {
@@ -124,7 +131,25 @@ public final class StowageService implements AutoCloseable {
           traceFile,
           allowedSources,
           allowedOutputs,
-          e);
+          e,
+          defaultRequest);
+    }
+
+    public Config withDefaultRequest(dev.stowage.engine.Resources r) {
+      return new Config(
+          dataDir,
+          dbUrl,
+          dbUser,
+          dbPassword,
+          port,
+          interval,
+          cluster,
+          maxTasksPerCycle,
+          traceFile,
+          allowedSources,
+          allowedOutputs,
+          exposure,
+          r);
     }
 
     /** This machine as the cluster, 20,000 tasks a cycle at most. */
@@ -237,6 +262,7 @@ public final class StowageService implements AutoCloseable {
   private ApiGuard guard;
   private Path adminTokenFile;
   private boolean tls;
+  private dev.stowage.engine.Resources defaultRequest;
   private final Clock clock = Clock.systemUTC();
 
   private StowageService() {}
@@ -268,12 +294,22 @@ public final class StowageService implements AutoCloseable {
         switch (config.cluster()) {
           case Cluster.Local(var capacity, var passEnv, var runAs) -> {
             Path work = data.resolve("work");
-            yield new LocalProcessBackend(
-                work,
-                capacity != null ? capacity : LocalProcessBackend.detectCapacity(work),
-                "local",
-                clock,
-                isolation(passEnv, runAs, environment));
+            var local =
+                new LocalProcessBackend(
+                    work,
+                    capacity != null ? capacity : LocalProcessBackend.detectCapacity(work),
+                    "local",
+                    clock,
+                    isolation(passEnv, runAs, environment));
+            local
+                .limitsNotEnforced()
+                .ifPresent(
+                    why ->
+                        LOG.warn(
+                            "CPU and memory limits are not enforced: tasks may use more than"
+                                + " they request ({})",
+                            why));
+            yield local;
           }
           case Cluster.Simulated(var nodes) -> new SimulatedCluster(nodes, clock);
         };
@@ -315,6 +351,7 @@ public final class StowageService implements AutoCloseable {
     httpTracing = new HttpTracing(otel.getTracer("dev.stowage.api"));
     guard = new ApiGuard(tokens, Exposures.hostNames(config.exposure()));
     tls = config.exposure().tls() != null;
+    defaultRequest = config.defaultRequest();
     http = api(config.port(), config.exposure());
   }
 
@@ -341,7 +378,7 @@ public final class StowageService implements AutoCloseable {
               + " what this user can; run the service as root to run them as their own user",
           System.getProperty("user.name"));
     }
-    return new TaskIsolation(passEnv, environment, user);
+    return new TaskIsolation(passEnv, environment, user, true);
   }
 
   /** Starts everything; on failure stops what had started and rethrows. */
@@ -543,7 +580,12 @@ public final class StowageService implements AutoCloseable {
     boolean yaml = type.contains("yaml");
     TaskJson.Parsed parsed =
         SubmissionReader.read(
-            ctx.body(), yaml, trace, stager.allowedSources(), stager.allowedOutputs());
+            ctx.body(),
+            yaml,
+            trace,
+            stager.allowedSources(),
+            stager.allowedOutputs(),
+            defaultRequest);
     List<TaskSpec> specs = parsed.specs();
     // Report the body's field errors and the batch's own problems (cycles, unknown ids)
     // together; the store checks the batch again, atomically, when it stores it.

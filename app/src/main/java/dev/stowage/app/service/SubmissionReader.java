@@ -61,21 +61,41 @@ final class SubmissionReader {
   private static final BigInteger MAX_AMOUNT = BigInteger.valueOf(Resources.MAX_AMOUNT);
 
   private final boolean yaml;
+  private final Resources defaults;
   private final List<FieldError> errors = new ArrayList<>();
 
-  private SubmissionReader(boolean yaml) {
+  private SubmissionReader(boolean yaml, Resources defaults) {
     this.yaml = yaml;
+    this.defaults = defaults;
   }
 
-  /** Specs from a body, and every field error in it; a submission with any error is not stored. */
+  /**
+   * As {@link #read(String, boolean, TraceContext, AllowedSources, AllowedSources, Resources)},
+   * with no default request.
+   */
   static TaskJson.Parsed read(
       String body,
       boolean yaml,
       TraceContext trace,
       AllowedSources allowed,
       AllowedSources allowedOutputs) {
+    return read(body, yaml, trace, allowed, allowedOutputs, Resources.NONE);
+  }
+
+  /**
+   * Specs from a body, and every field error in it; a submission with any error is not stored.
+   *
+   * @param defaults what a task that names no amount of a resource requests of it
+   */
+  static TaskJson.Parsed read(
+      String body,
+      boolean yaml,
+      TraceContext trace,
+      AllowedSources allowed,
+      AllowedSources allowedOutputs,
+      Resources defaults) {
     Document doc = Document.read(body, yaml);
-    var reader = new SubmissionReader(yaml);
+    var reader = new SubmissionReader(yaml, defaults);
     reader.errors.addAll(doc.duplicates);
     var specs = reader.tasks(doc.root, trace, allowed, allowedOutputs);
     return new TaskJson.Parsed(specs, reader.errors);
@@ -152,6 +172,7 @@ final class SubmissionReader {
     long[] amounts = new long[4];
     for (int d = 0; d < 4; d++) {
       String name = Resources.DIMENSIONS[d];
+      amounts[d] = defaults.get(d);
       if (f.containsKey(name)) {
         Long v = integer(f.get(name), prefix + name, BigInteger.ZERO, MAX_AMOUNT, "[0, 2^53]");
         amounts[d] = v == null ? 0 : v;

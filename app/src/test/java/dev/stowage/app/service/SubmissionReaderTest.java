@@ -71,6 +71,25 @@ class SubmissionReaderTest {
   }
 
   @Test
+  void aTaskNamingNoCpuOrMemoryRequestsTheDefaultAndAnExplicitAmountStays() {
+    var parsed =
+        SubmissionReader.read(
+            "{\"tasks\": [{\"id\": \"bare\", \"command\": [\"true\"]},"
+                + " {\"id\": \"small\", \"command\": [\"true\"], \"cpuMillis\": 100,"
+                + " \"memoryMiB\": 0}]}",
+            false,
+            null,
+            INPUTS,
+            OUTPUTS,
+            StowageService.Config.DEFAULT_REQUEST);
+    assertThat(parsed.errors()).isEmpty();
+    assertThat(parsed.specs().get(0).resources())
+        .isEqualTo(new dev.stowage.engine.Resources(1000, 1024, 0, 0));
+    assertThat(parsed.specs().get(1).resources())
+        .isEqualTo(new dev.stowage.engine.Resources(100, 0, 0, 0));
+  }
+
+  @Test
   void nullIsNeverAValueAndEachOneIsNamed() {
     assertThat(errors(json("{\"tasks\": null}")))
         .containsExactly(Map.entry("tasks", "must be a list of tasks, got null"));

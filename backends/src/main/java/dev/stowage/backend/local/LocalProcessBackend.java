@@ -54,8 +54,9 @@ public final class LocalProcessBackend implements ClusterBackend {
    * records the exit code.
    */
   private static final String WRAPPER =
-      "records=$1; shift; exec 3< \"$records/env\"; /bin/rm -f \"$records/env\"; \"$@\" <&3"
-          + " 3<&-; code=$?; exec 3<&-; echo \"$code\" > \"$records/exit_code.tmp\" &&"
+      "records=$1; groups=$2; shift 2; for g in $groups; do echo $$ > \"$g\" || { echo \"stowage:"
+          + " cannot join $g\" >&2; exit 125; }; done; exec 3< \"$records/env\"; /bin/rm -f"
+          + " \"$records/env\"; \"$@\" <&3 3<&-; code=$?; exec 3<&-; echo \"$code\" > \"$records/exit_code.tmp\" &&"
           + " /bin/mv -f \"$records/exit_code.tmp\" \"$records/exit_code\"; exit \"$code\"";
 
   /** Runs as the task's user: takes the environment from its input, then runs the program. */
@@ -75,6 +76,7 @@ public final class LocalProcessBackend implements ClusterBackend {
   private final String node;
   private final Clock clock;
   private final TaskIsolation isolation;
+  private final Cgroups cgroups;
   private final Map<AttemptId, Attempt> running = new ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<TaskEvent> events = new ConcurrentLinkedQueue<>();
   private final ScheduledExecutorService timers;
@@ -105,6 +107,10 @@ public final class LocalProcessBackend implements ClusterBackend {
       Path root, Resources capacity, String node, Clock clock, TaskIsolation isolation)
       throws IOException {
     this.isolation = isolation;
+    this.cgroups =
+        isolation.limits()
+            ? Cgroups.detect(Path.of("/sys/fs/cgroup"))
+            : new Cgroups.None("not asked for");
     this.root = root.toAbsolutePath().normalize();
     this.capacity = capacity;
     this.capacities =
@@ -190,9 +196,16 @@ public final class LocalProcessBackend implements ClusterBackend {
       // Written before the start: a directory without it holds only staged inputs, so a restart
       // may launch the attempt; with it but no pid, the process may have started (lost, not new).
       Files.writeString(dir.resolve(LAUNCHING), "");
+      List<Path> groups = cgroups.create(groupOf(id), launch.resources());
       var command =
           new ArrayList<String>(
-              List.of("/bin/sh", "-c", WRAPPER, "stowage-attempt", dir.toString()));
+              List.of(
+                  "/bin/sh",
+                  "-c",
+                  WRAPPER,
+                  "stowage-attempt",
+                  dir.toString(),
+                  Cgroups.joined(groups)));
       if (isolation.runAs() != null) {
         var user = isolation.runAs();
         command.addAll(
@@ -257,12 +270,24 @@ public final class LocalProcessBackend implements ClusterBackend {
         return;
       }
       running.remove(a.id());
+      cgroups.remove(groupOf(a.id()));
       emit(a.id(), stop, null, stop == Kind.TIMED_OUT ? "ran past its timeout" : "stopped");
       return;
     }
     running.remove(a.id());
     Optional<Integer> code = exitCode(a.dir());
-    if (code.isPresent()) {
+    boolean oom = cgroups.oomKilled(groupOf(a.id()));
+    cgroups.remove(groupOf(a.id()));
+    if (oom) {
+      emit(
+          a.id(),
+          Kind.OUT_OF_MEMORY,
+          code.orElse(null),
+          "killed by the kernel for using more than its memory limit of "
+              + a.resources().memoryMiB()
+              + " MiB"
+              + code.map(c -> " (exit code " + c + ")").orElse(""));
+    } else if (code.isPresent()) {
       emit(a.id(), Kind.EXITED, code.get(), "exit code " + code.get());
     } else {
       emit(a.id(), Kind.LOST, null, "the process ended without recording an exit code");
@@ -403,6 +428,16 @@ public final class LocalProcessBackend implements ClusterBackend {
     } catch (java.security.NoSuchAlgorithmException e) {
       throw new IllegalStateException("every JDK has SHA-256", e);
     }
+  }
+
+  /** The attempt's control group's name: its directory's, which tells every attempt apart. */
+  static String groupOf(AttemptId id) {
+    return keyOf(id.taskId()) + "-" + id.attempt();
+  }
+
+  /** Why CPU and memory limits are not enforced on this machine, or empty when they are. */
+  public Optional<String> limitsNotEnforced() {
+    return cgroups.notEnforced();
   }
 
   private Path legacyDirOf(AttemptId id) {

@@ -22,9 +22,10 @@ import java.util.regex.Pattern;
  * @param passEnv names of the service's variables every task gets
  * @param environment the service's environment (for {@code PATH}, {@code LANG} and {@code passEnv})
  * @param runAs the user attempts run as, or null to run as the service's user
+ * @param limits whether to limit each attempt's CPU and memory to its request in a control group
  */
 public record TaskIsolation(
-    List<String> passEnv, Function<String, String> environment, RunAs runAs) {
+    List<String> passEnv, Function<String, String> environment, RunAs runAs, boolean limits) {
   private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
   private static final String DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin";
 
@@ -39,9 +40,9 @@ public record TaskIsolation(
     }
   }
 
-  /** Nothing passed, the service's own user: for tests that do not run as root. */
+  /** Nothing passed, the service's own user, no limits: for tests of what processes do. */
   public static TaskIsolation none() {
-    return new TaskIsolation(List.of(), System::getenv, null);
+    return new TaskIsolation(List.of(), System::getenv, null, false);
   }
 
   /** An unprivileged user, by name and the ids {@code getent passwd} gives it. */

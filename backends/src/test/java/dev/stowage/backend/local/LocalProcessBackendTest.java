@@ -168,7 +168,7 @@ class LocalProcessBackendTest {
             NODE,
             "this-machine",
             Clock.systemUTC(),
-            new TaskIsolation(List.of("SHARED_CONFIG"), service::get, null));
+            new TaskIsolation(List.of("SHARED_CONFIG"), service::get, null, false));
     var id = new AttemptId("env/probe", 1);
     backend.launch(launch(id, null, Map.of("MINE", "it's \"quoted\" $HOME"), "env"));
 
@@ -292,7 +292,8 @@ class LocalProcessBackendTest {
             NODE,
             "this-machine",
             Clock.systemUTC(),
-            new TaskIsolation(List.of(), System::getenv, TaskIsolation.RunAs.lookup("nobody")));
+            new TaskIsolation(
+                List.of(), System::getenv, TaskIsolation.RunAs.lookup("nobody"), false));
     var id = new AttemptId("confined", 1);
     Path work = backend.workDirectory(id).orElseThrow();
     Files.createDirectories(work.resolve("in"));
@@ -315,6 +316,51 @@ class LocalProcessBackendTest {
     assertThat(work.resolve("in/staged.csv")).hasContent("a,b\nmore\n");
     assertThat(Files.getAttribute(work, "unix:uid")).isEqualTo(65534);
     assertThat(Files.getAttribute(backend.dirOf(id).resolve("exit_code"), "unix:uid")).isEqualTo(0);
+  }
+
+  @Test
+  void eachAttemptIsLimitedToItsRequestAndAnOomKillIsReportedAsSuch() throws Exception {
+    backend.close();
+    backend =
+        new LocalProcessBackend(
+            root,
+            NODE,
+            "this-machine",
+            Clock.systemUTC(),
+            new TaskIsolation(List.of(), System::getenv, null, true));
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        backend.limitsNotEnforced().isEmpty(),
+        () -> "control groups are not writable here: " + backend.limitsNotEnforced().get());
+    var limited = new AttemptId("limits/cpu", 1);
+    backend.launch(
+        new Launch(
+            limited,
+            "this-machine",
+            List.of("sh", "-c", "cat /proc/self/cgroup; sleep 1"),
+            Map.of(),
+            new Resources(500, 64, 0, 0),
+            null));
+    assertThat(awaitEnd(limited).exitCode()).isZero();
+    String groups = Files.readString(backend.dirOf(limited).resolve("stdout.log"));
+    String group = LocalProcessBackend.groupOf(limited);
+    assertThat(groups).containsPattern(":cpu[^:]*:/.*stowage/" + group + "\n");
+    assertThat(groups).containsPattern(":memory:/.*stowage/" + group + "\n");
+
+    var hungry = new AttemptId("limits/memory", 1);
+    backend.launch(
+        new Launch(
+            hungry,
+            "this-machine",
+            // tail keeps a line without end in memory: 256 MB of it, against a 16 MiB limit.
+            List.of("sh", "-c", "head -c 268435456 /dev/zero | tail -n 1 > /dev/null"),
+            Map.of(),
+            new Resources(1000, 16, 0, 0),
+            null));
+    TaskEvent end = awaitEnd(hungry);
+    assertThat(end.kind()).isEqualTo(Kind.OUT_OF_MEMORY);
+    assertThat(end.message())
+        .startsWith("killed by the kernel for using more than its memory limit of 16 MiB");
+    assertThat(Path.of("/sys/fs/cgroup/memory")).isDirectory();
   }
 
   private static Launch launch(
