@@ -234,6 +234,26 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   @Override
+  public synchronized boolean unassign(String id, TaskState from, Instant now) {
+    if (from != TaskState.ASSIGNED && from != TaskState.STAGING) {
+      throw new IllegalArgumentException("only a task not yet launched is unassigned, not " + from);
+    }
+    StoredTask t = tasks.get(id);
+    if (t == null || t.state() != from) {
+      return false;
+    }
+    put(
+        t,
+        TaskState.QUEUED,
+        Math.max(0, t.attempt() - 1),
+        null,
+        t.pendingDependencies(),
+        null,
+        now);
+    return true;
+  }
+
+  @Override
   public synchronized boolean transition(String id, TaskState from, TaskState to, Instant now) {
     if (!from.canMoveTo(to)) {
       throw new IllegalArgumentException(

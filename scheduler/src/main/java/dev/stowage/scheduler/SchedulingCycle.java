@@ -711,7 +711,10 @@ public final class SchedulingCycle {
       switch (status.kind()) {
         case NOT_LAUNCHED -> {
           if (state == TaskState.ASSIGNED || state == TaskState.STAGING) {
-            store.requeue(t.id(), state, now, now);
+            if (stager != null) {
+              backend.workDirectory(attempt).ifPresent(stager::discardPartial);
+            }
+            store.unassign(t.id(), state, now);
           } else {
             failAttempt(
                 attempt,

@@ -42,6 +42,12 @@ public interface Stager extends AutoCloseable {
     return java.util.Optional.empty();
   }
 
+  /**
+   * Removes what an interrupted staging left in a work directory (files under their temporary
+   * names), so that a restart leaves no partial copies behind.
+   */
+  default void discardPartial(Path workDirectory) {}
+
   /** Results since the last call, oldest first. */
   List<Result> drainResults();
 

@@ -101,6 +101,13 @@ public interface TaskStore {
   boolean requeue(String id, TaskState from, Instant notBefore, Instant now);
 
   /**
+   * An attempt that never started (its placement or staging cut short by a restart) goes back to
+   * queued and does not count: its attempt number is given back, so the next placement is that
+   * attempt again and a task allowed one attempt still gets it.
+   */
+  boolean unassign(String id, TaskState from, Instant now);
+
+  /**
    * Moves a task from {@code from} to {@code to} if it is still in {@code from}; returns whether it
    * moved. Success releases dependants whose last dependency this was; failure (out of attempts)
    * and cancellation make every task that depends on it, directly or not, upstream_failed.

@@ -256,6 +256,9 @@ class SchedulingCycleTest {
 
     assertThat(checked).isEqualTo(4);
     assertThat(state("never-launched")).isEqualTo(TaskState.QUEUED);
+    assertThat(store.get("never-launched").orElseThrow().attempt())
+        .as("the attempt that never started is given back")
+        .isEqualTo(1);
     assertThat(state("still-running")).isEqualTo(TaskState.RUNNING);
     assertThat(state("finished")).isEqualTo(TaskState.SUCCEEDED);
     assertThat(state("lost")).as("lost, and out of attempts").isEqualTo(TaskState.FAILED);
@@ -391,6 +394,12 @@ class SchedulingCycleTest {
     final List<AttemptId> asked = new ArrayList<>();
     final List<AttemptId> collecting = new ArrayList<>();
     final List<Result> results = new ArrayList<>();
+    final List<java.nio.file.Path> discarded = new ArrayList<>();
+
+    @Override
+    public void discardPartial(java.nio.file.Path dir) {
+      discarded.add(dir);
+    }
 
     @Override
     public void stage(AttemptId attempt, List<StagedInput> inputs, java.nio.file.Path dir) {
@@ -420,6 +429,44 @@ class SchedulingCycleTest {
     return task(id, 1000)
         .withInputs(List.of(new StagedInput("file:///data/" + id, "in/" + id)))
         .withRetry(new RetryPolicy(2, java.time.Duration.ZERO, java.time.Duration.ZERO));
+  }
+
+  @Test
+  void aStagingCutShortByARestartIsNotAnAttemptAndLeavesNoPartialFiles() {
+    backend.free = new Resources(4000, 8192, 100_000, 0);
+    backend.workRoot = java.nio.file.Path.of("/work");
+    var stager = new ScriptedStager();
+    var before =
+        new SchedulingCycle(
+            store, backend, stager, Matcher.fast(), MatchMode.PACK, 100, clock, tracing.get("t"));
+    store.submit(
+        List.of(task("once", 100).withInputs(List.of(new StagedInput("file:///data/x", "x")))),
+        clock.instant());
+    before.runOnce();
+    assertThat(state("once")).isEqualTo(TaskState.STAGING);
+
+    // The service dies mid-staging; the new one finds no launch of attempt 1.
+    var attempt = new AttemptId("once", 1);
+    backend.statuses.put(
+        attempt, new TaskEvent(attempt, Kind.NOT_LAUNCHED, null, "", Instant.EPOCH));
+    var after =
+        new SchedulingCycle(
+            store, backend, stager, Matcher.fast(), MatchMode.PACK, 100, clock, tracing.get("t"));
+    after.reconcile();
+
+    assertThat(stager.discarded).containsExactly(java.nio.file.Path.of("/work/once-1"));
+    assertThat(store.get("once").orElseThrow().attempt()).isZero();
+    after.runOnce();
+    assertThat(stager.asked).containsExactly(attempt, attempt);
+    stager.results.add(new Stager.Result(attempt, true, ""));
+    after.runOnce();
+    backend.report(attempt, Kind.STARTED, null);
+    backend.report(attempt, Kind.EXITED, 0);
+    after.runOnce();
+
+    StoredTask done = store.get("once").orElseThrow();
+    assertThat(done.state()).isEqualTo(TaskState.SUCCEEDED);
+    assertThat(done.attempt()).as("one attempt, as its policy allows").isEqualTo(1);
   }
 
   @Test

@@ -37,6 +37,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * while it runs.
  */
 public final class DataStager implements Stager {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(DataStager.class);
+
   static final AttributeKey<Long> FILES = AttributeKey.longKey("stowage.staging.files");
   static final AttributeKey<Long> SKIPPED = AttributeKey.longKey("stowage.staging.files_skipped");
   static final AttributeKey<Long> BYTES = AttributeKey.longKey("stowage.staging.bytes");
@@ -160,6 +162,26 @@ public final class DataStager implements Stager {
         Phase.INPUTS,
         "stage_inputs",
         listener -> mover.stage(copy, workDirectory, options.allowed(), listener));
+  }
+
+  /** Deletes every file a copy left under its temporary name ({@code .NAME.stowage-part}). */
+  @Override
+  public void discardPartial(Path workDirectory) {
+    if (!java.nio.file.Files.isDirectory(workDirectory, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    try (var files = java.nio.file.Files.walk(workDirectory)) {
+      for (Path p : (Iterable<Path>) files::iterator) {
+        String name = p.getFileName().toString();
+        if (name.startsWith(".")
+            && name.endsWith(".stowage-part")
+            && java.nio.file.Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+          java.nio.file.Files.deleteIfExists(p);
+        }
+      }
+    } catch (java.io.IOException | java.io.UncheckedIOException e) {
+      LOG.warn("could not remove partial copies in {}: {}", workDirectory, e.getMessage());
+    }
   }
 
   @Override

@@ -46,6 +46,28 @@ class DataStagerTest {
   }
 
   @Test
+  void whatAnInterruptedStagingLeftUnderTemporaryNamesIsDiscardedAndNothingElse() throws Exception {
+    Path work = tmp.resolve("work/attempt-1");
+    Files.createDirectories(work.resolve("in/deep"));
+    Path part = Files.writeString(work.resolve(".big.bin.stowage-part"), "half of it");
+    Path deepPart = Files.writeString(work.resolve("in/deep/.x.stowage-part"), "some");
+    Path whole = Files.writeString(work.resolve("in/done.csv"), "a,b\n");
+    Path lookalike = Files.writeString(work.resolve("notes.stowage-part"), "a user's file");
+
+    try (var stager =
+        new DataStager(
+            DataStager.Options.defaults(allowed, AllowedSources.forOutputs(List.of())))) {
+      stager.discardPartial(work);
+      stager.discardPartial(tmp.resolve("no-such-directory"));
+    }
+
+    assertThat(part).doesNotExist();
+    assertThat(deepPart).doesNotExist();
+    assertThat(whole).hasContent("a,b\n");
+    assertThat(lookalike).exists();
+  }
+
+  @Test
   void filesAndDirectoriesLandWholeUnderTheirDestinations() throws Exception {
     Path data = Files.writeString(tmp.resolve("data/data.csv"), "a,b\n1,2\n");
     Path tree = Files.createDirectories(tmp.resolve("data/tree/sub"));

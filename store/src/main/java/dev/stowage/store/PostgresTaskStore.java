@@ -511,6 +511,26 @@ public final class PostgresTaskStore implements TaskStore {
   }
 
   @Override
+  public boolean unassign(String id, TaskState from, Instant now) {
+    if (from != TaskState.ASSIGNED && from != TaskState.STAGING) {
+      throw new IllegalArgumentException("only a task not yet launched is unassigned, not " + from);
+    }
+    return inTransaction(
+        c -> {
+          try (PreparedStatement q =
+              c.prepareStatement(
+                  "update tasks set state = 'queued', offer = null, not_before = null,"
+                      + " attempt = greatest(attempt - 1, 0), updated_at = ? where id = ? and"
+                      + " state = ?")) {
+            q.setTimestamp(1, Timestamp.from(now));
+            q.setString(2, id);
+            q.setString(3, from.label());
+            return q.executeUpdate() == 1;
+          }
+        });
+  }
+
+  @Override
   public boolean transition(String id, TaskState from, TaskState to, Instant now) {
     if (!from.canMoveTo(to)) {
       throw new IllegalArgumentException(
