@@ -26,6 +26,7 @@ public final class Main implements Runnable {
           TaskCommands.Cancel.class,
           TaskCommands.Why.class,
           TokensCommand.class,
+          PurgeCommand.class,
           StageCommand.class,
           GenerateCommand.class,
           MatchCommand.class,

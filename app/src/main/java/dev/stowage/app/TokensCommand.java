@@ -8,7 +8,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.concurrent.Callable;
-import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -43,8 +42,6 @@ final class TokensCommand implements Runnable {
       mixinStandardHelpOptions = true,
       description = "Create a token and print its secret, once: keep it.")
   static final class Create implements Callable<Integer> {
-    private static final Pattern LIFETIME = Pattern.compile("([1-9][0-9]*)([smhd])");
-
     @Spec picocli.CommandLine.Model.CommandSpec spec;
 
     @Parameters(index = "0", description = "The token's name, as the audit log will show it.")
@@ -88,19 +85,11 @@ final class TokensCommand implements Runnable {
     }
 
     private Duration lifetime(String text) {
-      var m = LIFETIME.matcher(text);
-      if (!m.matches()) {
-        throw new picocli.CommandLine.ParameterException(
-            spec.commandLine(),
-            "--expires-in must be a positive number and a unit (s, m, h, d), got '" + text + "'");
+      try {
+        return Durations.parse("--expires-in", text, false);
+      } catch (IllegalArgumentException e) {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
       }
-      long n = Long.parseLong(m.group(1));
-      return switch (m.group(2)) {
-        case "s" -> Duration.ofSeconds(n);
-        case "m" -> Duration.ofMinutes(n);
-        case "h" -> Duration.ofHours(n);
-        default -> Duration.ofDays(n);
-      };
     }
   }
 

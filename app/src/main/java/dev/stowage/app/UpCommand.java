@@ -147,6 +147,15 @@ final class UpCommand implements Callable<Integer> {
   long defaultMemoryMiB;
 
   @Option(
+      names = "--keep-work-dirs",
+      defaultValue = "7d",
+      description =
+          "How long a finished task's work directory (its inputs, outputs and logs) stays, then"
+              + " it is removed: 12h, 7d, or 'forever'. Default: ${DEFAULT-VALUE}. 'stowage purge'"
+              + " removes them sooner.")
+  String keepWorkDirs;
+
+  @Option(
       names = "--pass-env",
       split = ",",
       paramLabel = "NAME",
@@ -245,6 +254,17 @@ final class UpCommand implements Callable<Integer> {
     return 0;
   }
 
+  private Duration keepWork() {
+    if (keepWorkDirs.equals("forever")) {
+      return null;
+    }
+    try {
+      return Durations.parse("--keep-work-dirs", keepWorkDirs, true);
+    } catch (IllegalArgumentException e) {
+      throw usage(e.getMessage() + ", or 'forever'");
+    }
+  }
+
   private Resources defaultRequest() {
     try {
       return new Resources(defaultCpuMillis, defaultMemoryMiB, 0, 0);
@@ -279,7 +299,8 @@ final class UpCommand implements Callable<Integer> {
                 ? null
                 : withOverrides(LocalProcessBackend.detectCapacity(data.resolve("work")), capacity),
             passEnv,
-            runAs);
+            runAs,
+            keepWork());
       }
       case "sim" -> {
         if ((simNodes == null) == (simOffers == null)) {

@@ -124,6 +124,36 @@ class ServiceCommandsTest {
   }
 
   @Test
+  void purgeRemovesFinishedTasksWorkDirectoriesAndKeepsTheTasks() throws Exception {
+    Path file =
+        Files.writeString(
+            tmp.resolve("purge.json"),
+            "{\"id\": \"purge/me\", \"command\": [\"sh\", \"-c\", \"echo kept > out.txt\"]}");
+    assertThat(run("submit", file.toString(), "--url", service.url()).exit()).isZero();
+    awaitState("purge/me", "succeeded");
+    Path dirs = tmp.resolve("data/work");
+    try (var listing = Files.list(dirs)) {
+      assertThat(listing.map(p -> p.getFileName().toString()))
+          .anyMatch(n -> n.startsWith("purge_me-"));
+    }
+
+    assertThat(run("purge", "--older-than", "1d", "--url", service.url()).out())
+        .isEqualTo("removed the work directories of 0 finished tasks\n");
+    MainTest.Run purged = run("purge", "--url", service.url());
+    assertThat(purged.exit()).as(purged.err()).isZero();
+    assertThat(purged.out())
+        .matches("removed the work directories of [1-9][0-9]* finished tasks?\n");
+    try (var listing = Files.list(dirs)) {
+      assertThat(listing.map(p -> p.getFileName().toString()))
+          .noneMatch(n -> n.startsWith("purge_me-"));
+    }
+    assertThat(run("status", "purge/me", "--url", service.url()).out())
+        .startsWith("purge/me: succeeded");
+    assertThat(run("purge", "--older-than", "soon", "--url", service.url()).err())
+        .startsWith("stowage: --older-than must be a number and a unit (s, m, h, d), got 'soon'");
+  }
+
+  @Test
   void tokensAreCreatedListedAndRevokedFromTheCommandLine() throws Exception {
     MainTest.Run created =
         run("tokens", "create", "cli-ci", "--role", "reader", "--url", service.url());

@@ -59,4 +59,14 @@ public interface ClusterBackend extends AutoCloseable {
 
   @Override
   void close();
+
+  /**
+   * Removes what this backend keeps of finished tasks (work directories, logs): of the task ids it
+   * holds anything for, {@code removable} answers which may go. Returns how many tasks' it removed;
+   * a backend that keeps nothing removes nothing.
+   */
+  default int removeFinished(
+      java.util.function.Function<java.util.Collection<String>, java.util.Set<String>> removable) {
+    return 0;
+  }
 }

@@ -218,15 +218,23 @@ public final class StowageService implements AutoCloseable {
      * @param passEnv the service's variables every task gets (none else of its environment)
      * @param runAs the user attempts run as when the service runs as root ({@code nobody} when
      *     null); ignored otherwise
+     * @param keepWork how long a finished task's work directories stay; null until purged
      */
-    record Local(dev.stowage.engine.Resources capacity, List<String> passEnv, String runAs)
+    record Local(
+        dev.stowage.engine.Resources capacity,
+        List<String> passEnv,
+        String runAs,
+        Duration keepWork)
         implements Cluster {
+      /** Seven days, then a finished task's work directories go. */
+      public static final Duration KEEP_WORK = Duration.ofDays(7);
+
       public Local {
         passEnv = passEnv == null ? List.of() : List.copyOf(passEnv);
       }
 
       public Local(dev.stowage.engine.Resources capacity) {
-        this(capacity, List.of(), null);
+        this(capacity, List.of(), null, KEEP_WORK);
       }
     }
 
@@ -246,6 +254,7 @@ public final class StowageService implements AutoCloseable {
 
   // Set one by one as they start, so that a failed start stops exactly what had started.
   private DataDirectoryLock lock;
+  private WorkRetention retention;
   private EmbeddedPostgres embedded;
   private Database database;
   private ClusterBackend backend;
@@ -292,7 +301,7 @@ public final class StowageService implements AutoCloseable {
                     adminTokenFile));
     backend =
         switch (config.cluster()) {
-          case Cluster.Local(var capacity, var passEnv, var runAs) -> {
+          case Cluster.Local(var capacity, var passEnv, var runAs, var keepWork) -> {
             Path work = data.resolve("work");
             var local =
                 new LocalProcessBackend(
@@ -309,10 +318,14 @@ public final class StowageService implements AutoCloseable {
                             "CPU and memory limits are not enforced: tasks may use more than"
                                 + " they request ({})",
                             why));
+            retention = new WorkRetention(store, local, clock, keepWork);
             yield local;
           }
           case Cluster.Simulated(var nodes) -> new SimulatedCluster(nodes, clock);
         };
+    if (retention == null) {
+      retention = new WorkRetention(store, backend, clock, null);
+    }
     var otel = telemetry.openTelemetry();
     var allowed = AllowedSources.of(config.allowedSources());
     var allowedOutputs = AllowedSources.forOutputs(config.allowedOutputs());
@@ -465,6 +478,7 @@ public final class StowageService implements AutoCloseable {
               config.routes.get("/api/tokens", this::listTokens, Access.ADMIN);
               config.routes.post("/api/tokens/{name}/revoke", this::revokeToken, Access.ADMIN);
               config.routes.get("/api/audit", this::auditLog, Access.ADMIN);
+              config.routes.post("/api/purge", this::purge, Access.ADMIN);
               config.routes.get(
                   "/api/openapi.json",
                   ctx ->
@@ -852,6 +866,50 @@ public final class StowageService implements AutoCloseable {
         AuditEntry.of(clock.instant(), ApiGuard.token(ctx).name(), action, target, detail));
   }
 
+  /** Removes finished tasks' work directories now: {@code {"olderThanSeconds": N}}, default 0. */
+  private void purge(Context ctx) {
+    long olderThan = 0;
+    if (!ctx.body().isBlank()) {
+      com.fasterxml.jackson.databind.JsonNode body;
+      try {
+        body = TaskJson.MAPPER.readTree(ctx.body());
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        throw invalid("body", "not JSON: " + e.getOriginalMessage());
+      }
+      var errors = new java.util.ArrayList<InvalidSubmissionException.FieldError>();
+      if (body == null || !body.isObject()) {
+        throw invalid("body", "expected {\"olderThanSeconds\": N}");
+      }
+      body.fieldNames()
+          .forEachRemaining(
+              f -> {
+                if (!f.equals("olderThanSeconds")) {
+                  errors.add(
+                      new InvalidSubmissionException.FieldError(
+                          f, "unknown field (expected olderThanSeconds)"));
+                }
+              });
+      var n = body.get("olderThanSeconds");
+      if (n != null && (!n.isIntegralNumber() || n.asLong() < 0)) {
+        errors.add(
+            new InvalidSubmissionException.FieldError(
+                "olderThanSeconds", "must be a whole number of seconds, 0 or more, got " + n));
+      } else if (n != null) {
+        olderThan = n.asLong();
+      }
+      if (!errors.isEmpty()) {
+        throw new InvalidSubmissionException(errors);
+      }
+    }
+    int removed = retention.purge(Duration.ofSeconds(olderThan));
+    audit(
+        ctx,
+        "purge",
+        "",
+        removed + " task(s)' work directories, finished " + olderThan + " s ago or more");
+    ctx.json(Map.of("removed", removed));
+  }
+
   private void whoami(Context ctx) {
     ctx.json(TokenJson.view(ApiGuard.token(ctx)));
   }
@@ -925,6 +983,9 @@ public final class StowageService implements AutoCloseable {
     }
     if (stager != null) {
       stager.close();
+    }
+    if (retention != null) {
+      retention.close();
     }
     if (backend != null) {
       backend.close();

@@ -430,6 +430,72 @@ public final class LocalProcessBackend implements ClusterBackend {
     }
   }
 
+  /**
+   * Removes the directories of finished tasks, {@code ROOT/<task key>} with every attempt, as
+   * {@code removable} picks them among the ids their {@code task-id} files name. A task with an
+   * attempt still watched here is never offered.
+   */
+  @Override
+  public int removeFinished(
+      java.util.function.Function<java.util.Collection<String>, java.util.Set<String>> removable) {
+    var byId = new java.util.LinkedHashMap<String, Path>();
+    var busy = new java.util.HashSet<String>();
+    running.keySet().forEach(a -> busy.add(a.taskId()));
+    try (var dirs = Files.newDirectoryStream(root, Files::isDirectory)) {
+      for (Path dir : dirs) {
+        Path idFile = dir.resolve("task-id");
+        if (Files.isRegularFile(idFile, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+          String id = Files.readString(idFile, StandardCharsets.UTF_8).strip();
+          if (!busy.contains(id) && dir.getFileName().toString().equals(keyOf(id))) {
+            byId.put(id, dir);
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    int removed = 0;
+    var ids = new ArrayList<>(byId.keySet());
+    for (int from = 0; from < ids.size(); from += 500) {
+      for (String id : removable.apply(ids.subList(from, Math.min(ids.size(), from + 500)))) {
+        Path dir = byId.get(id);
+        if (dir != null && deleteTree(dir)) {
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+
+  /** Deletes a directory and all in it; a link is removed, never followed. */
+  private static boolean deleteTree(Path dir) {
+    try {
+      Files.walkFileTree(
+          dir,
+          new java.nio.file.SimpleFileVisitor<>() {
+            @Override
+            public java.nio.file.FileVisitResult visitFile(
+                Path file, java.nio.file.attribute.BasicFileAttributes attrs) throws IOException {
+              Files.delete(file);
+              return java.nio.file.FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public java.nio.file.FileVisitResult postVisitDirectory(Path d, IOException e)
+                throws IOException {
+              if (e != null) {
+                throw e;
+              }
+              Files.delete(d);
+              return java.nio.file.FileVisitResult.CONTINUE;
+            }
+          });
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   /** The attempt's control group's name: its directory's, which tells every attempt apart. */
   static String groupOf(AttemptId id) {
     return keyOf(id.taskId()) + "-" + id.attempt();

@@ -363,6 +363,36 @@ class LocalProcessBackendTest {
     assertThat(Path.of("/sys/fs/cgroup/memory")).isDirectory();
   }
 
+  @Test
+  void finishedTasksDirectoriesGoWhenPickedAndARunningOnesNeverIsOffered() throws Exception {
+    var done = new AttemptId("retention/done", 1);
+    var kept = new AttemptId("retention/kept", 1);
+    var busy = new AttemptId("retention/busy", 1);
+    backend.launch(launch(done, null, Map.of(), "sh", "-c", "echo done > out.txt"));
+    backend.launch(launch(kept, null, Map.of(), "true"));
+    awaitEnd(done);
+    awaitEnd(kept);
+    backend.launch(launch(busy, null, Map.of(), "sleep", "5"));
+    Files.createDirectories(root.resolve("not-a-task"));
+    var offered = new java.util.ArrayList<String>();
+
+    int removed =
+        backend.removeFinished(
+            ids -> {
+              offered.addAll(ids);
+              return java.util.Set.of("retention/done", "retention/busy", "ghost");
+            });
+
+    assertThat(removed).isEqualTo(1);
+    assertThat(offered).containsExactlyInAnyOrder("retention/done", "retention/kept");
+    assertThat(backend.dirOf(done).getParent()).doesNotExist();
+    assertThat(backend.dirOf(kept)).isDirectory();
+    assertThat(backend.dirOf(busy)).isDirectory();
+    assertThat(root.resolve("not-a-task")).isDirectory();
+    backend.kill(busy);
+    awaitEnd(busy);
+  }
+
   private static Launch launch(
       AttemptId id, Duration timeout, Map<String, String> env, String... command) {
     return new Launch(id, "this-machine", List.of(command), env, Resources.NONE, timeout);
