@@ -29,6 +29,20 @@ final class ServiceClient {
     return send(HttpRequest.newBuilder(URI.create(url + path)).GET());
   }
 
+  HttpResponse<byte[]> getBytes(String path) throws IOException, InterruptedException {
+    var request = HttpRequest.newBuilder(URI.create(url + path)).GET();
+    if (token != null) {
+      request.header("Authorization", "Bearer " + token);
+    }
+    try {
+      return http.send(
+          request.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofByteArray());
+    } catch (ConnectException e) {
+      throw new IllegalArgumentException(
+          "no Stowage service at " + url + " (start one with ./stowage up, or pass --url)");
+    }
+  }
+
   HttpResponse<String> post(String path, String json) throws IOException, InterruptedException {
     return post(path, json, "application/json");
   }

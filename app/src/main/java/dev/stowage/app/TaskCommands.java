@@ -89,8 +89,17 @@ final class TaskCommands {
     }
   }
 
-  @Command(name = "logs", mixinStandardHelpOptions = true, description = "Print a task's output.")
+  @Command(
+      name = "logs",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Print a task's output: its last MiB, saying so when there is more (--full for all of"
+            + " it), or follow it as it grows (-f) until the task ends."
+      })
   static final class Logs implements Callable<Integer> {
+    /** Bytes per request when reading a log whole or following it. */
+    static final int CHUNK = 4 << 20;
+
     @Spec picocli.CommandLine.Model.CommandSpec spec;
 
     @Parameters(index = "0", description = "The task id.")
@@ -102,21 +111,135 @@ final class TaskCommands {
     @Option(names = "--attempt", description = "Which attempt (default: the latest).")
     Integer attempt;
 
+    @Option(names = "--full", description = "All of the log, however large.")
+    boolean full;
+
+    @Option(
+        names = {"-f", "--follow"},
+        description = "Keep printing what the task writes until it has ended.")
+    boolean follow;
+
+    @Option(
+        names = "--poll-ms",
+        defaultValue = "500",
+        hidden = true,
+        description = "How often -f asks for more.")
+    long pollMillis;
+
     @Mixin ServiceUrl service;
 
     @Override
     public Integer call() throws Exception {
+      ServiceClient client = service.client();
       String query = path(id) + "/logs?stream=" + (stderr ? "stderr" : "stdout");
       if (attempt != null) {
         query += "&attempt=" + attempt;
       }
-      HttpResponse<String> response = service.client().get(query);
-      if (response.statusCode() != 200) {
-        return failed(spec, response);
+      var out = new Utf8Out(spec.commandLine().getOut());
+      HttpResponse<byte[]> first =
+          client.getBytes(query + (full ? "&from=0&maxBytes=" + CHUNK : ""));
+      if (first.statusCode() != 200) {
+        return failedBytes(first);
       }
-      spec.commandLine().getOut().print(response.body());
-      spec.commandLine().getOut().flush();
+      out.write(first.body());
+      long size = header(first, "Stowage-Log-Size");
+      long next = header(first, "Stowage-Log-From") + first.body().length;
+      if (!full && !follow && next - first.body().length > 0) {
+        spec.commandLine()
+            .getErr()
+            .printf(
+                "stowage: the last %s of %s shown; --full prints all of it%n",
+                mib(first.body().length), mib(size));
+      }
+      while (full && next < size) {
+        HttpResponse<byte[]> more = client.getBytes(query + "&from=" + next + "&maxBytes=" + CHUNK);
+        if (more.statusCode() != 200) {
+          return failedBytes(more);
+        }
+        out.write(more.body());
+        next += more.body().length;
+        if (more.body().length == 0) {
+          break;
+        }
+      }
+      while (follow) {
+        HttpResponse<byte[]> more = client.getBytes(query + "&from=" + next + "&maxBytes=" + CHUNK);
+        if (more.statusCode() != 200) {
+          return failedBytes(more);
+        }
+        out.write(more.body());
+        next += more.body().length;
+        if (more.body().length == 0) {
+          // Nothing new: done once the task has ended (its log is then complete).
+          HttpResponse<String> task = client.get(path(id));
+          if (task.statusCode() != 200) {
+            return failed(spec, task);
+          }
+          String state = JSON.readTree(task.body()).path("state").asText();
+          if (ENDED.contains(state)
+              || (attempt != null
+                  && JSON.readTree(task.body()).path("attempt").asInt() > attempt)) {
+            HttpResponse<byte[]> last =
+                client.getBytes(query + "&from=" + next + "&maxBytes=" + CHUNK);
+            out.write(last.body());
+            break;
+          }
+          Thread.sleep(pollMillis);
+        }
+      }
+      out.flush();
       return 0;
+    }
+
+    private static final java.util.Set<String> ENDED =
+        java.util.Set.of("succeeded", "failed", "cancelled", "upstream_failed");
+
+    private int failedBytes(HttpResponse<byte[]> response) throws Exception {
+      JsonNode body = JSON.readTree(response.body());
+      spec.commandLine()
+          .getErr()
+          .printf(
+              "stowage: %s%n",
+              body.path("error").asText(new String(response.body(), StandardCharsets.UTF_8)));
+      return Main.BAD_INPUT;
+    }
+
+    private static long header(HttpResponse<?> response, String name) {
+      return response.headers().firstValue(name).map(Long::parseLong).orElse(0L);
+    }
+
+    private static String mib(long bytes) {
+      return String.format(java.util.Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
+    }
+  }
+
+  /** Bytes printed as UTF-8 text, a character split between two reads kept for the next. */
+  static final class Utf8Out {
+    private final java.io.PrintWriter out;
+    private final java.nio.charset.CharsetDecoder decoder =
+        StandardCharsets.UTF_8
+            .newDecoder()
+            .onMalformedInput(java.nio.charset.CodingErrorAction.REPLACE)
+            .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPLACE);
+    private java.nio.ByteBuffer pending = java.nio.ByteBuffer.allocate(0);
+
+    Utf8Out(java.io.PrintWriter out) {
+      this.out = out;
+    }
+
+    void write(byte[] bytes) {
+      var in = java.nio.ByteBuffer.allocate(pending.remaining() + bytes.length);
+      in.put(pending).put(bytes).flip();
+      var chars = java.nio.CharBuffer.allocate(in.remaining() + 1);
+      decoder.decode(in, chars, false);
+      chars.flip();
+      out.append(chars);
+      out.flush();
+      pending = in.slice();
+    }
+
+    void flush() {
+      out.flush();
     }
   }
 

@@ -124,6 +124,44 @@ class ServiceCommandsTest {
   }
 
   @Test
+  void logsSayWhenTheyAreCutPrintWholeWithFullAndFollowATaskToItsEnd() throws Exception {
+    Path big =
+        Files.writeString(
+            tmp.resolve("big-log.json"),
+            "{\"id\": \"logs/big\", \"command\": [\"sh\", \"-c\", \"head -c 1500000"
+                + " /dev/zero | tr '\\\\000' a; echo; echo end\"]}");
+    assertThat(run("submit", big.toString(), "--url", service.url()).exit()).isZero();
+    awaitState("logs/big", "succeeded");
+
+    MainTest.Run tail = run("logs", "logs/big", "--url", service.url());
+    assertThat(tail.out()).hasSize(1 << 20).endsWith("a\nend\n");
+    assertThat(tail.err())
+        .isEqualTo("stowage: the last 1.0 MiB of 1.4 MiB shown; --full prints all of it\n");
+    MainTest.Run whole = run("logs", "logs/big", "--full", "--url", service.url());
+    assertThat(whole.out()).hasSize(1_500_000 + 5).startsWith("aaa").endsWith("a\nend\n");
+    assertThat(whole.err()).isEmpty();
+
+    Path slow =
+        Files.writeString(
+            tmp.resolve("slow-log.json"),
+            "{\"id\": \"logs/slow\", \"command\": [\"sh\", \"-c\", \"for i in 1 2 3; do"
+                + " echo line $i; sleep 0.4; done\"]}");
+    assertThat(run("submit", slow.toString(), "--url", service.url()).exit()).isZero();
+    MainTest.Run followed =
+        run("logs", "logs/slow", "-f", "--poll-ms", "100", "--url", service.url());
+    assertThat(followed.exit()).as(followed.err()).isZero();
+    assertThat(followed.out()).isEqualTo("line 1\nline 2\nline 3\n");
+    assertThat(run("status", "logs/slow", "--url", service.url()).out())
+        .startsWith("logs/slow: succeeded");
+
+    MainTest.Run unknownAfter = run("tasks", "--after", "no/such/task", "--url", service.url());
+    assertThat(unknownAfter.exit()).isEqualTo(Main.BAD_INPUT);
+    assertThat(unknownAfter.err())
+        .isEqualTo(
+            "stowage: after: no task with id 'no/such/task': give the last id of the page before\n");
+  }
+
+  @Test
   void purgeRemovesFinishedTasksWorkDirectoriesAndKeepsTheTasks() throws Exception {
     Path file =
         Files.writeString(

@@ -44,10 +44,24 @@ public interface ClusterBackend extends AutoCloseable {
   TaskEvent status(AttemptId attempt);
 
   /**
-   * The last {@code maxBytes} of an attempt's standard output (or error), or empty if there is none
-   * (yet).
+   * Part of an attempt's standard output (or error): at most {@code maxBytes} from byte {@code
+   * from}, or, with {@code from} negative, the last {@code maxBytes}. Empty, of size 0, when there
+   * is none (yet).
    */
-  String logTail(AttemptId attempt, boolean stderr, int maxBytes);
+  LogSlice log(AttemptId attempt, boolean stderr, long from, int maxBytes);
+
+  /**
+   * Bytes of a log from offset {@code from}, of a log {@code size} bytes long when read: the slice
+   * is the whole log when {@code from} is 0 and it reaches {@code size}.
+   */
+  record LogSlice(long size, long from, byte[] bytes) {
+    public static final LogSlice EMPTY = new LogSlice(0, 0, new byte[0]);
+
+    /** Whether bytes of the log lie before or after this slice. */
+    public boolean partial() {
+      return from > 0 || from + bytes.length < size;
+    }
+  }
 
   /**
    * The directory an attempt will run in, where its inputs must be staged before {@link #launch};

@@ -666,8 +666,8 @@ class SchedulingCycleTest {
     }
 
     @Override
-    public String logTail(AttemptId attempt, boolean stderr, int maxBytes) {
-      return "";
+    public LogSlice log(AttemptId attempt, boolean stderr, long from, int maxBytes) {
+      return LogSlice.EMPTY;
     }
 
     @Override

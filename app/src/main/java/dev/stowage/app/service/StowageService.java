@@ -663,7 +663,12 @@ public final class StowageService implements AutoCloseable {
       }
     }
     int limit = intParam(ctx, "limit", 100, 1, 1000);
-    List<StoredTask> page = store.list(state, ctx.queryParam("after"), limit);
+    String after = ctx.queryParam("after");
+    if (after != null && store.existing(List.of(after)).isEmpty()) {
+      throw invalid(
+          "after", "no task with id '" + after + "': give the last id of the page before");
+    }
+    List<StoredTask> page = store.list(state, after, limit);
     var body = new java.util.LinkedHashMap<String, Object>();
     body.put("tasks", page.stream().map(TaskJson::view).toList());
     body.put("next", page.size() == limit ? page.getLast().id() : null);
@@ -703,6 +708,11 @@ public final class StowageService implements AutoCloseable {
     }
   }
 
+  /**
+   * A log, or part of it: the last {@code maxBytes} (1 MiB) by default, or {@code maxBytes} from
+   * byte {@code from}, for downloading it whole in parts and for following it. Headers say the
+   * log's size, where the part starts, and whether bytes lie outside it.
+   */
   private void logs(Context ctx) {
     StoredTask t = found(ctx);
     int attempt = intParam(ctx, "attempt", Math.max(1, t.attempt()), 1, Math.max(1, t.attempt()));
@@ -711,12 +721,27 @@ public final class StowageService implements AutoCloseable {
       throw invalid("stream", "must be stdout or stderr, got '" + stream + "'");
     }
     int maxBytes = intParam(ctx, "maxBytes", 1 << 20, 1, 16 << 20);
-    ctx.contentType("text/plain; charset=utf-8")
-        .result(
-            t.attempt() == 0
-                ? ""
-                : backend.logTail(
-                    new AttemptId(t.id(), attempt), stream.equals("stderr"), maxBytes));
+    long from = -1;
+    String rawFrom = ctx.queryParam("from");
+    if (rawFrom != null) {
+      try {
+        from = Long.parseLong(rawFrom);
+      } catch (NumberFormatException e) {
+        from = -1;
+      }
+      if (from < 0) {
+        throw invalid("from", "must be a byte offset, 0 or more, got '" + rawFrom + "'");
+      }
+    }
+    ClusterBackend.LogSlice slice =
+        t.attempt() == 0
+            ? ClusterBackend.LogSlice.EMPTY
+            : backend.log(new AttemptId(t.id(), attempt), stream.equals("stderr"), from, maxBytes);
+    ctx.header("Stowage-Log-Size", Long.toString(slice.size()))
+        .header("Stowage-Log-From", Long.toString(slice.from()))
+        .header("Stowage-Log-Truncated", Boolean.toString(slice.partial()))
+        .contentType("text/plain; charset=utf-8")
+        .result(slice.bytes());
   }
 
   private void why(Context ctx) {

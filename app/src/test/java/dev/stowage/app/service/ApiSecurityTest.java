@@ -345,6 +345,32 @@ class ApiSecurityTest {
   }
 
   @Test
+  void theApiDescriptionNamesEveryRouteTheSecurityAndTheNewFields() throws Exception {
+    JsonNode api = json(send("GET", "/api/openapi.json", null, null, Map.of()));
+    var paths = new java.util.ArrayList<String>();
+    api.get("paths").fieldNames().forEachRemaining(paths::add);
+    assertThat(paths)
+        .contains(
+            "/api/tasks",
+            "/api/tasks/{id}/logs",
+            "/api/whoami",
+            "/api/tokens",
+            "/api/tokens/{name}/revoke",
+            "/api/audit",
+            "/api/purge",
+            "/api/traces",
+            "/api/traces/{traceId}",
+            "/metrics");
+    assertThat(api.at("/components/securitySchemes/bearer/scheme").asText()).isEqualTo("bearer");
+    assertThat(api.at("/paths/~1api~1health/get/security").isEmpty()).isTrue();
+    assertThat(api.at("/components/schemas/TaskRequest/properties/outputs/type").asText())
+        .isEqualTo("array");
+    assertThat(api.at("/paths/~1api~1tasks~1{id}~1cancel/post/responses/202/description").asText())
+        .contains("cancelling");
+    assertThat(api.at("/paths/~1api~1tasks/post/responses/409").isMissingNode()).isFalse();
+  }
+
+  @Test
   void javalinsOwnErrorsAreJsonToo() throws Exception {
     var wrongMethod = send("DELETE", "/api/tasks", null, admin, Map.of());
     assertThat(wrongMethod.statusCode()).isEqualTo(405);

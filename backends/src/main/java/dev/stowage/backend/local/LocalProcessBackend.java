@@ -364,16 +364,18 @@ public final class LocalProcessBackend implements ClusterBackend {
   }
 
   @Override
-  public String logTail(AttemptId attempt, boolean stderr, int maxBytes) {
+  public LogSlice log(AttemptId attempt, boolean stderr, long from, int maxBytes) {
     Path file = dirOf(attempt).resolve(stderr ? "stderr.log" : "stdout.log");
     try (var channel = java.nio.channels.FileChannel.open(file)) {
       long size = channel.size();
-      long from = Math.max(0, size - maxBytes);
-      var buffer = java.nio.ByteBuffer.allocate((int) (size - from));
-      channel.read(buffer, from);
-      return new String(buffer.array(), StandardCharsets.UTF_8);
+      long start = from < 0 ? Math.max(0, size - maxBytes) : Math.min(from, size);
+      var buffer = java.nio.ByteBuffer.allocate((int) Math.min(maxBytes, size - start));
+      while (buffer.hasRemaining() && channel.read(buffer, start + buffer.position()) > 0) {
+        // read until full or the end
+      }
+      return new LogSlice(size, start, java.util.Arrays.copyOf(buffer.array(), buffer.position()));
     } catch (java.nio.file.NoSuchFileException e) {
-      return "";
+      return LogSlice.EMPTY;
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
