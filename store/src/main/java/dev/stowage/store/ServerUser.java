@@ -34,15 +34,12 @@ final class ServerUser {
     return new int[] {Integer.parseInt(fields[2]), Integer.parseInt(fields[3])};
   }
 
-  /** Hands {@code path}, and all below it, to the user (links not followed). */
+  /**
+   * Hands {@code path}, and all below it, to the user (links not followed). A path the user owns
+   * already is left as it is: the common case at every start, checked at the top alone.
+   */
   static void handOver(Path path, int uid, int gid) throws IOException {
-    if (Files.getAttribute(path, "unix:uid", LinkOption.NOFOLLOW_LINKS).equals(uid)
-        && !Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)) {
-      return;
-    }
-    if (Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)
-        && Files.getAttribute(path, "unix:uid", LinkOption.NOFOLLOW_LINKS).equals(uid)) {
-      // Already this user's (the common case at every start): the top alone is checked.
+    if (Files.getAttribute(path, "unix:uid", LinkOption.NOFOLLOW_LINKS).equals(uid)) {
       return;
     }
     try (var all = Files.walk(path)) {

@@ -70,6 +70,30 @@ class EmbeddedPostgresTest {
   }
 
   @Test
+  void aClusterThatTrustedEveryConnectionGetsAPasswordAndIsClosedAtItsNextStart() throws Exception {
+    // As an earlier version left it: every local connection trusted, no password file.
+    try (var pg = EmbeddedPostgres.start(data);
+        Connection c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password())) {
+      c.createStatement().execute("create table kept (v text)");
+      c.createStatement().execute("insert into kept values ('from before')");
+      Files.writeString(data.resolve("pg_hba.conf"), "host all all 127.0.0.1/32 trust\n");
+    }
+    Files.delete(data.resolveSibling("pgdata.password"));
+
+    try (var pg = EmbeddedPostgres.start(data)) {
+      assertThat(Files.readString(data.resolveSibling("pgdata.password")).strip())
+          .isEqualTo(pg.password());
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () -> DriverManager.getConnection(pg.jdbcUrl(), pg.user(), "").close())
+          .isInstanceOf(java.sql.SQLException.class);
+      try (Connection c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password())) {
+        assertThat(scalar(c, "select v from kept")).isEqualTo("from before");
+      }
+      assertThat(Files.readString(data.resolve("pg_hba.conf"))).doesNotContain("trust");
+    }
+  }
+
+  @Test
   void aServerLeftRunningByAKilledProcessIsStoppedBeforeANewStart() throws Exception {
     // The first server is never closed, as if its JVM had been killed.
     var orphan = EmbeddedPostgres.start(data);

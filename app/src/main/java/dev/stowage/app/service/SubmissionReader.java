@@ -362,6 +362,28 @@ final class SubmissionReader {
     return null;
   }
 
+  /** As {@link #string}, for an env value, which may be a secret: its error never shows it. */
+  private String secret(Node node, String at) {
+    if (node instanceof Scalar s && !s.isNull() && (s.token() == JsonToken.VALUE_STRING || yaml)) {
+      return string(node, at);
+    }
+    String kind =
+        switch (node) {
+          case Obj o -> "an object";
+          case Arr a -> "a list";
+          case Scalar s when s.isNull() -> "null";
+          case Scalar s
+              when s.token() == JsonToken.VALUE_TRUE || s.token() == JsonToken.VALUE_FALSE ->
+              "a boolean";
+          default -> "a number";
+        };
+    error(
+        at,
+        "must be a string, got " + kind + " (its value is not shown: env may hold secrets)",
+        node);
+    return null;
+  }
+
   private List<String> strings(Node node, String at) {
     if (!(node instanceof Arr arr)) {
       error(at, "must be a list of strings, got " + describe(node), node);
@@ -401,7 +423,7 @@ final class SubmissionReader {
         error(at, "a key may not be empty or hold a NUL character", e.getValue());
         continue;
       }
-      String v = string(e.getValue(), here);
+      String v = env ? secret(e.getValue(), here) : string(e.getValue(), here);
       if (v != null) {
         out.put(key, v);
       }

@@ -101,8 +101,17 @@ class SubmissionReaderTest {
         .containsOnly(
             Map.entry("name", "must be a string, got null"),
             Map.entry("command[1]", "must be a string, got null"),
-            Map.entry("env.X", "must be a string, got null"),
+            Map.entry(
+                "env.X",
+                "must be a string, got null (its value is not shown: env may hold secrets)"),
             Map.entry("dependsOn[0]", "must be a string, got null"));
+    assertThat(
+            errors(
+                json("{\"id\": \"s\", \"command\": [\"true\"], \"env\": {\"API_KEY\": 81726354}}")))
+        .containsExactly(
+            Map.entry(
+                "env.API_KEY",
+                "must be a string, got a number (its value is not shown: env may hold secrets)"));
     assertThat(errors(json("{\"tasks\": [null]}")))
         .containsExactly(Map.entry("tasks[0]", "must be a task object, got null"));
     assertThatThrownBy(() -> yaml("~"))
@@ -116,7 +125,10 @@ class SubmissionReaderTest {
     assertThat(errors(yaml("id: y\ncommand: [echo, ~]\nenv:\n  X:\n")))
         .containsExactly(
             Map.entry("command[1]", "must be a string, got null (line 2)"),
-            Map.entry("env.X", "must be a string, got null (line 4)"));
+            Map.entry(
+                "env.X",
+                "must be a string, got null (its value is not shown: env may hold secrets) (line"
+                    + " 4)"));
   }
 
   @Test
