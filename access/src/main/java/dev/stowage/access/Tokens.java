@@ -18,9 +18,22 @@ public final class Tokens {
   /** Every secret starts with this, so that a leaked one is recognisable in a scan. */
   static final String PREFIX = "stw_";
 
+  /**
+   * Tokens recently seen, by hash: every request would otherwise cost a database read. Revoking
+   * through {@link #revoke} drops a token at once; a change made elsewhere is seen within {@link
+   * #REMEMBERED}. Only issued tokens are remembered, so guesses cannot fill it.
+   */
+  static final java.time.Duration REMEMBERED = java.time.Duration.ofSeconds(5);
+
+  private static final int REMEMBERED_MAX = 10_000;
+
+  private record Seen(ApiToken token, Instant at) {}
+
   private final AccessStore store;
   private final Clock clock;
   private final SecureRandom random = new SecureRandom();
+  private final java.util.concurrent.ConcurrentHashMap<String, Seen> seen =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   public Tokens(AccessStore store, Clock clock) {
     this.store = store;
@@ -76,18 +89,37 @@ public final class Tokens {
       return new Authentication.Refused(
           "the Authorization header must be 'Bearer <token>', got a '" + parts[0] + "' scheme");
     }
-    var token = store.tokenByHash(hash(parts[1].strip()));
-    if (token.isEmpty()) {
-      return new Authentication.Refused("the token is not one this service issued");
+    String hash = hash(parts[1].strip());
+    Instant now = clock.instant();
+    Seen known = seen.get(hash);
+    ApiToken t;
+    if (known != null && known.at().plus(REMEMBERED).isAfter(now)) {
+      t = known.token();
+    } else {
+      var token = store.tokenByHash(hash);
+      if (token.isEmpty()) {
+        return new Authentication.Refused("the token is not one this service issued");
+      }
+      t = token.get();
+      if (seen.size() >= REMEMBERED_MAX) {
+        seen.clear();
+      }
+      seen.put(hash, new Seen(t, now));
     }
-    ApiToken t = token.get();
     if (t.revokedAt() != null) {
       return new Authentication.Refused("token '" + t.name() + "' was revoked at " + t.revokedAt());
     }
-    if (!t.activeAt(clock.instant())) {
+    if (!t.activeAt(now)) {
       return new Authentication.Refused("token '" + t.name() + "' expired at " + t.expiresAt());
     }
     return new Authentication.Authenticated(t);
+  }
+
+  /** Revokes the named token, in the store and at once for this service's requests. */
+  public boolean revoke(String name) {
+    boolean revoked = store.revoke(name, clock.instant());
+    seen.values().removeIf(s -> s.token().name().equals(name));
+    return revoked;
   }
 
   /** The stored form of a secret: SHA-256, in hex. */

@@ -58,7 +58,7 @@ class TokensTest {
   void missingMalformedUnknownRevokedAndExpiredTokensAreRefusedSayingWhich() {
     var revoked = tokens.create("old", Role.ADMIN, null, null);
     var shortLived = tokens.create("short", Role.READER, Duration.ofHours(1), null);
-    store.revoke("old", clock.instant());
+    tokens.revoke("old");
 
     assertThat(tokens.authenticate(null))
         .isInstanceOfSatisfying(
@@ -76,6 +76,26 @@ class TokensTest {
     clock.now = clock.now.plus(Duration.ofHours(1));
     assertThat(tokens.authenticate("Bearer " + shortLived.secret()))
         .isEqualTo(new Refused("token 'short' expired at 2026-12-01T11:00:00Z"));
+  }
+
+  @Test
+  void aRememberedTokenRevokedHereStopsAtOnceAndOneRevokedElsewhereWithinSeconds() {
+    var here = tokens.create("here", Role.READER, null, null);
+    var elsewhere = tokens.create("elsewhere", Role.READER, null, null);
+    assertThat(tokens.authenticate("Bearer " + here.secret())).isInstanceOf(Authenticated.class);
+    assertThat(tokens.authenticate("Bearer " + elsewhere.secret()))
+        .isInstanceOf(Authenticated.class);
+
+    assertThat(tokens.revoke("here")).isTrue();
+    assertThat(tokens.authenticate("Bearer " + here.secret())).isInstanceOf(Refused.class);
+
+    store.revoke("elsewhere", clock.instant()); // as another instance of the service would
+    assertThat(tokens.authenticate("Bearer " + elsewhere.secret()))
+        .as("remembered for a moment")
+        .isInstanceOf(Authenticated.class);
+    clock.now = clock.now.plus(Tokens.REMEMBERED);
+    assertThat(tokens.authenticate("Bearer " + elsewhere.secret()))
+        .isEqualTo(new Refused("token 'elsewhere' was revoked at 2026-12-01T10:00:00Z"));
   }
 
   @Test

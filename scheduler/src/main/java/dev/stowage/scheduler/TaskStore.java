@@ -50,7 +50,8 @@ public interface TaskStore {
 
   /**
    * Tasks in submit order, optionally only those in {@code state}, starting after the task {@code
-   * afterId} (null: from the start): one page of at most {@code limit}.
+   * afterId} (null: from the start): one page of at most {@code limit}. An {@code afterId} that is
+   * not stored gives an empty page, never the first one again.
    */
   List<StoredTask> list(TaskState state, String afterId, int limit);
 

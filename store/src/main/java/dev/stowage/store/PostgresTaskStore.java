@@ -182,13 +182,16 @@ public final class PostgresTaskStore implements TaskStore {
                   "select "
                       + COLUMNS
                       + " from tasks where (?::text is null or state = ?)"
-                      + " and seq > coalesce((select seq from tasks where id = ?), -1)"
+                      // An id that is not stored gives no page, rather than the first.
+                      + " and seq > (case when ?::text is null then -1"
+                      + " else (select seq from tasks where id = ?) end)"
                       + " order by seq limit ?")) {
             String s = state == null ? null : state.label();
             q.setString(1, s);
             q.setString(2, s);
             q.setString(3, afterId);
-            q.setInt(4, limit);
+            q.setString(4, afterId);
+            q.setInt(5, limit);
             return readAll(q);
           }
         });

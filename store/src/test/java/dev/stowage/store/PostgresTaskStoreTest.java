@@ -201,6 +201,15 @@ class PostgresTaskStoreTest {
   }
 
   @Test
+  void aPageAfterAnIdThatIsNotStoredIsEmptyRatherThanTheFirstAgain() {
+    store.submit(List.of(TaskSpec.of("p1", "true"), TaskSpec.of("p2", "true")), T0);
+
+    assertThat(store.list(null, null, 10)).extracting(StoredTask::id).containsExactly("p1", "p2");
+    assertThat(store.list(null, "p1", 10)).extracting(StoredTask::id).containsExactly("p2");
+    assertThat(store.list(null, "no-such-id", 10)).isEmpty();
+  }
+
+  @Test
   void aTaskComesBackAsItWasSubmitted() {
     var spec =
         new TaskSpec(

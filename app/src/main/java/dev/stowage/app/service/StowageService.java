@@ -664,11 +664,12 @@ public final class StowageService implements AutoCloseable {
     }
     int limit = intParam(ctx, "limit", 100, 1, 1000);
     String after = ctx.queryParam("after");
-    if (after != null && store.existing(List.of(after)).isEmpty()) {
+    List<StoredTask> page = store.list(state, after, limit);
+    // An empty page after an id: the end of the listing, or an id that is not stored.
+    if (page.isEmpty() && after != null && store.existing(List.of(after)).isEmpty()) {
       throw invalid(
           "after", "no task with id '" + after + "': give the last id of the page before");
     }
-    List<StoredTask> page = store.list(state, after, limit);
     var body = new java.util.LinkedHashMap<String, Object>();
     body.put("tasks", page.stream().map(TaskJson::view).toList());
     body.put("next", page.size() == limit ? page.getLast().id() : null);
@@ -962,7 +963,7 @@ public final class StowageService implements AutoCloseable {
 
   private void revokeToken(Context ctx) {
     String name = ctx.pathParam("name");
-    if (!access.revoke(name, clock.instant())) {
+    if (!tokens.revoke(name)) {
       throw new NotFound("no token named '" + name + "' that is not revoked already");
     }
     audit(ctx, "token.revoke", name, "");
