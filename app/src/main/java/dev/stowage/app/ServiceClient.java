@@ -30,17 +30,9 @@ final class ServiceClient {
   }
 
   HttpResponse<byte[]> getBytes(String path) throws IOException, InterruptedException {
-    var request = HttpRequest.newBuilder(URI.create(url + path)).GET();
-    if (token != null) {
-      request.header("Authorization", "Bearer " + token);
-    }
-    try {
-      return http.send(
-          request.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofByteArray());
-    } catch (ConnectException e) {
-      throw new IllegalArgumentException(
-          "no Stowage service at " + url + " (start one with ./stowage up, or pass --url)");
-    }
+    return send(
+        HttpRequest.newBuilder(URI.create(url + path)).GET(),
+        HttpResponse.BodyHandlers.ofByteArray());
   }
 
   HttpResponse<String> post(String path, String json) throws IOException, InterruptedException {
@@ -57,12 +49,16 @@ final class ServiceClient {
 
   private HttpResponse<String> send(HttpRequest.Builder request)
       throws IOException, InterruptedException {
+    return send(request, HttpResponse.BodyHandlers.ofString());
+  }
+
+  private <T> HttpResponse<T> send(HttpRequest.Builder request, HttpResponse.BodyHandler<T> body)
+      throws IOException, InterruptedException {
     if (token != null) {
       request.header("Authorization", "Bearer " + token);
     }
     try {
-      return http.send(
-          request.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
+      return http.send(request.timeout(Duration.ofSeconds(60)).build(), body);
     } catch (ConnectException e) {
       throw new IllegalArgumentException(
           "no Stowage service at " + url + " (start one with ./stowage up, or pass --url)");

@@ -162,6 +162,8 @@ final class TaskCommands {
           break;
         }
       }
+      // Following: what is new at each poll; done once the task has ended and nothing more came.
+      boolean ended = false;
       while (follow) {
         HttpResponse<byte[]> more = client.getBytes(query + "&from=" + next + "&maxBytes=" + CHUNK);
         if (more.statusCode() != 200) {
@@ -169,21 +171,22 @@ final class TaskCommands {
         }
         out.write(more.body());
         next += more.body().length;
-        if (more.body().length == 0) {
-          // Nothing new: done once the task has ended (its log is then complete).
-          HttpResponse<String> task = client.get(path(id));
-          if (task.statusCode() != 200) {
-            return failed(spec, task);
-          }
-          String state = JSON.readTree(task.body()).path("state").asText();
-          if (ENDED.contains(state)
-              || (attempt != null
-                  && JSON.readTree(task.body()).path("attempt").asInt() > attempt)) {
-            HttpResponse<byte[]> last =
-                client.getBytes(query + "&from=" + next + "&maxBytes=" + CHUNK);
-            out.write(last.body());
-            break;
-          }
+        if (more.body().length > 0) {
+          continue;
+        }
+        if (ended) {
+          break;
+        }
+        HttpResponse<String> task = client.get(path(id));
+        if (task.statusCode() != 200) {
+          return failed(spec, task);
+        }
+        JsonNode view = JSON.readTree(task.body());
+        // Ended, or moved on past the attempt asked for: one more read takes its last bytes.
+        ended =
+            ENDED.contains(view.path("state").asText())
+                || (attempt != null && view.path("attempt").asInt() > attempt);
+        if (!ended) {
           Thread.sleep(pollMillis);
         }
       }

@@ -119,6 +119,14 @@ public final class StowageService implements AutoCloseable {
     }
 
     public Config withExposure(Exposure e) {
+      return with(e, defaultRequest);
+    }
+
+    public Config withDefaultRequest(dev.stowage.engine.Resources r) {
+      return with(exposure, r);
+    }
+
+    private Config with(Exposure e, dev.stowage.engine.Resources r) {
       return new Config(
           dataDir,
           dbUrl,
@@ -132,23 +140,6 @@ public final class StowageService implements AutoCloseable {
           allowedSources,
           allowedOutputs,
           e,
-          defaultRequest);
-    }
-
-    public Config withDefaultRequest(dev.stowage.engine.Resources r) {
-      return new Config(
-          dataDir,
-          dbUrl,
-          dbUser,
-          dbPassword,
-          port,
-          interval,
-          cluster,
-          maxTasksPerCycle,
-          traceFile,
-          allowedSources,
-          allowedOutputs,
-          exposure,
           r);
     }
 
