@@ -66,9 +66,9 @@ final class ApiGuard {
           421,
           "the Host header "
               + (host == null ? "is missing" : "'" + host + "' is not a name of this service")
-              + "; it answers to "
-              + String.join(", ", new java.util.TreeSet<>(hosts))
-              + " (up --public-host adds more)");
+              // Its names are not listed: the asker may be a page that rebound a name to it.
+              + "; it answers to loopback's names, its listening address and those given with"
+              + " up --public-host");
     }
   }
 
