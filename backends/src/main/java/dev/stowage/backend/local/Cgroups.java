@@ -76,7 +76,9 @@ sealed interface Cgroups {
       Path memory = root.resolve("memory").resolve(own("memory")).resolve("stowage");
       Files.createDirectories(cpu);
       Files.createDirectories(memory);
-      return new V1(cpu, memory);
+      var v1 = new V1(cpu, memory);
+      probe(v1);
+      return v1;
     }
 
     private static String own(String controller) throws IOException {
@@ -131,7 +133,9 @@ sealed interface Cgroups {
       Files.writeString(base.resolve("cgroup.subtree_control"), "+cpu +memory");
       Path attempts = Files.createDirectories(base.resolve("stowage"));
       Files.writeString(attempts.resolve("cgroup.subtree_control"), "+cpu +memory");
-      return new V2(attempts);
+      var v2 = new V2(attempts);
+      probe(v2);
+      return v2;
     }
 
     @Override
@@ -154,6 +158,21 @@ sealed interface Cgroups {
     @Override
     public void remove(String name) {
       rmdir(attempts.resolve(name));
+    }
+  }
+
+  /**
+   * Makes and removes a group with limits, so that a hierarchy this user may not write (one another
+   * user made, say) is found at start rather than at each launch.
+   */
+  private static void probe(Cgroups groups) throws IOException {
+    String name = ".probe-" + ProcessHandle.current().pid();
+    try {
+      groups.create(name, new Resources(1000, 64, 0, 0));
+    } catch (IOException e) {
+      throw new IOException("cannot make control groups: " + e, e);
+    } finally {
+      groups.remove(name);
     }
   }
 
