@@ -115,6 +115,12 @@ class ApiSecurityTest {
     assertThat(
             json(send("GET", "/api/scheduling", null, admin, Map.of())).get("paused").asBoolean())
         .isFalse();
+    // A refused change is still a request span, ended with its status.
+    var roots = new java.util.ArrayList<String>();
+    json(send("GET", "/api/traces?limit=1000", null, admin, Map.of()))
+        .get("traces")
+        .forEach(t -> roots.add(t.get("root").asText()));
+    assertThat(roots).contains("POST /api/scheduling/pause");
 
     var plain =
         send(
