@@ -161,14 +161,7 @@ class LocalProcessBackendTest {
             "AWS_SECRET_ACCESS_KEY", "service-secret",
             "PGPASSWORD", "db-secret",
             "SHARED_CONFIG", "for-tasks");
-    backend.close();
-    backend =
-        new LocalProcessBackend(
-            root,
-            NODE,
-            "this-machine",
-            Clock.systemUTC(),
-            new TaskIsolation(List.of("SHARED_CONFIG"), service::get, null, false));
+    restart(root, new TaskIsolation(List.of("SHARED_CONFIG"), service::get, null, false));
     var id = new AttemptId("env/probe", 1);
     backend.launch(launch(id, null, Map.of("MINE", "it's \"quoted\" $HOME"), "env"));
 
@@ -285,15 +278,9 @@ class LocalProcessBackendTest {
     Path secret = Files.writeString(this.root.resolve("admin.token"), "service-secret");
     Files.setPosixFilePermissions(
         secret, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
-    backend.close();
-    backend =
-        new LocalProcessBackend(
-            this.root.resolve("work"),
-            NODE,
-            "this-machine",
-            Clock.systemUTC(),
-            new TaskIsolation(
-                List.of(), System::getenv, TaskIsolation.RunAs.lookup("nobody"), false));
+    restart(
+        this.root.resolve("work"),
+        new TaskIsolation(List.of(), System::getenv, TaskIsolation.RunAs.lookup("nobody"), false));
     var id = new AttemptId("confined", 1);
     Path work = backend.workDirectory(id).orElseThrow();
     Files.createDirectories(work.resolve("in"));
@@ -320,14 +307,7 @@ class LocalProcessBackendTest {
 
   @Test
   void eachAttemptIsLimitedToItsRequestAndAnOomKillIsReportedAsSuch() throws Exception {
-    backend.close();
-    backend =
-        new LocalProcessBackend(
-            root,
-            NODE,
-            "this-machine",
-            Clock.systemUTC(),
-            new TaskIsolation(List.of(), System::getenv, null, true));
+    restart(root, new TaskIsolation(List.of(), System::getenv, null, true));
     org.junit.jupiter.api.Assumptions.assumeTrue(
         backend.limitsNotEnforced().isEmpty(),
         () -> "control groups are not writable here: " + backend.limitsNotEnforced().get());
@@ -391,6 +371,12 @@ class LocalProcessBackendTest {
     assertThat(root.resolve("not-a-task")).isDirectory();
     backend.kill(busy);
     awaitEnd(busy);
+  }
+
+  /** This test's backend replaced by one on {@code work} with {@code isolation}. */
+  private void restart(Path work, TaskIsolation isolation) throws Exception {
+    backend.close();
+    backend = new LocalProcessBackend(work, NODE, "this-machine", Clock.systemUTC(), isolation);
   }
 
   private static Launch launch(
