@@ -50,6 +50,10 @@ public final class Main implements Runnable {
         && console.isTerminal()) {
       System.setProperty("logback.configurationFile", "logback-text.xml");
     }
+    // java.util.logging (the OpenTelemetry SDK logs through it) into the same stream, so that
+    // every record is one JSON line like the rest, not JUL's two-line text.
+    org.slf4j.bridge.SLF4JBridgeHandler.removeHandlersForRootLogger();
+    org.slf4j.bridge.SLF4JBridgeHandler.install();
     System.exit(run(args, System.out, System.err));
   }
 

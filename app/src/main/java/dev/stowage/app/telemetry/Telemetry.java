@@ -37,6 +37,48 @@ public final class Telemetry implements AutoCloseable {
    * @param env the environment to read {@code OTEL_*} from ({@code System::getenv} in the app)
    */
   public static Telemetry start(Path traceFile, Function<String, String> env) {
+    refuseUnsupportedProtocols(env);
+    try {
+      return configure(traceFile, env);
+    } catch (io.opentelemetry.sdk.autoconfigure.spi.ConfigurationException e) {
+      // The SDK's own message is often "Unexpected configuration error"; the cause says what.
+      Throwable cause = e;
+      while (cause.getCause() != null && cause.getCause() != cause) {
+        cause = cause.getCause();
+      }
+      String why =
+          cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+      throw new IllegalArgumentException(
+          "OpenTelemetry configuration (OTEL_* variables): "
+              + (cause == e ? why : e.getMessage() + ": " + why),
+          e);
+    }
+  }
+
+  /** The exporters this build carries: OTLP over HTTP. gRPC is refused in one clear line. */
+  private static void refuseUnsupportedProtocols(Function<String, String> env) {
+    for (String name :
+        new String[] {
+          "OTEL_EXPORTER_OTLP_PROTOCOL",
+          "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+          "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+          "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"
+        }) {
+      String property = name.toLowerCase(java.util.Locale.ROOT).replace('_', '.');
+      String value = env.apply(name) != null ? env.apply(name) : System.getProperty(property);
+      if (value != null && !value.isBlank() && !value.strip().equals("http/protobuf")) {
+        throw new IllegalArgumentException(
+            name
+                + "="
+                + value
+                + ": Stowage sends OTLP over HTTP only (http/protobuf, to port 4318 of a"
+                + " Collector); leave it unset, or point OTEL_EXPORTER_OTLP_ENDPOINT at an"
+                + " OTLP/HTTP receiver");
+      }
+    }
+  }
+
+  private static Telemetry configure(Path traceFile, Function<String, String> env) {
     var recent = new RecentTraces(1000, 10_000);
     // Read on each scrape of /metrics, beside OTLP export when an endpoint is configured.
     var prometheus = PrometheusMetricReader.create();
@@ -74,6 +116,9 @@ public final class Telemetry implements AutoCloseable {
   static Map<String, String> defaults(Function<String, String> env) {
     var out = new HashMap<String, String>();
     out.put("otel.service.name", "stowage");
+    // The SDK's default is gRPC, whose sender this build does not carry: OTLP/HTTP is what port
+    // 4318 of a Collector speaks.
+    out.put("otel.exporter.otlp.protocol", "http/protobuf");
     // A cycle ends thousands of attempt spans at once: the SDK's default queue (2048) would drop
     // most of them before the exporter's next batch.
     out.put("otel.bsp.max.queue.size", Integer.toString(BATCH_QUEUE));

@@ -40,14 +40,67 @@ class OtlpExportTest {
     collector.start();
     System.setProperty(
         "otel.exporter.otlp.endpoint", "http://127.0.0.1:" + collector.getAddress().getPort());
-    System.setProperty("otel.exporter.otlp.protocol", "http/protobuf");
   }
 
   @AfterEach
   void stopCollector() {
     System.clearProperty("otel.exporter.otlp.endpoint");
-    System.clearProperty("otel.exporter.otlp.protocol");
     collector.stop(0);
+  }
+
+  @Test
+  void grpcIsRefusedInOneLineAndAConfigurationErrorSaysItsCause() {
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                Telemetry.start(
+                    null, name -> name.equals("OTEL_EXPORTER_OTLP_PROTOCOL") ? "grpc" : null))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith(
+            "OTEL_EXPORTER_OTLP_PROTOCOL=grpc: Stowage sends OTLP over HTTP only (http/protobuf");
+    System.setProperty("otel.traces.sampler", "sometimes");
+    try {
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> Telemetry.start(null, name -> null))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageStartingWith("OpenTelemetry configuration (OTEL_* variables): ")
+          .hasMessageContaining("sometimes");
+    } finally {
+      System.clearProperty("otel.traces.sampler");
+    }
+  }
+
+  @Test
+  void withTheRecommendedParentBasedRatioACallersSampledTraceStaysSampled() {
+    System.setProperty("otel.traces.sampler", "parentbased_traceidratio");
+    System.setProperty("otel.traces.sampler.arg", "0");
+    try (var telemetry = Telemetry.start(null, name -> null)) {
+      var tracer = telemetry.openTelemetry().getTracer("test");
+      var caller =
+          io.opentelemetry.api.trace.SpanContext.createFromRemoteParent(
+              "4bf92f3577b34da6a3ce929d0e0e4736",
+              "00f067aa0ba902b7",
+              io.opentelemetry.api.trace.TraceFlags.getSampled(),
+              io.opentelemetry.api.trace.TraceState.getDefault());
+      var submit =
+          tracer
+              .spanBuilder("POST /api/tasks")
+              .setParent(
+                  io.opentelemetry.context.Context.root()
+                      .with(io.opentelemetry.api.trace.Span.wrap(caller)))
+              .startSpan();
+      var cycle = tracer.spanBuilder("scheduling_cycle").startSpan();
+      assertThat(submit.getSpanContext().isSampled()).as("the caller's trace").isTrue();
+      assertThat(cycle.getSpanContext().isSampled())
+          .as("a trace of Stowage's own, ratio 0")
+          .isFalse();
+      submit.end();
+      cycle.end();
+      assertThat(telemetry.recentTraces().recent(10))
+          .extracting(t -> t.traceId())
+          .containsExactly("4bf92f3577b34da6a3ce929d0e0e4736");
+    } finally {
+      System.clearProperty("otel.traces.sampler");
+      System.clearProperty("otel.traces.sampler.arg");
+    }
   }
 
   @Test
