@@ -53,6 +53,28 @@ final class AttemptSpans {
   // A batch's tasks share their submit's context: parse each distinct one once per cycle.
   private final Map<TraceContext, Context> parents = new HashMap<>();
 
+  /**
+   * The submit's span as the attempt's parent. It was stored as a traceparent, but it is a span of
+   * this service, not a caller's: the parent is local.
+   */
+  private static Context localParent(TraceContext submitted) {
+    SpanContext stored =
+        Span.fromContext(
+                W3CTraceContextPropagator.getInstance().extract(Context.root(), submitted, STORED))
+            .getSpanContext();
+    if (!stored.isValid()) {
+      return Context.root();
+    }
+    return Context.root()
+        .with(
+            Span.wrap(
+                SpanContext.create(
+                    stored.getTraceId(),
+                    stored.getSpanId(),
+                    stored.getTraceFlags(),
+                    stored.getTraceState())));
+  }
+
   AttemptSpans(Tracer tracer) {
     this.tracer = tracer;
   }
@@ -67,9 +89,7 @@ final class AttemptSpans {
     Context parent =
         submitted == null
             ? Context.root()
-            : parents.computeIfAbsent(
-                submitted,
-                c -> W3CTraceContextPropagator.getInstance().extract(Context.root(), c, STORED));
+            : parents.computeIfAbsent(submitted, AttemptSpans::localParent);
     Span span =
         tracer
             .spanBuilder("task_attempt")

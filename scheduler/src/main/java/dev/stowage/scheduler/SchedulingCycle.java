@@ -49,7 +49,7 @@ public final class SchedulingCycle {
   static final AttributeKey<Long> EVENTS = AttributeKey.longKey("stowage.events");
   static final AttributeKey<String> MODE = AttributeKey.stringKey("stowage.match.mode");
 
-  /** On a cycle's root span: true when it applied no event and considered no task. */
+  /** On a cycle's root span: true when it applied no event and placed or launched nothing. */
   public static final AttributeKey<Boolean> IDLE = AttributeKey.booleanKey("stowage.idle");
 
   static final AttributeKey<String> SCORER = AttributeKey.stringKey("stowage.match.scorer");
@@ -59,14 +59,21 @@ public final class SchedulingCycle {
 
   private volatile LastMatch lastMatch;
 
-  /** What one cycle did, with the time each phase took. */
+  /**
+   * What one cycle did, with the time each phase took.
+   *
+   * @param traceId the cycle's trace (kept only when it changed something), or null untraced
+   * @param took the whole cycle
+   */
   public record Report(
       int eventsApplied,
       int offers,
       int considered,
       int matched,
       int launched,
-      Map<String, Duration> phases) {}
+      Map<String, Duration> phases,
+      String traceId,
+      Duration took) {}
 
   private final TaskStore store;
   private List<Offer> checkedCapacities; // the node list flagged tasks were last checked against
@@ -200,11 +207,14 @@ public final class SchedulingCycle {
       cycle.setAttribute(TASKS, (long) tasks.size());
       cycle.setAttribute(MATCHED, (long) result.matchedCount());
       cycle.setAttribute(LAUNCHED, (long) launched);
-      // A cycle with nothing to do: exporters still get it, in-memory keepers may drop it.
-      cycle.setAttribute(IDLE, events == 0 && tasks.isEmpty());
+      // A cycle that changed nothing (no news applied, nothing placed or launched), however many
+      // blocked tasks it looked at: telemetry may leave it out of its traces.
+      boolean idle = events == 0 && result.matchedCount() == 0 && launched == 0;
+      cycle.setAttribute(IDLE, idle);
       metrics.matchResult(result, tasks);
-      metrics.cycle(Duration.ofNanos(System.nanoTime() - started));
-      if (events > 0 || !tasks.isEmpty()) {
+      Duration took = Duration.ofNanos(System.nanoTime() - started);
+      metrics.cycle(took);
+      if (!idle) {
         // Inside the cycle's span: the record carries its trace_id.
         LOG.info(
             "cycle: {} offers, {} tasks considered, {} matched, {} launched, {} events applied",
@@ -214,8 +224,17 @@ public final class SchedulingCycle {
             launched,
             events);
       }
+      String traceId =
+          cycle.getSpanContext().isValid() ? cycle.getSpanContext().getTraceId() : null;
       return new Report(
-          events, offers.size(), tasks.size(), result.matchedCount(), launched, phases);
+          events,
+          offers.size(),
+          tasks.size(),
+          result.matchedCount(),
+          launched,
+          phases,
+          traceId,
+          took);
     } catch (RuntimeException e) {
       cycle.recordException(e);
       cycle.setStatus(StatusCode.ERROR);

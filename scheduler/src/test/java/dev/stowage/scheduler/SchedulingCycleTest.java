@@ -57,6 +57,7 @@ class SchedulingCycleTest {
     assertThat(report.considered()).isEqualTo(4);
     assertThat(report.matched()).isEqualTo(3);
     assertThat(report.launched()).isEqualTo(3);
+    assertThat(report.took()).isPositive();
     assertThat(backend.launched)
         .extracting(l -> l.attempt().toString())
         .containsExactly("small#1", "big#1", "traced#1");
@@ -73,6 +74,7 @@ class SchedulingCycleTest {
             .filter(s -> s.getName().equals("scheduling_cycle"))
             .findFirst()
             .orElseThrow();
+    assertThat(report.traceId()).isEqualTo(root.getTraceId());
     assertThat(finished)
         .filteredOn(s -> s.getParentSpanId().equals(root.getSpanId()))
         .extracting(SpanData::getName)
@@ -131,6 +133,9 @@ class SchedulingCycleTest {
     for (SpanData a : attempts) {
       assertThat(a.getTraceId()).isEqualTo("4bf92f3577b34da6a3ce929d0e0e4736");
       assertThat(a.getParentSpanId()).isEqualTo(submitSpan);
+      assertThat(a.getParentSpanContext().isRemote())
+          .as("the submit's span is this service's own")
+          .isFalse();
       assertThat(a.getLinks())
           .extracting(l -> l.getSpanContext().getSpanId())
           .containsExactly(cycles.getFirst().getSpanId());

@@ -818,6 +818,11 @@ public final class StowageService implements AutoCloseable {
       var c = new java.util.LinkedHashMap<String, Object>();
       c.put("cycle", r.number());
       c.put("at", r.at().toString());
+      c.put("durationMs", r.report().took().toNanos() / 1e6);
+      if (r.report().traceId() != null) {
+        // In /api/traces/{traceId} when the cycle changed something (idle ones are not kept).
+        c.put("traceId", r.report().traceId());
+      }
       c.put("offers", r.report().offers());
       c.put("considered", r.report().considered());
       c.put("matched", r.report().matched());

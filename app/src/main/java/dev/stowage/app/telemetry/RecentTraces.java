@@ -1,6 +1,5 @@
 package dev.stowage.app.telemetry;
 
-import dev.stowage.scheduler.SchedulingCycle;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.exporter.internal.otlp.traces.TraceRequestMarshaler;
 import io.opentelemetry.sdk.common.CompletableResultCode;
@@ -57,12 +56,6 @@ public final class RecentTraces implements SpanProcessor {
   @Override
   public synchronized void onEnd(ReadableSpan span) {
     SpanData data = span.toSpanData();
-    if (!data.getParentSpanContext().isValid()
-        && Boolean.TRUE.equals(data.getAttributes().get(SchedulingCycle.IDLE))) {
-      // An idle cycle (one a second on a quiet service) would push out the traces worth reading.
-      traces.remove(data.getTraceId());
-      return;
-    }
     Trace trace = traces.get(data.getTraceId());
     if (trace == null) {
       trace = new Trace();

@@ -87,15 +87,19 @@ public final class Telemetry implements AutoCloseable {
             .addPropertiesSupplier(() -> defaults(env))
             .addMeterProviderCustomizer(
                 (metrics, config) -> metrics.registerMetricReader(prometheus))
+            // The exporters configured from OTEL_* (OTLP), this file and the in-memory keeper
+            // all skip cycles that changed nothing.
+            .addSpanProcessorCustomizer((processor, config) -> new IdleCycleFilter(processor))
             .addTracerProviderCustomizer(
                 (tracing, config) -> {
-                  tracing.addSpanProcessor(recent);
+                  tracing.addSpanProcessor(new IdleCycleFilter(recent));
                   if (traceFile != null) {
                     try {
                       tracing.addSpanProcessor(
-                          BatchSpanProcessor.builder(new OtlpJsonFileExporter(traceFile))
-                              .setMaxQueueSize(BATCH_QUEUE)
-                              .build());
+                          new IdleCycleFilter(
+                              BatchSpanProcessor.builder(new OtlpJsonFileExporter(traceFile))
+                                  .setMaxQueueSize(BATCH_QUEUE)
+                                  .build()));
                     } catch (IOException e) {
                       throw new UncheckedIOException(
                           "cannot append traces to " + traceFile + ": " + e.getMessage(), e);

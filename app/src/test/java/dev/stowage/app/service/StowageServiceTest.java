@@ -106,6 +106,16 @@ class StowageServiceTest {
             "prepare_payloads",
             "launch");
     assertThat(get("/api/traces/" + "0".repeat(32)).statusCode()).isEqualTo(404);
+    // A cycle that launched something names its trace and says how long it took.
+    JsonNode launching = null;
+    for (JsonNode c : json(get("/api/cycles")).get("cycles")) {
+      if (c.get("launched").asInt() > 0) {
+        launching = c;
+      }
+    }
+    assertThat(launching).as("a cycle that launched a task is listed").isNotNull();
+    assertThat(launching.get("durationMs").asDouble()).isPositive();
+    assertThat(get("/api/traces/" + launching.get("traceId").asText()).statusCode()).isEqualTo(200);
 
     // Metrics, in Prometheus' text format.
     var metrics = get("/metrics");

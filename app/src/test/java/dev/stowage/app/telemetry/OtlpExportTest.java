@@ -107,7 +107,15 @@ class OtlpExportTest {
   void spansAndMetricsGoToTheConfiguredCollector() {
     try (var telemetry = Telemetry.start(null, name -> null)) {
       var otel = telemetry.openTelemetry();
-      otel.getTracer("test").spanBuilder("exported_cycle").startSpan().end();
+      var tracer = otel.getTracer("test");
+      tracer.spanBuilder("exported_cycle").startSpan().end();
+      var idle = tracer.spanBuilder("scheduling_cycle").startSpan();
+      tracer
+          .spanBuilder("idle_phase")
+          .setParent(io.opentelemetry.context.Context.current().with(idle))
+          .startSpan()
+          .end();
+      idle.setAttribute(dev.stowage.scheduler.SchedulingCycle.IDLE, true).end();
       otel.getMeter("test").counterBuilder("stowage.test.exported").build().add(3);
     } // closing flushes both signals
 
@@ -120,6 +128,11 @@ class OtlpExportTest {
                   .contains("exported_cycle")
                   .contains("stowage"); // service.name on the resource
             })
+        .noneSatisfy(
+            r ->
+                assertThat(new String(r.body(), StandardCharsets.ISO_8859_1))
+                    .as("a cycle that changed nothing is not exported")
+                    .containsAnyOf("idle_phase", "scheduling_cycle"))
         .anySatisfy(
             r -> {
               assertThat(r.path()).isEqualTo("/v1/metrics");

@@ -52,20 +52,35 @@ class RecentTracesTest {
   }
 
   @Test
-  void idleCyclesAreNotKept() {
-    var recent = new RecentTraces(10, 100);
-    var tracer = SdkTracerProvider.builder().addSpanProcessor(recent).build().get("test");
+  void cyclesThatChangedNothingReachNoKeeperAndPushNothingOut() {
+    var recent = new RecentTraces(1, 100);
+    var tracer =
+        SdkTracerProvider.builder()
+            .addSpanProcessor(new IdleCycleFilter(recent))
+            .build()
+            .get("test");
+    String work = trace(tracer, "POST /api/tasks", 1);
     Span idle = tracer.spanBuilder("scheduling_cycle").startSpan();
     try (Scope ignored = idle.makeCurrent()) {
       tracer.spanBuilder("get_processable_tasks").startSpan().end();
     }
     idle.setAttribute(dev.stowage.scheduler.SchedulingCycle.IDLE, true).end();
-    Span busy = tracer.spanBuilder("scheduling_cycle").startSpan();
-    busy.setAttribute(dev.stowage.scheduler.SchedulingCycle.IDLE, false).end();
 
     assertThat(recent.recent(10))
+        .as("the one kept trace is still the real work")
+        .extracting(RecentTraces.Summary::traceId)
+        .containsExactly(work);
+
+    Span busy = tracer.spanBuilder("scheduling_cycle").startSpan();
+    try (Scope ignored = busy.makeCurrent()) {
+      tracer.spanBuilder("launch").startSpan().end();
+    }
+    busy.setAttribute(dev.stowage.scheduler.SchedulingCycle.IDLE, false).end();
+    var kept = recent.recent(10);
+    assertThat(kept)
         .extracting(RecentTraces.Summary::traceId)
         .containsExactly(busy.getSpanContext().getTraceId());
+    assertThat(kept.getFirst().spans()).as("the root and its phase").isEqualTo(2);
   }
 
   @Test
