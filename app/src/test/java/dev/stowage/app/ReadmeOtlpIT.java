@@ -61,6 +61,7 @@ class ReadmeOtlpIT {
                 "http://localhost:" + receiver.getAddress().getPort()));
     try {
       awaitUp(up, tmp.resolve("up.out"));
+      submitATask("data");
       long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
       while (!paths.contains("/v1/traces")) {
         assertThat(System.nanoTime()).as("traces arrive within 30 s").isLessThan(deadline);
@@ -83,6 +84,7 @@ class ReadmeOtlpIT {
     Process up = up("data2", Map.of("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:" + closed));
     try {
       awaitUp(up, tmp.resolve("up.out"));
+      submitATask("data2");
       long deadline = System.nanoTime() + Duration.ofSeconds(40).toNanos();
       while (!Files.readString(tmp.resolve("up.err")).contains("Failed to export")) {
         assertThat(System.nanoTime())
@@ -118,10 +120,29 @@ class ReadmeOtlpIT {
                 + " OTEL_EXPORTER_OTLP_ENDPOINT at an OTLP/HTTP receiver");
   }
 
+  private int port;
+
+  /** Something to trace: a quiet service's cycles change nothing and are not exported. */
+  private void submitATask(String data) throws Exception {
+    String token = Files.readString(tmp.resolve(data).resolve("admin.token")).strip();
+    var response =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + port + "/api/tasks"))
+                    .header("Authorization", "Bearer " + token)
+                    .header("Content-Type", "application/json")
+                    .POST(
+                        java.net.http.HttpRequest.BodyPublishers.ofString(
+                            "{\"id\": \"traced\", \"command\": [\"true\"]}"))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(201);
+  }
+
   private Process up(String data, Map<String, String> otel) throws Exception {
-    int port;
     try (var socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      port = socket.getLocalPort();
+      this.port = socket.getLocalPort();
     }
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     var builder =

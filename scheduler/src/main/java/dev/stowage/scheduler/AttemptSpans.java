@@ -128,6 +128,15 @@ final class AttemptSpans {
     }
   }
 
+  /**
+   * Makes the attempt's span current (or nothing, when it has none), so that a log record written
+   * meanwhile carries its trace id.
+   */
+  io.opentelemetry.context.Scope enter(AttemptId attempt) {
+    Span span = open.get(attempt);
+    return span == null ? io.opentelemetry.context.Scope.noop() : span.makeCurrent();
+  }
+
   /** Ends the attempt's span: its process exited with 0. */
   void succeeded(AttemptId attempt) {
     end(attempt, "succeeded", null, false);

@@ -39,14 +39,14 @@ final class CycleMetrics {
             .histogramBuilder("stowage.cycle.duration")
             .setDescription("How long one scheduling cycle took, all phases and writes included")
             .setUnit("s")
-            .setExplicitBucketBoundariesAdvice(DurationBuckets.SHORT)
+            .setExplicitBucketBoundariesAdvice(DurationBuckets.CYCLE)
             .build();
     phaseDuration =
         meter
             .histogramBuilder("stowage.cycle.phase.duration")
             .setDescription("How long each phase of a scheduling cycle took")
             .setUnit("s")
-            .setExplicitBucketBoundariesAdvice(DurationBuckets.SHORT)
+            .setExplicitBucketBoundariesAdvice(DurationBuckets.CYCLE)
             .build();
     matched =
         meter
@@ -71,9 +71,16 @@ final class CycleMetrics {
         meter
             .counterBuilder("stowage.attempts.failed")
             .setDescription(
-                "Task attempts that failed, by cause (exit, timeout, lost, launch, staging)")
+                "Task attempts that failed, by cause (exit, timeout, oom, lost, launch, staging,"
+                    + " outputs)")
             .setUnit("{attempt}")
             .build();
+    // Every series from the start, at zero: a rate of a series that appears on first use is
+    // unknown until then, and an alert on it never fires.
+    matched.add(0);
+    for (Failure f : Failure.values()) {
+      attemptsFailed.add(0, f.attributes);
+    }
   }
 
   void cycle(Duration took) {
@@ -136,9 +143,16 @@ final class CycleMetrics {
     OUTPUTS("outputs");
 
     final Attributes attributes;
+    private final String label;
 
     Failure(String label) {
+      this.label = label;
       this.attributes = Attributes.of(REASON, label);
+    }
+
+    /** As the metric and the logs name it. */
+    String label() {
+      return label;
     }
   }
 

@@ -681,6 +681,15 @@ public final class SchedulingCycle {
   }
 
   private TaskState cancelled(AttemptId attempt) {
+    try (var ignored = attemptSpans.enter(attempt)) {
+      LOG.atInfo()
+          .addKeyValue("stowage.task", attempt.taskId())
+          .addKeyValue("stowage.attempt", attempt.attempt())
+          .log(
+              "attempt {} of {} stopped: the task is cancelled",
+              attempt.attempt(),
+              attempt.taskId());
+    }
     attemptSpans.cancelled(attempt, "killed on request");
     return TaskState.CANCELLED;
   }
@@ -788,6 +797,31 @@ public final class SchedulingCycle {
   private boolean failAttempt(
       AttemptId attempt, TaskState from, Instant now, CycleMetrics.Failure cause, String reason) {
     metrics.attemptFailed(cause);
+    StoredTask t = store.get(attempt.taskId()).orElse(null);
+    if (t != null && !t.state().isTerminal()) {
+      RetryPolicy retry = t.spec().retry();
+      boolean again = attempt.attempt() < retry.maxAttempts();
+      // One record per failed attempt, inside its span: the record leads to the trace.
+      try (var ignored = attemptSpans.enter(attempt)) {
+        LOG.atWarn()
+            .addKeyValue("stowage.task", attempt.taskId())
+            .addKeyValue("stowage.attempt", attempt.attempt())
+            .addKeyValue("stowage.failure", cause.label())
+            .addKeyValue("stowage.retry", again)
+            .log(
+                again
+                    ? "attempt {} of {} failed ({}): {}; retried after {} (attempt {} of {})"
+                    : "attempt {} of {} failed ({}): {}; the task failed, with no attempt left"
+                        + " of {}",
+                attempt.attempt(),
+                attempt.taskId(),
+                cause.label(),
+                reason,
+                again ? retry.delayBefore(attempt.attempt() + 1) : retry.maxAttempts(),
+                attempt.attempt() + 1,
+                retry.maxAttempts());
+      }
+    }
     attemptSpans.failed(attempt, reason);
     store.recordError(attempt.taskId(), attempt.attempt(), reason);
     return failAttempt(attempt, from, now);

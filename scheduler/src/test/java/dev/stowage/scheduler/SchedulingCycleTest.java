@@ -96,6 +96,80 @@ class SchedulingCycleTest {
     assertThat(root.getAttributes().get(SchedulingCycle.LAUNCHED)).isEqualTo(3L);
   }
 
+  /** Log records of the cycle, each with the trace current when it was written. */
+  static final class Records
+      extends ch.qos.logback.core.AppenderBase<ch.qos.logback.classic.spi.ILoggingEvent> {
+    final List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    @Override
+    protected void append(ch.qos.logback.classic.spi.ILoggingEvent e) {
+      var kv = new java.util.TreeMap<String, Object>();
+      if (e.getKeyValuePairs() != null) {
+        e.getKeyValuePairs().forEach(p -> kv.put(p.key, p.value));
+      }
+      lines.add(
+          e.getLevel()
+              + " "
+              + e.getFormattedMessage()
+              + " "
+              + kv
+              + " trace="
+              + io.opentelemetry.api.trace.Span.current().getSpanContext().getTraceId());
+    }
+  }
+
+  @Test
+  void aFailedOrCancelledAttemptIsOneLogRecordInItsTrace() {
+    var logger =
+        (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(SchedulingCycle.class);
+    var records = new Records();
+    records.start();
+    logger.addAppender(records);
+    try {
+      backend.free = new Resources(4000, 8192, 100_000, 0);
+      var submitted =
+          new TraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", null);
+      store.submit(
+          List.of(
+              task("flaky", 1000)
+                  .withTrace(submitted)
+                  .withRetry(new RetryPolicy(2, Duration.ofSeconds(5), Duration.ofSeconds(5))),
+              task("doomed", 1000),
+              task("stopped", 1000)),
+          clock.instant());
+      cycle.runOnce();
+      backend.report(new AttemptId("flaky", 1), Kind.EXITED, 3);
+      backend.report(new AttemptId("doomed", 1), Kind.TIMED_OUT, null);
+      backend.report(new AttemptId("stopped", 1), Kind.KILLED, null);
+      cycle.runOnce();
+
+      assertThat(records.lines)
+          .filteredOn(l -> !l.startsWith("INFO cycle:"))
+          .containsExactlyInAnyOrder(
+              "WARN attempt 1 of flaky failed (exit): exited with code 3; retried after PT5S"
+                  + " (attempt 2 of 2) {stowage.attempt=1, stowage.failure=exit,"
+                  + " stowage.retry=true, stowage.task=flaky}"
+                  + " trace=4bf92f3577b34da6a3ce929d0e0e4736",
+              "WARN attempt 1 of doomed failed (timeout): timed out: TIMED_OUT; the task failed,"
+                  + " with no attempt left of 1 {stowage.attempt=1, stowage.failure=timeout,"
+                  + " stowage.retry=false, stowage.task=doomed} trace="
+                  + spanOf("doomed").getTraceId(),
+              "INFO attempt 1 of stopped stopped: the task is cancelled {stowage.attempt=1,"
+                  + " stowage.task=stopped} trace="
+                  + spanOf("stopped").getTraceId());
+    } finally {
+      logger.detachAppender(records);
+    }
+  }
+
+  private SpanData spanOf(String task) {
+    return spans.getFinishedSpanItems().stream()
+        .filter(s -> s.getName().equals("task_attempt"))
+        .filter(s -> task.equals(s.getAttributes().get(AttemptSpans.TASK)))
+        .findFirst()
+        .orElseThrow();
+  }
+
   @Test
   void eachAttemptIsASpanInTheSubmittersTraceLinkedToTheCycleThatPlacedIt() {
     backend.free = new Resources(4000, 8192, 100_000, 0);
@@ -371,10 +445,16 @@ class SchedulingCycleTest {
       unmatched.put(p.getAttributes().get(CycleMetrics.REASON), p.getValue());
     }
     assertThat(unmatched).isEqualTo(Map.of("insufficient cpuMillis", 1L, "constraint", 1L));
-    assertThat(byName.get("stowage.attempts.failed").getLongSumData().getPoints())
-        .singleElement()
-        .satisfies(
-            p -> assertThat(p.getAttributes().get(CycleMetrics.REASON)).isEqualTo("staging"));
+    var failed = new java.util.TreeMap<String, Long>();
+    for (var p : byName.get("stowage.attempts.failed").getLongSumData().getPoints()) {
+      failed.put(p.getAttributes().get(CycleMetrics.REASON), p.getValue());
+    }
+    // Every cause from the start, at zero, so that a rate or an alert on one is defined.
+    assertThat(failed)
+        .isEqualTo(
+            Map.of(
+                "exit", 0L, "timeout", 0L, "oom", 0L, "lost", 0L, "launch", 0L, "staging", 1L,
+                "outputs", 0L));
     var phases = new java.util.HashSet<String>();
     for (var p : byName.get("stowage.cycle.phase.duration").getHistogramData().getPoints()) {
       phases.add(p.getAttributes().get(CycleMetrics.PHASE));
