@@ -85,6 +85,16 @@ class SimulatedServiceTest {
         .contains("until the cluster's nodes change");
     assertThat(JSON.readTree(get("/api/tasks/sim%2Fhuge").body()).get("neverSchedulable").asText())
         .endsWith("2 insufficient memoryMiB");
+
+    // Counted apart from the queue, which they are kept out of.
+    String metrics = get("/metrics").body();
+    var gauge =
+        java.util.regex.Pattern.compile("(?m)^stowage_tasks_never_schedulable(\\{[^}]*})? (\\S+)$")
+            .matcher(metrics);
+    assertThat(gauge.find()).as(metrics).isTrue();
+    assertThat(Double.parseDouble(gauge.group(2))).isGreaterThanOrEqualTo(2);
+    assertThat(metrics)
+        .contains("# HELP stowage_tasks_never_schedulable Queued tasks that no node");
   }
 
   @Test

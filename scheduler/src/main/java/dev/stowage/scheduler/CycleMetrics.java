@@ -28,7 +28,10 @@ final class CycleMetrics {
   private final DoubleHistogram cycleDuration;
   private final DoubleHistogram phaseDuration;
   private final LongCounter matched;
-  private final LongCounter unmatched;
+
+  /** The last cycle's unmatched tasks by reason, read when the gauge is. */
+  private volatile Map<String, Long> unmatched = Map.of();
+
   private final DoubleHistogram queueWait;
   private final LongCounter attemptsFailed;
   private final Map<String, Attributes> phaseAttributes = new HashMap<>();
@@ -54,12 +57,14 @@ final class CycleMetrics {
             .setDescription("Processable tasks a cycle matched to an offer")
             .setUnit("{task}")
             .build();
-    unmatched =
-        meter
-            .counterBuilder("stowage.tasks.unmatched")
-            .setDescription("Processable tasks a cycle left unmatched, by the main reason")
-            .setUnit("{task}")
-            .build();
+    // A gauge, not a counter: a task blocked for an hour is one blocked task, not 3,600.
+    meter
+        .gaugeBuilder("stowage.tasks.unmatched")
+        .ofLongs()
+        .setDescription("Processable tasks the last cycle left unmatched, by the main reason")
+        .setUnit("{task}")
+        .buildWithCallback(
+            m -> unmatched.forEach((reason, n) -> m.record(n, Attributes.of(REASON, reason))));
     queueWait =
         meter
             .histogramBuilder("stowage.task.queue.wait")
@@ -100,6 +105,7 @@ final class CycleMetrics {
     matched.add(result.matchedCount());
     int[] left = result.unassignedTasks();
     if (left.length == 0) {
+      unmatched = Map.of();
       return;
     }
     var reasonByKind = new HashMap<Object, String>();
@@ -115,7 +121,7 @@ final class CycleMetrics {
       }
       counts.merge(reason, 1L, Long::sum);
     }
-    counts.forEach((reason, n) -> unmatched.add(n, Attributes.of(REASON, reason)));
+    unmatched = Map.copyOf(counts);
   }
 
   /** A low-cardinality label: the largest reason, with constraint values left out. */

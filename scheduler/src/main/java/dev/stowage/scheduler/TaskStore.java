@@ -26,6 +26,11 @@ public interface TaskStore {
   /** How many tasks are in each state (states with none are left out). */
   java.util.Map<TaskState, Long> countByState();
 
+  /** How many queued tasks no node could ever host (among the queued counted above). */
+  default long countNeverSchedulable() {
+    return neverSchedulable().stream().filter(t -> t.state() == TaskState.QUEUED).count();
+  }
+
   /** Tasks flagged never schedulable that have not finished: to check again when nodes change. */
   List<StoredTask> neverSchedulable();
 

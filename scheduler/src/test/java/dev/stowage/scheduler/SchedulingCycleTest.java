@@ -441,10 +441,21 @@ class SchedulingCycleTest {
         .singleElement()
         .satisfies(p -> assertThat(p.getValue()).isEqualTo(2)); // "fits" and "inputs"
     var unmatched = new java.util.HashMap<String, Long>();
-    for (var p : byName.get("stowage.tasks.unmatched").getLongSumData().getPoints()) {
+    for (var p : byName.get("stowage.tasks.unmatched").getLongGaugeData().getPoints()) {
       unmatched.put(p.getAttributes().get(CycleMetrics.REASON), p.getValue());
     }
     assertThat(unmatched).isEqualTo(Map.of("insufficient cpuMillis", 1L, "constraint", 1L));
+    // The same two blocked tasks a cycle later are still two, not four.
+    measured.runOnce();
+    var again = new java.util.HashMap<String, Long>();
+    for (var m : metrics.collectAllMetrics()) {
+      if (m.getName().equals("stowage.tasks.unmatched")) {
+        m.getLongGaugeData()
+            .getPoints()
+            .forEach(p -> again.put(p.getAttributes().get(CycleMetrics.REASON), p.getValue()));
+      }
+    }
+    assertThat(again).isEqualTo(unmatched);
     var failed = new java.util.TreeMap<String, Long>();
     for (var p : byName.get("stowage.attempts.failed").getLongSumData().getPoints()) {
       failed.put(p.getAttributes().get(CycleMetrics.REASON), p.getValue());

@@ -43,8 +43,9 @@ public final class DataStager implements Stager {
   static final AttributeKey<Long> SKIPPED = AttributeKey.longKey("stowage.staging.files_skipped");
   static final AttributeKey<Long> BYTES = AttributeKey.longKey("stowage.staging.bytes");
   private static final AttributeKey<String> OUTCOME = AttributeKey.stringKey("stowage.outcome");
-  private static final Attributes SUCCEEDED = Attributes.of(OUTCOME, "succeeded");
-  private static final Attributes FAILED = Attributes.of(OUTCOME, "failed");
+
+  /** Which way the bytes went: {@code in} to a work directory, {@code out} of it. */
+  private static final AttributeKey<String> DIRECTION = AttributeKey.stringKey("stowage.direction");
 
   /** How much runs at once, and from where inputs may come. */
   public record Options(
@@ -123,19 +124,24 @@ public final class DataStager implements Stager {
     this.bytes =
         meter
             .counterBuilder("stowage.staging.bytes")
-            .setDescription("Bytes staged into work directories (copied, or found already there)")
+            .setDescription(
+                "Bytes staged, by direction: in (inputs into work directories) or out (outputs"
+                    + " copied out of them), copied or found already there")
             .setUnit("By")
             .build();
     this.files =
         meter
             .counterBuilder("stowage.staging.files")
-            .setDescription("Files staged, by outcome: copied, or skipped as already there")
+            .setDescription(
+                "Files staged, by direction (in, out) and outcome: copied, or skipped as already"
+                    + " there")
             .setUnit("{file}")
             .build();
     this.duration =
         meter
             .histogramBuilder("stowage.staging.duration")
-            .setDescription("How long one attempt's staging took, by outcome")
+            .setDescription(
+                "How long one attempt's staging took, by direction (in, out) and outcome")
             .setUnit("s")
             .setExplicitBucketBoundariesAdvice(dev.stowage.scheduler.DurationBuckets.LONG)
             .build();
@@ -214,6 +220,10 @@ public final class DataStager implements Stager {
             .setAttribute("stowage.task.id", attempt.taskId())
             .setAttribute("stowage.attempt", (long) attempt.attempt())
             .startSpan();
+    String direction = phase == Phase.INPUTS ? "in" : "out";
+    Attributes way = Attributes.of(DIRECTION, direction);
+    Attributes copied = Attributes.of(DIRECTION, direction, OUTCOME, "copied");
+    Attributes skippedFile = Attributes.of(DIRECTION, direction, OUTCOME, "skipped");
     Result result;
     try (Scope ignored = span.makeCurrent()) {
       var summary =
@@ -235,13 +245,13 @@ public final class DataStager implements Stager {
                 @Override
                 public void moved(long n) {
                   t.done.addAndGet(n);
-                  bytes.add(n); // as they move: a scrape mid-staging shows its progress
+                  bytes.add(n, way); // as they move: a scrape mid-staging shows its progress
                 }
 
                 @Override
                 public void fileDone(boolean skipped) {
                   t.filesDone.incrementAndGet();
-                  files.add(1, Attributes.of(OUTCOME, skipped ? "skipped" : "copied"));
+                  files.add(1, skipped ? skippedFile : copied);
                 }
               });
       span.setAttribute(FILES, (long) summary.files());
@@ -259,7 +269,9 @@ public final class DataStager implements Stager {
     if (!result.succeeded()) {
       span.setStatus(StatusCode.ERROR, result.detail());
     }
-    duration.record((System.nanoTime() - started) / 1e9, result.succeeded() ? SUCCEEDED : FAILED);
+    duration.record(
+        (System.nanoTime() - started) / 1e9,
+        Attributes.of(DIRECTION, direction, OUTCOME, result.succeeded() ? "succeeded" : "failed"));
     span.end();
     inFlight.remove(attempt);
     synchronized (this) {

@@ -256,6 +256,79 @@ class DataStagerTest {
   }
 
   @Test
+  void stagingMetricsSayWhichWayTheBytesWent() throws Exception {
+    Path data = Files.writeString(tmp.resolve("data/in.txt"), "12345");
+    Files.createDirectories(tmp.resolve("results"));
+    var metrics = io.opentelemetry.sdk.testing.exporter.InMemoryMetricReader.create();
+    var meter =
+        io.opentelemetry.sdk.metrics.SdkMeterProvider.builder()
+            .registerMetricReader(metrics)
+            .build()
+            .get("test");
+    Path work = tmp.resolve("w/metered");
+    try (var stager =
+        new DataStager(
+            new DataStager.Options(
+                1,
+                2,
+                1 << 20,
+                allowed,
+                AllowedSources.forOutputs(List.of(tmp.resolve("results").toUri().toString()))),
+            null,
+            OpenTelemetry.noop().getTracer("test"),
+            meter)) {
+      stager.stage(
+          new AttemptId("metered", 1),
+          List.of(new StagedInput(data.toUri().toString(), "in.txt")),
+          work);
+      assertThat(awaitResults(stager, 1).getFirst().succeeded()).isTrue();
+      Files.writeString(work.resolve("out.txt"), "abc");
+      stager.collect(
+          new AttemptId("metered", 1),
+          List.of(new StagedOutput("out.txt", tmp.resolve("results/out.txt").toUri().toString())),
+          work);
+      assertThat(awaitResults(stager, 1).getFirst().succeeded()).isTrue();
+    }
+
+    var bytes = new java.util.TreeMap<String, Long>();
+    var files = new java.util.TreeMap<String, Long>();
+    var durations = new java.util.TreeMap<String, Long>();
+    for (var m : metrics.collectAllMetrics()) {
+      switch (m.getName()) {
+        case "stowage.staging.bytes" ->
+            m.getLongSumData()
+                .getPoints()
+                .forEach(p -> bytes.put(p.getAttributes().get(DIRECTION), p.getValue()));
+        case "stowage.staging.files" ->
+            m.getLongSumData()
+                .getPoints()
+                .forEach(
+                    p ->
+                        files.put(
+                            p.getAttributes().get(DIRECTION) + " " + p.getAttributes().get(OUTCOME),
+                            p.getValue()));
+        case "stowage.staging.duration" ->
+            m.getHistogramData()
+                .getPoints()
+                .forEach(
+                    p ->
+                        durations.put(
+                            p.getAttributes().get(DIRECTION) + " " + p.getAttributes().get(OUTCOME),
+                            p.getCount()));
+        default -> {}
+      }
+    }
+    assertThat(bytes).isEqualTo(java.util.Map.of("in", 5L, "out", 3L));
+    assertThat(files).isEqualTo(java.util.Map.of("in copied", 1L, "out copied", 1L));
+    assertThat(durations).isEqualTo(java.util.Map.of("in succeeded", 1L, "out succeeded", 1L));
+  }
+
+  static final io.opentelemetry.api.common.AttributeKey<String> DIRECTION =
+      io.opentelemetry.api.common.AttributeKey.stringKey("stowage.direction");
+  static final io.opentelemetry.api.common.AttributeKey<String> OUTCOME =
+      io.opentelemetry.api.common.AttributeKey.stringKey("stowage.outcome");
+
+  @Test
   void resultsArriveForEachAttemptAndWakeTheCycle() throws Exception {
     Path data = Files.writeString(tmp.resolve("data/data.txt"), "x");
     var woken = new java.util.concurrent.atomic.AtomicInteger();

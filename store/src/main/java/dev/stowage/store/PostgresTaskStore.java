@@ -267,6 +267,21 @@ public final class PostgresTaskStore implements TaskStore {
   }
 
   @Override
+  public long countNeverSchedulable() {
+    return inTransaction(
+        c -> {
+          try (PreparedStatement q =
+                  c.prepareStatement(
+                      "select count(*) from tasks where never_schedulable is not null"
+                          + " and state = 'queued'");
+              ResultSet rs = q.executeQuery()) {
+            rs.next();
+            return rs.getLong(1);
+          }
+        });
+  }
+
+  @Override
   public List<StoredTask> neverSchedulable() {
     return tasksWhere("never_schedulable is not null and state in ('waiting', 'queued')");
   }

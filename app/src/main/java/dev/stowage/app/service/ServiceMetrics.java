@@ -25,15 +25,16 @@ final class ServiceMetrics {
   private ServiceMetrics() {}
 
   static void register(Meter meter, TaskStore store, ClusterBackend backend) {
+    record Counts(Map<TaskState, Long> byState, long neverSchedulable) {}
     var counts =
         new Object() {
-          Map<TaskState, Long> last = Map.of();
+          Counts last = new Counts(Map.of(), 0);
           long at = Long.MIN_VALUE;
 
-          synchronized Map<TaskState, Long> get() {
+          synchronized Counts get() {
             long now = System.nanoTime();
             if (at == Long.MIN_VALUE || now - at >= COUNT_EVERY_NANOS) {
-              last = store.countByState();
+              last = new Counts(store.countByState(), store.countNeverSchedulable());
               at = now;
             }
             return last;
@@ -42,15 +43,29 @@ final class ServiceMetrics {
     meter
         .gaugeBuilder("stowage.tasks")
         .ofLongs()
-        .setDescription("Tasks by state")
+        .setDescription(
+            "Tasks by state; queued tasks that no node could ever host are counted apart, in"
+                + " stowage.tasks.never_schedulable, not as queued")
         .setUnit("{task}")
         .buildWithCallback(
             m -> {
-              Map<TaskState, Long> now = counts.get();
+              Counts now = counts.get();
               for (TaskState s : TaskState.values()) {
-                m.record(now.getOrDefault(s, 0L), Attributes.of(STATE, s.label()));
+                long n = now.byState().getOrDefault(s, 0L);
+                if (s == TaskState.QUEUED) {
+                  n -= now.neverSchedulable();
+                }
+                m.record(n, Attributes.of(STATE, s.label()));
               }
             });
+    meter
+        .gaugeBuilder("stowage.tasks.never_schedulable")
+        .ofLongs()
+        .setDescription(
+            "Queued tasks that no node of the cluster could ever host, kept out of the queue until"
+                + " the nodes change")
+        .setUnit("{task}")
+        .buildWithCallback(m -> m.record(counts.get().neverSchedulable()));
     meter
         .gaugeBuilder("stowage.cluster.utilization")
         .setDescription("The share of the cluster's capacity in use, per resource")
