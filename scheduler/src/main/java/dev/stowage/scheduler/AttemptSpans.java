@@ -147,6 +147,24 @@ final class AttemptSpans {
     end(attempt, "failed", reason, true);
   }
 
+  /**
+   * As {@link #failed(AttemptId, String)}, with OpenTelemetry's {@code error.type} (the cause, as
+   * the metric names it) and, when the process ended, its {@code process.exit.code}.
+   */
+  void failed(AttemptId attempt, String reason, String errorType, Integer exitCode) {
+    Span span = open.get(attempt);
+    if (span != null) {
+      span.setAttribute(ERROR_TYPE, errorType);
+      if (exitCode != null) {
+        span.setAttribute(EXIT_CODE, (long) exitCode);
+      }
+    }
+    failed(attempt, reason);
+  }
+
+  private static final AttributeKey<String> ERROR_TYPE = AttributeKey.stringKey("error.type");
+  private static final AttributeKey<Long> EXIT_CODE = AttributeKey.longKey("process.exit.code");
+
   /** Ends the attempt's span without an error: the task was cancelled or sent back. */
   void cancelled(AttemptId attempt, String reason) {
     end(attempt, "cancelled", reason, false);

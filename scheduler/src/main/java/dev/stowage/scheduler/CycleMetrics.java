@@ -34,6 +34,8 @@ final class CycleMetrics {
 
   private final DoubleHistogram queueWait;
   private final LongCounter attemptsFailed;
+  private final LongCounter attemptsStarted;
+  private final LongCounter attemptsSucceeded;
   private final Map<String, Attributes> phaseAttributes = new HashMap<>();
 
   CycleMetrics(Meter meter) {
@@ -80,6 +82,21 @@ final class CycleMetrics {
                     + " outputs)")
             .setUnit("{attempt}")
             .build();
+    attemptsStarted =
+        meter
+            .counterBuilder("stowage.attempts.started")
+            .setDescription("Task attempts launched (their processes started)")
+            .setUnit("{attempt}")
+            .build();
+    attemptsSucceeded =
+        meter
+            .counterBuilder("stowage.attempts.succeeded")
+            .setDescription(
+                "Task attempts that succeeded: with stowage.attempts.failed, the failure ratio")
+            .setUnit("{attempt}")
+            .build();
+    attemptsStarted.add(0);
+    attemptsSucceeded.add(0);
     // Every series from the start, at zero: a rate of a series that appears on first use is
     // unknown until then, and an alert on it never fires.
     matched.add(0);
@@ -160,6 +177,14 @@ final class CycleMetrics {
     String label() {
       return label;
     }
+  }
+
+  void attemptsStarted(int n) {
+    attemptsStarted.add(n);
+  }
+
+  void attemptSucceeded() {
+    attemptsSucceeded.add(1);
   }
 
   void attemptFailed(Failure cause) {

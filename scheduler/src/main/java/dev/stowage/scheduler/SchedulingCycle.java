@@ -409,6 +409,7 @@ public final class SchedulingCycle {
         attemptSpans.cancelled(l.attempt(), "cancelled while it was launched");
       }
     }
+    metrics.attemptsStarted(moved.size());
     return moved.size();
   }
 
@@ -515,7 +516,7 @@ public final class SchedulingCycle {
   private void outputsCollected(Stager.Result r, Instant now) {
     if (r.succeeded()) {
       if (!store.succeedAll(List.of(r.attempt()), TaskState.RUNNING, now).isEmpty()) {
-        attemptSpans.succeeded(r.attempt());
+        succeededAttempt(r.attempt());
       }
     } else {
       failAttempt(
@@ -608,11 +609,12 @@ public final class SchedulingCycle {
                             t.state(),
                             now,
                             CycleMetrics.Failure.EXIT,
-                            "exited with code " + e.exitCode())
+                            "exited with code " + e.exitCode(),
+                            e.exitCode())
                         ? TaskState.QUEUED
                         : null;
             case TIMED_OUT, OUT_OF_MEMORY, LOST, LAUNCH_FAILED ->
-                failAttempt(e.attempt(), t.state(), now, cause(e), failure(e))
+                failAttempt(e.attempt(), t.state(), now, cause(e), failure(e), e.exitCode())
                     ? TaskState.QUEUED
                     : null;
             case KILLED ->
@@ -666,7 +668,7 @@ public final class SchedulingCycle {
       var succeeded = store.succeedAll(entry.getValue(), entry.getKey(), now);
       for (AttemptId a : entry.getValue()) {
         if (succeeded.contains(a.taskId())) {
-          attemptSpans.succeeded(a);
+          succeededAttempt(a);
           tasks.remove(a.taskId()); // its attempt has ended: later news of it is stale
           applied++;
         }
@@ -675,8 +677,14 @@ public final class SchedulingCycle {
     return applied;
   }
 
-  private TaskState succeeded(AttemptId attempt) {
+  /** An attempt ended well: its span, and the count a success ratio is charted from. */
+  private void succeededAttempt(AttemptId attempt) {
+    metrics.attemptSucceeded();
     attemptSpans.succeeded(attempt);
+  }
+
+  private TaskState succeeded(AttemptId attempt) {
+    succeededAttempt(attempt);
     return TaskState.SUCCEEDED;
   }
 
@@ -764,17 +772,21 @@ public final class SchedulingCycle {
             // Its outputs may not all be out: copy them (again; what is there is skipped).
             collectOutputs(store.get(t.id()).orElse(t), attempt, now);
           } else if (status.exitCode() == 0) {
-            store.transition(t.id(), state, TaskState.SUCCEEDED, now);
+            if (store.transition(t.id(), state, TaskState.SUCCEEDED, now)) {
+              metrics.attemptSucceeded();
+            }
           } else {
             failAttempt(
                 attempt,
                 state,
                 now,
                 CycleMetrics.Failure.EXIT,
-                "exited with code " + status.exitCode() + " while Stowage was down");
+                "exited with code " + status.exitCode() + " while Stowage was down",
+                status.exitCode());
           }
         }
-        default -> failAttempt(attempt, state, now, cause(status), failure(status));
+        default ->
+            failAttempt(attempt, state, now, cause(status), failure(status), status.exitCode());
       }
     }
     return inFlight.size();
@@ -796,6 +808,19 @@ public final class SchedulingCycle {
   /** Retry per the task's policy, or fail it for good. */
   private boolean failAttempt(
       AttemptId attempt, TaskState from, Instant now, CycleMetrics.Failure cause, String reason) {
+    return failAttempt(attempt, from, now, cause, reason, null);
+  }
+
+  /**
+   * @param exitCode how the process ended, when it did
+   */
+  private boolean failAttempt(
+      AttemptId attempt,
+      TaskState from,
+      Instant now,
+      CycleMetrics.Failure cause,
+      String reason,
+      Integer exitCode) {
     metrics.attemptFailed(cause);
     StoredTask t = store.get(attempt.taskId()).orElse(null);
     if (t != null && !t.state().isTerminal()) {
@@ -822,7 +847,7 @@ public final class SchedulingCycle {
                 retry.maxAttempts());
       }
     }
-    attemptSpans.failed(attempt, reason);
+    attemptSpans.failed(attempt, reason, cause.label(), exitCode);
     store.recordError(attempt.taskId(), attempt.attempt(), reason);
     return failAttempt(attempt, from, now);
   }

@@ -7,6 +7,7 @@ import dev.stowage.engine.Matcher;
 import dev.stowage.engine.Offer;
 import dev.stowage.engine.Resources;
 import dev.stowage.scheduler.TaskEvent.Kind;
+import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
 import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
@@ -225,6 +226,9 @@ class SchedulingCycleTest {
     assertThat(flaky.getStatus().getStatusCode())
         .isEqualTo(io.opentelemetry.api.trace.StatusCode.ERROR);
     assertThat(flaky.getStatus().getDescription()).isEqualTo("exited with code 3");
+    assertThat(flaky.getAttributes().get(AttributeKey.stringKey("error.type"))).isEqualTo("exit");
+    assertThat(flaky.getAttributes().get(AttributeKey.longKey("process.exit.code"))).isEqualTo(3L);
+    assertThat(ok.getAttributes().get(AttributeKey.stringKey("error.type"))).isNull();
 
     // Each process's TRACEPARENT names its own attempt's span; TRACESTATE is passed on unchanged.
     Launch first = backend.launched.getFirst();
@@ -460,6 +464,12 @@ class SchedulingCycleTest {
     for (var p : byName.get("stowage.attempts.failed").getLongSumData().getPoints()) {
       failed.put(p.getAttributes().get(CycleMetrics.REASON), p.getValue());
     }
+    assertThat(byName.get("stowage.attempts.started").getLongSumData().getPoints())
+        .singleElement()
+        .satisfies(p -> assertThat(p.getValue()).isEqualTo(1)); // "fits"
+    assertThat(byName.get("stowage.attempts.succeeded").getLongSumData().getPoints())
+        .singleElement()
+        .satisfies(p -> assertThat(p.getValue()).isZero());
     // Every cause from the start, at zero, so that a rate or an alert on one is defined.
     assertThat(failed)
         .isEqualTo(

@@ -25,11 +25,14 @@ public final class Telemetry implements AutoCloseable {
   private final OpenTelemetrySdk sdk;
   private final RecentTraces recent;
   private final PrometheusMetricReader prometheus;
+  private final io.opentelemetry.instrumentation.runtimetelemetry.RuntimeTelemetry runtime;
 
   private Telemetry(OpenTelemetrySdk sdk, RecentTraces recent, PrometheusMetricReader prometheus) {
     this.sdk = sdk;
     this.recent = recent;
     this.prometheus = prometheus;
+    // The JVM's own: memory, garbage collection, threads, CPU, classes.
+    this.runtime = io.opentelemetry.instrumentation.runtimetelemetry.RuntimeTelemetry.create(sdk);
   }
 
   /**
@@ -170,6 +173,7 @@ public final class Telemetry implements AutoCloseable {
   /** Flushes what is batched and stops the exporters. */
   @Override
   public void close() {
+    runtime.close();
     sdk.close();
   }
 }

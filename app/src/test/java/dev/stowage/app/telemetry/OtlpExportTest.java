@@ -49,6 +49,17 @@ class OtlpExportTest {
   }
 
   @Test
+  void theJvmsOwnMetricsAreServedBesideStowages() {
+    try (var telemetry = Telemetry.start(null, name -> null)) {
+      String text = new String(telemetry.prometheusText(), StandardCharsets.UTF_8);
+      assertThat(text)
+          .contains("jvm_memory_used_bytes{")
+          .contains("jvm_thread_count")
+          .contains("jvm_cpu_time_seconds_total");
+    }
+  }
+
+  @Test
   void grpcIsRefusedInOneLineAndAConfigurationErrorSaysItsCause() {
     org.assertj.core.api.Assertions.assertThatThrownBy(
             () ->
