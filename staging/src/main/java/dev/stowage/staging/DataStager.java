@@ -145,6 +145,13 @@ public final class DataStager implements Stager {
             .setUnit("s")
             .setExplicitBucketBoundariesAdvice(dev.stowage.scheduler.DurationBuckets.LONG)
             .build();
+    // Every series from the start, at zero: a rate of one that appears on first use is unknown.
+    for (String direction : new String[] {"in", "out"}) {
+      bytes.add(0, Attributes.of(DIRECTION, direction));
+      for (String outcome : new String[] {"copied", "skipped"}) {
+        files.add(0, Attributes.of(DIRECTION, direction, OUTCOME, outcome));
+      }
+    }
     meter
         .upDownCounterBuilder("stowage.staging.attempts")
         .setDescription("Attempts whose inputs are being staged now")

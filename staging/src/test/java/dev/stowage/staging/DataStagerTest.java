@@ -319,7 +319,11 @@ class DataStagerTest {
       }
     }
     assertThat(bytes).isEqualTo(java.util.Map.of("in", 5L, "out", 3L));
-    assertThat(files).isEqualTo(java.util.Map.of("in copied", 1L, "out copied", 1L));
+    assertThat(files)
+        .as("every series from zero")
+        .isEqualTo(
+            java.util.Map.of(
+                "in copied", 1L, "out copied", 1L, "in skipped", 0L, "out skipped", 0L));
     assertThat(durations).isEqualTo(java.util.Map.of("in succeeded", 1L, "out succeeded", 1L));
   }
 

@@ -126,6 +126,9 @@ public final class Telemetry implements AutoCloseable {
     // The SDK's default is gRPC, whose sender this build does not carry: OTLP/HTTP is what port
     // 4318 of a Collector speaks.
     out.put("otel.exporter.otlp.protocol", "http/protobuf");
+    // The SDK's metrics of itself under the semantic conventions' names
+    // (otel_sdk_processor_span_processed_total), not the legacy camelCase (processedSpans).
+    out.put("otel.experimental.sdk.telemetry.version", "latest");
     // A cycle ends thousands of attempt spans at once: the SDK's default queue (2048) would drop
     // most of them before the exporter's next batch.
     out.put("otel.bsp.max.queue.size", Integer.toString(BATCH_QUEUE));

@@ -127,6 +127,12 @@ class OtlpExportTest {
           .startSpan()
           .end();
       idle.setAttribute(dev.stowage.scheduler.SchedulingCycle.IDLE, true).end();
+      ((io.opentelemetry.sdk.OpenTelemetrySdk) otel)
+          .getSdkTracerProvider()
+          .forceFlush()
+          .join(10, java.util.concurrent.TimeUnit.SECONDS);
+      String self = new String(telemetry.prometheusText(), StandardCharsets.UTF_8);
+      assertThat(self).contains("otel_sdk_").doesNotContain("processedSpans");
       otel.getMeter("test").counterBuilder("stowage.test.exported").build().add(3);
     } // closing flushes both signals
 

@@ -122,6 +122,27 @@ class RecentTracesTest {
   }
 
   @Test
+  void theTraceFileTurnsOverAtItsCapKeepingOneBefore() throws Exception {
+    Path file = tmp.resolve("capped.jsonl");
+    Files.writeString(file, "{}\n".repeat(100)); // 300 bytes from an earlier run
+    var exporter = new OtlpJsonFileExporter(file, 400);
+    var tracer =
+        SdkTracerProvider.builder()
+            .addSpanProcessor(SimpleSpanProcessor.create(exporter))
+            .build()
+            .get("test");
+
+    trace(tracer, "first", 0); // the file passes its cap
+    trace(tracer, "second", 0); // so this one starts a new file
+    exporter.shutdown();
+
+    Path before = tmp.resolve("capped.jsonl.1");
+    assertThat(Files.readString(before)).startsWith("{}\n").contains("\"first\"");
+    List<String> now = Files.readAllLines(file);
+    assertThat(now).singleElement().asString().contains("\"second\"");
+  }
+
+  @Test
   void withoutAnEndpointNothingIsExportedOverTheNetwork() {
     assertThat(Telemetry.defaults(Map.<String, String>of()::get))
         .containsEntry("otel.service.name", "stowage")
