@@ -266,8 +266,10 @@ public final class DataStager implements Stager {
       span.setAttribute(BYTES, summary.bytes());
       result = new Result(attempt, true, "", phase);
     } catch (StagingException e) {
+      span.recordException(e); // an exception event on the staging span, as traces show errors
       result = new Result(attempt, false, e.getMessage(), phase);
     } catch (IOException | RuntimeException e) {
+      span.recordException(e);
       result =
           new Result(attempt, false, e.getClass().getSimpleName() + ": " + e.getMessage(), phase);
     } finally {

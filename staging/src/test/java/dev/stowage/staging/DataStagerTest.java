@@ -9,6 +9,7 @@ import dev.stowage.scheduler.StagedInput;
 import dev.stowage.scheduler.StagedOutput;
 import dev.stowage.scheduler.Stager;
 import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.context.Scope;
 import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
@@ -215,6 +216,38 @@ class DataStagerTest {
 
   private DataMover.Summary stage(String source, String destination, Path work) throws Exception {
     return mover.stage(List.of(new StagedInput(source, destination)), work, allowed, quiet);
+  }
+
+  @Test
+  void aFailedStagingsSpanCarriesTheExceptionAsAnEvent() throws Exception {
+    var spans = InMemorySpanExporter.create();
+    var tracer =
+        SdkTracerProvider.builder()
+            .addSpanProcessor(SimpleSpanProcessor.create(spans))
+            .build()
+            .get("test");
+    try (var stager =
+        new DataStager(
+            new DataStager.Options(1, 2, 1 << 20, allowed),
+            null,
+            tracer,
+            OpenTelemetry.noop().getMeter("test"))) {
+      stager.stage(
+          new AttemptId("missing", 1),
+          List.of(new StagedInput(tmp.resolve("data/absent").toUri().toString(), "x")),
+          tmp.resolve("w/missing"));
+      assertThat(awaitResults(stager, 1).getFirst().succeeded()).isFalse();
+    }
+    SpanData staging = spans.getFinishedSpanItems().getFirst();
+    assertThat(staging.getStatus().getStatusCode())
+        .isEqualTo(io.opentelemetry.api.trace.StatusCode.ERROR);
+    assertThat(staging.getEvents())
+        .anySatisfy(
+            e -> {
+              assertThat(e.getName()).isEqualTo("exception");
+              assertThat(e.getAttributes().get(AttributeKey.stringKey("exception.message")))
+                  .contains("no such file or directory");
+            });
   }
 
   @Test

@@ -38,13 +38,35 @@ final class HttpTracing {
         }
       };
 
-  private final Tracer tracer;
+  private static final AttributeKey<String> SCHEME = AttributeKey.stringKey("url.scheme");
+  private static final AttributeKey<String> SERVER = AttributeKey.stringKey("server.address");
+  private static final AttributeKey<String> CLIENT = AttributeKey.stringKey("client.address");
+  private static final AttributeKey<String> USER_AGENT =
+      AttributeKey.stringKey("user_agent.original");
+  private static final String STARTED = "stowage.started";
 
-  HttpTracing(Tracer tracer) {
+  /** OpenTelemetry's advice for HTTP server durations, in seconds. */
+  private static final java.util.List<Double> HTTP_BUCKETS =
+      java.util.List.of(
+          0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0);
+
+  private final Tracer tracer;
+  private final io.opentelemetry.api.metrics.DoubleHistogram duration;
+
+  HttpTracing(Tracer tracer, io.opentelemetry.api.metrics.Meter meter) {
     this.tracer = tracer;
+    this.duration =
+        meter
+            .histogramBuilder("http.server.request.duration")
+            .setDescription("Duration of HTTP server requests")
+            .setUnit("s")
+            .setExplicitBucketBoundariesAdvice(HTTP_BUCKETS)
+            .build();
   }
 
+  /** Every matched request is timed; the ones that change something also get a span. */
   void start(Context ctx) {
+    ctx.attribute(STARTED, System.nanoTime());
     if (ctx.method() == io.javalin.http.HandlerType.GET
         || ctx.method() == io.javalin.http.HandlerType.HEAD) {
       return;
@@ -63,12 +85,31 @@ final class HttpTracing {
             .setAttribute(METHOD, ctx.method().name())
             .setAttribute(ROUTE, route)
             .setAttribute(PATH, ctx.path())
+            .setAttribute(SCHEME, ctx.scheme())
+            .setAttribute(SERVER, serverAddress(ctx))
+            .setAttribute(CLIENT, ctx.ip())
+            .setAttribute(USER_AGENT, ctx.userAgent() == null ? "" : ctx.userAgent())
             .startSpan();
     ctx.attribute(SPAN, span);
     ctx.attribute(SCOPE, span.makeCurrent());
   }
 
   void end(Context ctx) {
+    Long started = ctx.attribute(STARTED);
+    if (started != null) {
+      var matched = ctx.endpoints().matchedHttpEndpoint();
+      duration.record(
+          (System.nanoTime() - started) / 1e9,
+          io.opentelemetry.api.common.Attributes.of(
+              METHOD,
+              ctx.method().name(),
+              ROUTE,
+              matched != null ? matched.path : "",
+              STATUS,
+              (long) ctx.statusCode(),
+              SCHEME,
+              ctx.scheme()));
+    }
     Span span = ctx.attribute(SPAN);
     Scope scope = ctx.attribute(SCOPE);
     if (span == null) {
@@ -83,6 +124,13 @@ final class HttpTracing {
       scope.close();
     }
     span.end();
+  }
+
+  /** The Host the request named, without its port. */
+  private static String serverAddress(Context ctx) {
+    String host = ctx.header("Host");
+    String name = host == null ? null : ApiGuard.hostName(host);
+    return name == null ? "" : name;
   }
 
   /**

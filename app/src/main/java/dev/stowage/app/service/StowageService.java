@@ -352,7 +352,8 @@ public final class StowageService implements AutoCloseable {
     loop = new CycleLoop(cycle, config.interval(), clock);
     backend.onEvents(loop::wakeUp);
     stager.onResults(loop::wakeUp);
-    httpTracing = new HttpTracing(otel.getTracer("dev.stowage.api"));
+    httpTracing =
+        new HttpTracing(otel.getTracer("dev.stowage.api"), otel.getMeter("dev.stowage.api"));
     guard = new ApiGuard(tokens, Exposures.hostNames(config.exposure()));
     tls = config.exposure().tls() != null;
     defaultRequest = config.defaultRequest();

@@ -425,6 +425,19 @@ class StowageServiceTest {
     assertThat(submit.get("parentSpanId").asText()).isEqualTo(callerSpan);
     assertThat(submit.get("kind").asInt()).isEqualTo(2); // SERVER
     assertThat(submit.toString()).contains("http.route").contains("/api/tasks");
+    // The current HTTP conventions' attributes.
+    var attributes = new java.util.HashMap<String, String>();
+    for (JsonNode a : submit.get("attributes")) {
+      attributes.put(a.get("key").asText(), a.get("value").elements().next().asText());
+    }
+    assertThat(attributes)
+        .containsEntry("url.scheme", "http")
+        .containsEntry("server.address", "127.0.0.1")
+        .containsEntry("client.address", "127.0.0.1")
+        .containsKey("user_agent.original");
+    assertThat(get("/metrics").body())
+        .containsPattern(
+            "http_server_request_duration_seconds_count\\{[^}]*http_route=\"/api/tasks\"");
     assertThat(attempt).as("the attempt's span, ended when the task succeeded").isNotNull();
     assertThat(attempt.get("parentSpanId").asText()).isEqualTo(submit.get("spanId").asText());
     assertThat(attempt.get("spanId").asText()).isEqualTo(seen[2]);
