@@ -84,12 +84,26 @@ final class AttemptSpans {
    * returns the trace context its process gets: the attempt's, or the task's own when the span is
    * not recorded (tracing off or not sampled), or null when there is neither.
    */
-  TraceContext start(StoredTask task, AttemptId attempt, String node, SpanContext cycle) {
+  TraceContext start(
+      StoredTask task, AttemptId attempt, String node, SpanContext cycle, java.time.Instant now) {
     TraceContext submitted = task.spec().trace();
     Context parent =
         submitted == null
             ? Context.root()
             : parents.computeIfAbsent(submitted, AttemptSpans::localParent);
+    // How long the task waited to be placed, as a span of its own before the attempt's: from
+    // queued (or the end of a retry's backoff) to now.
+    java.time.Instant queued = task.notBefore() != null ? task.notBefore() : task.submittedAt();
+    if (queued.isBefore(now)) {
+      tracer
+          .spanBuilder("queue_wait")
+          .setParent(parent)
+          .setStartTimestamp(queued)
+          .setAttribute(TASK, task.id())
+          .setAttribute(ATTEMPT, (long) attempt.attempt())
+          .startSpan()
+          .end(now);
+    }
     Span span =
         tracer
             .spanBuilder("task_attempt")

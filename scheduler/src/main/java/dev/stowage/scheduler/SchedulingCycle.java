@@ -299,7 +299,7 @@ public final class SchedulingCycle {
       StoredTask t = byId.get(a.task());
       metrics.queued(t, now);
       var id = new AttemptId(t.id(), attempt);
-      TraceContext trace = attemptSpans.start(t, id, a.offer(), cycle);
+      TraceContext trace = attemptSpans.start(t, id, a.offer(), cycle, now);
       var env = new HashMap<>(t.spec().env());
       if (trace != null) {
         // The OpenTelemetry environment-variable carrier: the process's spans join the attempt.

@@ -172,6 +172,28 @@ class SchedulingCycleTest {
   }
 
   @Test
+  void theWaitBeforePlacementIsASpanInTheSubmittersTrace() {
+    backend.free = new Resources(4000, 8192, 100_000, 0);
+    var submitted =
+        new TraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", null);
+    store.submit(List.of(task("waits", 1000).withTrace(submitted)), clock.instant());
+    clock.advance(Duration.ofSeconds(5));
+
+    cycle.runOnce();
+
+    SpanData wait =
+        spans.getFinishedSpanItems().stream()
+            .filter(s -> s.getName().equals("queue_wait"))
+            .findFirst()
+            .orElseThrow();
+    assertThat(wait.getTraceId()).isEqualTo("4bf92f3577b34da6a3ce929d0e0e4736");
+    assertThat(wait.getParentSpanId()).isEqualTo("00f067aa0ba902b7");
+    assertThat(Duration.ofNanos(wait.getEndEpochNanos() - wait.getStartEpochNanos()))
+        .isEqualTo(Duration.ofSeconds(5));
+    assertThat(wait.getAttributes().get(AttemptSpans.TASK)).isEqualTo("waits");
+  }
+
+  @Test
   void eachAttemptIsASpanInTheSubmittersTraceLinkedToTheCycleThatPlacedIt() {
     backend.free = new Resources(4000, 8192, 100_000, 0);
     String submitSpan = "00f067aa0ba902b7";
