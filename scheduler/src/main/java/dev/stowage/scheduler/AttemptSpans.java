@@ -91,24 +91,17 @@ final class AttemptSpans {
         submitted == null
             ? Context.root()
             : parents.computeIfAbsent(submitted, AttemptSpans::localParent);
-    // How long the task waited to be placed, as a span of its own before the attempt's: from
-    // queued (or the end of a retry's backoff) to now.
+    // How long the task waited to be placed, from queued (or its retry's backoff's end): an
+    // attribute. A span of its own, or an event, per placement measured +12 % and +22 % of a
+    // 20K cycle with OTLP export on.
     java.time.Instant queued = task.notBefore() != null ? task.notBefore() : task.submittedAt();
-    if (queued.isBefore(now)) {
-      tracer
-          .spanBuilder("queue_wait")
-          .setParent(parent)
-          .setStartTimestamp(queued)
-          .setAttribute(TASK, task.id())
-          .setAttribute(ATTEMPT, (long) attempt.attempt())
-          .startSpan()
-          .end(now);
-    }
     Span span =
         tracer
             .spanBuilder("task_attempt")
             .setParent(parent)
             .addLink(cycle)
+            .setAttribute(
+                QUEUE_WAIT, Math.max(0, java.time.Duration.between(queued, now).toNanos()) / 1e9)
             .setAttribute(TASK, task.id())
             .setAttribute(ATTEMPT, (long) attempt.attempt())
             .setAttribute(NODE, node)
@@ -175,6 +168,8 @@ final class AttemptSpans {
     }
     failed(attempt, reason);
   }
+
+  static final AttributeKey<Double> QUEUE_WAIT = AttributeKey.doubleKey("stowage.queue.wait_s");
 
   private static final AttributeKey<String> ERROR_TYPE = AttributeKey.stringKey("error.type");
   private static final AttributeKey<Long> EXIT_CODE = AttributeKey.longKey("process.exit.code");
