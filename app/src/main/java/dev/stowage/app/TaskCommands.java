@@ -25,7 +25,12 @@ final class TaskCommands {
   /** Prints the service's error line and returns the exit code for it. */
   static int failed(picocli.CommandLine.Model.CommandSpec spec, HttpResponse<String> response)
       throws Exception {
-    JsonNode body = JSON.readTree(response.body());
+    return failed(spec, response.body());
+  }
+
+  /** As above, for an answer's body as text: each field error on its own line, or the error. */
+  static int failed(picocli.CommandLine.Model.CommandSpec spec, String text) throws Exception {
+    JsonNode body = JSON.readTree(text);
     if (body.has("fields")) {
       for (JsonNode f : body.get("fields")) {
         spec.commandLine()
@@ -33,9 +38,7 @@ final class TaskCommands {
             .printf("stowage: %s: %s%n", f.get("field").asText(), f.get("message").asText());
       }
     } else {
-      spec.commandLine()
-          .getErr()
-          .printf("stowage: %s%n", body.path("error").asText(response.body()));
+      spec.commandLine().getErr().printf("stowage: %s%n", body.path("error").asText(text));
     }
     return Main.BAD_INPUT;
   }
@@ -198,13 +201,7 @@ final class TaskCommands {
         java.util.Set.of("succeeded", "failed", "cancelled", "upstream_failed");
 
     private int failedBytes(HttpResponse<byte[]> response) throws Exception {
-      JsonNode body = JSON.readTree(response.body());
-      spec.commandLine()
-          .getErr()
-          .printf(
-              "stowage: %s%n",
-              body.path("error").asText(new String(response.body(), StandardCharsets.UTF_8)));
-      return Main.BAD_INPUT;
+      return failed(spec, new String(response.body(), StandardCharsets.UTF_8));
     }
 
     private static long header(HttpResponse<?> response, String name) {

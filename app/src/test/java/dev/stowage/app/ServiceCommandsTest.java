@@ -154,6 +154,12 @@ class ServiceCommandsTest {
     assertThat(run("status", "logs/slow", "--url", service.url()).out())
         .startsWith("logs/slow: succeeded");
 
+    MainTest.Run badAttempt = run("logs", "logs/slow", "--attempt", "9", "--url", service.url());
+    assertThat(badAttempt.exit()).isEqualTo(Main.BAD_INPUT);
+    assertThat(badAttempt.err())
+        .as("the field error itself, not only 'invalid request'")
+        .isEqualTo("stowage: attempt: must be an integer in [1, 1], got '9'\n");
+
     MainTest.Run unknownAfter = run("tasks", "--after", "no/such/task", "--url", service.url());
     assertThat(unknownAfter.exit()).isEqualTo(Main.BAD_INPUT);
     assertThat(unknownAfter.err())
