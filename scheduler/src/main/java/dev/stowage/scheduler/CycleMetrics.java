@@ -7,6 +7,7 @@ import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.metrics.DoubleHistogram;
 import io.opentelemetry.api.metrics.LongCounter;
 import io.opentelemetry.api.metrics.Meter;
+import io.opentelemetry.context.Context;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
@@ -105,13 +106,20 @@ final class CycleMetrics {
     }
   }
 
-  void cycle(Duration took) {
-    cycleDuration.record(took.toNanos() / 1e9);
-  }
-
-  void phase(String name, long nanos) {
-    phaseDuration.record(
-        nanos / 1e9, phaseAttributes.computeIfAbsent(name, n -> Attributes.of(PHASE, n)));
+  /**
+   * Records a cycle's durations once it is known whether its trace is kept. {@code trace} is the
+   * cycle's context, whose span becomes the histograms' exemplar (the trace of a slow cycle), or
+   * the root context for a cycle whose trace telemetry leaves out: an exemplar must lead to a trace
+   * that exists.
+   */
+  void cycle(Duration took, Map<String, Duration> phases, Context trace) {
+    cycleDuration.record(took.toNanos() / 1e9, Attributes.empty(), trace);
+    phases.forEach(
+        (name, d) ->
+            phaseDuration.record(
+                d.toNanos() / 1e9,
+                phaseAttributes.computeIfAbsent(name, n -> Attributes.of(PHASE, n)),
+                trace));
   }
 
   /**
@@ -150,9 +158,13 @@ final class CycleMetrics {
     return top.startsWith("constraint ") ? "constraint" : top;
   }
 
-  void queued(StoredTask t, Instant assignedAt) {
+  /** {@code attempt} is the attempt's trace context: a long wait's exemplar leads to the task. */
+  void queued(StoredTask t, Instant assignedAt, Context attempt) {
     Instant since = t.notBefore() != null ? t.notBefore() : t.submittedAt();
-    queueWait.record(Math.max(0, Duration.between(since, assignedAt).toNanos()) / 1e9);
+    queueWait.record(
+        Math.max(0, Duration.between(since, assignedAt).toNanos()) / 1e9,
+        Attributes.empty(),
+        attempt);
   }
 
   /** Why an attempt failed, as the {@code stowage.attempts.failed} metric labels it. */

@@ -12,6 +12,7 @@ import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Context;
 import io.opentelemetry.context.Scope;
 import java.time.Clock;
 import java.time.Duration;
@@ -155,6 +156,7 @@ public final class SchedulingCycle {
     long started = System.nanoTime();
     var phases = new LinkedHashMap<String, Duration>();
     Span cycle = tracer.spanBuilder("scheduling_cycle").startSpan();
+    boolean idle = false;
     try (Scope ignored = cycle.makeCurrent()) {
       int events = phase(phases, "apply_cluster_events", this::applyEvents, n -> (long) n, EVENTS);
       List<Offer> offers =
@@ -209,11 +211,10 @@ public final class SchedulingCycle {
       cycle.setAttribute(LAUNCHED, (long) launched);
       // A cycle that changed nothing (no news applied, nothing placed or launched), however many
       // blocked tasks it looked at: telemetry may leave it out of its traces.
-      boolean idle = events == 0 && result.matchedCount() == 0 && launched == 0;
+      idle = events == 0 && result.matchedCount() == 0 && launched == 0;
       cycle.setAttribute(IDLE, idle);
       metrics.matchResult(result, tasks);
       Duration took = Duration.ofNanos(System.nanoTime() - started);
-      metrics.cycle(took);
       if (!idle) {
         // Inside the cycle's span: the record carries its trace_id.
         LOG.info(
@@ -240,6 +241,11 @@ public final class SchedulingCycle {
       cycle.setStatus(StatusCode.ERROR);
       throw e;
     } finally {
+      // A failed cycle's trace is kept, so its durations carry it as their exemplar.
+      metrics.cycle(
+          Duration.ofNanos(System.nanoTime() - started),
+          phases,
+          idle ? Context.root() : Context.root().with(cycle));
       attemptSpans.endOfCycle();
       cycle.end();
     }
@@ -262,9 +268,7 @@ public final class SchedulingCycle {
       span.setStatus(StatusCode.ERROR);
       throw e;
     } finally {
-      long took = System.nanoTime() - start;
-      phases.put(name, Duration.ofNanos(took));
-      metrics.phase(name, took);
+      phases.put(name, Duration.ofNanos(System.nanoTime() - start));
       span.end();
     }
   }
@@ -297,9 +301,9 @@ public final class SchedulingCycle {
         continue;
       }
       StoredTask t = byId.get(a.task());
-      metrics.queued(t, now);
       var id = new AttemptId(t.id(), attempt);
       TraceContext trace = attemptSpans.start(t, id, a.offer(), cycle, now);
+      metrics.queued(t, now, attemptSpans.context(id));
       var env = new HashMap<>(t.spec().env());
       if (trace != null) {
         // The OpenTelemetry environment-variable carrier: the process's spans join the attempt.

@@ -444,9 +444,10 @@ public final class StowageService implements AutoCloseable {
               config.routes.get("/api/traces", this::traces, Access.READER);
               config.routes.get(
                   "/metrics",
-                  ctx ->
-                      ctx.contentType(Telemetry.prometheusContentType())
-                          .result(telemetry.prometheusText()),
+                  ctx -> {
+                    var scrape = telemetry.scrape(ctx.header("Accept"));
+                    ctx.contentType(scrape.contentType()).result(scrape.body());
+                  },
                   Access.READER);
               config.routes.get("/api/traces/{traceId}", this::trace, Access.READER);
               config.routes.post(

@@ -5,7 +5,8 @@ import io.opentelemetry.exporter.prometheus.PrometheusMetricReader;
 import io.opentelemetry.sdk.OpenTelemetrySdk;
 import io.opentelemetry.sdk.autoconfigure.AutoConfiguredOpenTelemetrySdk;
 import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
-import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
+import io.prometheus.metrics.expositionformats.ExpositionFormats;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -22,6 +23,7 @@ import java.util.function.Function;
  */
 public final class Telemetry implements AutoCloseable {
   private static final int BATCH_QUEUE = 65_536;
+  private static final ExpositionFormats FORMATS = ExpositionFormats.init();
   private final OpenTelemetrySdk sdk;
   private final RecentTraces recent;
   private final PrometheusMetricReader prometheus;
@@ -158,19 +160,29 @@ public final class Telemetry implements AutoCloseable {
     return recent;
   }
 
-  /** Every metric now, in Prometheus' text exposition format. */
-  public byte[] prometheusText() {
+  /** A scrape's answer: its content type and body. */
+  public record Scrape(String contentType, byte[] body) {}
+
+  /**
+   * Every metric now, in the format the scraper's {@code Accept} header asks for: OpenMetrics (the
+   * one that carries exemplars, which Prometheus asks for when exemplar storage is on), else
+   * Prometheus' text format. The protobuf format is not built in; asking for it alone gets text.
+   */
+  public Scrape scrape(String accept) {
+    ExpositionFormatWriter writer = FORMATS.findWriter(accept);
+    if (!writer.isAvailable()) {
+      writer =
+          FORMATS.getOpenMetricsTextFormatWriter().accepts(accept)
+              ? FORMATS.getOpenMetricsTextFormatWriter()
+              : FORMATS.getPrometheusTextFormatWriter();
+    }
     var out = new ByteArrayOutputStream();
     try {
-      PrometheusTextFormatWriter.create().write(out, prometheus.collect());
+      writer.write(out, prometheus.collect());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    return out.toByteArray();
-  }
-
-  public static String prometheusContentType() {
-    return PrometheusTextFormatWriter.CONTENT_TYPE;
+    return new Scrape(writer.getContentType(), out.toByteArray());
   }
 
   /** Flushes what is batched and stops the exporters. */

@@ -117,6 +117,37 @@ class StowageServiceTest {
     assertThat(launching.get("durationMs").asDouble()).isPositive();
     assertThat(get("/api/traces/" + launching.get("traceId").asText()).statusCode()).isEqualTo(200);
 
+    // OpenMetrics when the scraper asks for it, with exemplars (of what happened since
+    // the last scrape, so first): a cycle's duration leads to the
+    // cycle's kept trace, a queue wait to the task's.
+    var open =
+        HTTP.send(
+            HttpRequest.newBuilder(URI.create(service.url() + "/metrics"))
+                .header("Authorization", auth())
+                .header(
+                    "Accept",
+                    "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.2")
+                .GET()
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(open.headers().firstValue("Content-Type").orElse(""))
+        .startsWith("application/openmetrics-text");
+    assertThat(open.body()).endsWith("# EOF\n");
+    var exemplar =
+        java.util.regex.Pattern.compile(
+            "(?m)^stowage_cycle_duration_seconds_bucket\\{[^}]*\\} \\d+ # \\{span_id=\"[0-9a-f]{16}\","
+                + "trace_id=\"([0-9a-f]{32})\"\\}");
+    var found = exemplar.matcher(open.body());
+    assertThat(found.find()).as(open.body()).isTrue();
+    assertThat(get("/api/traces/" + found.group(1)).statusCode()).isEqualTo(200);
+    var waited =
+        java.util.regex.Pattern.compile(
+                "(?m)^stowage_task_queue_wait_seconds_bucket\\{[^}]*\\} \\d+ # \\{span_id=\"[0-9a-f]{16}\","
+                    + "trace_id=\"([0-9a-f]{32})\"\\}")
+            .matcher(open.body());
+    assertThat(waited.find()).as(open.body()).isTrue();
+    assertThat(get("/api/traces/" + waited.group(1)).statusCode()).isEqualTo(200);
+
     // Metrics, in Prometheus' text format.
     var metrics = get("/metrics");
     assertThat(metrics.statusCode()).isEqualTo(200);

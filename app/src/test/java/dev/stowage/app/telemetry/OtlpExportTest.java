@@ -51,7 +51,7 @@ class OtlpExportTest {
   @Test
   void theJvmsOwnMetricsAreServedBesideStowages() {
     try (var telemetry = Telemetry.start(null, name -> null)) {
-      String text = new String(telemetry.prometheusText(), StandardCharsets.UTF_8);
+      String text = new String(telemetry.scrape(null).body(), StandardCharsets.UTF_8);
       assertThat(text)
           .contains("jvm_memory_used_bytes{")
           .contains("jvm_thread_count")
@@ -131,7 +131,7 @@ class OtlpExportTest {
           .getSdkTracerProvider()
           .forceFlush()
           .join(10, java.util.concurrent.TimeUnit.SECONDS);
-      String self = new String(telemetry.prometheusText(), StandardCharsets.UTF_8);
+      String self = new String(telemetry.scrape(null).body(), StandardCharsets.UTF_8);
       assertThat(self).contains("otel_sdk_").doesNotContain("processedSpans");
       otel.getMeter("test").counterBuilder("stowage.test.exported").build().add(3);
     } // closing flushes both signals
