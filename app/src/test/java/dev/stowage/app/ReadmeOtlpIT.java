@@ -52,7 +52,7 @@ class ReadmeOtlpIT {
   }
 
   @Test
-  void theReadmesOtlpCommandSendsTracesAndMetricsToAnOtlpHttpReceiver() throws Exception {
+  void theReadmesOtlpCommandSendsTracesMetricsAndLogsToAnOtlpHttpReceiver() throws Exception {
     Process up =
         up(
             "data",
@@ -71,8 +71,21 @@ class ReadmeOtlpIT {
       up.destroy(); // SIGTERM, as Ctrl-C: the SDK flushes what it holds
       assertThat(up.waitFor(60, TimeUnit.SECONDS)).isTrue();
     }
-    assertThat(paths).contains("/v1/traces", "/v1/metrics");
+    assertThat(paths).contains("/v1/traces", "/v1/metrics", "/v1/logs");
     assertEveryLineIsJson(tmp.resolve("up.err"));
+    // In the Elastic Common Schema; the cycle that placed the task names its trace.
+    var json = new ObjectMapper();
+    var cycleLines = new java.util.ArrayList<com.fasterxml.jackson.databind.JsonNode>();
+    for (String line : Files.readAllLines(tmp.resolve("up.err"))) {
+      var record = json.readTree(line);
+      assertThat(record.has("@timestamp") && record.has("log.level") && record.has("message"))
+          .as(line)
+          .isTrue();
+      if (record.get("message").asText().startsWith("cycle: ")) {
+        cycleLines.add(record);
+      }
+    }
+    assertThat(cycleLines).isNotEmpty().allMatch(r -> r.path("trace.id").asText().length() == 32);
   }
 
   @Test

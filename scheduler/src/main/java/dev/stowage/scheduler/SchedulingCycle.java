@@ -693,14 +693,15 @@ public final class SchedulingCycle {
   }
 
   private TaskState cancelled(AttemptId attempt) {
-    try (var ignored = attemptSpans.enter(attempt)) {
-      LOG.atInfo()
-          .addKeyValue("stowage.task", attempt.taskId())
-          .addKeyValue("stowage.attempt", attempt.attempt())
-          .log(
-              "attempt {} of {} stopped: the task is cancelled",
-              attempt.attempt(),
-              attempt.taskId());
+    try (var ignored = attemptSpans.enter(attempt);
+        var fields =
+            new LogFields(
+                "stowage.task",
+                attempt.taskId(),
+                "stowage.attempt",
+                Integer.toString(attempt.attempt()))) {
+      LOG.info(
+          "attempt {} of {} stopped: the task is cancelled", attempt.attempt(), attempt.taskId());
     }
     attemptSpans.cancelled(attempt, "killed on request");
     return TaskState.CANCELLED;
@@ -831,24 +832,25 @@ public final class SchedulingCycle {
       RetryPolicy retry = t.spec().retry();
       boolean again = attempt.attempt() < retry.maxAttempts();
       // One record per failed attempt, inside its span: the record leads to the trace.
-      try (var ignored = attemptSpans.enter(attempt)) {
-        LOG.atWarn()
-            .addKeyValue("stowage.task", attempt.taskId())
-            .addKeyValue("stowage.attempt", attempt.attempt())
-            .addKeyValue("stowage.failure", cause.label())
-            .addKeyValue("stowage.retry", again)
-            .log(
-                again
-                    ? "attempt {} of {} failed ({}): {}; retried after {} (attempt {} of {})"
-                    : "attempt {} of {} failed ({}): {}; the task failed, with no attempt left"
-                        + " of {}",
-                attempt.attempt(),
-                attempt.taskId(),
-                cause.label(),
-                reason,
-                again ? retry.delayBefore(attempt.attempt() + 1) : retry.maxAttempts(),
-                attempt.attempt() + 1,
-                retry.maxAttempts());
+      try (var ignored = attemptSpans.enter(attempt);
+          var fields =
+              new LogFields(
+                  "stowage.task", attempt.taskId(),
+                  "stowage.attempt", Integer.toString(attempt.attempt()),
+                  "stowage.failure", cause.label(),
+                  "stowage.retry", Boolean.toString(again))) {
+        LOG.warn(
+            again
+                ? "attempt {} of {} failed ({}): {}; retried after {} (attempt {} of {})"
+                : "attempt {} of {} failed ({}): {}; the task failed, with no attempt left"
+                    + " of {}",
+            attempt.attempt(),
+            attempt.taskId(),
+            cause.label(),
+            reason,
+            again ? retry.delayBefore(attempt.attempt() + 1) : retry.maxAttempts(),
+            attempt.attempt() + 1,
+            retry.maxAttempts());
       }
     }
     attemptSpans.failed(attempt, reason, cause.label(), exitCode);
@@ -866,5 +868,27 @@ public final class SchedulingCycle {
       return store.requeue(t.id(), from, now.plus(retry.delayBefore(attempt.attempt() + 1)), now);
     }
     return store.transition(t.id(), from, TaskState.FAILED, now);
+  }
+
+  /**
+   * A record's own fields, in the logging context for as long as the record is written: every
+   * format reads them from there (JSON lines as top-level keys, OTLP as attributes).
+   */
+  private static final class LogFields implements AutoCloseable {
+    private final String[] keysAndValues;
+
+    LogFields(String... keysAndValues) {
+      this.keysAndValues = keysAndValues;
+      for (int i = 0; i < keysAndValues.length; i += 2) {
+        org.slf4j.MDC.put(keysAndValues[i], keysAndValues[i + 1]);
+      }
+    }
+
+    @Override
+    public void close() {
+      for (int i = 0; i < keysAndValues.length; i += 2) {
+        org.slf4j.MDC.remove(keysAndValues[i]);
+      }
+    }
   }
 }

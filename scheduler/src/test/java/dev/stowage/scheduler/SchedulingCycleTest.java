@@ -104,10 +104,8 @@ class SchedulingCycleTest {
 
     @Override
     protected void append(ch.qos.logback.classic.spi.ILoggingEvent e) {
-      var kv = new java.util.TreeMap<String, Object>();
-      if (e.getKeyValuePairs() != null) {
-        e.getKeyValuePairs().forEach(p -> kv.put(p.key, p.value));
-      }
+      // A record's fields are in its logging context, where every log format reads them.
+      var kv = new java.util.TreeMap<String, Object>(e.getMDCPropertyMap());
       lines.add(
           e.getLevel()
               + " "

@@ -114,6 +114,9 @@ public final class Telemetry implements AutoCloseable {
                 })
             .build()
             .getOpenTelemetrySdk();
+    // Logback's records (logback.xml) into the SDK's log pipeline: exported over OTLP when an
+    // endpoint is set; the records logged before now are replayed.
+    io.opentelemetry.instrumentation.logback.appender.v1_0.OpenTelemetryAppender.install(sdk);
     return new Telemetry(sdk, recent, prometheus);
   }
 
