@@ -28,6 +28,9 @@ final class AttemptSpans {
   static final AttributeKey<Long> ATTEMPT = AttributeKey.longKey("stowage.attempt");
   static final AttributeKey<String> NODE = AttributeKey.stringKey("stowage.node");
 
+  /** On a link to a dependency's attempt: the dependency's task id. */
+  static final AttributeKey<String> DEPENDENCY = AttributeKey.stringKey("stowage.depends_on");
+
   private static final TextMapGetter<TraceContext> STORED =
       new TextMapGetter<>() {
         @Override
@@ -50,6 +53,21 @@ final class AttemptSpans {
 
   private final Tracer tracer;
   private final Map<AttemptId, Span> open = new HashMap<>();
+
+  /**
+   * The span of each task's successful attempt, for its dependents' links: the last {@value
+   * #SUCCEEDED_KEPT} tasks, in memory (after a restart, or once pushed out, a dependent's span has
+   * no link to that dependency).
+   */
+  private final Map<String, SpanContext> succeeded =
+      new java.util.LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, SpanContext> eldest) {
+          return size() > SUCCEEDED_KEPT;
+        }
+      };
+
+  private static final int SUCCEEDED_KEPT = 65_536;
   // A batch's tasks share their submit's context: parse each distinct one once per cycle.
   private final Map<TraceContext, Context> parents = new HashMap<>();
 
@@ -95,7 +113,7 @@ final class AttemptSpans {
     // attribute. A span of its own, or an event, per placement measured +12 % and +22 % of a
     // 20K cycle with OTLP export on.
     java.time.Instant queued = task.notBefore() != null ? task.notBefore() : task.submittedAt();
-    Span span =
+    var builder =
         tracer
             .spanBuilder("task_attempt")
             .setParent(parent)
@@ -104,8 +122,16 @@ final class AttemptSpans {
                 QUEUE_WAIT, Math.max(0, java.time.Duration.between(queued, now).toNanos()) / 1e9)
             .setAttribute(TASK, task.id())
             .setAttribute(ATTEMPT, (long) attempt.attempt())
-            .setAttribute(NODE, node)
-            .startSpan();
+            .setAttribute(NODE, node);
+    // The DAG's edges: a link to the attempt that let this one run, whichever request (and
+    // trace) each task came in, so a trace viewer can walk the whole graph.
+    for (String dependency : task.spec().dependsOn()) {
+      SpanContext before = succeeded.get(dependency);
+      if (before != null) {
+        builder.addLink(before, Attributes.of(DEPENDENCY, dependency));
+      }
+    }
+    Span span = builder.startSpan();
     if (!span.isRecording()) {
       return submitted;
     }
@@ -146,6 +172,10 @@ final class AttemptSpans {
 
   /** Ends the attempt's span: its process exited with 0. */
   void succeeded(AttemptId attempt) {
+    Span span = open.get(attempt);
+    if (span != null) {
+      succeeded.put(attempt.taskId(), span.getSpanContext());
+    }
     end(attempt, "succeeded", null, false);
   }
 

@@ -281,6 +281,52 @@ class SchedulingCycleTest {
   }
 
   @Test
+  void aDagSubmittedInTwoRequestsIsOneGraphOfLinksBetweenItsAttempts() {
+    backend.free = new Resources(4000, 8192, 100_000, 0);
+    var first = new TraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", null);
+    var second = new TraceContext("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", null);
+    store.submit(List.of(task("extract", 1000).withTrace(first)), clock.instant());
+    store.submit(
+        List.of(
+            task("load", 1000).withTrace(second).withDependsOn("extract"),
+            task("report", 1000).withTrace(second).withDependsOn("load", "extract")),
+        clock.instant());
+
+    cycle.runOnce();
+    backend.report(new AttemptId("extract", 1), Kind.EXITED, 0);
+    cycle.runOnce();
+    backend.report(new AttemptId("load", 1), Kind.EXITED, 0);
+    cycle.runOnce();
+    backend.report(new AttemptId("report", 1), Kind.EXITED, 0);
+    cycle.runOnce();
+
+    SpanData extract = spanOf("extract");
+    SpanData load = spanOf("load");
+    SpanData report = spanOf("report");
+    assertThat(extract.getTraceId()).isEqualTo("4bf92f3577b34da6a3ce929d0e0e4736");
+    assertThat(load.getTraceId()).isEqualTo("0af7651916cd43dd8448eb211c80319c");
+    // Each attempt links to the cycle that placed it, and to each dependency's attempt.
+    assertThat(dependencyLinks(extract)).isEmpty();
+    assertThat(dependencyLinks(load)).containsExactly("extract=" + extract.getSpanId());
+    assertThat(dependencyLinks(report))
+        .containsExactlyInAnyOrder("load=" + load.getSpanId(), "extract=" + extract.getSpanId());
+    assertThat(load.getLinks())
+        .filteredOn(l -> l.getSpanContext().getTraceId().equals(extract.getTraceId()))
+        .hasSize(1);
+  }
+
+  private static List<String> dependencyLinks(SpanData span) {
+    return span.getLinks().stream()
+        .filter(l -> l.getAttributes().get(AttemptSpans.DEPENDENCY) != null)
+        .map(
+            l ->
+                l.getAttributes().get(AttemptSpans.DEPENDENCY)
+                    + "="
+                    + l.getSpanContext().getSpanId())
+        .toList();
+  }
+
+  @Test
   void aFailedAttemptIsRetriedAfterItsBackoffThenFailsForGood() {
     backend.free = new Resources(4000, 8192, 100_000, 0);
     var flaky =
