@@ -23,6 +23,18 @@ final class CycleMetrics {
   static final AttributeKey<String> PHASE = AttributeKey.stringKey("stowage.phase");
   static final AttributeKey<String> REASON = AttributeKey.stringKey("stowage.reason");
 
+  /** Every reason {@link #category} gives. */
+  static final List<String> REASONS = reasons();
+
+  private static List<String> reasons() {
+    var out = new java.util.ArrayList<String>();
+    for (String dimension : dev.stowage.engine.Resources.DIMENSIONS) {
+      out.add("insufficient " + dimension);
+    }
+    out.addAll(List.of("constraint", "no offers", "fits", "not examined"));
+    return List.copyOf(out);
+  }
+
   /** Unmatched tasks are explained per kind of task, for this many kinds a cycle at most. */
   private static final int EXPLAINED_KINDS = 32;
 
@@ -67,7 +79,13 @@ final class CycleMetrics {
         .setDescription("Processable tasks the last cycle left unmatched, by the main reason")
         .setUnit("{task}")
         .buildWithCallback(
-            m -> unmatched.forEach((reason, n) -> m.record(n, Attributes.of(REASON, reason))));
+            m -> {
+              Map<String, Long> now = unmatched;
+              // Every reason from zero, so a chart or alert of one has a series before it happens.
+              for (String reason : REASONS) {
+                m.record(now.getOrDefault(reason, 0L), Attributes.of(REASON, reason));
+              }
+            });
     queueWait =
         meter
             .histogramBuilder("stowage.task.queue.wait")

@@ -506,7 +506,14 @@ class SchedulingCycleTest {
     for (var p : byName.get("stowage.tasks.unmatched").getLongGaugeData().getPoints()) {
       unmatched.put(p.getAttributes().get(CycleMetrics.REASON), p.getValue());
     }
-    assertThat(unmatched).isEqualTo(Map.of("insufficient cpuMillis", 1L, "constraint", 1L));
+    // Every reason is a series from zero.
+    assertThat(unmatched).containsOnlyKeys(CycleMetrics.REASONS);
+    assertThat(unmatched)
+        .containsEntry("insufficient cpuMillis", 1L)
+        .containsEntry("constraint", 1L)
+        .containsEntry("insufficient memoryMiB", 0L)
+        .containsEntry("no offers", 0L);
+    assertThat(unmatched.values().stream().mapToLong(Long::longValue).sum()).isEqualTo(2);
     // The same two blocked tasks a cycle later are still two, not four.
     measured.runOnce();
     var again = new java.util.HashMap<String, Long>();
