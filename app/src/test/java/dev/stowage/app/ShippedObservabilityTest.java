@@ -222,6 +222,19 @@ class ShippedObservabilityTest {
   }
 
   @Test
+  void everyMetricOfStowageAndItsApiSaysWhatItMeasures() {
+    var types = Pattern.compile("(?m)^# TYPE ((?:stowage|http_server)_\\S+) ").matcher(metrics);
+    int families = 0;
+    while (types.find()) {
+      families++;
+      assertThat(metrics)
+          .as(types.group(1))
+          .containsPattern("(?m)^# HELP " + Pattern.quote(types.group(1)) + " \\S.{10,}$");
+    }
+    assertThat(families).isGreaterThan(15);
+  }
+
+  @Test
   void theAlertRulesNameSeriesThatExistAndSaySomething() throws Exception {
     var names = new ArrayList<String>();
     for (JsonNode group :
