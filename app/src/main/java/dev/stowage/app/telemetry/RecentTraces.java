@@ -20,8 +20,10 @@ import java.util.Optional;
 
 /**
  * The last traces, kept in memory for the API when no collector is configured (and beside one when
- * it is): at most {@code maxTraces} traces, the oldest dropped first, and at most {@code
- * maxSpansPerTrace} spans each, counting what was dropped.
+ * it is): at most {@code maxTraces} traces and {@code maxSpans} spans in all, the oldest traces
+ * dropped first, and at most {@code maxSpansPerTrace} spans each, counting what was dropped. The
+ * cap on all spans keeps a busy service's heap small: cycles that place 20,000 tasks end 20,000
+ * attempt spans each, and holding a million of them cost the concurrent collector a core.
  */
 public final class RecentTraces implements SpanProcessor {
   /** One trace as listed: its root span's name and times, and how many spans it has. */
@@ -35,14 +37,19 @@ public final class RecentTraces implements SpanProcessor {
 
   private final int maxTraces;
   private final int maxSpansPerTrace;
+  private final int maxSpans;
+  private int spans; // guarded by this
   private final LinkedHashMap<String, Trace> traces = new LinkedHashMap<>(); // guarded by this
 
-  public RecentTraces(int maxTraces, int maxSpansPerTrace) {
-    if (maxTraces < 1 || maxSpansPerTrace < 1) {
-      throw new IllegalArgumentException("maxTraces and maxSpansPerTrace must be at least 1");
+  public RecentTraces(int maxTraces, int maxSpansPerTrace, int maxSpans) {
+    if (maxTraces < 1 || maxSpansPerTrace < 1 || maxSpans < maxSpansPerTrace) {
+      throw new IllegalArgumentException(
+          "maxTraces and maxSpansPerTrace must be at least 1, and maxSpans at least"
+              + " maxSpansPerTrace");
     }
     this.maxTraces = maxTraces;
     this.maxSpansPerTrace = maxSpansPerTrace;
+    this.maxSpans = maxSpans;
   }
 
   @Override
@@ -60,16 +67,22 @@ public final class RecentTraces implements SpanProcessor {
     if (trace == null) {
       trace = new Trace();
       traces.put(data.getTraceId(), trace);
-      if (traces.size() > maxTraces) {
-        Iterator<String> oldest = traces.keySet().iterator();
-        oldest.next();
-        oldest.remove();
-      }
     }
     if (trace.spans.size() < maxSpansPerTrace) {
       trace.spans.add(data);
+      spans++;
     } else {
       trace.dropped++;
+    }
+    // The oldest traces go first, never the one just added to.
+    Iterator<Trace> oldest = traces.values().iterator();
+    while ((traces.size() > maxTraces || spans > maxSpans) && oldest.hasNext()) {
+      Trace t = oldest.next();
+      if (t == trace) {
+        break;
+      }
+      spans -= t.spans.size();
+      oldest.remove();
     }
   }
 

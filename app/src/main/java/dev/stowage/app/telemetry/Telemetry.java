@@ -84,7 +84,7 @@ public final class Telemetry implements AutoCloseable {
   }
 
   private static Telemetry configure(Path traceFile, Function<String, String> env) {
-    var recent = new RecentTraces(1000, 10_000);
+    var recent = new RecentTraces(1000, 10_000, 100_000);
     // Read on each scrape of /metrics, beside OTLP export when an endpoint is configured.
     var prometheus = PrometheusMetricReader.create();
     OpenTelemetrySdk sdk =

@@ -35,7 +35,7 @@ class RecentTracesTest {
 
   @Test
   void keepsTheNewestTracesAndCapsEachOne() {
-    var recent = new RecentTraces(2, 3);
+    var recent = new RecentTraces(2, 3, 100);
     var tracer = SdkTracerProvider.builder().addSpanProcessor(recent).build().get("test");
 
     trace(tracer, "first", 1);
@@ -52,8 +52,24 @@ class RecentTracesTest {
   }
 
   @Test
+  void allTracesTogetherKeepNoMoreThanTheirSpanCapTheOldestGoingFirst() {
+    var recent = new RecentTraces(100, 10, 10);
+    var tracer = SdkTracerProvider.builder().addSpanProcessor(recent).build().get("test");
+
+    String first = trace(tracer, "first", 3); // 4 spans
+    String second = trace(tracer, "second", 3); // 8 in all
+    String third = trace(tracer, "third", 3); // 12: the first goes
+    assertThat(recent.recent(10))
+        .extracting(RecentTraces.Summary::traceId)
+        .containsExactly(third, second);
+    String big = trace(tracer, "big", 9); // 10 spans: only it is left
+    assertThat(recent.recent(10)).extracting(RecentTraces.Summary::traceId).containsExactly(big);
+    assertThat(recent.otlpJson(first)).isEmpty();
+  }
+
+  @Test
   void cyclesThatChangedNothingReachNoKeeperAndPushNothingOut() {
-    var recent = new RecentTraces(1, 100);
+    var recent = new RecentTraces(1, 100, 100);
     var tracer =
         SdkTracerProvider.builder()
             .addSpanProcessor(new IdleCycleFilter(recent))
@@ -85,7 +101,7 @@ class RecentTracesTest {
 
   @Test
   void aTraceIsServedAsOtlpJson() throws Exception {
-    var recent = new RecentTraces(10, 100);
+    var recent = new RecentTraces(10, 100, 1000);
     var tracer = SdkTracerProvider.builder().addSpanProcessor(recent).build().get("test");
     String id = trace(tracer, "scheduling_cycle", 2);
 
