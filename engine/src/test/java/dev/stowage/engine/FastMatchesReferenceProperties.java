@@ -1,52 +1,60 @@
 package dev.stowage.engine;
 
+import static dev.stowage.testing.Draw.weight;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.stowage.testing.Draw;
+import dev.stowage.testing.PropertyCheck;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.Tuple;
+import org.junit.jupiter.api.Test;
 
 /**
  * The fast matcher returns exactly what the reference loop returns, for every scorer and mode, on
  * random workloads built to hit the contract's corners: exact ties (few distinct small values),
  * zero dimensions, amounts up to 2^53, constraints on attributes no offer has, tasks that fit
- * nothing, and empty inputs. Every result is also checked for feasibility on its own.
+ * nothing, and empty inputs. Every result is also checked for feasibility on its own. A failure
+ * prints its seed and the smallest workload found that still fails.
  */
 class FastMatchesReferenceProperties {
-
-  @Property(tries = 400)
-  void fastEqualsReference(
-      @ForAll("workloads") Tuple.Tuple2<List<Task>, List<Offer>> workload,
-      @ForAll MatchMode mode,
-      @ForAll Scorer scorer) {
-    List<Task> tasks = workload.get1();
-    List<Offer> offers = workload.get2();
-
-    MatchResult fast = Matcher.fast(scorer).match(tasks, offers, mode);
-    MatchResult reference = Matcher.reference(scorer).match(tasks, offers, mode);
-
-    assertThat(fast.assignments()).isEqualTo(reference.assignments());
-    assertFeasible(tasks, offers, mode, fast);
+  /** A workload and how to match it. */
+  record Case(List<Task> tasks, List<Offer> offers, MatchMode mode, Scorer scorer) {
+    @Override
+    public String toString() {
+      return mode + " " + scorer + "\n  tasks:  " + tasks + "\n  offers: " + offers;
+    }
   }
 
-  @Property(tries = 60)
-  void fastEqualsReferenceOnLargerWorkloads(
-      @ForAll("largeWorkloads") Tuple.Tuple2<List<Task>, List<Offer>> workload,
-      @ForAll MatchMode mode,
-      @ForAll Scorer scorer) {
-    MatchResult fast = Matcher.fast(scorer).match(workload.get1(), workload.get2(), mode);
-    MatchResult reference = Matcher.reference(scorer).match(workload.get1(), workload.get2(), mode);
+  static Case workload(Draw d, int minTasks, int maxTasks, int minOffers, int maxOffers) {
+    return new Case(
+        tasks(d, minTasks, maxTasks),
+        offers(d, minOffers, maxOffers),
+        d.oneOf(MatchMode.values()),
+        d.oneOf(Scorer.values()));
+  }
+
+  @Test
+  void fastEqualsReference() {
+    PropertyCheck.forAll(
+        400, d -> workload(d, 0, 40, 0, 30), FastMatchesReferenceProperties::fastMatchesReference);
+  }
+
+  @Test
+  void fastEqualsReferenceOnLargerWorkloads() {
+    PropertyCheck.forAll(
+        60,
+        d -> workload(d, 100, 400, 50, 300),
+        FastMatchesReferenceProperties::fastMatchesReference);
+  }
+
+  static void fastMatchesReference(Case c) {
+    MatchResult fast = Matcher.fast(c.scorer()).match(c.tasks(), c.offers(), c.mode());
+    MatchResult reference = Matcher.reference(c.scorer()).match(c.tasks(), c.offers(), c.mode());
 
     assertThat(fast.assignments()).isEqualTo(reference.assignments());
-    assertFeasible(workload.get1(), workload.get2(), mode, fast);
+    assertFeasible(c.tasks(), c.offers(), c.mode(), fast);
   }
 
   /** Each task fits its offer as the offer stood when the task was placed, constraints included. */
@@ -85,86 +93,62 @@ class FastMatchesReferenceProperties {
     }
   }
 
-  @Provide
-  Arbitrary<Tuple.Tuple2<List<Task>, List<Offer>>> workloads() {
-    return Combinators.combine(tasks(0, 40), offers(0, 30)).as(Tuple::of);
-  }
-
-  @Provide
-  Arbitrary<Tuple.Tuple2<List<Task>, List<Offer>>> largeWorkloads() {
-    return Combinators.combine(tasks(100, 400), offers(50, 300)).as(Tuple::of);
-  }
-
   /** Amounts from a few regimes: tiny (ties, zeros), ordinary, and near 2^53. */
-  static Arbitrary<Long> amount() {
-    return Arbitraries.frequencyOf(
-        Tuple.of(3, Arbitraries.longs().between(0, 4)),
-        Tuple.of(4, Arbitraries.longs().between(0, 64_000)),
-        Tuple.of(1, Arbitraries.of(Resources.MAX_AMOUNT, Resources.MAX_AMOUNT - 1, 1L << 52)),
-        Tuple.of(1, Arbitraries.longs().between(0, Resources.MAX_AMOUNT)));
+  static long amount(Draw d) {
+    return d.weighted(
+        weight(3, x -> x.between(0L, 4L)),
+        weight(4, x -> x.between(0L, 64_000L)),
+        weight(1, x -> x.oneOf(Resources.MAX_AMOUNT, Resources.MAX_AMOUNT - 1, 1L << 52)),
+        weight(1, x -> x.between(0L, Resources.MAX_AMOUNT)));
   }
 
-  static Arbitrary<Resources> resources() {
-    return Combinators.combine(amount(), amount(), amount(), amount()).as(Resources::new);
+  static Resources resources(Draw d) {
+    return new Resources(amount(d), amount(d), amount(d), amount(d));
   }
 
-  static Arbitrary<Map<String, String>> labels() {
-    var zone = Arbitraries.of("a", "b");
-    var arch = Arbitraries.of("x", "y");
-    return Combinators.combine(
-            zone.optional(0.8), arch.optional(0.6), Arbitraries.of("r1").optional(0.05))
-        .as(
-            (z, a, r) -> {
-              var m = new HashMap<String, String>();
-              z.ifPresent(v -> m.put("zone", v));
-              a.ifPresent(v -> m.put("arch", v));
-              r.ifPresent(v -> m.put("rack", v));
-              return Map.copyOf(m);
-            });
+  static Map<String, String> labels(Draw d) {
+    var m = new HashMap<String, String>();
+    if (d.chance(0.8)) {
+      m.put("zone", d.oneOf("a", "b"));
+    }
+    if (d.chance(0.6)) {
+      m.put("arch", d.oneOf("x", "y"));
+    }
+    if (d.chance(0.05)) {
+      m.put("rack", "r1");
+    }
+    return Map.copyOf(m);
   }
 
-  static Arbitrary<List<Offer>> offers(int min, int max) {
-    return Combinators.combine(resources(), labels())
-        .as((r, l) -> new Object[] {r, l})
-        .list()
-        .ofMinSize(min)
-        .ofMaxSize(max)
-        .map(
-            raw -> {
-              var out = new ArrayList<Offer>();
-              for (int i = 0; i < raw.size(); i++) {
-                out.add(
-                    new Offer(
-                        "o" + i, "n" + i, (Resources) raw.get(i)[0], castLabels(raw.get(i)[1])));
-              }
-              return out;
-            });
+  static List<Offer> offers(Draw d, int min, int max) {
+    List<Offer> drawn = d.list(min, max, x -> new Offer("o", "n", resources(x), labels(x)));
+    var out = new ArrayList<Offer>(drawn.size());
+    for (int i = 0; i < drawn.size(); i++) {
+      Offer o = drawn.get(i);
+      out.add(new Offer("o" + i, "n" + i, o.available(), o.attributes()));
+    }
+    return out;
   }
 
-  static Arbitrary<List<Task>> tasks(int min, int max) {
+  static List<Task> tasks(Draw d, int min, int max) {
     // Constraints: mostly none, sometimes on attributes that exist, sometimes on ones that don't.
-    Arbitrary<Map<String, String>> constraints =
-        Arbitraries.frequencyOf(
-            Tuple.of(5, Arbitraries.just(Map.<String, String>of())),
-            Tuple.of(3, labels()),
-            Tuple.of(1, Arbitraries.just(Map.of("gpu-model", "h100"))));
-    return Combinators.combine(resources(), constraints)
-        .as((r, c) -> new Object[] {r, c})
-        .list()
-        .ofMinSize(min)
-        .ofMaxSize(max)
-        .map(
-            raw -> {
-              var out = new ArrayList<Task>();
-              for (int i = 0; i < raw.size(); i++) {
-                out.add(new Task("t" + i, (Resources) raw.get(i)[0], castLabels(raw.get(i)[1])));
-              }
-              return out;
-            });
-  }
-
-  @SuppressWarnings("unchecked")
-  private static Map<String, String> castLabels(Object o) {
-    return (Map<String, String>) o;
+    List<Task> drawn =
+        d.list(
+            min,
+            max,
+            x ->
+                new Task(
+                    "t",
+                    resources(x),
+                    x.weighted(
+                        weight(5, y -> Map.<String, String>of()),
+                        weight(3, FastMatchesReferenceProperties::labels),
+                        weight(1, y -> Map.of("gpu-model", "h100")))));
+    var out = new ArrayList<Task>(drawn.size());
+    for (int i = 0; i < drawn.size(); i++) {
+      Task t = drawn.get(i);
+      out.add(new Task("t" + i, t.requested(), t.constraints()));
+    }
+    return out;
   }
 }

@@ -1,8 +1,10 @@
 package dev.stowage.staging;
 
+import static dev.stowage.testing.Draw.weight;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.stowage.testing.PropertyCheck;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -12,9 +14,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.Random;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.constraints.IntRange;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -110,23 +109,40 @@ class FileCopyTest {
     }
   }
 
-  @Property(tries = 40)
-  void everyLengthAroundTheRangeBoundariesCopiesExactly(
-      @ForAll @IntRange(min = 0, max = 5 * 4096 + 3) int length, @ForAll long seed)
-      throws IOException, StagingException {
-    Path dir = Files.createTempDirectory("filecopy");
-    try (var threads = Executors.newVirtualThreadPerTaskExecutor()) {
-      Path source = random(dir.resolve("s"), length, seed);
-      Path to = dir.resolve("d");
-      new FileCopy(4096, threads).copy(source, to, n -> {});
-      assertThat(Files.mismatch(source, to)).isEqualTo(-1);
-    } finally {
-      try (var files = Files.list(dir)) {
-        for (Path p : files.toList()) {
-          Files.delete(p);
+  @Test
+  void everyLengthAroundTheRangeBoundariesCopiesExactly() {
+    // Lengths near each multiple of the 4 KiB range (and any other), random contents.
+    PropertyCheck.forAll(
+        40,
+        d ->
+            new Copy(
+                d.weighted(
+                    weight(3, x -> Math.max(0, 4096 * x.between(0, 5) + x.between(-3, 3))),
+                    weight(1, x -> x.between(0, 5 * 4096 + 3))),
+                d.anyLong()),
+        FileCopyTest::copiesExactly);
+  }
+
+  record Copy(int length, long seed) {}
+
+  static void copiesExactly(Copy c) {
+    try {
+      Path dir = Files.createTempDirectory("filecopy");
+      try (var threads = Executors.newVirtualThreadPerTaskExecutor()) {
+        Path source = random(dir.resolve("s"), c.length(), c.seed());
+        Path to = dir.resolve("d");
+        new FileCopy(4096, threads).copy(source, to, n -> {});
+        assertThat(Files.mismatch(source, to)).isEqualTo(-1);
+      } finally {
+        try (var files = Files.list(dir)) {
+          for (Path p : files.toList()) {
+            Files.delete(p);
+          }
         }
+        Files.delete(dir);
       }
-      Files.delete(dir);
+    } catch (IOException | StagingException e) {
+      throw new AssertionError(e);
     }
   }
 
