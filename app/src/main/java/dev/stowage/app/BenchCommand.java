@@ -1,6 +1,5 @@
 package dev.stowage.app;
 
-import dev.stowage.bench.SideBySide;
 import dev.stowage.engine.MatchMode;
 import dev.stowage.engine.Scorer;
 import java.util.ArrayList;

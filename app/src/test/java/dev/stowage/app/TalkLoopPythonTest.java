@@ -1,4 +1,4 @@
-package dev.stowage.bench;
+package dev.stowage.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

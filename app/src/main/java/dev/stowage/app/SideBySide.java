@@ -1,4 +1,4 @@
-package dev.stowage.bench;
+package dev.stowage.app;
 
 import dev.stowage.engine.Assignment;
 import dev.stowage.engine.MatchMode;
@@ -26,10 +26,10 @@ import java.util.regex.Pattern;
  * only where their pair count says they finish in minutes. Every peer's assignments are compared
  * with the fast matcher's.
  */
-public final class SideBySide {
+final class SideBySide {
 
   /** What to run. Sizes are (tasks, offers) pairs. */
-  public record Options(
+  record Options(
       List<int[]> sizes,
       List<MatchMode> modes,
       Scorer scorer,
@@ -54,7 +54,7 @@ public final class SideBySide {
   private final Options options;
   private final PrintWriter out;
 
-  public SideBySide(Options options, PrintWriter out) {
+  SideBySide(Options options, PrintWriter out) {
     this.options = options;
     this.out = out;
   }
