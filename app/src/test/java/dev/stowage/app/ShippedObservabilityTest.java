@@ -116,13 +116,21 @@ class ShippedObservabilityTest {
               .get("state")
               .asText();
     }
-    metrics =
-        http.send(
-                HttpRequest.newBuilder(URI.create(service.url() + "/metrics"))
-                    .header("Authorization", auth)
-                    .build(),
-                HttpResponse.BodyHandlers.ofString())
-            .body();
+    // The JVM's garbage-collection series appear with its first collection, which a run this
+    // short may not have had: ask for one, and wait for it to be counted.
+    System.gc();
+    deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    do {
+      metrics =
+          http.send(
+                  HttpRequest.newBuilder(URI.create(service.url() + "/metrics"))
+                      .header("Authorization", auth)
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString())
+              .body();
+      assertThat(System.nanoTime()).as("a collection is counted within 20 s").isLessThan(deadline);
+      Thread.sleep(50);
+    } while (!metrics.contains("jvm_gc_duration_seconds_count{"));
     seriesNames = new TreeSet<>();
     for (String line : metrics.split("\n")) {
       if (!line.isEmpty() && !line.startsWith("#")) {
