@@ -31,7 +31,7 @@ final class CycleMetrics {
     for (String dimension : dev.stowage.engine.Resources.DIMENSIONS) {
       out.add("insufficient " + dimension);
     }
-    out.addAll(List.of("constraint", "no offers", "fits", "not examined"));
+    out.addAll(List.of("constraint", Explanation.TAKEN, "no offers", "fits", "not examined"));
     return List.copyOf(out);
   }
 
@@ -81,9 +81,13 @@ final class CycleMetrics {
         .buildWithCallback(
             m -> {
               Map<String, Long> now = unmatched;
-              // Every reason from zero, so a chart or alert of one has a series before it happens.
+              now.forEach((reason, n) -> m.record(n, Attributes.of(REASON, reason)));
+              // And every other reason at zero, so that a chart or alert of one has a series
+              // before it happens.
               for (String reason : REASONS) {
-                m.record(now.getOrDefault(reason, 0L), Attributes.of(REASON, reason));
+                if (!now.containsKey(reason)) {
+                  m.record(0, Attributes.of(REASON, reason));
+                }
               }
             });
     queueWait =
