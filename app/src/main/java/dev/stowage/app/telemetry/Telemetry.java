@@ -137,6 +137,9 @@ public final class Telemetry implements AutoCloseable {
     // A cycle ends thousands of attempt spans at once: the SDK's default queue (2048) would drop
     // most of them before the exporter's next batch.
     out.put("otel.bsp.max.queue.size", Integer.toString(BATCH_QUEUE));
+    // And sent in batches of 4,096 (about 1.3 MB of OTLP) rather than 512: per 20,000 attempt
+    // spans the export measured 35-50 ms of CPU instead of 70-100 ms.
+    out.put("otel.bsp.max.export.batch.size", "4096");
     for (String signal : new String[] {"traces", "metrics", "logs"}) {
       boolean endpoint =
           set(env, "OTEL_EXPORTER_OTLP_ENDPOINT")

@@ -174,4 +174,12 @@ class RecentTracesTest {
         .doesNotContainKey("otel.traces.exporter")
         .containsEntry("otel.metrics.exporter", "none");
   }
+
+  @Test
+  void spansAreQueuedForAWholeCycleAndSentInLargeBatches() {
+    // Defaults only: OTEL_BSP_* set by an operator still win (the SDK reads them over these).
+    assertThat(Telemetry.defaults(Map.<String, String>of()::get))
+        .containsEntry("otel.bsp.max.queue.size", "65536")
+        .containsEntry("otel.bsp.max.export.batch.size", "4096");
+  }
 }
