@@ -103,23 +103,24 @@ final class AttemptSpans {
    * not recorded (tracing off or not sampled), or null when there is neither.
    */
   TraceContext start(
-      StoredTask task, AttemptId attempt, String node, SpanContext cycle, java.time.Instant now) {
+      StoredTask task,
+      AttemptId attempt,
+      String node,
+      SpanContext cycle,
+      java.time.Duration waited) {
     TraceContext submitted = task.spec().trace();
     Context parent =
         submitted == null
             ? Context.root()
             : parents.computeIfAbsent(submitted, AttemptSpans::localParent);
-    // How long the task waited to be placed, from queued (or its retry's backoff's end): an
-    // attribute. A span of its own, or an event, per placement measured +12 % and +22 % of a
-    // 20K cycle with OTLP export on.
-    java.time.Instant queued = task.notBefore() != null ? task.notBefore() : task.submittedAt();
+    // How long the task waited to be placed: an attribute. A span of its own per placement
+    // measured +32 % of a 20K cycle with OTLP export on, against +18 % without it.
     var builder =
         tracer
             .spanBuilder("task_attempt")
             .setParent(parent)
             .addLink(cycle)
-            .setAttribute(
-                QUEUE_WAIT, Math.max(0, java.time.Duration.between(queued, now).toNanos()) / 1e9)
+            .setAttribute(QUEUE_WAIT, waited.toNanos() / 1e9)
             .setAttribute(TASK, task.id())
             .setAttribute(ATTEMPT, (long) attempt.attempt())
             .setAttribute(NODE, node);

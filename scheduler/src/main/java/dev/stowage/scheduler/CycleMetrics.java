@@ -9,7 +9,6 @@ import io.opentelemetry.api.metrics.LongCounter;
 import io.opentelemetry.api.metrics.Meter;
 import io.opentelemetry.context.Context;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -181,12 +180,8 @@ final class CycleMetrics {
   }
 
   /** {@code attempt} is the attempt's trace context: a long wait's exemplar leads to the task. */
-  void queued(StoredTask t, Instant assignedAt, Context attempt) {
-    Instant since = t.notBefore() != null ? t.notBefore() : t.submittedAt();
-    queueWait.record(
-        Math.max(0, Duration.between(since, assignedAt).toNanos()) / 1e9,
-        Attributes.empty(),
-        attempt);
+  void queued(Duration waited, Context attempt) {
+    queueWait.record(waited.toNanos() / 1e9, Attributes.empty(), attempt);
   }
 
   /** Why an attempt failed, as the {@code stowage.attempts.failed} metric labels it. */

@@ -157,6 +157,7 @@ public final class SchedulingCycle {
     var phases = new LinkedHashMap<String, Duration>();
     Span cycle = tracer.spanBuilder("scheduling_cycle").startSpan();
     boolean idle = false;
+    Duration took = null;
     try (Scope ignored = cycle.makeCurrent()) {
       int events = phase(phases, "apply_cluster_events", this::applyEvents, n -> (long) n, EVENTS);
       List<Offer> offers =
@@ -214,7 +215,7 @@ public final class SchedulingCycle {
       idle = events == 0 && result.matchedCount() == 0 && launched == 0;
       cycle.setAttribute(IDLE, idle);
       metrics.matchResult(result, tasks);
-      Duration took = Duration.ofNanos(System.nanoTime() - started);
+      took = Duration.ofNanos(System.nanoTime() - started);
       if (!idle) {
         // Inside the cycle's span: the record carries its trace_id.
         LOG.info(
@@ -241,9 +242,10 @@ public final class SchedulingCycle {
       cycle.setStatus(StatusCode.ERROR);
       throw e;
     } finally {
-      // A failed cycle's trace is kept, so its durations carry it as their exemplar.
+      // The same duration as the report's; a failed cycle's, measured here. A failed cycle's
+      // trace is kept, so its durations carry it as their exemplar.
       metrics.cycle(
-          Duration.ofNanos(System.nanoTime() - started),
+          took != null ? took : Duration.ofNanos(System.nanoTime() - started),
           phases,
           idle ? Context.root() : Context.root().with(cycle));
       attemptSpans.endOfCycle();
@@ -302,8 +304,12 @@ public final class SchedulingCycle {
       }
       StoredTask t = byId.get(a.task());
       var id = new AttemptId(t.id(), attempt);
-      TraceContext trace = attemptSpans.start(t, id, a.offer(), cycle, now);
-      metrics.queued(t, now, attemptSpans.context(id));
+      Duration waited = Duration.between(t.queuedSince(), now);
+      if (waited.isNegative()) {
+        waited = Duration.ZERO;
+      }
+      TraceContext trace = attemptSpans.start(t, id, a.offer(), cycle, waited);
+      metrics.queued(waited, attemptSpans.context(id));
       var env = new HashMap<>(t.spec().env());
       if (trace != null) {
         // The OpenTelemetry environment-variable carrier: the process's spans join the attempt.
@@ -855,11 +861,6 @@ public final class SchedulingCycle {
     }
     attemptSpans.failed(attempt, reason, cause.label(), exitCode);
     store.recordError(attempt.taskId(), attempt.attempt(), reason);
-    return failAttempt(attempt, from, now);
-  }
-
-  private boolean failAttempt(AttemptId attempt, TaskState from, Instant now) {
-    StoredTask t = store.get(attempt.taskId()).orElse(null);
     if (t == null || t.state().isTerminal()) {
       return false;
     }

@@ -23,4 +23,9 @@ public record StoredTask(
   public String id() {
     return spec.id();
   }
+
+  /** Since when the task has waited to be placed: queued, or the end of its retry's backoff. */
+  Instant queuedSince() {
+    return notBefore != null ? notBefore : submittedAt;
+  }
 }
