@@ -4,6 +4,7 @@ import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.exporter.prometheus.PrometheusMetricReader;
 import io.opentelemetry.sdk.OpenTelemetrySdk;
 import io.opentelemetry.sdk.autoconfigure.AutoConfiguredOpenTelemetrySdk;
+import io.opentelemetry.sdk.trace.SpanProcessor;
 import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
 import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
 import io.prometheus.metrics.expositionformats.ExpositionFormats;
@@ -12,6 +13,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 
@@ -97,20 +99,21 @@ public final class Telemetry implements AutoCloseable {
             .addSpanProcessorCustomizer((processor, config) -> new IdleCycleFilter(processor))
             .addTracerProviderCustomizer(
                 (tracing, config) -> {
-                  tracing.addSpanProcessor(new IdleCycleFilter(recent));
+                  // The keeper and the file behind one filter: a cycle's spans held once.
+                  var local = new java.util.ArrayList<SpanProcessor>(List.of(recent));
                   if (traceFile != null) {
                     try {
-                      tracing.addSpanProcessor(
-                          new IdleCycleFilter(
-                              BatchSpanProcessor.builder(new OtlpJsonFileExporter(traceFile))
-                                  .setMaxQueueSize(BATCH_QUEUE)
-                                  .build()));
+                      local.add(
+                          BatchSpanProcessor.builder(new OtlpJsonFileExporter(traceFile))
+                              .setMaxQueueSize(BATCH_QUEUE)
+                              .build());
                     } catch (IOException e) {
                       throw new UncheckedIOException(
                           "cannot append traces to " + traceFile + ": " + e.getMessage(), e);
                     }
                   }
-                  return tracing;
+                  return tracing.addSpanProcessor(
+                      new IdleCycleFilter(SpanProcessor.composite(local)));
                 })
             .build()
             .getOpenTelemetrySdk();
