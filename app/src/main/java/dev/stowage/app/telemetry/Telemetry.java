@@ -174,8 +174,9 @@ public final class Telemetry implements AutoCloseable {
 
   /**
    * Every metric now, in the format the scraper's {@code Accept} header asks for: OpenMetrics (the
-   * one that carries exemplars, which Prometheus asks for when exemplar storage is on), else
-   * Prometheus' text format. The protobuf format is not built in; asking for it alone gets text.
+   * one that carries exemplars, which Prometheus asks for when exemplar storage is on), Prometheus'
+   * protobuf format when asked for it (native histograms), else Prometheus' text format. A format
+   * this build cannot write falls back to OpenMetrics or text.
    */
   public Scrape scrape(String accept) {
     ExpositionFormatWriter writer = FORMATS.findWriter(accept);
