@@ -6,6 +6,7 @@ import dev.stowage.engine.MatchMode;
 import dev.stowage.engine.Matcher;
 import dev.stowage.engine.Task;
 import dev.stowage.scheduler.SchedulingCycle;
+import dev.stowage.scheduler.SchedulingState;
 import dev.stowage.scheduler.TaskSpec;
 import dev.stowage.scheduler.TraceContext;
 import dev.stowage.store.Database;
@@ -108,9 +109,9 @@ final class BenchCycleCommand implements Callable<Integer> {
         // The SDK only when asked for: "off" measures the cycle without it.
         var sdk = telemetry.equals("on") ? Telemetry.start(null, System::getenv) : null) {
       OpenTelemetry otel = sdk != null ? sdk.openTelemetry() : OpenTelemetry.noop();
-      var store = new PostgresTaskStore(db.dataSource());
+      var durable = new PostgresTaskStore(db.dataSource());
       // A gate that never runs (no node has zone=never) holds every background task waiting.
-      store.submit(List.of(gate()), clock.instant());
+      durable.submit(List.of(gate()), clock.instant());
       int cycles = warmup + runs;
       int background = Math.max(0, stored - processable * cycles);
       long t0 = System.nanoTime();
@@ -119,7 +120,7 @@ final class BenchCycleCommand implements Callable<Integer> {
         for (int i = start; i < Math.min(background, start + 10_000); i++) {
           batch.add(TaskSpec.of("bg/" + i, "true").withDependsOn("gate"));
         }
-        store.submit(batch, clock.instant());
+        durable.submit(batch, clock.instant());
       }
       double loadS = (System.nanoTime() - t0) / 1e9;
       // As after any bulk load: settle the table now, or autovacuum does it in the middle of the
@@ -128,6 +129,11 @@ final class BenchCycleCommand implements Callable<Integer> {
       out.printf(
           "# loaded %d waiting tasks in %.1f s: %.0f tasks/s through the store (batches of 10000)%n",
           background, loadS, background / Math.max(loadS, 1e-9));
+      long m0 = System.nanoTime();
+      var store = SchedulingState.load(durable);
+      out.printf(
+          "# the scheduling state took its %d unfinished tasks from the store in %.1f s%n",
+          background + 1, (System.nanoTime() - m0) / 1e9);
       out.flush();
 
       Workload w = WorkloadGenerator.generate(processable, offers, seed);
@@ -196,12 +202,17 @@ final class BenchCycleCommand implements Callable<Integer> {
             submitS,
             batch.size() / submitS);
         out.flush();
-        // Leave the placed tasks launched and the unplaced ones queued for good: cancel the rest
-        // so that the next run's cycle sees only its own tasks.
-        try (var c = db.dataSource().getConnection()) {
-          c.createStatement()
-              .execute(
-                  "update tasks set state = 'cancelled' where state = 'queued' and id like 'run%'");
+        // Leave the placed tasks launched and cancel the unplaced ones, so that the next run's
+        // cycle sees only its own tasks.
+        var ids = batch.stream().map(TaskSpec::id).toList();
+        for (var t : store.getAll(ids).values()) {
+          if (t.state() == dev.stowage.scheduler.TaskState.QUEUED) {
+            store.transition(
+                t.id(),
+                dev.stowage.scheduler.TaskState.QUEUED,
+                dev.stowage.scheduler.TaskState.CANCELLED,
+                clock.instant());
+          }
         }
       }
       out.println();

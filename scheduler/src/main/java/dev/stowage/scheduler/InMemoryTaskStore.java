@@ -2,101 +2,253 @@ package dev.stowage.scheduler;
 
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableMap;
+import java.util.NavigableSet;
 import java.util.Optional;
+import java.util.PriorityQueue;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
- * The task store in memory, with the same semantics as the PostgreSQL one: for tests of the cycle
- * and for embedding without a database. Not durable. Thread-safe by locking.
+ * The task store in memory, with the same semantics as the PostgreSQL one: for tests of the cycle,
+ * for embedding without a database, and as the memory of {@link SchedulingState}. Not durable.
+ * Thread-safe by locking; every call that the cycle makes costs time in what it returns, not in how
+ * many tasks are held: queued tasks wait in their queue already in the order the cycle takes them.
  */
 public final class InMemoryTaskStore implements TaskStore {
-  private final Map<String, StoredTask> tasks = new HashMap<>();
-  private final Map<String, Long> order = new HashMap<>();
+  /** The queue of every task, until tasks name theirs. */
+  static final String DEFAULT_QUEUE = "default";
+
+  /** A task with its place in submit order. */
+  private record Held(StoredTask task, long seq) {
+    String id() {
+      return task.id();
+    }
+  }
+
+  /** The order the cycle takes queued tasks in, as the database orders them. */
+  private static final Comparator<Held> TAKE_ORDER =
+      Comparator.comparingInt((Held h) -> -h.task().spec().priority())
+          .thenComparing(h -> h.task().submittedAt())
+          .thenComparingLong(Held::seq);
+
+  private static final Comparator<Held> BACKOFF_ORDER =
+      Comparator.comparing((Held h) -> h.task().notBefore()).thenComparingLong(Held::seq);
+
+  /**
+   * The states of finished tasks a store that forgets them no longer holds, by id (ids not stored
+   * are left out).
+   */
+  @FunctionalInterface
+  interface Forgotten {
+    Map<String, TaskState> states(Collection<String> ids);
+  }
+
+  private final Map<String, Held> held = new HashMap<>();
+  private final NavigableMap<Long, Held> bySeq = new TreeMap<>();
   private final Map<String, List<String>> dependants = new HashMap<>();
+  // Queued tasks that may be placed now (backoff over, not flagged), per queue, in take order.
+  private final Map<String, NavigableSet<Held>> queues = new TreeMap<>();
+  // Queued tasks still in their retry's backoff, soonest first: they join their queue when due.
+  private final NavigableSet<Held> backingOff = new TreeSet<>(BACKOFF_ORDER);
+  private final Set<String> flagged = new HashSet<>(); // never schedulable, not finished
+  private final EnumMap<TaskState, Long> counts = new EnumMap<>(TaskState.class);
+  private final Forgotten forgotten; // null: finished tasks are kept
   private long seq;
+
+  public InMemoryTaskStore() {
+    this.forgotten = null;
+  }
+
+  private InMemoryTaskStore(Forgotten forgotten) {
+    this.forgotten = forgotten;
+  }
+
+  /**
+   * A store holding only unfinished tasks: these, in submit order, and each task submitted later
+   * until it finishes. {@code counts} are every stored task's states, finished ones included, which
+   * it goes on counting; {@code forgotten} answers for the finished tasks it does not hold.
+   */
+  static InMemoryTaskStore holdingUnfinished(
+      List<StoredTask> unfinished, Map<TaskState, Long> counts, Forgotten forgotten) {
+    var store = new InMemoryTaskStore(forgotten);
+    for (StoredTask t : unfinished) {
+      if (t.state().isTerminal()) {
+        throw new IllegalArgumentException("task " + t.id() + " is finished: " + t.state());
+      }
+      store.hold(t);
+    }
+    for (StoredTask t : unfinished) {
+      for (String d : t.spec().dependsOn()) {
+        if (store.held.containsKey(d)) {
+          store.dependants.computeIfAbsent(d, k -> new ArrayList<>()).add(t.id());
+        }
+      }
+    }
+    store.counts.clear();
+    counts.forEach((state, n) -> store.counts.put(state, n));
+    return store;
+  }
 
   @Override
   public synchronized void submit(
-      List<TaskSpec> batch, java.util.Map<String, String> neverSchedulable, Instant now) {
-    var named = new HashSet<String>();
+      List<TaskSpec> batch, Map<String, String> neverSchedulable, Instant now) {
+    var named = new LinkedHashSet<String>();
     for (TaskSpec t : batch) {
       named.add(t.id());
       named.addAll(t.dependsOn());
     }
-    named.retainAll(tasks.keySet());
-    Submissions.check(batch, named);
-    Submissions.refuseTaken(batch, named);
-    var states = new HashMap<String, TaskState>();
-    for (String id : named) {
-      states.put(id, tasks.get(id).state());
+    var ids = new HashSet<String>();
+    for (TaskSpec t : batch) {
+      ids.add(t.id());
     }
+    var states = new HashMap<String, TaskState>();
+    var notHeld = new ArrayList<String>();
+    for (String id : named) {
+      Held h = held.get(id);
+      if (h != null) {
+        states.put(id, h.task().state());
+      } else if (!ids.contains(id)) {
+        // Only dependencies are looked up: a state written to the durable store first finds the
+        // batch's own tasks there already (and the store has refused a taken id).
+        notHeld.add(id);
+      }
+    }
+    if (forgotten != null && !notHeld.isEmpty()) {
+      states.putAll(forgotten.states(notHeld));
+    }
+    Submissions.check(batch, states.keySet());
+    Submissions.refuseTaken(batch, states.keySet());
     Set<String> doomed = Submissions.doomed(batch, states);
+    var submitted = new ArrayList<StoredTask>(batch.size());
     for (TaskSpec t : batch) {
       var deps = new LinkedHashSet<>(t.dependsOn());
       int pending = 0;
       for (String d : deps) {
-        StoredTask stored = tasks.get(d);
-        if (stored == null || stored.state() != TaskState.SUCCEEDED) {
+        if (states.get(d) != TaskState.SUCCEEDED) {
           pending++;
         }
-        dependants.computeIfAbsent(d, k -> new ArrayList<>()).add(t.id());
       }
       TaskState state =
           doomed.contains(t.id())
               ? TaskState.UPSTREAM_FAILED
               : pending == 0 ? TaskState.QUEUED : TaskState.WAITING;
-      var spec = withDependencies(t, List.copyOf(new java.util.TreeSet<>(deps)));
-      tasks.put(
-          t.id(),
+      states.put(t.id(), state);
+      var spec = t.withDependsOn(new java.util.TreeSet<>(deps).toArray(String[]::new));
+      submitted.add(
           new StoredTask(
               spec, state, 0, null, pending, null, now, now, neverSchedulable.get(t.id()), null));
-      order.put(t.id(), seq++);
+    }
+    for (StoredTask t : submitted) {
+      hold(t);
+      counts.merge(t.state(), 1L, Long::sum);
+    }
+    for (StoredTask t : submitted) {
+      for (String d : t.spec().dependsOn()) {
+        if (held.containsKey(d)) {
+          dependants.computeIfAbsent(d, k -> new ArrayList<>()).add(t.id());
+        }
+      }
+    }
+    for (StoredTask t : submitted) {
+      forgetIfFinished(t);
     }
   }
 
   @Override
   public synchronized List<StoredTask> list(TaskState state, String afterId, int limit) {
-    long after = afterId == null ? -1 : order.getOrDefault(afterId, Long.MAX_VALUE);
-    return tasks.values().stream()
-        .filter(t -> state == null || t.state() == state)
-        .filter(t -> order.get(t.id()) > after)
-        .sorted(Comparator.comparing(t -> order.get(t.id())))
-        .limit(limit)
-        .toList();
-  }
-
-  @Override
-  public synchronized List<StoredTask> inFlight() {
-    return tasks.values().stream().filter(t -> IN_FLIGHT.contains(t.state())).toList();
-  }
-
-  @Override
-  public synchronized java.util.Map<TaskState, Long> countByState() {
-    var out = new java.util.EnumMap<TaskState, Long>(TaskState.class);
-    for (StoredTask t : tasks.values()) {
-      out.merge(t.state(), 1L, Long::sum);
+    long after;
+    if (afterId == null) {
+      after = -1;
+    } else {
+      Held h = held.get(afterId);
+      if (h == null) {
+        return List.of();
+      }
+      after = h.seq();
+    }
+    var out = new ArrayList<StoredTask>();
+    for (Held h : bySeq.tailMap(after, false).values()) {
+      if (out.size() >= limit) {
+        break;
+      }
+      if (state == null || h.task().state() == state) {
+        out.add(h.task());
+      }
     }
     return out;
   }
 
   @Override
+  public synchronized List<StoredTask> inFlight() {
+    var out = new ArrayList<StoredTask>();
+    for (Held h : bySeq.values()) {
+      if (IN_FLIGHT.contains(h.task().state())) {
+        out.add(h.task());
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public synchronized List<StoredTask> unfinished() {
+    var out = new ArrayList<StoredTask>();
+    for (Held h : bySeq.values()) {
+      if (!h.task().state().isTerminal()) {
+        out.add(h.task());
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public synchronized Map<TaskState, Long> countByState() {
+    var out = new EnumMap<TaskState, Long>(TaskState.class);
+    counts.forEach(
+        (state, n) -> {
+          if (n > 0) {
+            out.put(state, n);
+          }
+        });
+    return out;
+  }
+
+  @Override
+  public synchronized long countNeverSchedulable() {
+    long n = 0;
+    for (String id : flagged) {
+      if (held.get(id).task().state() == TaskState.QUEUED) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  @Override
   public synchronized List<StoredTask> neverSchedulable() {
-    return tasks.values().stream()
-        .filter(t -> t.neverSchedulable() != null && !t.state().isTerminal())
-        .toList();
+    var out = new ArrayList<Held>();
+    for (String id : flagged) {
+      out.add(held.get(id));
+    }
+    out.sort(Comparator.comparingLong(Held::seq));
+    return out.stream().map(Held::task).toList();
   }
 
   @Override
   public synchronized void recordError(String id, int attempt, String error) {
-    StoredTask t = tasks.get(id);
-    if (t != null && t.attempt() == attempt) {
-      tasks.put(id, withNotes(t, t.neverSchedulable(), error));
+    Held h = held.get(id);
+    if (h != null && h.task().attempt() == attempt) {
+      replace(h, withNotes(h.task(), h.task().neverSchedulable(), error));
     }
   }
 
@@ -116,33 +268,50 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   @Override
-  public synchronized void clearNeverSchedulable(java.util.Collection<String> ids) {
+  public synchronized void clearNeverSchedulable(Collection<String> ids) {
     for (String id : ids) {
-      StoredTask t = tasks.get(id);
-      if (t != null && t.neverSchedulable() != null) {
-        tasks.put(id, withNotes(t, null, t.lastError()));
+      Held h = held.get(id);
+      if (h != null && h.task().neverSchedulable() != null) {
+        replace(h, withNotes(h.task(), null, h.task().lastError()));
       }
     }
   }
 
-  private static final java.util.Set<TaskState> IN_FLIGHT =
+  private static final Set<TaskState> IN_FLIGHT =
       java.util.EnumSet.of(
           TaskState.ASSIGNED, TaskState.STAGING, TaskState.LAUNCHED, TaskState.RUNNING);
 
   @Override
-  public synchronized java.util.Set<String> existing(java.util.Collection<String> ids) {
-    var out = new HashSet<String>(ids);
-    out.retainAll(tasks.keySet());
+  public synchronized Set<String> existing(Collection<String> ids) {
+    var out = new HashSet<String>();
+    var notHeld = new ArrayList<String>();
+    for (String id : ids) {
+      (held.containsKey(id) ? out : notHeld).add(id);
+    }
+    if (forgotten != null && !notHeld.isEmpty()) {
+      out.addAll(forgotten.states(notHeld).keySet());
+    }
+    return out;
+  }
+
+  /** Which of these ids this store holds (in a store that forgets, the unfinished ones). */
+  synchronized Set<String> holding(Collection<String> ids) {
+    var out = new HashSet<String>();
+    for (String id : ids) {
+      if (held.containsKey(id)) {
+        out.add(id);
+      }
+    }
     return out;
   }
 
   @Override
-  public synchronized Map<String, StoredTask> getAll(java.util.Collection<String> ids) {
+  public synchronized Map<String, StoredTask> getAll(Collection<String> ids) {
     var out = new HashMap<String, StoredTask>();
     for (String id : ids) {
-      StoredTask t = tasks.get(id);
-      if (t != null) {
-        out.put(id, t);
+      Held h = held.get(id);
+      if (h != null) {
+        out.put(id, h.task());
       }
     }
     return out;
@@ -150,30 +319,63 @@ public final class InMemoryTaskStore implements TaskStore {
 
   @Override
   public synchronized Optional<StoredTask> get(String id) {
-    return Optional.ofNullable(tasks.get(id));
+    Held h = held.get(id);
+    return h == null ? Optional.empty() : Optional.of(h.task());
   }
 
   @Override
   public synchronized List<StoredTask> processable(int limit, Instant now) {
-    return tasks.values().stream()
-        .filter(t -> t.state() == TaskState.QUEUED && t.neverSchedulable() == null)
-        .filter(t -> t.notBefore() == null || !t.notBefore().isAfter(now))
-        .sorted(
-            Comparator.comparingInt((StoredTask t) -> -t.spec().priority())
-                .thenComparing(StoredTask::submittedAt)
-                .thenComparing(t -> order.get(t.id())))
-        .limit(limit)
-        .toList();
+    while (!backingOff.isEmpty() && !backingOff.first().task().notBefore().isAfter(now)) {
+      Held due = backingOff.pollFirst();
+      queue(due).add(due);
+    }
+    var out = new ArrayList<StoredTask>(Math.min(limit, 1024));
+    if (limit <= 0) {
+      return out;
+    }
+    // Each queue is already in take order: merge their heads (one queue for now).
+    var heads = new PriorityQueue<Head>((a, b) -> TAKE_ORDER.compare(a.next, b.next));
+    for (NavigableSet<Held> q : queues.values()) {
+      Iterator<Held> it = q.iterator();
+      if (it.hasNext()) {
+        heads.add(new Head(it.next(), it));
+      }
+    }
+    while (!heads.isEmpty() && out.size() < limit) {
+      Head head = heads.poll();
+      StoredTask t = head.next.task();
+      // Due by the latest time asked about, but maybe not by this (earlier) one.
+      if (t.notBefore() == null || !t.notBefore().isAfter(now)) {
+        out.add(t);
+      }
+      if (head.rest.hasNext()) {
+        head.next = head.rest.next();
+        heads.add(head);
+      }
+    }
+    return out;
+  }
+
+  /** The next task of one queue, and the rest of it. */
+  private static final class Head {
+    Held next;
+    final Iterator<Held> rest;
+
+    Head(Held next, Iterator<Held> rest) {
+      this.next = next;
+      this.rest = rest;
+    }
   }
 
   @Override
   public synchronized int assign(String id, String offer, Instant now) {
-    StoredTask t = tasks.get(id);
-    if (t == null || t.state() != TaskState.QUEUED) {
+    Held h = held.get(id);
+    if (h == null || h.task().state() != TaskState.QUEUED) {
       return 0;
     }
+    StoredTask t = h.task();
     int attempt = t.attempt() + 1;
-    put(t, TaskState.ASSIGNED, attempt, offer, t.pendingDependencies(), null, now);
+    put(h, TaskState.ASSIGNED, attempt, offer, t.pendingDependencies(), null, now);
     return attempt;
   }
 
@@ -191,13 +393,13 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   @Override
-  public synchronized java.util.Set<String> transitionAll(
-      java.util.Collection<AttemptId> attempts, TaskState from, TaskState to, Instant now) {
+  public synchronized Set<String> transitionAll(
+      Collection<AttemptId> attempts, TaskState from, TaskState to, Instant now) {
     TaskStores.requireSideEffectFree(from, to);
     var out = new HashSet<String>();
     for (AttemptId a : attempts) {
-      StoredTask t = tasks.get(a.taskId());
-      if (t != null && t.attempt() == a.attempt() && transition(a.taskId(), from, to, now)) {
+      Held h = held.get(a.taskId());
+      if (h != null && h.task().attempt() == a.attempt() && transition(a.taskId(), from, to, now)) {
         out.add(a.taskId());
       }
     }
@@ -205,13 +407,17 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   @Override
-  public synchronized java.util.Set<String> succeedAll(
-      java.util.Collection<AttemptId> attempts, TaskState from, Instant now) {
+  public synchronized Set<String> succeedAll(
+      Collection<AttemptId> attempts, TaskState from, Instant now) {
+    if (!from.canMoveTo(TaskState.SUCCEEDED)) {
+      throw new IllegalArgumentException(
+          "illegal task transition " + from.label() + " -> succeeded");
+    }
     var out = new HashSet<String>();
     for (AttemptId a : attempts) {
-      StoredTask t = tasks.get(a.taskId());
-      if (t != null
-          && t.attempt() == a.attempt()
+      Held h = held.get(a.taskId());
+      if (h != null
+          && h.task().attempt() == a.attempt()
           && transition(a.taskId(), from, TaskState.SUCCEEDED, now)) {
         out.add(a.taskId());
       }
@@ -225,11 +431,18 @@ public final class InMemoryTaskStore implements TaskStore {
       throw new IllegalArgumentException(
           "illegal task transition " + from.label() + " -> queued for task " + id);
     }
-    StoredTask t = tasks.get(id);
-    if (t == null || t.state() != from) {
+    Held h = held.get(id);
+    if (h == null || h.task().state() != from) {
       return false;
     }
-    put(t, TaskState.QUEUED, t.attempt(), null, t.pendingDependencies(), notBefore, now);
+    put(
+        h,
+        TaskState.QUEUED,
+        h.task().attempt(),
+        null,
+        h.task().pendingDependencies(),
+        notBefore,
+        now);
     return true;
   }
 
@@ -238,16 +451,16 @@ public final class InMemoryTaskStore implements TaskStore {
     if (from != TaskState.ASSIGNED && from != TaskState.STAGING) {
       throw new IllegalArgumentException("only a task not yet launched is unassigned, not " + from);
     }
-    StoredTask t = tasks.get(id);
-    if (t == null || t.state() != from) {
+    Held h = held.get(id);
+    if (h == null || h.task().state() != from) {
       return false;
     }
     put(
-        t,
+        h,
         TaskState.QUEUED,
-        Math.max(0, t.attempt() - 1),
+        Math.max(0, h.task().attempt() - 1),
         null,
-        t.pendingDependencies(),
+        h.task().pendingDependencies(),
         null,
         now);
     return true;
@@ -259,49 +472,69 @@ public final class InMemoryTaskStore implements TaskStore {
       throw new IllegalArgumentException(
           "illegal task transition " + from.label() + " -> " + to.label() + " for task " + id);
     }
-    StoredTask t = tasks.get(id);
-    if (t == null || t.state() != from) {
+    Held h = held.get(id);
+    if (h == null || h.task().state() != from) {
       return false;
     }
-    put(t, to, t.attempt(), t.offer(), t.pendingDependencies(), t.notBefore(), now);
+    StoredTask t = h.task();
+    // Dependants first: a finished task is forgotten, its edges with it.
+    List<String> below = dependants.getOrDefault(id, List.of());
     if (to == TaskState.SUCCEEDED) {
-      for (String d : dependants.getOrDefault(id, List.of())) {
-        StoredTask dep = tasks.get(d);
-        int pending = dep.pendingDependencies() - 1;
+      for (String d : below) {
+        Held dep = held.get(d);
+        if (dep == null) {
+          continue;
+        }
+        StoredTask dt = dep.task();
+        int pending = dt.pendingDependencies() - 1;
         TaskState s =
-            dep.state() == TaskState.WAITING && pending == 0 ? TaskState.QUEUED : dep.state();
-        put(dep, s, dep.attempt(), dep.offer(), pending, dep.notBefore(), now);
+            dt.state() == TaskState.WAITING && pending == 0 ? TaskState.QUEUED : dt.state();
+        put(dep, s, dt.attempt(), dt.offer(), pending, dt.notBefore(), now);
       }
     } else if (to.blocksDependants()) {
-      var stack = new ArrayList<>(dependants.getOrDefault(id, List.of()));
+      // Every task below, as the database walks them; those still waiting can never run.
+      var stack = new ArrayList<>(below);
+      var seen = new HashSet<>(below);
       while (!stack.isEmpty()) {
-        StoredTask dep = tasks.get(stack.removeLast());
-        if (dep.state() == TaskState.WAITING) {
+        Held dep = held.get(stack.removeLast());
+        if (dep == null) {
+          continue;
+        }
+        for (String next : dependants.getOrDefault(dep.id(), List.of())) {
+          if (seen.add(next)) {
+            stack.add(next);
+          }
+        }
+        if (dep.task().state() == TaskState.WAITING) {
+          StoredTask dt = dep.task();
           put(
               dep,
               TaskState.UPSTREAM_FAILED,
-              dep.attempt(),
-              dep.offer(),
-              dep.pendingDependencies(),
-              dep.notBefore(),
+              dt.attempt(),
+              dt.offer(),
+              dt.pendingDependencies(),
+              dt.notBefore(),
               now);
-          stack.addAll(dependants.getOrDefault(dep.id(), List.of()));
         }
       }
     }
+    put(h, to, t.attempt(), t.offer(), t.pendingDependencies(), t.notBefore(), now);
     return true;
   }
 
   private void put(
-      StoredTask t,
+      Held h,
       TaskState state,
       int attempt,
       String offer,
       int pending,
       Instant notBefore,
       Instant now) {
-    tasks.put(
-        t.id(),
+    StoredTask t = h.task();
+    counts.merge(t.state(), -1L, Long::sum);
+    counts.merge(state, 1L, Long::sum);
+    replace(
+        h,
         new StoredTask(
             t.spec(),
             state,
@@ -315,7 +548,57 @@ public final class InMemoryTaskStore implements TaskStore {
             t.lastError()));
   }
 
-  private static TaskSpec withDependencies(TaskSpec t, List<String> deps) {
-    return t.withDependsOn(deps.toArray(String[]::new));
+  /** Puts a new version of a held task in place of the old, in every index. */
+  private void replace(Held old, StoredTask task) {
+    unindex(old);
+    var h = new Held(task, old.seq());
+    held.put(task.id(), h);
+    bySeq.put(h.seq(), h);
+    index(h);
+    forgetIfFinished(task);
+  }
+
+  /** Takes a task in at the end of submit order. */
+  private void hold(StoredTask t) {
+    var h = new Held(t, seq++);
+    held.put(t.id(), h);
+    bySeq.put(h.seq(), h);
+    index(h);
+  }
+
+  private void forgetIfFinished(StoredTask t) {
+    if (forgotten != null && t.state().isTerminal()) {
+      Held h = held.remove(t.id());
+      if (h != null) {
+        bySeq.remove(h.seq());
+        unindex(h);
+      }
+      dependants.remove(t.id());
+    }
+  }
+
+  private void index(Held h) {
+    StoredTask t = h.task();
+    if (t.neverSchedulable() != null
+        && (t.state() == TaskState.WAITING || t.state() == TaskState.QUEUED)) {
+      flagged.add(t.id());
+    }
+    if (t.state() == TaskState.QUEUED && t.neverSchedulable() == null) {
+      (t.notBefore() == null ? queue(h) : backingOff).add(h);
+    }
+  }
+
+  private void unindex(Held h) {
+    flagged.remove(h.id());
+    StoredTask t = h.task();
+    if (t.state() == TaskState.QUEUED && t.neverSchedulable() == null) {
+      if (!queue(h).remove(h)) {
+        backingOff.remove(h);
+      }
+    }
+  }
+
+  private NavigableSet<Held> queue(Held h) {
+    return queues.computeIfAbsent(DEFAULT_QUEUE, q -> new TreeSet<>(TAKE_ORDER));
   }
 }

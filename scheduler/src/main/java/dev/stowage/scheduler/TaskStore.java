@@ -66,6 +66,11 @@ public interface TaskStore {
   List<StoredTask> inFlight();
 
   /**
+   * Every task not finished (waiting, queued or in flight), in submit order: what a start loads.
+   */
+  List<StoredTask> unfinished();
+
+  /**
    * Queued tasks whose retry backoff (if any) has passed by {@code now} and that are not flagged
    * never schedulable, by priority (highest first), then submit time, then submit order.
    */

@@ -21,6 +21,7 @@ import dev.stowage.scheduler.DuplicateTaskException;
 import dev.stowage.scheduler.Feasibility;
 import dev.stowage.scheduler.InvalidSubmissionException;
 import dev.stowage.scheduler.SchedulingCycle;
+import dev.stowage.scheduler.SchedulingState;
 import dev.stowage.scheduler.StoredTask;
 import dev.stowage.scheduler.Submissions;
 import dev.stowage.scheduler.TaskSpec;
@@ -277,7 +278,8 @@ public final class StowageService implements AutoCloseable {
     } else {
       database = Database.open(config.dbUrl(), config.dbUser(), config.dbPassword());
     }
-    store = new PostgresTaskStore(database.dataSource());
+    // Unfinished tasks in memory for the cycle, PostgreSQL the record of every task.
+    store = SchedulingState.load(new PostgresTaskStore(database.dataSource()));
     access = new PostgresAccessStore(database.dataSource());
     idempotency = new PostgresIdempotencyKeys(database.dataSource());
     tokens = new Tokens(access, clock);

@@ -1,0 +1,302 @@
+package dev.stowage.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.stowage.scheduler.AttemptId;
+import dev.stowage.scheduler.InMemoryTaskStore;
+import dev.stowage.scheduler.RetryPolicy;
+import dev.stowage.scheduler.SchedulingState;
+import dev.stowage.scheduler.StoredTask;
+import dev.stowage.scheduler.TaskSpec;
+import dev.stowage.scheduler.TaskState;
+import dev.stowage.scheduler.TaskStore;
+import dev.stowage.testing.Draw;
+import dev.stowage.testing.PropertyCheck;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The scheduling state answers every call as PostgreSQL does, and so does the in-memory twin:
+ * random histories of submits, placements, events, retries and cancels are applied to all three,
+ * each answer compared, and then everything each holds, and a state loaded afresh from the store.
+ */
+class SchedulingStateTest {
+  @TempDir static Path tmp;
+  static EmbeddedPostgres pg;
+  static Database db;
+  static Database behindState; // a second database: the state writes its own record
+  static final Instant T0 = Instant.parse("2026-11-25T12:00:00Z");
+
+  @BeforeAll
+  static void start() throws Exception {
+    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+    pg = EmbeddedPostgres.start(tmp.resolve("pgdata"));
+    db = Database.open(pg);
+    try (var c = db.dataSource().getConnection()) {
+      c.createStatement().execute("create database behind_state");
+    }
+    behindState =
+        Database.open(
+            pg.jdbcUrl().replace("/postgres?", "/behind_state?"), pg.user(), pg.password());
+  }
+
+  @AfterAll
+  static void stop() {
+    behindState.close();
+    db.close();
+    pg.close();
+  }
+
+  /** One step of a history; picks are indices into the tasks submitted so far, wrapped. */
+  sealed interface Step {}
+
+  record Submit(int size, List<Integer> dependencyPicks, int priority, boolean flagged, int retries)
+      implements Step {}
+
+  record SubmitTaken(int pick) implements Step {}
+
+  record Place(int limit) implements Step {}
+
+  record Later(int millis) implements Step {}
+
+  record Move(Kind kind, int pick, int millis) implements Step {}
+
+  record Clear(int pick) implements Step {}
+
+  enum Kind {
+    LAUNCH,
+    START,
+    SUCCEED,
+    FAIL,
+    CANCEL,
+    REQUEUE,
+    UNASSIGN,
+    ERROR
+  }
+
+  static Step step(Draw d) {
+    return d.weighted(
+        Draw.weight(
+            4,
+            x ->
+                new Submit(
+                    x.between(1, 4),
+                    x.list(0, 3, y -> y.between(0, 40)),
+                    x.between(0, 2),
+                    x.chance(0.15),
+                    x.between(1, 3))),
+        Draw.weight(1, x -> new SubmitTaken(x.between(0, 40))),
+        Draw.weight(3, x -> new Place(x.between(0, 6))),
+        Draw.weight(1, x -> new Later(x.between(1, 3) * 500)),
+        Draw.weight(
+            8, x -> new Move(x.oneOf(Kind.values()), x.between(0, 40), x.between(0, 2) * 1000)),
+        Draw.weight(1, x -> new Clear(x.between(0, 40))));
+  }
+
+  @Test
+  void theStateAndTheTwinAnswerEveryCallAsTheStoreDoes() {
+    PropertyCheck.forAll(40, d -> d.list(1, 40, SchedulingStateTest::step), this::replay);
+  }
+
+  private static void empty(Database database) {
+    try (var c = database.dataSource().getConnection()) {
+      c.createStatement().execute("truncate tasks cascade");
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private void replay(List<Step> history) {
+    empty(db);
+    empty(behindState);
+    var durable = new PostgresTaskStore(db.dataSource());
+    var record = new PostgresTaskStore(behindState.dataSource());
+    var stores = new TreeMap<String, TaskStore>();
+    stores.put("postgres", durable);
+    var state = SchedulingState.load(record);
+    stores.put("state", state);
+    stores.put("twin", new InMemoryTaskStore());
+    var ids = new ArrayList<String>();
+    Instant now = T0;
+    int n = 0;
+    for (Step step : history) {
+      Instant at = now;
+      switch (step) {
+        case Submit s -> {
+          var batch = new ArrayList<TaskSpec>();
+          var flags = new HashMap<String, String>();
+          for (int i = 0; i < s.size(); i++) {
+            String id = "t" + n++;
+            var deps = new java.util.LinkedHashSet<String>();
+            for (int p : s.dependencyPicks()) {
+              if (!ids.isEmpty()) {
+                deps.add(ids.get(p % ids.size()));
+              }
+            }
+            batch.add(
+                TaskSpec.of(id, "true")
+                    .withPriority(s.priority())
+                    .withRetry(
+                        new RetryPolicy(
+                            s.retries(), Duration.ofMillis(500), Duration.ofMillis(2000)))
+                    .withDependsOn(deps.toArray(String[]::new)));
+            if (s.flagged() && i == 0) {
+              flags.put(id, "needs 99 gpus, no node has more than 0");
+            }
+            ids.add(id);
+          }
+          same(step, stores, st -> run(() -> st.submit(batch, flags, at)));
+        }
+        case SubmitTaken s -> {
+          if (!ids.isEmpty()) {
+            var again = List.of(TaskSpec.of(ids.get(s.pick() % ids.size()), "true"));
+            same(step, stores, st -> run(() -> st.submit(again, Map.of(), at)));
+          }
+        }
+        case Place p -> {
+          List<String> picked =
+              same(
+                  step,
+                  stores,
+                  st -> st.processable(p.limit(), at).stream().map(StoredTask::id).toList());
+          var offers = new java.util.LinkedHashMap<String, String>();
+          for (String id : picked) {
+            offers.put(id, "node-" + (id.hashCode() & 3));
+          }
+          same(step, stores, st -> st.assignAll(offers, at));
+        }
+        case Later l -> now = now.plusMillis(l.millis());
+        case Clear c -> {
+          if (!ids.isEmpty()) {
+            var one = List.of(ids.get(c.pick() % ids.size()));
+            same(step, stores, st -> run(() -> st.clearNeverSchedulable(one)));
+          }
+        }
+        case Move m -> {
+          if (ids.isEmpty()) {
+            continue;
+          }
+          String id = ids.get(m.pick() % ids.size());
+          StoredTask t = durable.get(id).orElseThrow();
+          var attempt = new AttemptId(id, Math.max(1, t.attempt()));
+          TaskState from = t.state();
+          Function<TaskStore, Object> move =
+              switch (m.kind()) {
+                case LAUNCH ->
+                    st ->
+                        attempt(
+                            () -> st.transitionAll(List.of(attempt), from, TaskState.LAUNCHED, at));
+                case START ->
+                    st ->
+                        attempt(
+                            () ->
+                                st.transitionAll(
+                                    List.of(attempt), TaskState.LAUNCHED, TaskState.RUNNING, at));
+                case SUCCEED -> st -> attempt(() -> st.succeedAll(List.of(attempt), from, at));
+                case FAIL -> st -> attempt(() -> st.transition(id, from, TaskState.FAILED, at));
+                case CANCEL ->
+                    st -> attempt(() -> st.transition(id, from, TaskState.CANCELLED, at));
+                case REQUEUE ->
+                    st -> attempt(() -> st.requeue(id, from, at.plusMillis(m.millis()), at));
+                case UNASSIGN -> st -> attempt(() -> st.unassign(id, from, at));
+                case ERROR ->
+                    st -> run(() -> st.recordError(id, attempt.attempt(), "exited with code 3"));
+              };
+          same(step, stores, move);
+        }
+      }
+      sameHoldings(step, stores, ids, now);
+      // Memory never had to be loaded again to agree.
+      assertThat(state.divergences()).as("divergences after %s", step).isZero();
+    }
+    // The state's own record holds the same, and so does a state loaded afresh from it.
+    stores.put("record", record);
+    stores.put("reloaded", SchedulingState.load(record));
+    sameHoldings("a fresh load", stores, ids, now);
+  }
+
+  /** Every store's answer to the same call, which must all be equal; returns it. */
+  @SuppressWarnings("unchecked")
+  private static <T> T same(
+      Object step, Map<String, TaskStore> stores, Function<TaskStore, T> call) {
+    var answers = new TreeMap<String, Object>();
+    stores.forEach((name, store) -> answers.put(name, answer(() -> call.apply(store))));
+    Object first = answers.firstEntry().getValue();
+    assertThat(answers.values())
+        .as("answers to %s", step)
+        .allSatisfy(a -> assertThat(a).isEqualTo(first));
+    return first instanceof Refused ? null : (T) first;
+  }
+
+  /** What each store holds, compared: every task, the queue, counts, flagged, in flight. */
+  private static void sameHoldings(
+      Object step, Map<String, TaskStore> stores, List<String> ids, Instant now) {
+    same(step + ", then the tasks", stores, st -> st.getAll(ids));
+    for (String id : ids) {
+      same(step + ", then task " + id, stores, st -> st.get(id));
+    }
+    same(step + ", then the queue", stores, st -> st.processable(1_000, now));
+    same(step + ", then the counts", stores, TaskStore::countByState);
+    same(step + ", then the flagged count", stores, TaskStore::countNeverSchedulable);
+    same(step + ", then the flagged", stores, TaskStore::neverSchedulable);
+    same(step + ", then those in flight", stores, TaskStore::inFlight);
+    same(step + ", then the unfinished", stores, TaskStore::unfinished);
+    same(step + ", then the ids", stores, st -> st.existing(ids));
+    same(step + ", then a page", stores, st -> st.list(TaskState.QUEUED, null, 5));
+  }
+
+  /** An exception, by its kind: each store must refuse the same calls the same way. */
+  record Refused(String kind) {}
+
+  private static Object answer(java.util.function.Supplier<Object> call) {
+    try {
+      return call.get();
+    } catch (RuntimeException e) {
+      return new Refused(e.getClass().getSimpleName());
+    }
+  }
+
+  private static Object run(Runnable r) {
+    r.run();
+    return "done";
+  }
+
+  private static Object attempt(java.util.function.Supplier<Object> call) {
+    return call.get();
+  }
+
+  @Test
+  void finishedTasksLeaveMemoryAndAreStillReadFromTheStore() {
+    empty(db);
+    var durable = new PostgresTaskStore(db.dataSource());
+    var state = SchedulingState.load(durable);
+    state.submit(List.of(TaskSpec.of("a", "true"), TaskSpec.of("b", "true")), T0);
+    state.assignAll(Map.of("a", "n1"), T0);
+    state.transitionAll(List.of(new AttemptId("a", 1)), TaskState.ASSIGNED, TaskState.LAUNCHED, T0);
+    assertThat(state.succeedAll(List.of(new AttemptId("a", 1)), TaskState.LAUNCHED, T0))
+        .containsExactly("a");
+
+    assertThat(state.unfinished()).extracting(StoredTask::id).containsExactly("b");
+    assertThat(state.get("a")).get().extracting(StoredTask::state).isEqualTo(TaskState.SUCCEEDED);
+    assertThat(state.existing(List.of("a", "b", "c"))).isEqualTo(Set.of("a", "b"));
+    assertThat(state.countByState())
+        .isEqualTo(Map.of(TaskState.SUCCEEDED, 1L, TaskState.QUEUED, 1L));
+    // A task depending on the finished one is queued at once: its dependency is read back.
+    state.submit(List.of(TaskSpec.of("c", "true").withDependsOn("a")), T0);
+    assertThat(state.get("c")).get().extracting(StoredTask::state).isEqualTo(TaskState.QUEUED);
+  }
+}
