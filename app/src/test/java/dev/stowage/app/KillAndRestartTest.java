@@ -2,6 +2,7 @@ package dev.stowage.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.stowage.scheduler.CrashPoints;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,10 +12,12 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The service in its own JVM, killed with SIGKILL while a task runs, then started again on the same
- * data directory: no task is lost and none runs twice.
+ * data directory: no task is lost and none runs twice, wherever in a cycle the kill lands.
  */
 class KillAndRestartTest {
   @TempDir Path tmp;
@@ -72,22 +75,95 @@ class KillAndRestartTest {
     }
   }
 
+  /**
+   * Killed at each step of a cycle (the service sends itself SIGKILL there), then started again:
+   * each of the DAG's tasks runs exactly once and succeeds in its one allowed attempt.
+   */
+  @ParameterizedTest
+  @EnumSource(CrashPoints.Point.class)
+  void aServiceKilledAtAnyStepOfACycleEndsEveryTaskExactlyOnce(CrashPoints.Point point)
+      throws Exception {
+    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Path data = tmp.resolve("data");
+    Path shared = Files.createDirectories(tmp.resolve("shared"));
+    Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
+    Path runs = shared.resolve("runs.txt");
+    int port;
+    try (var socket = new ServerSocket(0)) {
+      port = socket.getLocalPort();
+    }
+    String url = "http://127.0.0.1:" + port;
+    var ids = List.of("a", "b", "c", "d", "ab", "abcd");
+    String task = "{\"id\": \"%s\", \"command\": [\"sh\", \"-c\", \"echo %s >> %s\"]%s}";
+    Path dag = tmp.resolve("dag.json");
+    Files.writeString(
+        dag,
+        "{\"tasks\": ["
+            + String.join(
+                ",\n",
+                task.formatted("a", "a", runs, ""),
+                task.formatted("b", "b", runs, ""),
+                task.formatted("c", "c", runs, ""),
+                task.formatted("d", "d", runs, ""),
+                task.formatted("ab", "ab", runs, ", \"dependsOn\": [\"a\", \"b\"]"),
+                task.formatted("abcd", "abcd", runs, ", \"dependsOn\": [\"ab\", \"c\", \"d\"]"))
+            + "]}");
+
+    Process first = service(data, port, point);
+    Process second = null;
+    try {
+      awaitHealthy(url, first, data);
+      assertThat(cli(data, "submit", dag.toString(), "--url", url).exit()).isZero();
+      assertThat(first.waitFor(60, TimeUnit.SECONDS)).as("killed at " + point.label()).isTrue();
+      assertThat(first.exitValue()).as("the exit of a SIGKILL").isEqualTo(137);
+
+      second = service(data, port, null);
+      awaitHealthy(url, second, data);
+      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+      for (String id : ids) {
+        while (!cli(data, "status", id, "--url", url).out().startsWith(id + ": succeeded")) {
+          assertThat(System.nanoTime())
+              .as("'%s' succeeds after the restart", id)
+              .isLessThan(deadline);
+          Thread.sleep(200);
+        }
+        assertThat(cli(data, "status", id, "--url", url).out())
+            .startsWith(id + ": succeeded (attempt 1 of 1)");
+      }
+      assertThat(Files.readAllLines(runs)).containsExactlyInAnyOrderElementsOf(ids);
+    } finally {
+      first.destroyForcibly();
+      if (second != null) {
+        second.destroy();
+        second.waitFor(30, TimeUnit.SECONDS);
+      }
+    }
+  }
+
   private static Process service(Path data, int port) throws Exception {
+    return service(data, port, null);
+  }
+
+  private static Process service(Path data, int port, CrashPoints.Point crashAt) throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    return new ProcessBuilder(
-            List.of(
-                java,
-                "-cp",
-                System.getProperty("java.class.path"),
-                Main.class.getName(),
-                "up",
-                "--data-dir",
-                data.toString(),
-                "--port",
-                Integer.toString(port)))
-        .redirectErrorStream(true)
-        .redirectOutput(data.resolveSibling("service-" + System.nanoTime() + ".log").toFile())
-        .start();
+    var builder =
+        new ProcessBuilder(
+                List.of(
+                    java,
+                    "-cp",
+                    System.getProperty("java.class.path"),
+                    Main.class.getName(),
+                    "up",
+                    "--data-dir",
+                    data.toString(),
+                    "--port",
+                    Integer.toString(port)))
+            .redirectErrorStream(true)
+            .redirectOutput(data.resolveSibling("service-" + System.nanoTime() + ".log").toFile());
+    if (crashAt != null) {
+      builder.environment().put("STOWAGE_CRASH_AT", crashAt.label());
+    }
+    return builder.start();
   }
 
   /** A command against the service, with the admin token it wrote in its data directory. */

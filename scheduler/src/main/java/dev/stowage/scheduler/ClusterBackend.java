@@ -24,8 +24,22 @@ public interface ClusterBackend extends AutoCloseable {
 
   /**
    * Starts an attempt on the node of the chosen offer; a STARTED or LAUNCH_FAILED event follows.
+   * Idempotent by attempt: launching an attempt this backend already holds starts nothing again,
+   * and the event that follows says what became of it (STARTED, EXITED, LOST), as {@link #status}
+   * would. A scheduler that crashed before its record of a launch was durable may launch the same
+   * attempt again; the deterministic attempt id makes that an adoption, never a second run.
    */
   void launch(Launch launch);
+
+  /**
+   * The attempts this backend has launched and still holds anything of, each with the offer (node)
+   * it went to: what reconciliation after a restart checks besides the attempts the task store has
+   * in flight, since the store's record of a placement may not have been durable at a crash. Empty
+   * for a backend that keeps nothing across restarts.
+   */
+  default java.util.Map<AttemptId, String> knownAttempts() {
+    return java.util.Map.of();
+  }
 
   /** Stops an attempt and everything it started; a KILLED event follows if it was running. */
   void kill(AttemptId attempt);

@@ -64,6 +64,7 @@ public final class InMemoryTaskStore implements TaskStore {
   private final Set<String> flagged = new HashSet<>(); // never schedulable, not finished
   private final EnumMap<TaskState, Long> counts = new EnumMap<>(TaskState.class);
   private final Forgotten forgotten; // null: finished tasks are kept
+  private final List<String> finishing = new ArrayList<>(); // finished, not forgotten yet
   private long seq;
 
   public InMemoryTaskStore() {
@@ -108,20 +109,14 @@ public final class InMemoryTaskStore implements TaskStore {
       named.add(t.id());
       named.addAll(t.dependsOn());
     }
-    var ids = new HashSet<String>();
-    for (TaskSpec t : batch) {
-      ids.add(t.id());
-    }
     var states = new HashMap<String, TaskState>();
     var notHeld = new ArrayList<String>();
     for (String id : named) {
       Held h = held.get(id);
       if (h != null) {
         states.put(id, h.task().state());
-      } else if (!ids.contains(id)) {
-        // Only dependencies are looked up: a state written to the durable store first finds the
-        // batch's own tasks there already (and the store has refused a taken id).
-        notHeld.add(id);
+      } else {
+        notHeld.add(id); // finished and forgotten, or not stored
       }
     }
     if (forgotten != null && !notHeld.isEmpty()) {
@@ -566,14 +561,36 @@ public final class InMemoryTaskStore implements TaskStore {
     index(h);
   }
 
+  /**
+   * A finished task is only marked here: it is forgotten when {@link #forget} says its end is
+   * durable, so that until then it is read from memory, not from a store that lacks it.
+   */
   private void forgetIfFinished(StoredTask t) {
     if (forgotten != null && t.state().isTerminal()) {
-      Held h = held.remove(t.id());
-      if (h != null) {
+      finishing.add(t.id());
+    }
+  }
+
+  /** The tasks that finished since the last call: to {@link #forget} once that is durable. */
+  synchronized List<String> takeFinished() {
+    if (finishing.isEmpty()) {
+      return List.of();
+    }
+    var out = List.copyOf(finishing);
+    finishing.clear();
+    return out;
+  }
+
+  /** Forgets these tasks if they are (still) finished: the durable store has them now. */
+  synchronized void forget(Collection<String> ids) {
+    for (String id : ids) {
+      Held h = held.get(id);
+      if (h != null && h.task().state().isTerminal()) {
+        held.remove(id);
         bySeq.remove(h.seq());
         unindex(h);
+        dependants.remove(id);
       }
-      dependants.remove(t.id());
     }
   }
 

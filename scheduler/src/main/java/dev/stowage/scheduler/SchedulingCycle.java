@@ -94,6 +94,8 @@ public final class SchedulingCycle {
   // running until that ends. In memory: after a restart, reconcile collects them again.
   private final java.util.Set<AttemptId> collecting = new java.util.HashSet<>();
   private final AttemptSpans attemptSpans;
+  private final CrashPoints crashPoints;
+  private long reconciledGeneration; // the store's generation the backend was last checked against
 
   /** A cycle without a stager: a task that declares inputs fails its attempt, saying so. */
   public SchedulingCycle(
@@ -139,6 +141,32 @@ public final class SchedulingCycle {
       Clock clock,
       Tracer tracer,
       io.opentelemetry.api.metrics.Meter meter) {
+    this(
+        store,
+        backend,
+        stager,
+        matcher,
+        mode,
+        maxTasksPerCycle,
+        clock,
+        tracer,
+        meter,
+        CrashPoints.NONE);
+  }
+
+  /** With the crash tests' {@code crashPoints} armed. */
+  public SchedulingCycle(
+      TaskStore store,
+      ClusterBackend backend,
+      Stager stager,
+      Matcher matcher,
+      MatchMode mode,
+      int maxTasksPerCycle,
+      Clock clock,
+      Tracer tracer,
+      io.opentelemetry.api.metrics.Meter meter,
+      CrashPoints crashPoints) {
+    this.crashPoints = crashPoints;
     this.metrics = new CycleMetrics(meter);
     this.stager = stager;
     this.store = store;
@@ -149,10 +177,16 @@ public final class SchedulingCycle {
     this.clock = clock;
     this.tracer = tracer;
     this.attemptSpans = new AttemptSpans(tracer);
+    this.reconciledGeneration = store.generation();
   }
 
   /** Runs one cycle. Never two at once: callers from several threads queue up here. */
   public synchronized Report runOnce() {
+    if (store.generation() != reconciledGeneration) {
+      // The store lost writes this cycle made: check the backend first, as after a restart.
+      LOG.warn("the task store was loaded again: reconciling with the backend before this cycle");
+      reconcile();
+    }
     long started = System.nanoTime();
     var phases = new LinkedHashMap<String, Duration>();
     Span cycle = tracer.spanBuilder("scheduling_cycle").startSpan();
@@ -295,7 +329,9 @@ public final class SchedulingCycle {
     }
     // One write for the whole cycle; tasks cancelled since they were read are left out.
     Instant now = clock.instant();
+    crashPoints.reach(CrashPoints.Point.BEFORE_PLACEMENT);
     Map<String, Integer> attempts = store.assignAll(offerByTask, now);
+    crashPoints.reach(CrashPoints.Point.AFTER_PLACEMENT);
     var out = new ArrayList<Launch>(attempts.size());
     for (Assignment a : assignments) {
       Integer attempt = attempts.get(a.task());
@@ -397,8 +433,11 @@ public final class SchedulingCycle {
     var started = new ArrayList<Launch>(launches.size());
     for (Launch l : launches) {
       try {
-        backend.launch(l);
+        crashPoints.launching(() -> backend.launch(l));
         started.add(l);
+        if (started.size() == 1 && launches.size() > 1) {
+          crashPoints.reach(CrashPoints.Point.DURING_LAUNCH);
+        }
       } catch (RuntimeException e) {
         // A backend that throws instead of reporting: that attempt failed, the cycle goes on.
         failAttempt(
@@ -408,6 +447,10 @@ public final class SchedulingCycle {
             CycleMetrics.Failure.LAUNCH,
             "launch failed: " + e.getMessage());
       }
+    }
+    if (!started.isEmpty()) {
+      crashPoints.reach(CrashPoints.Point.AFTER_LAUNCH);
+      crashPoints.reach(CrashPoints.Point.LAUNCHED_UNRECORDED);
     }
     var attempts = started.stream().map(Launch::attempt).toList();
     var moved = store.transitionAll(attempts, from, TaskState.LAUNCHED, now);
@@ -595,6 +638,7 @@ public final class SchedulingCycle {
     if (others.isEmpty()) {
       return applied;
     }
+    crashPoints.reach(CrashPoints.Point.DURING_EVENTS);
     // The rest, read once. Successes, the bulk of a busy cycle's other news, are one write per
     // state they succeed from (20,000 one at a time took 12 s); the rest are applied in order,
     // one task at a time, as they may doom others.
@@ -743,6 +787,7 @@ public final class SchedulingCycle {
    * policy. Nothing already launched is launched again. Returns how many tasks it checked.
    */
   public synchronized int reconcile() {
+    reconciledGeneration = store.generation();
     Instant now = clock.instant();
     // Staging in flight is forgotten: its tasks go back to the queue below, and a result that
     // still arrives for one of them finds no launch waiting.
@@ -752,55 +797,98 @@ public final class SchedulingCycle {
     attemptSpans.endAll("the scheduler reconciled its attempts with the backend");
     List<StoredTask> inFlight = store.inFlight();
     for (StoredTask t : inFlight) {
-      var attempt = new AttemptId(t.id(), Math.max(1, t.attempt()));
-      TaskEvent status = backend.status(attempt);
-      TaskState state = t.state();
-      switch (status.kind()) {
-        case NOT_LAUNCHED -> {
-          if (state == TaskState.ASSIGNED || state == TaskState.STAGING) {
-            if (stager != null) {
-              backend.workDirectory(attempt).ifPresent(stager::discardPartial);
-            }
-            store.unassign(t.id(), state, now);
-          } else {
-            failAttempt(
-                attempt,
-                state,
-                now,
-                CycleMetrics.Failure.LOST,
-                "lost: the store had it " + state.label() + ", the backend never started it");
-          }
-        }
-        case STARTED -> {
-          state = launched(t.id(), state, now);
-          if (state == TaskState.LAUNCHED) {
-            store.transition(t.id(), TaskState.LAUNCHED, TaskState.RUNNING, now);
-          }
-        }
-        case EXITED -> {
-          state = launched(t.id(), state, now);
-          if (status.exitCode() == 0 && !t.spec().outputs().isEmpty()) {
-            // Its outputs may not all be out: copy them (again; what is there is skipped).
-            collectOutputs(store.get(t.id()).orElse(t), attempt, now);
-          } else if (status.exitCode() == 0) {
-            if (store.transition(t.id(), state, TaskState.SUCCEEDED, now)) {
-              metrics.attemptSucceeded();
-            }
-          } else {
-            failAttempt(
-                attempt,
-                state,
-                now,
-                CycleMetrics.Failure.EXIT,
-                "exited with code " + status.exitCode() + " while Stowage was down",
-                status.exitCode());
-          }
-        }
-        default ->
-            failAttempt(attempt, state, now, cause(status), failure(status), status.exitCode());
-      }
+      reconcileAttempt(t, new AttemptId(t.id(), Math.max(1, t.attempt())), now);
     }
-    return inFlight.size();
+    return inFlight.size() + adoptUnrecorded(now);
+  }
+
+  /**
+   * Attempts the backend launched whose placement the store has no record of (it was not durable
+   * when the service stopped): the task is queued one attempt short. Each is placed again as that
+   * same attempt, on its node, and then checked like any attempt in flight. Returns how many.
+   */
+  private int adoptUnrecorded(Instant now) {
+    var latest = new HashMap<String, Map.Entry<AttemptId, String>>();
+    backend
+        .knownAttempts()
+        .forEach(
+            (a, offer) ->
+                latest.merge(
+                    a.taskId(),
+                    Map.entry(a, offer),
+                    (x, y) -> x.getKey().attempt() >= y.getKey().attempt() ? x : y));
+    if (latest.isEmpty()) {
+      return 0;
+    }
+    int adopted = 0;
+    for (StoredTask t : store.getAll(latest.keySet()).values()) {
+      var known = latest.get(t.id());
+      AttemptId attempt = known.getKey();
+      if (t.state() != TaskState.QUEUED || t.attempt() != attempt.attempt() - 1) {
+        continue;
+      }
+      if (store.assign(t.id(), known.getValue(), now) != attempt.attempt()) {
+        continue;
+      }
+      LOG.info(
+          "attempt {} of {} was launched before the service stopped, its placement not recorded:"
+              + " adopted",
+          attempt.attempt(),
+          t.id());
+      reconcileAttempt(store.get(t.id()).orElseThrow(), attempt, now);
+      adopted++;
+    }
+    return adopted;
+  }
+
+  /** Brings one task placed but not finished in line with what the backend knows of its attempt. */
+  private void reconcileAttempt(StoredTask t, AttemptId attempt, Instant now) {
+    TaskEvent status = backend.status(attempt);
+    TaskState state = t.state();
+    switch (status.kind()) {
+      case NOT_LAUNCHED -> {
+        if (state == TaskState.ASSIGNED || state == TaskState.STAGING) {
+          if (stager != null) {
+            backend.workDirectory(attempt).ifPresent(stager::discardPartial);
+          }
+          store.unassign(t.id(), state, now);
+        } else {
+          failAttempt(
+              attempt,
+              state,
+              now,
+              CycleMetrics.Failure.LOST,
+              "lost: the store had it " + state.label() + ", the backend never started it");
+        }
+      }
+      case STARTED -> {
+        state = launched(t.id(), state, now);
+        if (state == TaskState.LAUNCHED) {
+          store.transition(t.id(), TaskState.LAUNCHED, TaskState.RUNNING, now);
+        }
+      }
+      case EXITED -> {
+        state = launched(t.id(), state, now);
+        if (status.exitCode() == 0 && !t.spec().outputs().isEmpty()) {
+          // Its outputs may not all be out: copy them (again; what is there is skipped).
+          collectOutputs(store.get(t.id()).orElse(t), attempt, now);
+        } else if (status.exitCode() == 0) {
+          if (store.transition(t.id(), state, TaskState.SUCCEEDED, now)) {
+            metrics.attemptSucceeded();
+          }
+        } else {
+          failAttempt(
+              attempt,
+              state,
+              now,
+              CycleMetrics.Failure.EXIT,
+              "exited with code " + status.exitCode() + " while Stowage was down",
+              status.exitCode());
+        }
+      }
+      default ->
+          failAttempt(attempt, state, now, cause(status), failure(status), status.exitCode());
+    }
   }
 
   /** Moves a task that the backend did start past the states before launch; returns its state. */

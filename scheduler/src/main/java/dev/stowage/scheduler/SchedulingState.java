@@ -11,44 +11,126 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
 /**
  * The scheduling state: every unfinished task in memory, in front of the durable store. What the
  * cycle reads (the queue in take order, tasks in flight, the tasks its events name) comes from
  * memory, in time proportional to what it returns, however many tasks are stored; finished tasks
- * leave memory and are read from the durable store.
+ * leave memory once their end is durable and are read from the durable store.
  *
- * <p>Each write goes to the durable store first and then to memory, one write at a time, so that
- * memory never holds what is not durable: a submit or cancel returns once it is durable, and a
- * crash loses nothing memory knew. Both apply the same lifecycle; if they ever answer a write
- * differently, the memory is a bug's victim and is loaded again from the durable store, with an
- * error logged. Readers lock memory only while it applies a write, never during the durable one.
+ * <p>Each write is applied to memory and answered from it at once, and recorded: one thread writes
+ * the records to the durable store in the order memory took them, in the background. A submit or a
+ * cancel returns only once its record is durable; the cycle's own writes (placements, launches,
+ * what the backend reported) do not wait, and a crash may lose the last of them. That is safe
+ * because the backend remembers what it launched, by attempt: reconciliation after a restart asks
+ * it, and what the record lacks is done again or adopted, never launched twice.
+ *
+ * <p>The durable store applies the same lifecycle as memory and must give the same answers. If it
+ * ever answers otherwise, or fails, memory is no longer trusted: the writes not yet recorded are
+ * dropped, the next write loads memory again from the durable store, and {@link #generation()}
+ * changes, telling the cycle to reconcile with the backend as after a restart.
  */
-public final class SchedulingState implements TaskStore {
+public final class SchedulingState implements TaskStore, AutoCloseable {
   private static final org.slf4j.Logger LOG =
       org.slf4j.LoggerFactory.getLogger(SchedulingState.class);
 
-  private final TaskStore durable;
-  private final Object writes = new Object(); // one write at a time: durable, then memory
-  private volatile InMemoryTaskStore memory;
-  private final java.util.concurrent.atomic.AtomicLong divergences =
-      new java.util.concurrent.atomic.AtomicLong();
+  /** A write applied to memory, to apply to the durable store. */
+  private record Record(
+      String what,
+      CrashPoints.Point recorded,
+      Function<TaskStore, Object> op,
+      Object remembered,
+      List<String> finished,
+      CompletableFuture<Object> durable) {}
 
-  private SchedulingState(TaskStore durable) {
+  /** The crash points just after a write of these kinds became durable. */
+  private static final Map<String, CrashPoints.Point> RECORDED =
+      Map.of(
+          "a batch assign", CrashPoints.Point.PLACEMENT_RECORDED,
+          "a batch success", CrashPoints.Point.SUCCESS_RECORDED);
+
+  private final TaskStore durable;
+  private final CrashPoints crashPoints;
+  private final Object writes = new Object(); // memory and the record's order, together
+  private final LinkedBlockingQueue<Record> records = new LinkedBlockingQueue<>();
+  private final Thread recorder;
+  private final AtomicLong divergences = new AtomicLong();
+  private final AtomicLong generation = new AtomicLong();
+  private volatile InMemoryTaskStore memory;
+  private volatile boolean stale; // memory lost writes: load it again before the next
+  private volatile boolean closed;
+
+  private SchedulingState(TaskStore durable, CrashPoints crashPoints) {
     this.durable = durable;
+    this.crashPoints = crashPoints;
     this.memory = load();
+    this.recorder = Thread.ofPlatform().daemon().name("stowage-state-recorder").start(this::record);
   }
 
   /** The state of {@code durable}'s unfinished tasks, loaded now. */
   public static SchedulingState load(TaskStore durable) {
-    return new SchedulingState(Objects.requireNonNull(durable, "durable"));
+    return load(durable, CrashPoints.NONE);
   }
 
-  /** Loads memory again from the durable store: when this instance takes over scheduling. */
+  /** With the crash tests' {@code crashPoints} armed. */
+  public static SchedulingState load(TaskStore durable, CrashPoints crashPoints) {
+    return new SchedulingState(Objects.requireNonNull(durable, "durable"), crashPoints);
+  }
+
+  /**
+   * Loads memory again from the durable store (after recording what is pending): when this instance
+   * takes over scheduling. The generation changes.
+   */
   public void reload() {
     synchronized (writes) {
+      flush();
       memory = load();
+      generation.incrementAndGet();
+    }
+  }
+
+  @Override
+  public long generation() {
+    return generation.get();
+  }
+
+  /** How many times memory disagreed with the durable store and was loaded again: a bug each. */
+  public long divergences() {
+    return divergences.get();
+  }
+
+  /** Waits until every write so far is durable (or was dropped, memory being stale). */
+  public void flush() {
+    CompletableFuture<Object> last;
+    synchronized (writes) {
+      var marker = new CompletableFuture<Object>();
+      records.add(new Record("a flush", null, s -> null, null, List.of(), marker));
+      last = marker;
+    }
+    try {
+      last.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      // Dropped: nothing more to wait for.
+    }
+  }
+
+  /** Records what is pending, then stops recording. */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    flush();
+    closed = true;
+    recorder.interrupt();
+    try {
+      recorder.join(10_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
@@ -57,7 +139,7 @@ public final class SchedulingState implements TaskStore {
     return InMemoryTaskStore.holdingUnfinished(durable.unfinished(), counts, this::finishedStates);
   }
 
-  /** The states of tasks memory no longer holds: all finished, so read once from the store. */
+  /** The states of tasks memory no longer holds: all finished and durable, so read from there. */
   private Map<String, TaskState> finishedStates(Collection<String> ids) {
     var out = new HashMap<String, TaskState>();
     durable.getAll(ids).forEach((id, t) -> out.put(id, t.state()));
@@ -65,41 +147,118 @@ public final class SchedulingState implements TaskStore {
   }
 
   /**
-   * One write: durable, then memory, compared. Times are cut to the durable store's precision
-   * (microseconds) by the caller, so that both hold the same instants.
+   * One write: applied to memory (which may refuse it: then nothing is recorded) and recorded, in
+   * that order for every write; with {@code acknowledged}, returns only once it is durable. Times
+   * are cut by the caller to the durable store's precision (microseconds), so that both hold the
+   * same instants.
    */
-  private <T> T write(String what, Function<TaskStore, T> op) {
+  @SuppressWarnings("unchecked")
+  private <T> T write(String what, Function<TaskStore, T> op, boolean acknowledged) {
+    Record r;
     synchronized (writes) {
-      T stored = op.apply(durable);
-      T remembered;
-      try {
-        remembered = op.apply(memory);
-      } catch (RuntimeException e) {
-        diverged(what, e.toString());
-        return stored;
+      if (closed) {
+        throw new IllegalStateException("the scheduling state is closed");
       }
-      if (!Objects.equals(stored, remembered)) {
-        diverged(what, "the store answered " + stored + ", memory " + remembered);
+      if (stale) {
+        memory = load(); // throws while the durable store is out of reach: the write fails
+        stale = false;
+        generation.incrementAndGet();
       }
-      return stored;
+      InMemoryTaskStore m = memory;
+      T remembered = op.apply(m);
+      r =
+          new Record(
+              what,
+              RECORDED.get(what),
+              (Function<TaskStore, Object>) op,
+              remembered,
+              m.takeFinished(),
+              new CompletableFuture<>());
+      records.add(r);
+    }
+    if (!acknowledged) {
+      return (T) r.remembered();
+    }
+    try {
+      return (T) r.durable().join();
+    } catch (java.util.concurrent.CompletionException e) {
+      if (e.getCause() instanceof RuntimeException cause) {
+        throw cause;
+      }
+      throw e;
     }
   }
 
-  /** How many times memory disagreed with the durable store and was loaded again: a bug each. */
-  public long divergences() {
-    return divergences.get();
+  /** The recorder's loop: each record to the durable store, in order. */
+  private void record() {
+    while (!closed || !records.isEmpty()) {
+      Record r;
+      try {
+        r = records.take();
+      } catch (InterruptedException e) {
+        if (closed) {
+          return;
+        }
+        continue;
+      }
+      if (r.recorded() == CrashPoints.Point.PLACEMENT_RECORDED
+          && crashPoints.holdsPlacementRecords()) {
+        holdUntilKilled();
+      }
+      Object stored;
+      try {
+        stored = r.op().apply(durable);
+      } catch (RuntimeException e) {
+        // Stale first: a caller woken by the failure finds memory to be loaded again.
+        diverged(r.what(), e.toString());
+        r.durable().completeExceptionally(e);
+        continue;
+      }
+      if (!Objects.equals(stored, r.remembered())) {
+        diverged(r.what(), "the store answered " + stored + ", memory " + r.remembered());
+        r.durable().complete(stored);
+        continue;
+      }
+      memory.forget(r.finished());
+      r.durable().complete(stored);
+      if (r.recorded() != null) {
+        crashPoints.reach(r.recorded());
+      }
+    }
   }
 
+  /** For a crash test: the record waits here for the kill that is coming. */
+  private static void holdUntilKilled() {
+    while (true) {
+      try {
+        Thread.sleep(60_000);
+      } catch (InterruptedException e) {
+        // still held
+      }
+    }
+  }
+
+  /**
+   * Memory holds writes the durable store did not take: those not recorded yet are dropped (their
+   * callers, if waiting, told so), and the next write loads memory again.
+   */
   private void diverged(String what, String detail) {
     divergences.incrementAndGet();
     if (detail.length() > 300) {
       detail = detail.substring(0, 300) + "...";
     }
     LOG.error(
-        "the scheduling state disagreed with the task store on {} ({}): loading it again",
+        "the task store did not take {} as the scheduling state did ({}): the state is loaded"
+            + " again and the cycle reconciles with the backend",
         what,
         detail);
-    memory = load();
+    stale = true;
+    var dropped = new ArrayList<Record>();
+    records.drainTo(dropped);
+    var lost = new IllegalStateException("not recorded: an earlier write failed (" + what + ")");
+    for (Record d : dropped) {
+      d.durable().completeExceptionally(lost);
+    }
   }
 
   private static Instant micros(Instant t) {
@@ -114,7 +273,8 @@ public final class SchedulingState implements TaskStore {
         s -> {
           s.submit(batch, neverSchedulable, at);
           return null;
-        });
+        },
+        true);
   }
 
   @Override
@@ -124,7 +284,8 @@ public final class SchedulingState implements TaskStore {
         s -> {
           s.recordError(id, attempt, error);
           return null;
-        });
+        },
+        false);
   }
 
   @Override
@@ -134,19 +295,20 @@ public final class SchedulingState implements TaskStore {
         s -> {
           s.clearNeverSchedulable(ids);
           return null;
-        });
+        },
+        false);
   }
 
   @Override
   public int assign(String id, String offer, Instant now) {
     Instant at = micros(now);
-    return write("an assign", s -> s.assign(id, offer, at));
+    return write("an assign", s -> s.assign(id, offer, at), false);
   }
 
   @Override
   public Map<String, Integer> assignAll(Map<String, String> offerByTask, Instant now) {
     Instant at = micros(now);
-    return write("a batch assign", s -> s.assignAll(offerByTask, at));
+    return write("a batch assign", s -> s.assignAll(offerByTask, at), false);
   }
 
   @Override
@@ -154,32 +316,33 @@ public final class SchedulingState implements TaskStore {
       Collection<AttemptId> attempts, TaskState from, TaskState to, Instant now) {
     TaskStores.requireSideEffectFree(from, to);
     Instant at = micros(now);
-    return write("a batch transition", s -> s.transitionAll(attempts, from, to, at));
+    return write("a batch transition", s -> s.transitionAll(attempts, from, to, at), false);
   }
 
   @Override
   public Set<String> succeedAll(Collection<AttemptId> attempts, TaskState from, Instant now) {
     Instant at = micros(now);
-    return write("a batch success", s -> s.succeedAll(attempts, from, at));
+    return write("a batch success", s -> s.succeedAll(attempts, from, at), false);
   }
 
   @Override
   public boolean requeue(String id, TaskState from, Instant notBefore, Instant now) {
     Instant at = micros(now);
     Instant due = micros(notBefore);
-    return write("a requeue", s -> s.requeue(id, from, due, at));
+    return write("a requeue", s -> s.requeue(id, from, due, at), false);
   }
 
   @Override
   public boolean unassign(String id, TaskState from, Instant now) {
     Instant at = micros(now);
-    return write("an unassign", s -> s.unassign(id, from, at));
+    return write("an unassign", s -> s.unassign(id, from, at), false);
   }
 
   @Override
   public boolean transition(String id, TaskState from, TaskState to, Instant now) {
     Instant at = micros(now);
-    return write("a transition", s -> s.transition(id, from, to, at));
+    // A cancel is acknowledged: it is durable when this returns.
+    return write("a transition", s -> s.transition(id, from, to, at), to == TaskState.CANCELLED);
   }
 
   // Reads. What only unfinished tasks answer comes from memory alone.
@@ -254,7 +417,10 @@ public final class SchedulingState implements TaskStore {
     return out;
   }
 
-  /** Pages in submit order mix finished and unfinished tasks: the durable store, written first. */
+  /**
+   * Pages in submit order mix finished and unfinished tasks: the durable store's, a consistent
+   * snapshot that may lag memory by the writes not recorded yet (never by an acknowledged one).
+   */
   @Override
   public List<StoredTask> list(TaskState state, String afterId, int limit) {
     return durable.list(state, afterId, limit);

@@ -71,6 +71,15 @@ public interface TaskStore {
   List<StoredTask> unfinished();
 
   /**
+   * Changes whenever this store may have lost writes it had answered (a store that answers before
+   * its writes are durable, and found one refused): the cycle then reconciles with the backend, as
+   * after a restart, before it places anything.
+   */
+  default long generation() {
+    return 0;
+  }
+
+  /**
    * Queued tasks whose retry backoff (if any) has passed by {@code now} and that are not flagged
    * never schedulable, by priority (highest first), then submit time, then submit order.
    */

@@ -17,6 +17,7 @@ import dev.stowage.engine.Matcher;
 import dev.stowage.scheduler.AllowedSources;
 import dev.stowage.scheduler.AttemptId;
 import dev.stowage.scheduler.ClusterBackend;
+import dev.stowage.scheduler.CrashPoints;
 import dev.stowage.scheduler.DuplicateTaskException;
 import dev.stowage.scheduler.Feasibility;
 import dev.stowage.scheduler.InvalidSubmissionException;
@@ -257,6 +258,7 @@ public final class StowageService implements AutoCloseable {
   private CycleLoop loop;
   private Javalin http;
   private TaskStore store;
+  private SchedulingState state; // the store above: what it has not recorded is written at close
   private AccessStore access;
   private IdempotencyKeys idempotency;
   private Tokens tokens;
@@ -279,7 +281,9 @@ public final class StowageService implements AutoCloseable {
       database = Database.open(config.dbUrl(), config.dbUser(), config.dbPassword());
     }
     // Unfinished tasks in memory for the cycle, PostgreSQL the record of every task.
-    store = SchedulingState.load(new PostgresTaskStore(database.dataSource()));
+    var crashPoints = CrashPoints.armedAt(environment.apply("STOWAGE_CRASH_AT"));
+    state = SchedulingState.load(new PostgresTaskStore(database.dataSource()), crashPoints);
+    store = state;
     access = new PostgresAccessStore(database.dataSource());
     idempotency = new PostgresIdempotencyKeys(database.dataSource());
     tokens = new Tokens(access, clock);
@@ -345,7 +349,8 @@ public final class StowageService implements AutoCloseable {
             config.maxTasksPerCycle(),
             clock,
             otel.getTracer("dev.stowage.scheduler"),
-            otel.getMeter("dev.stowage.scheduler"));
+            otel.getMeter("dev.stowage.scheduler"),
+            crashPoints);
     ServiceMetrics.register(otel.getMeter("dev.stowage.service"), store, backend);
     int checked = cycle.reconcile();
     if (checked > 0) {
@@ -1015,6 +1020,9 @@ public final class StowageService implements AutoCloseable {
     }
     if (backend != null) {
       backend.close();
+    }
+    if (state != null) {
+      state.close();
     }
     if (database != null) {
       database.close();

@@ -166,6 +166,12 @@ public final class LocalProcessBackend implements ClusterBackend {
   public void launch(Launch launch) {
     AttemptId id = launch.attempt();
     Path dir = dirOf(id);
+    if (running.containsKey(id) || Files.exists(dir.resolve(LAUNCHING))) {
+      // Launched before, maybe by this service before a crash: adopt it, start nothing.
+      TaskEvent s = status(id);
+      emit(id, s.kind(), s.exitCode(), "launched before: " + s.message());
+      return;
+    }
     Process process;
     try {
       Path work = dir.resolve(WORK);
@@ -379,6 +385,34 @@ public final class LocalProcessBackend implements ClusterBackend {
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
+  }
+
+  @Override
+  public Map<AttemptId, String> knownAttempts() {
+    var out = new java.util.LinkedHashMap<AttemptId, String>();
+    try (var dirs = Files.newDirectoryStream(root, Files::isDirectory)) {
+      for (Path dir : dirs) {
+        Path idFile = dir.resolve("task-id");
+        if (!Files.isRegularFile(idFile, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+          continue; // not a task's directory, or only staged into: nothing launched
+        }
+        String id = Files.readString(idFile, StandardCharsets.UTF_8).strip();
+        if (!dir.getFileName().toString().equals(keyOf(id))) {
+          continue;
+        }
+        try (var attempts = Files.newDirectoryStream(dir, "attempt-*")) {
+          for (Path a : attempts) {
+            String n = a.getFileName().toString().substring("attempt-".length());
+            if (n.matches("[1-9][0-9]{0,8}") && Files.exists(a.resolve(LAUNCHING))) {
+              out.put(new AttemptId(id, Integer.parseInt(n)), node);
+            }
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    return out;
   }
 
   /** The attempt's process if it is still the one that was launched (pid and start time match). */

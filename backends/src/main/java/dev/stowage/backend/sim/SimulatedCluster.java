@@ -93,6 +93,12 @@ public final class SimulatedCluster implements ClusterBackend {
 
   @Override
   public synchronized void launch(Launch launch) {
+    if (running.containsKey(launch.attempt()) || finished.containsKey(launch.attempt())) {
+      // Launched before: say what became of it, start nothing.
+      TaskEvent s = status(launch.attempt());
+      emit(s.attempt(), s.kind(), s.exitCode(), "launched before: " + s.message());
+      return;
+    }
     Integer node = nodeIndex.get(launch.offer());
     if (node == null) {
       emit(launch.attempt(), Kind.LAUNCH_FAILED, null, "no node '" + launch.offer() + "'");
