@@ -237,6 +237,17 @@ final class BenchCycleCommand implements Callable<Integer> {
           "next cycle: apply its " + processable + (taskMs == 0 ? " starts and exits" : " starts"),
           median(eventsApplied));
       out.printf("%-34s %10.1f%n", "then all of it durable", median(recorded));
+      // Ratios within each run, then their median: the machine's noise moves a run's phases
+      // together, so these vary less than the medians above divided.
+      var wholeToMatch = new ArrayList<Double>();
+      var startsToMatch = new ArrayList<Double>();
+      for (int i = 0; i < totals.size(); i++) {
+        double match = phases.get(i).get("match_tasks_to_offers").toNanos();
+        wholeToMatch.add(totals.get(i).toNanos() / match);
+        startsToMatch.add(eventsApplied.get(i).toNanos() / match);
+      }
+      out.printf("%-34s %10.2f%n", "whole cycle / match (per run)", medianOf(wholeToMatch));
+      out.printf("%-34s %10.2f%n", "next cycle's starts / match", medianOf(startsToMatch));
       store.close();
     } finally {
       deleteTree(dir);
@@ -259,6 +270,11 @@ final class BenchCycleCommand implements Callable<Integer> {
 
   private static TaskSpec gate() {
     return TaskSpec.of("gate", "true").withConstraints(Map.of("zone", "never"));
+  }
+
+  private static double medianOf(List<Double> values) {
+    double[] v = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+    return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
   }
 
   private static double median(List<Duration> values) {

@@ -22,8 +22,9 @@ import java.util.TreeSet;
 /**
  * The task store in memory, with the same semantics as the PostgreSQL one: for tests of the cycle,
  * for embedding without a database, and as the memory of {@link SchedulingState}. Not durable.
- * Thread-safe by locking; every call that the cycle makes costs time in what it returns, not in how
- * many tasks are held: queued tasks wait in their queue already in the order the cycle takes them.
+ * Thread-safe: writes and the reads that span tasks lock; reads of tasks by id do not. Every call
+ * that the cycle makes costs time in what it returns, not in how many tasks are held: queued tasks
+ * wait in their queue already in the order the cycle takes them.
  */
 public final class InMemoryTaskStore implements TaskStore {
   /** The queue of every task, until tasks name theirs. */
@@ -54,15 +55,18 @@ public final class InMemoryTaskStore implements TaskStore {
     Map<String, TaskState> states(Collection<String> ids);
   }
 
-  private final Map<String, Held> held = new HashMap<>();
-  private final NavigableMap<Long, Held> bySeq = new TreeMap<>();
+  // Read without the lock (one task at a time, each version immutable): a reader never waits for
+  // the cycle's batch writes, which hold the lock for all their tasks.
+  private final Map<String, Held> held = new java.util.concurrent.ConcurrentHashMap<>();
+  // Submit order, by id: a task's place never changes, so updates leave this alone.
+  private final NavigableMap<Long, String> bySeq = new TreeMap<>();
   private final Map<String, List<String>> dependants = new HashMap<>();
   // Queued tasks that may be placed now (backoff over, not flagged), per queue, in take order.
   private final Map<String, NavigableSet<Held>> queues = new TreeMap<>();
   // Queued tasks still in their retry's backoff, soonest first: they join their queue when due.
   private final NavigableSet<Held> backingOff = new TreeSet<>(BACKOFF_ORDER);
   private final Set<String> flagged = new HashSet<>(); // never schedulable, not finished
-  private final EnumMap<TaskState, Long> counts = new EnumMap<>(TaskState.class);
+  private final long[] counts = new long[TaskState.values().length]; // by ordinal
   private final Forgotten forgotten; // null: finished tasks are kept
   private final List<String> finishing = new ArrayList<>(); // finished, not forgotten yet
   private long seq;
@@ -96,8 +100,8 @@ public final class InMemoryTaskStore implements TaskStore {
         }
       }
     }
-    store.counts.clear();
-    counts.forEach((state, n) -> store.counts.put(state, n));
+    java.util.Arrays.fill(store.counts, 0);
+    counts.forEach((state, n) -> store.counts[state.ordinal()] = n);
     return store;
   }
 
@@ -146,7 +150,7 @@ public final class InMemoryTaskStore implements TaskStore {
     }
     for (StoredTask t : submitted) {
       hold(t);
-      counts.merge(t.state(), 1L, Long::sum);
+      counts[t.state().ordinal()]++;
     }
     for (StoredTask t : submitted) {
       for (String d : t.spec().dependsOn()) {
@@ -173,10 +177,11 @@ public final class InMemoryTaskStore implements TaskStore {
       after = h.seq();
     }
     var out = new ArrayList<StoredTask>();
-    for (Held h : bySeq.tailMap(after, false).values()) {
+    for (String id : bySeq.tailMap(after, false).values()) {
       if (out.size() >= limit) {
         break;
       }
+      Held h = held.get(id);
       if (state == null || h.task().state() == state) {
         out.add(h.task());
       }
@@ -187,7 +192,8 @@ public final class InMemoryTaskStore implements TaskStore {
   @Override
   public synchronized List<StoredTask> inFlight() {
     var out = new ArrayList<StoredTask>();
-    for (Held h : bySeq.values()) {
+    for (String id : bySeq.values()) {
+      Held h = held.get(id);
       if (IN_FLIGHT.contains(h.task().state())) {
         out.add(h.task());
       }
@@ -198,7 +204,8 @@ public final class InMemoryTaskStore implements TaskStore {
   @Override
   public synchronized List<StoredTask> unfinished() {
     var out = new ArrayList<StoredTask>();
-    for (Held h : bySeq.values()) {
+    for (String id : bySeq.values()) {
+      Held h = held.get(id);
       if (!h.task().state().isTerminal()) {
         out.add(h.task());
       }
@@ -209,12 +216,11 @@ public final class InMemoryTaskStore implements TaskStore {
   @Override
   public synchronized Map<TaskState, Long> countByState() {
     var out = new EnumMap<TaskState, Long>(TaskState.class);
-    counts.forEach(
-        (state, n) -> {
-          if (n > 0) {
-            out.put(state, n);
-          }
-        });
+    for (TaskState state : TaskState.values()) {
+      if (counts[state.ordinal()] > 0) {
+        out.put(state, counts[state.ordinal()]);
+      }
+    }
     return out;
   }
 
@@ -290,7 +296,7 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   /** Which of these ids this store holds (in a store that forgets, the unfinished ones). */
-  synchronized Set<String> holding(Collection<String> ids) {
+  Set<String> holding(Collection<String> ids) {
     var out = new HashSet<String>();
     for (String id : ids) {
       if (held.containsKey(id)) {
@@ -301,7 +307,7 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   @Override
-  public synchronized Map<String, StoredTask> getAll(Collection<String> ids) {
+  public Map<String, StoredTask> getAll(Collection<String> ids) {
     var out = new HashMap<String, StoredTask>();
     for (String id : ids) {
       Held h = held.get(id);
@@ -313,7 +319,7 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   @Override
-  public synchronized Optional<StoredTask> get(String id) {
+  public Optional<StoredTask> get(String id) {
     Held h = held.get(id);
     return h == null ? Optional.empty() : Optional.of(h.task());
   }
@@ -472,10 +478,8 @@ public final class InMemoryTaskStore implements TaskStore {
       return false;
     }
     StoredTask t = h.task();
-    // Dependants first: a finished task is forgotten, its edges with it.
-    List<String> below = dependants.getOrDefault(id, List.of());
     if (to == TaskState.SUCCEEDED) {
-      for (String d : below) {
+      for (String d : dependants.getOrDefault(id, List.of())) {
         Held dep = held.get(d);
         if (dep == null) {
           continue;
@@ -488,6 +492,7 @@ public final class InMemoryTaskStore implements TaskStore {
       }
     } else if (to.blocksDependants()) {
       // Every task below, as the database walks them; those still waiting can never run.
+      List<String> below = dependants.getOrDefault(id, List.of());
       var stack = new ArrayList<>(below);
       var seen = new HashSet<>(below);
       while (!stack.isEmpty()) {
@@ -526,8 +531,8 @@ public final class InMemoryTaskStore implements TaskStore {
       Instant notBefore,
       Instant now) {
     StoredTask t = h.task();
-    counts.merge(t.state(), -1L, Long::sum);
-    counts.merge(state, 1L, Long::sum);
+    counts[t.state().ordinal()]--;
+    counts[state.ordinal()]++;
     replace(
         h,
         new StoredTask(
@@ -548,7 +553,6 @@ public final class InMemoryTaskStore implements TaskStore {
     unindex(old);
     var h = new Held(task, old.seq());
     held.put(task.id(), h);
-    bySeq.put(h.seq(), h);
     index(h);
     forgetIfFinished(task);
   }
@@ -557,7 +561,7 @@ public final class InMemoryTaskStore implements TaskStore {
   private void hold(StoredTask t) {
     var h = new Held(t, seq++);
     held.put(t.id(), h);
-    bySeq.put(h.seq(), h);
+    bySeq.put(h.seq(), t.id());
     index(h);
   }
 
@@ -606,8 +610,10 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   private void unindex(Held h) {
-    flagged.remove(h.id());
     StoredTask t = h.task();
+    if (t.neverSchedulable() != null) {
+      flagged.remove(h.id());
+    }
     if (t.state() == TaskState.QUEUED && t.neverSchedulable() == null) {
       if (!queue(h).remove(h)) {
         backingOff.remove(h);

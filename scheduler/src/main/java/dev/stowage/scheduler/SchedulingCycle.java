@@ -319,11 +319,11 @@ public final class SchedulingCycle {
 
   private List<Launch> prepare(
       List<StoredTask> tasks, List<Assignment> assignments, SpanContext cycle) {
-    var byId = new HashMap<String, StoredTask>();
+    var byId = HashMap.<String, StoredTask>newHashMap(tasks.size());
     for (StoredTask t : tasks) {
       byId.put(t.id(), t);
     }
-    var offerByTask = new LinkedHashMap<String, String>();
+    var offerByTask = LinkedHashMap.<String, String>newLinkedHashMap(assignments.size());
     for (Assignment a : assignments) {
       offerByTask.put(a.task(), a.offer());
     }
@@ -346,19 +346,40 @@ public final class SchedulingCycle {
       }
       TraceContext trace = attemptSpans.start(t, id, a.offer(), cycle, waited);
       metrics.queued(waited, attemptSpans.context(id));
-      var env = new HashMap<>(t.spec().env());
-      if (trace != null) {
-        // The OpenTelemetry environment-variable carrier: the process's spans join the attempt.
-        env.put("TRACEPARENT", trace.traceparent());
-        if (trace.tracestate() != null) {
-          env.put("TRACESTATE", trace.tracestate());
-        }
-      }
       out.add(
           new Launch(
-              id, a.offer(), t.spec().command(), env, t.spec().resources(), t.spec().timeout()));
+              id,
+              a.offer(),
+              t.spec().command(),
+              withTrace(t.spec().env(), trace),
+              t.spec().resources(),
+              t.spec().timeout()));
     }
     return startStaging(out, byId);
+  }
+
+  /**
+   * The task's environment with the OpenTelemetry environment-variable carrier, so that the
+   * process's spans join the attempt: built once, as the immutable map the launch keeps.
+   */
+  private static Map<String, String> withTrace(Map<String, String> env, TraceContext trace) {
+    if (trace == null) {
+      return env;
+    }
+    boolean state = trace.tracestate() != null;
+    var entries = new ArrayList<Map.Entry<String, String>>(env.size() + 2);
+    for (var e : env.entrySet()) {
+      if (!e.getKey().equals("TRACEPARENT") && !(state && e.getKey().equals("TRACESTATE"))) {
+        entries.add(e);
+      }
+    }
+    entries.add(Map.entry("TRACEPARENT", trace.traceparent()));
+    if (state) {
+      entries.add(Map.entry("TRACESTATE", trace.tracestate()));
+    }
+    @SuppressWarnings("unchecked")
+    Map.Entry<String, String>[] array = entries.toArray(Map.Entry[]::new);
+    return Map.ofEntries(array);
   }
 
   /**

@@ -142,7 +142,11 @@ public final class SchedulingState implements TaskStore, AutoCloseable {
   /** The states of tasks memory no longer holds: all finished and durable, so read from there. */
   private Map<String, TaskState> finishedStates(Collection<String> ids) {
     var out = new HashMap<String, TaskState>();
-    durable.getAll(ids).forEach((id, t) -> out.put(id, t.state()));
+    // Mostly the new ids of a submit, stored nowhere: ask which exist first (ids only).
+    Set<String> stored = durable.existing(ids);
+    if (!stored.isEmpty()) {
+      durable.getAll(stored).forEach((id, t) -> out.put(id, t.state()));
+    }
     return out;
   }
 

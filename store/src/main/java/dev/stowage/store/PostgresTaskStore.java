@@ -62,6 +62,14 @@ public final class PostgresTaskStore implements TaskStore {
   }
 
   /**
+   * A store that writes each batch in one transaction: behind the scheduling state, whose writes
+   * are off the cycle's path, a second writer would only take a core from the API's readers.
+   */
+  public static PostgresTaskStore oneWriter(DataSource dataSource) {
+    return new PostgresTaskStore(dataSource, 1, 4_000);
+  }
+
+  /**
    * @param writers how many transactions a large batch write is split into, side by side
    * @param chunkMin the fewest rows worth a transaction of their own
    */

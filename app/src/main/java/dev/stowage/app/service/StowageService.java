@@ -282,7 +282,7 @@ public final class StowageService implements AutoCloseable {
     }
     // Unfinished tasks in memory for the cycle, PostgreSQL the record of every task.
     var crashPoints = CrashPoints.armedAt(environment.apply("STOWAGE_CRASH_AT"));
-    state = SchedulingState.load(new PostgresTaskStore(database.dataSource()), crashPoints);
+    state = SchedulingState.load(PostgresTaskStore.oneWriter(database.dataSource()), crashPoints);
     store = state;
     access = new PostgresAccessStore(database.dataSource());
     idempotency = new PostgresIdempotencyKeys(database.dataSource());

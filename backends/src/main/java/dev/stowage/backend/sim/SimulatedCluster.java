@@ -126,7 +126,7 @@ public final class SimulatedCluster implements ClusterBackend {
             code);
     running.put(r.id(), r);
     byEnd.add(r);
-    emit(r.id(), Kind.STARTED, null, "on " + launch.offer());
+    emit(r.id(), Kind.STARTED, null, "started");
   }
 
   @Override

@@ -374,6 +374,26 @@ class LocalProcessBackendTest {
   }
 
   /** This test's backend replaced by one on {@code work} with {@code isolation}. */
+  @Test
+  void aSecondLaunchOfAnAttemptStartsNothingAndSaysWhatBecameOfTheFirst() throws Exception {
+    var once = new AttemptId("once", 1);
+    Path marks = root.resolve("marks.txt");
+    backend.launch(launch(once, null, Map.of(), "sh", "-c", "echo ran >> " + marks));
+    assertThat(awaitEnd(once).exitCode()).isZero();
+    backend.close();
+
+    // As after a crash that lost the record of the launch: the same attempt launched again.
+    backend = new LocalProcessBackend(root, NODE, "this-machine", Clock.systemUTC());
+    assertThat(backend.knownAttempts()).containsEntry(once, "this-machine");
+    seen.clear();
+    backend.launch(launch(once, null, Map.of(), "sh", "-c", "echo ran >> " + marks));
+    TaskEvent adopted = awaitEnd(once);
+    assertThat(adopted.kind()).isEqualTo(Kind.EXITED);
+    assertThat(adopted.exitCode()).isZero();
+    assertThat(adopted.message()).startsWith("launched before");
+    assertThat(Files.readAllLines(marks)).containsExactly("ran");
+  }
+
   private void restart(Path work, TaskIsolation isolation) throws Exception {
     backend.close();
     backend = new LocalProcessBackend(work, NODE, "this-machine", Clock.systemUTC(), isolation);

@@ -85,4 +85,30 @@ class SimulatedClusterTest {
     assertThat(cluster.offers())
         .allSatisfy(o -> assertThat(o.available()).isEqualTo(new Resources(2000, 4096, 10_000, 0)));
   }
+
+  @Test
+  void aSecondLaunchOfAnAttemptHoldsNothingMoreAndSaysWhatBecameOfTheFirst() {
+    var clock = new SimClock();
+    var cluster =
+        new SimulatedCluster(
+            java.util.List.of(
+                new SimulatedCluster.Node("n0", new Resources(2000, 4096, 10_000, 0), Map.of())),
+            clock);
+    var id = new dev.stowage.scheduler.AttemptId("t", 1);
+    var launch =
+        new dev.stowage.scheduler.Launch(
+            id,
+            "n0",
+            java.util.List.of("sim"),
+            Map.of("STOWAGE_SIM_DURATION_MS", "60000"),
+            new Resources(1500, 1024, 100, 0),
+            null);
+    cluster.launch(launch);
+    cluster.launch(launch);
+    assertThat(cluster.runningCount()).isEqualTo(1);
+    assertThat(cluster.offers().getFirst().available().cpuMillis()).isEqualTo(500);
+    assertThat(cluster.drainEvents())
+        .extracting(e -> e.kind().name() + " " + e.message())
+        .containsExactly("STARTED started", "STARTED launched before: running");
+  }
 }
