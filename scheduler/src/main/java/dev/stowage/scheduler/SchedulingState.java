@@ -53,6 +53,8 @@ public final class SchedulingState implements TaskStore, AutoCloseable {
           "a batch assign", CrashPoints.Point.PLACEMENT_RECORDED,
           "a batch success", CrashPoints.Point.SUCCESS_RECORDED);
 
+  private static final long SLOW_RECORD_MS = 1_000;
+
   private final TaskStore durable;
   private final CrashPoints crashPoints;
   private final Object writes = new Object(); // memory and the record's order, together
@@ -210,8 +212,14 @@ public final class SchedulingState implements TaskStore, AutoCloseable {
         holdUntilKilled();
       }
       Object stored;
+      long started = System.nanoTime();
       try {
         stored = r.op().apply(durable);
+        long ms = (System.nanoTime() - started) / 1_000_000;
+        if (ms >= SLOW_RECORD_MS) {
+          // Everything acknowledged after it waits as long: say so.
+          LOG.warn("recording {} took {} ms ({} records waiting)", r.what(), ms, records.size());
+        }
       } catch (RuntimeException e) {
         // Stale first: a caller woken by the failure finds memory to be loaded again.
         diverged(r.what(), e.toString());

@@ -390,16 +390,21 @@ public final class PostgresTaskStore implements TaskStore {
             new ArrayList<>(offerByTask.keySet()),
             (c, ids) -> {
               var offers = ids.stream().map(offerByTask::get).toArray();
+              // The same trap as the launch write's: stale statistics made this one statement
+              // take 25 s for 20,000 tasks (measured), looping over the list for each row.
+              steadyBatchPlan(c);
               try (PreparedStatement q =
                   c.prepareStatement(
                       "update tasks t set state = 'assigned', attempt = t.attempt + 1,"
                           + " offer = u.offer, not_before = null, updated_at = ?"
                           + " from unnest(?::text[], ?::text[]) as u(id, offer)"
-                          + " where t.id = u.id and t.state = 'queued'"
+                          + " where t.id = any(?::text[]) and t.id = u.id and t.state = 'queued'"
                           + " returning t.id, t.attempt")) {
+                var idArray = c.createArrayOf("text", ids.toArray());
                 q.setTimestamp(1, Timestamp.from(now));
-                q.setArray(2, c.createArrayOf("text", ids.toArray()));
+                q.setArray(2, idArray);
                 q.setArray(3, c.createArrayOf("text", offers));
+                q.setArray(4, idArray);
                 var moved = new HashMap<String, Integer>();
                 try (ResultSet rs = q.executeQuery()) {
                   while (rs.next()) {
