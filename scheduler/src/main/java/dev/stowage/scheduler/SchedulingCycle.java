@@ -907,6 +907,11 @@ public final class SchedulingCycle {
               status.exitCode());
         }
       }
+      case KILLED -> {
+        // Cancelled, and stopped, while the record of it was not yet durable.
+        state = launched(t.id(), state, now);
+        store.transition(t.id(), state, TaskState.CANCELLED, now);
+      }
       default ->
           failAttempt(attempt, state, now, cause(status), failure(status), status.exitCode());
     }

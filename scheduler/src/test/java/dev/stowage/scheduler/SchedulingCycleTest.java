@@ -408,6 +408,35 @@ class SchedulingCycleTest {
     assertThat(store.get("never-launched").orElseThrow().lastError()).isNull();
   }
 
+  @Test
+  void reconcileRecordsACancelStoppedBeforeItWasDurableAndAdoptsAnUnrecordedPlacement() {
+    backend.free = new Resources(8000, 8192, 100_000, 0);
+    store.submit(List.of(task("cancelled", 100), task("unrecorded", 100)), clock.instant());
+    cycle.runOnce(); // both launched as attempt 1
+    // As after a crash that lost the record of the placement of 'unrecorded': queued, attempt 0.
+    store.requeue("unrecorded", TaskState.LAUNCHED, clock.instant(), clock.instant());
+    store.transition("unrecorded", TaskState.QUEUED, TaskState.ASSIGNED, clock.instant());
+    store.unassign("unrecorded", TaskState.ASSIGNED, clock.instant());
+    assertThat(store.get("unrecorded").orElseThrow().attempt()).isZero();
+    backend.known.put(new AttemptId("unrecorded", 1), "node-1");
+    backend.statuses.put(
+        new AttemptId("unrecorded", 1),
+        new TaskEvent(new AttemptId("unrecorded", 1), Kind.STARTED, null, "", Instant.EPOCH));
+    backend.statuses.put(
+        new AttemptId("cancelled", 1),
+        new TaskEvent(new AttemptId("cancelled", 1), Kind.KILLED, 143, "stopped", Instant.EPOCH));
+    int launchesBefore = backend.launched.size();
+
+    cycle.reconcile();
+
+    assertThat(state("cancelled")).isEqualTo(TaskState.CANCELLED);
+    assertThat(state("unrecorded")).isEqualTo(TaskState.RUNNING);
+    assertThat(store.get("unrecorded").orElseThrow().attempt()).isEqualTo(1);
+    assertThat(store.get("unrecorded").orElseThrow().offer()).isEqualTo("node-1");
+    cycle.runOnce();
+    assertThat(backend.launched).as("nothing launched again").hasSize(launchesBefore);
+  }
+
   private TaskState state(String id) {
     return store.get(id).orElseThrow().state();
   }
@@ -829,6 +858,12 @@ class SchedulingCycleTest {
     public void onEvents(Runnable wakeUp) {}
 
     final Map<AttemptId, TaskEvent> statuses = new java.util.HashMap<>();
+    final Map<AttemptId, String> known = new java.util.HashMap<>();
+
+    @Override
+    public Map<AttemptId, String> knownAttempts() {
+      return known;
+    }
 
     @Override
     public TaskEvent status(AttemptId attempt) {

@@ -45,6 +45,9 @@ import java.util.concurrent.TimeUnit;
  * task sets (a {@code PATH}, an {@code LD_PRELOAD}) touches the wrapper, which may be root.
  */
 public final class LocalProcessBackend implements ClusterBackend {
+  private static final org.slf4j.Logger LOG =
+      org.slf4j.LoggerFactory.getLogger(LocalProcessBackend.class);
+
   /** How long a stopped attempt gets between SIGTERM and SIGKILL. */
   static final Duration GRACE = Duration.ofSeconds(5);
 
@@ -68,6 +71,9 @@ public final class LocalProcessBackend implements ClusterBackend {
       Map.of("PATH", "/usr/bin:/bin", "LC_ALL", "C");
 
   private static final String LAUNCHING = "launching";
+  // Why the service stopped the attempt (killed, timed_out), written before it is signalled: a
+  // restart then reports the stop, not the signal's exit code.
+  private static final String STOPPED = "stopped";
   private static final String WORK = "work";
 
   private final Path root;
@@ -311,6 +317,11 @@ public final class LocalProcessBackend implements ClusterBackend {
       return;
     }
     a.stop().kind = why;
+    try {
+      Files.writeString(a.dir().resolve(STOPPED), why.name() + "\n");
+    } catch (IOException e) {
+      LOG.warn("could not record why attempt {} is stopped: {}", id, e.getMessage());
+    }
     // The tree as it is now, children first, so nothing is re-parented out of reach.
     List<ProcessHandle> tree = new ArrayList<>(a.process().descendants().toList());
     tree.add(a.process());
@@ -356,13 +367,21 @@ public final class LocalProcessBackend implements ClusterBackend {
       // Inputs were staged here, but no start was even tried.
       return new TaskEvent(id, Kind.NOT_LAUNCHED, null, "staged, never launched", clock.instant());
     }
-    if (code.isPresent()) {
+    Optional<Kind> stopped = stopKind(dir);
+    if (code.isPresent() || (stopped.isPresent() && recordedProcess(dir).isEmpty())) {
+      if (stopped.isPresent()) {
+        String what = stopped.get() == Kind.TIMED_OUT ? "ran past its timeout" : "stopped";
+        return new TaskEvent(id, stopped.get(), code.orElse(null), what, clock.instant());
+      }
       return new TaskEvent(id, Kind.EXITED, code.get(), "exit code " + code.get(), clock.instant());
     }
     Optional<ProcessHandle> alive = recordedProcess(dir);
     if (alive.isPresent()) {
-      // Resources are unknown after a restart; the caller re-reads them from the store.
-      watch(new Attempt(id, alive.get(), Resources.NONE, dir, new StopReason()));
+      // Resources are unknown after a restart; the caller re-reads them from the store. One
+      // being stopped when the service went down ends as the stop it was.
+      var reason = new StopReason();
+      reason.kind = stopped.orElse(null);
+      watch(new Attempt(id, alive.get(), Resources.NONE, dir, reason));
       return new TaskEvent(id, Kind.STARTED, null, "running (adopted)", clock.instant());
     }
     return new TaskEvent(
@@ -426,6 +445,15 @@ public final class LocalProcessBackend implements ClusterBackend {
           .filter(ProcessHandle::isAlive)
           .filter(p -> p.info().startInstant().map(i -> i.toEpochMilli() == started).orElse(false));
     } catch (IOException | RuntimeException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static Optional<Kind> stopKind(Path dir) {
+    try {
+      String kind = Files.readString(dir.resolve(STOPPED), StandardCharsets.UTF_8).strip();
+      return Optional.of(Kind.valueOf(kind)).filter(k -> k == Kind.KILLED || k == Kind.TIMED_OUT);
+    } catch (IOException | IllegalArgumentException e) {
       return Optional.empty();
     }
   }

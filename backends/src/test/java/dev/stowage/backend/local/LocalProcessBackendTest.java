@@ -394,6 +394,19 @@ class LocalProcessBackendTest {
     assertThat(Files.readAllLines(marks)).containsExactly("ran");
   }
 
+  @Test
+  void anAttemptStoppedOnRequestIsReportedStoppedAfterARestart() throws Exception {
+    var cancelled = new AttemptId("cancelled", 1);
+    backend.launch(launch(cancelled, null, Map.of(), "sleep", "30"));
+    backend.kill(cancelled);
+    assertThat(awaitEnd(cancelled).kind()).isEqualTo(Kind.KILLED);
+    backend.close(); // as if the service died before it recorded the cancel
+
+    backend = new LocalProcessBackend(root, NODE, "this-machine", Clock.systemUTC());
+    TaskEvent status = backend.status(cancelled);
+    assertThat(status.kind()).as("not the signal's exit code").isEqualTo(Kind.KILLED);
+  }
+
   private void restart(Path work, TaskIsolation isolation) throws Exception {
     backend.close();
     backend = new LocalProcessBackend(work, NODE, "this-machine", Clock.systemUTC(), isolation);
