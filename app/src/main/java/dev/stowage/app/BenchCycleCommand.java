@@ -176,7 +176,8 @@ final class BenchCycleCommand implements Callable<Integer> {
                 processable + 1,
                 clock,
                 otel.getTracer("dev.stowage.scheduler"),
-                otel.getMeter("dev.stowage.scheduler"));
+                otel.getMeter("dev.stowage.scheduler"),
+                dev.stowage.scheduler.CrashPoints.NONE);
         long c0 = System.nanoTime();
         SchedulingCycle.Report report = cycle.runOnce();
         Duration total = Duration.ofNanos(System.nanoTime() - c0);

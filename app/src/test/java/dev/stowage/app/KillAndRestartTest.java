@@ -24,16 +24,9 @@ class KillAndRestartTest {
 
   @Test
   void aServiceKilledMidTaskLosesNothingAndLaunchesNothingTwice() throws Exception {
-    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
     Path data = tmp.resolve("data");
-    // Written by the tasks, which run as nobody when the tests run as root.
-    Path shared = Files.createDirectories(tmp.resolve("shared"));
-    Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
-    Path runs = shared.resolve("runs.txt");
-    int port;
-    try (var socket = new ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
+    Path runs = runsFile();
+    int port = freePort();
     String url = "http://127.0.0.1:" + port;
     Path dag = tmp.resolve("dag.json");
     Files.writeString(
@@ -83,15 +76,9 @@ class KillAndRestartTest {
   @EnumSource(CrashPoints.Point.class)
   void aServiceKilledAtAnyStepOfACycleEndsEveryTaskExactlyOnce(CrashPoints.Point point)
       throws Exception {
-    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
     Path data = tmp.resolve("data");
-    Path shared = Files.createDirectories(tmp.resolve("shared"));
-    Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
-    Path runs = shared.resolve("runs.txt");
-    int port;
-    try (var socket = new ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
+    Path runs = runsFile();
+    int port = freePort();
     String url = "http://127.0.0.1:" + port;
     var ids = List.of("a", "b", "c", "d", "ab", "abcd");
     String task = "{\"id\": \"%s\", \"command\": [\"sh\", \"-c\", \"echo %s >> %s\"]%s}";
@@ -137,6 +124,20 @@ class KillAndRestartTest {
         second.destroy();
         second.waitFor(30, TimeUnit.SECONDS);
       }
+    }
+  }
+
+  /** The file the tasks append to, in a directory they can write to (as nobody, under root). */
+  private Path runsFile() throws java.io.IOException {
+    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Path shared = Files.createDirectories(tmp.resolve("shared"));
+    Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
+    return shared.resolve("runs.txt");
+  }
+
+  private static int freePort() throws java.io.IOException {
+    try (var socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
     }
   }
 

@@ -127,34 +127,14 @@ public final class SchedulingCycle {
         maxTasksPerCycle,
         clock,
         tracer,
-        io.opentelemetry.api.OpenTelemetry.noop().getMeter("dev.stowage.scheduler"));
-  }
-
-  /** With metrics recorded through {@code meter} (see {@link CycleMetrics}). */
-  public SchedulingCycle(
-      TaskStore store,
-      ClusterBackend backend,
-      Stager stager,
-      Matcher matcher,
-      MatchMode mode,
-      int maxTasksPerCycle,
-      Clock clock,
-      Tracer tracer,
-      io.opentelemetry.api.metrics.Meter meter) {
-    this(
-        store,
-        backend,
-        stager,
-        matcher,
-        mode,
-        maxTasksPerCycle,
-        clock,
-        tracer,
-        meter,
+        io.opentelemetry.api.OpenTelemetry.noop().getMeter("dev.stowage.scheduler"),
         CrashPoints.NONE);
   }
 
-  /** With the crash tests' {@code crashPoints} armed. */
+  /**
+   * With metrics recorded through {@code meter} (see {@link CycleMetrics}) and the crash tests'
+   * {@code crashPoints} armed ({@link CrashPoints#NONE} but in those tests).
+   */
   public SchedulingCycle(
       TaskStore store,
       ClusterBackend backend,

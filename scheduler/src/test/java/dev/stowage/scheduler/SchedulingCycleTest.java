@@ -513,7 +513,8 @@ class SchedulingCycleTest {
             100,
             clock,
             tracing.get("t"),
-            meter);
+            meter,
+            CrashPoints.NONE);
     store.submit(
         List.of(
             task("fits", 1000),

@@ -212,19 +212,8 @@ public final class PostgresTaskStore implements TaskStore {
 
   @Override
   public List<StoredTask> unfinished() {
-    return inTransaction(
-        c -> {
-          try (PreparedStatement q =
-              c.prepareStatement(
-                  "select "
-                      + COLUMNS
-                      + " from tasks where state in ('waiting', 'queued', 'assigned', 'staging',"
-                      + " 'launched', 'running') order by seq")) {
-            // A million rows come in pages, not held twice (as rows and as tasks) at once.
-            q.setFetchSize(10_000);
-            return readAll(q);
-          }
-        });
+    return tasksWhere(
+        "state in ('waiting', 'queued', 'assigned', 'staging', 'launched', 'running')");
   }
 
   /** Every task meeting {@code condition} (fixed SQL, no parameters), in submit order. */
@@ -234,6 +223,9 @@ public final class PostgresTaskStore implements TaskStore {
           try (PreparedStatement q =
               c.prepareStatement(
                   "select " + COLUMNS + " from tasks where " + condition + " order by seq")) {
+            // A million rows (all unfinished tasks, at a start) come in pages, not held twice
+            // (as rows and as tasks) at once.
+            q.setFetchSize(10_000);
             return readAll(q);
           }
         });

@@ -7,9 +7,7 @@ import dev.stowage.access.AccessStore;
 import dev.stowage.access.ApiToken;
 import dev.stowage.access.AuditEntry;
 import dev.stowage.access.Role;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -25,8 +23,7 @@ class PostgresAccessStoreTest {
 
   @BeforeAll
   static void start() throws Exception {
-    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
-    pg = EmbeddedPostgres.start(tmp.resolve("pgdata"));
+    pg = TestPostgres.start(tmp);
     db = Database.open(pg);
   }
 

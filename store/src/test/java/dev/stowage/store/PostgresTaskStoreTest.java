@@ -12,9 +12,7 @@ import dev.stowage.scheduler.StoredTask;
 import dev.stowage.scheduler.TaskSpec;
 import dev.stowage.scheduler.TaskState;
 import dev.stowage.scheduler.TraceContext;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -37,8 +35,7 @@ class PostgresTaskStoreTest {
 
   @BeforeAll
   static void start() throws Exception {
-    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
-    pg = EmbeddedPostgres.start(tmp.resolve("pgdata"));
+    pg = TestPostgres.start(tmp);
     db = Database.open(pg);
   }
 

@@ -12,9 +12,7 @@ import dev.stowage.scheduler.TaskState;
 import dev.stowage.scheduler.TaskStore;
 import dev.stowage.testing.Draw;
 import dev.stowage.testing.PropertyCheck;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -43,8 +41,7 @@ class SchedulingStateTest {
 
   @BeforeAll
   static void start() throws Exception {
-    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
-    pg = EmbeddedPostgres.start(tmp.resolve("pgdata"));
+    pg = TestPostgres.start(tmp);
     db = Database.open(pg);
     try (var c = db.dataSource().getConnection()) {
       c.createStatement().execute("create database behind_state");
