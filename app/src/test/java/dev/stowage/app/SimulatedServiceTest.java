@@ -129,6 +129,12 @@ class SimulatedServiceTest {
         .contains("): 0/2 offers fit: 1 constraint zone=b, 1 insufficient cpuMillis; queued since ")
         .matches(".*, \\d+ cycles$");
     assertThat(why.at("/reasons/insufficient cpuMillis").asInt()).isEqualTo(1);
+    // The same reasons with their numbers: node b offered none of the 1000 it asks.
+    assertThat(why.at("/rejections/1/resource").asText()).isEqualTo("cpuMillis");
+    assertThat(why.at("/rejections/1/requested").asLong()).isEqualTo(1000);
+    assertThat(why.at("/rejections/1/mostFree").asLong()).isZero();
+    assertThat(why.at("/rejections/0/key").asText()).isEqualTo("zone");
+    assertThat(why.at("/rejections/0/wanted").asText()).isEqualTo("b");
   }
 
   @Test

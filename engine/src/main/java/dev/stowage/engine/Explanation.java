@@ -16,21 +16,35 @@ import java.util.TreeMap;
  * @param task the task's name
  * @param offers how many offers were considered
  * @param fitting how many of them the task fits now
- * @param reasons rejected-offer counts by reason, largest first
+ * @param rejections rejected-offer counts by reason, largest first
  * @param neverFits true when no offer in the input could host the task even before any placement
  */
 public record Explanation(
-    String task, int offers, int fitting, Map<String, Integer> reasons, boolean neverFits) {
+    String task, int offers, int fitting, List<Rejection.Count> rejections, boolean neverFits) {
 
   public static final String TAKEN = "taken by an earlier task";
 
   public Explanation {
-    reasons = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(reasons));
+    rejections = List.copyOf(rejections);
   }
 
   /** The same counts for another task with identical requests and constraints. */
   Explanation forTask(String otherTask) {
-    return new Explanation(otherTask, offers, fitting, reasons, neverFits);
+    return new Explanation(otherTask, offers, fitting, rejections, neverFits);
+  }
+
+  /** The same, saying it could fit (or not) some offer before any placement. */
+  public Explanation withNeverFits(boolean never) {
+    return new Explanation(task, offers, fitting, rejections, never);
+  }
+
+  /** Rejected-offer counts by {@link Rejection#text()}, largest first: for people and JSON. */
+  public Map<String, Integer> reasons() {
+    var out = new LinkedHashMap<String, Integer>();
+    for (Rejection.Count c : rejections) {
+      out.put(c.reason().text(), c.offers());
+    }
+    return java.util.Collections.unmodifiableMap(out);
   }
 
   /** One line a person reads. */
@@ -38,8 +52,8 @@ public record Explanation(
     var sb = new StringBuilder();
     sb.append(fitting).append('/').append(offers).append(" offers fit");
     String sep = ": ";
-    for (var e : reasons.entrySet()) {
-      sb.append(sep).append(e.getValue()).append(' ').append(e.getKey());
+    for (Rejection.Count c : rejections) {
+      sb.append(sep).append(c.offers()).append(' ').append(c.reason().text());
       sep = ", ";
     }
     if (neverFits) {
@@ -62,6 +76,8 @@ public record Explanation(
         new ArrayList<>(new TreeMap<>(task.constraints()).entrySet());
     int[] constraintMisses = new int[constraints.size()];
     long[] insufficient = new long[4];
+    long[] mostFree = new long[4];
+    long[] mostOffered = new long[4];
     int takenCount = 0;
     int fitting = 0;
     boolean everFits = false;
@@ -96,33 +112,36 @@ public record Explanation(
       }
       if (short_ >= 0) {
         insufficient[short_]++;
+        mostFree[short_] = Math.max(mostFree[short_], avail[a + short_]);
+        mostOffered[short_] = Math.max(mostOffered[short_], initial[a + short_]);
       } else {
         fitting++;
       }
     }
 
-    var reasons = new ArrayList<Map.Entry<String, Integer>>();
+    var counts = new ArrayList<Rejection.Count>();
     for (int c = 0; c < constraints.size(); c++) {
       if (constraintMisses[c] > 0) {
         var k = constraints.get(c);
-        reasons.add(
-            Map.entry("constraint " + k.getKey() + "=" + k.getValue(), constraintMisses[c]));
+        counts.add(
+            new Rejection.Count(
+                new Rejection.Constraint(k.getKey(), k.getValue()), constraintMisses[c]));
       }
     }
     if (takenCount > 0) {
-      reasons.add(Map.entry(TAKEN, takenCount));
+      counts.add(new Rejection.Count(new Rejection.Taken(), takenCount));
     }
     for (int d = 0; d < 4; d++) {
       if (insufficient[d] > 0) {
-        reasons.add(Map.entry("insufficient " + Resources.DIMENSIONS[d], (int) insufficient[d]));
+        counts.add(
+            new Rejection.Count(
+                new Rejection.Insufficient(d, req[r + d], mostFree[d], mostOffered[d]),
+                (int) insufficient[d]));
       }
     }
-    reasons.sort(Map.Entry.<String, Integer>comparingByValue(Comparator.reverseOrder()));
-    var ordered = new LinkedHashMap<String, Integer>();
-    for (var e : reasons) {
-      ordered.put(e.getKey(), e.getValue());
-    }
-    return new Explanation(task.name(), offers.size(), fitting, ordered, !everFits);
+    // Largest first; equal counts keep the order of the checks (stable sort).
+    counts.sort(Comparator.comparingInt(Rejection.Count::offers).reversed());
+    return new Explanation(task.name(), offers.size(), fitting, counts, !everFits);
   }
 
   private static boolean fitsIn(long[] req, int r, long[] avail, int a) {

@@ -29,6 +29,15 @@ class ExplanationTest {
             Map.entry("constraint zone=a", 2),
             Map.entry("insufficient memoryMiB", 2),
             Map.entry("insufficient cpuMillis", 1));
+    // The same counts, typed, with the numbers a person would ask for next.
+    assertThat(why.rejections())
+        .containsExactly(
+            new Rejection.Count(new Rejection.Constraint("zone", "a"), 2),
+            new Rejection.Count(new Rejection.Insufficient(1, 4096, 1024, 1024), 2),
+            new Rejection.Count(new Rejection.Insufficient(0, 1000, 500, 500), 1));
+    assertThat(why.rejections())
+        .extracting(c -> c.reason().kind())
+        .containsExactly("constraint", "insufficient memoryMiB", "insufficient cpuMillis");
     assertThat(why.neverFits()).isTrue();
     assertThat(why.message())
         .isEqualTo(

@@ -2,6 +2,7 @@ package dev.stowage.scheduler;
 
 import dev.stowage.engine.Explanation;
 import dev.stowage.engine.MatchResult;
+import dev.stowage.engine.Rejection;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.metrics.DoubleHistogram;
@@ -27,10 +28,12 @@ final class CycleMetrics {
 
   private static List<String> reasons() {
     var out = new java.util.ArrayList<String>();
-    for (String dimension : dev.stowage.engine.Resources.DIMENSIONS) {
-      out.add("insufficient " + dimension);
+    for (int d = 0; d < dev.stowage.engine.Resources.DIMENSIONS.length; d++) {
+      out.add(new Rejection.Insufficient(d, 0, 0, 0).kind());
     }
-    out.addAll(List.of("constraint", Explanation.TAKEN, "no offers", "fits", "not examined"));
+    out.add(new Rejection.Constraint("", "").kind());
+    out.add(new Rejection.Taken().kind());
+    out.addAll(List.of("no offers", "fits", "not examined"));
     return List.copyOf(out);
   }
 
@@ -172,11 +175,10 @@ final class CycleMetrics {
 
   /** A low-cardinality label: the largest reason, with constraint values left out. */
   static String category(Explanation e) {
-    if (e.reasons().isEmpty()) {
+    if (e.rejections().isEmpty()) {
       return e.offers() == 0 ? "no offers" : "fits";
     }
-    String top = e.reasons().keySet().iterator().next();
-    return top.startsWith("constraint ") ? "constraint" : top;
+    return e.rejections().getFirst().reason().kind();
   }
 
   /** {@code attempt} is the attempt's trace context: a long wait's exemplar leads to the task. */

@@ -1,6 +1,7 @@
 package dev.stowage.scheduler;
 
 import dev.stowage.engine.Offer;
+import dev.stowage.engine.Rejection;
 import dev.stowage.engine.Resources;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -61,13 +62,15 @@ public final class Feasibility {
       String miss = null;
       for (var c : constraints) {
         if (!c.getValue().equals(e.getKey().attributes().get(c.getKey()))) {
-          miss = "constraint " + c.getKey() + "=" + c.getValue();
+          miss = new Rejection.Constraint(c.getKey(), c.getValue()).text();
           break;
         }
       }
       for (int d = 0; miss == null && d < 4; d++) {
-        if (need.requested().get(d) > e.getKey().capacity().get(d)) {
-          miss = "insufficient " + Resources.DIMENSIONS[d];
+        long capacity = e.getKey().capacity().get(d);
+        if (need.requested().get(d) > capacity) {
+          // An empty node: all of it is free.
+          miss = new Rejection.Insufficient(d, need.requested().get(d), capacity, capacity).text();
         }
       }
       if (miss == null) {

@@ -3,6 +3,7 @@ package dev.stowage.app.service;
 import dev.stowage.engine.Explanation;
 import dev.stowage.engine.MatchMode;
 import dev.stowage.engine.Matcher;
+import dev.stowage.engine.Rejection;
 import dev.stowage.engine.Scorer;
 import dev.stowage.engine.Task;
 import dev.stowage.scheduler.AttemptId;
@@ -107,10 +108,11 @@ final class Why {
           out.put("offers", e.offers());
           out.put("fitting", e.fitting());
           out.put("reasons", e.reasons());
+          out.put("rejections", rejections(e));
           // Never schedulable on this cluster is the submit-time flag (handled above); the
           // engine's "never fits" only means none of these offers could, as they were then.
           out.put("neverSchedulable", false);
-          e = new Explanation(e.task(), e.offers(), e.fitting(), e.reasons(), false);
+          e = e.withNeverFits(false);
           line =
               when
                   + (e.fitting() > 0
@@ -176,6 +178,31 @@ final class Why {
       if (found.containsKey(id)) {
         out.add(found.get(id));
       }
+    }
+    return out;
+  }
+
+  /** Each reason with its numbers, for programs: the kind, the offers, and what it measured. */
+  private static List<Map<String, Object>> rejections(Explanation e) {
+    var out = new ArrayList<Map<String, Object>>();
+    for (Rejection.Count c : e.rejections()) {
+      var r = new LinkedHashMap<String, Object>();
+      r.put("reason", c.reason().text());
+      r.put("offers", c.offers());
+      switch (c.reason()) {
+        case Rejection.Constraint k -> {
+          r.put("key", k.key());
+          r.put("wanted", k.wanted());
+        }
+        case Rejection.Insufficient i -> {
+          r.put("resource", i.resource());
+          r.put("requested", i.requested());
+          r.put("mostFree", i.mostFree());
+          r.put("mostOffered", i.mostOffered());
+        }
+        case Rejection.Taken t -> {}
+      }
+      out.add(r);
     }
     return out;
   }
