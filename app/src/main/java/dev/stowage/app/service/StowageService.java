@@ -1004,6 +1004,17 @@ public final class StowageService implements AutoCloseable {
     ctx.json(Map.of("status", "ok", "cycles", loop.cycles()));
   }
 
+  /** Every HTTP route the API serves, as {@code METHOD /path}: what the OpenAPI document names. */
+  java.util.SortedSet<String> routes() {
+    var out = new java.util.TreeSet<String>();
+    for (var parsed : http.unsafe.internalRouter.allHttpHandlers()) {
+      if (parsed.endpoint.method.isHttpMethod()) {
+        out.add(parsed.endpoint.method.name() + " " + parsed.endpoint.path);
+      }
+    }
+    return out;
+  }
+
   @Override
   public void close() {
     if (http != null) {

@@ -552,4 +552,22 @@ class StowageServiceTest {
   static String auth() throws Exception {
     return "Bearer " + Files.readString(service.adminTokenFile()).strip();
   }
+
+  @Test
+  void theOpenApiDocumentNamesEveryRouteTheServiceServesAndNoOther() throws Exception {
+    var documented = new java.util.TreeSet<String>();
+    try (var in = StowageService.class.getResourceAsStream("openapi.json")) {
+      var paths = new com.fasterxml.jackson.databind.ObjectMapper().readTree(in).get("paths");
+      var methods = java.util.Set.of("get", "post", "put", "patch", "delete");
+      for (var path : paths.properties()) {
+        for (var operation : path.getValue().properties()) {
+          if (methods.contains(operation.getKey())) {
+            documented.add(
+                operation.getKey().toUpperCase(java.util.Locale.ROOT) + " " + path.getKey());
+          }
+        }
+      }
+    }
+    assertThat(service.routes()).isNotEmpty().isEqualTo(documented);
+  }
 }
