@@ -166,6 +166,9 @@ public final class SchedulingState implements TaskStore, AutoCloseable {
         throw new IllegalStateException("the scheduling state is closed");
       }
       if (stale) {
+        // A write that slipped in as memory went stale may still be on its way to the store:
+        // let it land first, or the fresh memory would lack it for good.
+        flush();
         memory = load(); // throws while the durable store is out of reach: the write fails
         stale = false;
         generation.incrementAndGet();
