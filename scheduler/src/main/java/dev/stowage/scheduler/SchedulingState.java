@@ -158,6 +158,18 @@ public final class SchedulingState implements TaskStore, AutoCloseable {
    * are cut by the caller to the durable store's precision (microseconds), so that both hold the
    * same instants.
    */
+  /** {@link #write(String, Function, boolean)} for a write that answers nothing. */
+  private void apply(String what, java.util.function.Consumer<TaskStore> op, boolean acknowledged) {
+    write(
+        what,
+        (Function<TaskStore, Object>)
+            s -> {
+              op.accept(s);
+              return null;
+            },
+        acknowledged);
+  }
+
   @SuppressWarnings("unchecked")
   private <T> T write(String what, Function<TaskStore, T> op, boolean acknowledged) {
     Record r;
@@ -283,35 +295,17 @@ public final class SchedulingState implements TaskStore, AutoCloseable {
   @Override
   public void submit(List<TaskSpec> batch, Map<String, String> neverSchedulable, Instant now) {
     Instant at = micros(now);
-    write(
-        "a submit",
-        s -> {
-          s.submit(batch, neverSchedulable, at);
-          return null;
-        },
-        true);
+    apply("a submit", s -> s.submit(batch, neverSchedulable, at), true);
   }
 
   @Override
   public void recordError(String id, int attempt, String error) {
-    write(
-        "an error",
-        s -> {
-          s.recordError(id, attempt, error);
-          return null;
-        },
-        false);
+    apply("an error", s -> s.recordError(id, attempt, error), false);
   }
 
   @Override
   public void clearNeverSchedulable(Collection<String> ids) {
-    write(
-        "clearing flags",
-        s -> {
-          s.clearNeverSchedulable(ids);
-          return null;
-        },
-        false);
+    apply("clearing flags", s -> s.clearNeverSchedulable(ids), false);
   }
 
   @Override
@@ -329,7 +323,6 @@ public final class SchedulingState implements TaskStore, AutoCloseable {
   @Override
   public Set<String> transitionAll(
       Collection<AttemptId> attempts, TaskState from, TaskState to, Instant now) {
-    TaskStores.requireSideEffectFree(from, to);
     Instant at = micros(now);
     return write("a batch transition", s -> s.transitionAll(attempts, from, to, at), false);
   }
