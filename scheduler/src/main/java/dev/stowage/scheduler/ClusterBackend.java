@@ -4,9 +4,10 @@ import dev.stowage.engine.Offer;
 import java.util.List;
 
 /**
- * The cluster as the scheduling cycle sees it: offers, launch, kill, and status events. Small on
- * purpose, so that a Kubernetes backend can implement it. No call throws for a task's own failure:
- * that arrives as an event.
+ * The cluster as the scheduling cycle sees it: offers, node changes, launch, kill, and attempt
+ * events. Small on purpose, so that a remote cluster's backend can implement it: its nodes arrive
+ * as events, its attempts' ends carry typed causes, and it may stage data on the node itself. No
+ * call throws for a task's own failure: that arrives as an event.
  */
 public interface ClusterBackend extends AutoCloseable {
 
@@ -14,11 +15,13 @@ public interface ClusterBackend extends AutoCloseable {
   List<Offer> offers();
 
   /**
-   * What each node offers when empty: its full capacity and attributes, for telling tasks that no
-   * node could ever host. The same list instance while the nodes are unchanged, a new one when they
-   * change. Empty when unknown: then nothing is flagged as never schedulable.
+   * Changes to the cluster's nodes since the last call, oldest first: every node it knows as {@link
+   * NodeEvent.Added} on the first call, then what changed. The scheduler keeps its own picture of
+   * the nodes from these ({@link ClusterNodes}), for telling tasks that no node could ever host and
+   * for losing the attempts of a node that left. None from a backend that reports no nodes: then
+   * nothing is flagged as never schedulable.
    */
-  default List<Offer> capacities() {
+  default List<NodeEvent> drainNodeEvents() {
     return List.of();
   }
 
@@ -83,6 +86,17 @@ public interface ClusterBackend extends AutoCloseable {
    */
   default java.util.Optional<java.nio.file.Path> workDirectory(AttemptId attempt) {
     return java.util.Optional.empty();
+  }
+
+  /**
+   * Whether this backend copies an attempt's inputs and outputs on its node itself (an init step
+   * before the program, a last one after it), as a remote cluster must: then the scheduler's stager
+   * is not used, the launch carries the lists, and an EXITED 0 event means the outputs are out.
+   * False for a backend whose attempts run where the scheduler's stager can reach their {@link
+   * #workDirectory}.
+   */
+  default boolean stagesOnNode() {
+    return false;
   }
 
   @Override

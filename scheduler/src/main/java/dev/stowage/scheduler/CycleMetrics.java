@@ -193,6 +193,7 @@ final class CycleMetrics {
     OOM("oom"),
     LOST("lost"),
     LAUNCH("launch"),
+    EVICTED("evicted"),
     STAGING("staging"),
     OUTPUTS("outputs");
 

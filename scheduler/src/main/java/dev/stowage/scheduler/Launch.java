@@ -7,8 +7,11 @@ import java.util.Map;
 
 /**
  * What a backend needs to start one attempt: where (the offer the matcher chose), what (program,
- * environment, including TRACEPARENT when there is one), how much, and for how long at most (null:
- * no limit).
+ * environment, including TRACEPARENT when there is one), how much, for how long at most (null: no
+ * limit), and the data the task declares. A backend that {@linkplain ClusterBackend#stagesOnNode()
+ * stages on the node} copies {@code inputs} in before the program starts and {@code outputs} out
+ * after it exits with 0, reporting the exit only then; for the others the scheduler's stager has
+ * done (and will do) that, and the lists are only for reading.
  */
 public record Launch(
     AttemptId attempt,
@@ -16,9 +19,24 @@ public record Launch(
     List<String> command,
     Map<String, String> env,
     Resources resources,
-    Duration timeout) {
+    Duration timeout,
+    List<StagedInput> inputs,
+    List<StagedOutput> outputs) {
   public Launch {
     command = List.copyOf(command);
     env = Map.copyOf(env);
+    inputs = List.copyOf(inputs);
+    outputs = List.copyOf(outputs);
+  }
+
+  /** An attempt that declares no data. */
+  public Launch(
+      AttemptId attempt,
+      String offer,
+      List<String> command,
+      Map<String, String> env,
+      Resources resources,
+      Duration timeout) {
+    this(attempt, offer, command, env, resources, timeout, List.of(), List.of());
   }
 }

@@ -20,6 +20,11 @@ public record TaskEvent(
     TIMED_OUT,
     /** Killed by the kernel for using more memory than its limit; exitCode says how it ended. */
     OUT_OF_MEMORY,
+    /**
+     * Stopped by the cluster to free its node (memory or disk pressure, a drain); message says why.
+     * A failed attempt, retried per the task's policy.
+     */
+    EVICTED,
     /** Could not be started at all. */
     LAUNCH_FAILED,
     /** The backend no longer knows what became of it. */

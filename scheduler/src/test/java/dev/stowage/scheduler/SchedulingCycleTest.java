@@ -448,13 +448,13 @@ class SchedulingCycleTest {
   @Test
   void aNeverSchedulableTaskStaysOutOfTheQueueUntilTheNodesChange() {
     backend.free = new Resources(4000, 8192, 100_000, 0);
-    backend.capacities =
-        List.of(new Offer("node-1", "node-1", new Resources(4000, 8192, 100_000, 0), Map.of()));
+    var node = new Offer("node-1", "node-1", new Resources(4000, 8192, 100_000, 0), Map.of());
+    backend.nodeEvents.add(new NodeEvent.Added(node));
     var tooBig = task("too-big", 8000);
     var fine = task("fine", 1000);
     store.submit(
         List.of(tooBig, fine),
-        Feasibility.neverSchedulable(List.of(tooBig, fine), backend.capacities),
+        Feasibility.neverSchedulable(List.of(tooBig, fine), List.of(node)),
         clock.instant());
 
     var first = cycle.runOnce();
@@ -463,10 +463,11 @@ class SchedulingCycleTest {
     assertThat(store.get("too-big").orElseThrow().neverSchedulable())
         .startsWith("never schedulable: 0/1 nodes fit it empty: 1 insufficient cpuMillis");
 
-    // The node grows (a new node list): the flagged task is checked again and placed.
+    // The node grows (an event says so): the flagged task is checked again and placed.
     backend.free = new Resources(16000, 8192, 100_000, 0);
-    backend.capacities =
-        List.of(new Offer("node-1", "node-1", new Resources(16000, 8192, 100_000, 0), Map.of()));
+    backend.nodeEvents.add(
+        new NodeEvent.Changed(
+            new Offer("node-1", "node-1", new Resources(16000, 8192, 100_000, 0), Map.of())));
     cycle.runOnce();
 
     StoredTask placed = store.get("too-big").orElseThrow();
@@ -569,8 +570,8 @@ class SchedulingCycleTest {
     assertThat(failed)
         .isEqualTo(
             Map.of(
-                "exit", 0L, "timeout", 0L, "oom", 0L, "lost", 0L, "launch", 0L, "staging", 1L,
-                "outputs", 0L));
+                "exit", 0L, "timeout", 0L, "oom", 0L, "lost", 0L, "launch", 0L, "evicted", 0L,
+                "staging", 1L, "outputs", 0L));
     var phases = new java.util.HashSet<String>();
     for (var p : byName.get("stowage.cycle.phase.duration").getHistogramData().getPoints()) {
       phases.add(p.getAttributes().get(CycleMetrics.PHASE));
@@ -798,7 +799,14 @@ class SchedulingCycleTest {
   /** A backend whose offers and events the test sets. */
   static final class ScriptedBackend implements ClusterBackend {
     Resources free = Resources.NONE;
-    List<Offer> capacities = List.of();
+    final List<NodeEvent> nodeEvents = new ArrayList<>();
+    boolean stagesOnNode;
+
+    @Override
+    public boolean stagesOnNode() {
+      return stagesOnNode;
+    }
+
     java.nio.file.Path workRoot; // null: cannot receive staged files
 
     @Override
@@ -808,8 +816,10 @@ class SchedulingCycleTest {
     }
 
     @Override
-    public List<Offer> capacities() {
-      return capacities;
+    public List<NodeEvent> drainNodeEvents() {
+      var out = List.copyOf(nodeEvents);
+      nodeEvents.clear();
+      return out;
     }
 
     String throwOn;

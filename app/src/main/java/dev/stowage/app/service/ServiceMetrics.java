@@ -24,7 +24,11 @@ final class ServiceMetrics {
 
   private ServiceMetrics() {}
 
-  static void register(Meter meter, TaskStore store, ClusterBackend backend) {
+  static void register(
+      Meter meter,
+      TaskStore store,
+      ClusterBackend backend,
+      dev.stowage.scheduler.ClusterNodes nodes) {
     record Counts(Map<TaskState, Long> byState, long neverSchedulable) {}
     var counts =
         new Object() {
@@ -72,7 +76,7 @@ final class ServiceMetrics {
         .setUnit("1")
         .buildWithCallback(
             m -> {
-              double[] used = utilization(backend.capacities(), backend.offers());
+              double[] used = utilization(nodes.capacities(), backend.offers());
               for (int d = 0; d < 4; d++) {
                 if (!Double.isNaN(used[d])) {
                   m.record(used[d], Attributes.of(RESOURCE, Resources.DIMENSIONS[d]));

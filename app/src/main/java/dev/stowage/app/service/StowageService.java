@@ -351,7 +351,7 @@ public final class StowageService implements AutoCloseable {
             otel.getTracer("dev.stowage.scheduler"),
             otel.getMeter("dev.stowage.scheduler"),
             crashPoints);
-    ServiceMetrics.register(otel.getMeter("dev.stowage.service"), store, backend);
+    ServiceMetrics.register(otel.getMeter("dev.stowage.service"), store, backend, cycle.nodes());
     int checked = cycle.reconcile();
     if (checked > 0) {
       LOG.info("reconciled {} task(s) that were in flight when the service last stopped", checked);
@@ -620,7 +620,7 @@ public final class StowageService implements AutoCloseable {
     }
     Submissions.refuseTaken(specs, stored);
     // Stored either way (the cluster may grow), but kept out of the queue and reported now.
-    Map<String, String> never = Feasibility.neverSchedulable(specs, backend.capacities());
+    Map<String, String> never = Feasibility.neverSchedulable(specs, cycle.nodes().capacities());
     String owner = ApiGuard.token(ctx).name();
     specs = specs.stream().map(t -> t.withOwner(owner)).toList();
     store.submit(specs, never, clock.instant());

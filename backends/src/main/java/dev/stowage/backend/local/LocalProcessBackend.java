@@ -79,6 +79,7 @@ public final class LocalProcessBackend implements ClusterBackend {
   private final Path root;
   private final Resources capacity;
   private final List<Offer> capacities; // one node, fixed for the backend's life
+  private boolean nodesReported;
   private final String node;
   private final Clock clock;
   private final TaskIsolation isolation;
@@ -163,9 +164,16 @@ public final class LocalProcessBackend implements ClusterBackend {
     return java.util.Optional.of(dirOf(attempt).resolve(WORK));
   }
 
+  /** Its nodes, fixed for its life: all reported as added, once. */
   @Override
-  public List<Offer> capacities() {
-    return capacities;
+  public synchronized List<dev.stowage.scheduler.NodeEvent> drainNodeEvents() {
+    if (nodesReported) {
+      return List.of();
+    }
+    nodesReported = true;
+    return capacities.stream()
+        .<dev.stowage.scheduler.NodeEvent>map(dev.stowage.scheduler.NodeEvent.Added::new)
+        .toList();
   }
 
   @Override

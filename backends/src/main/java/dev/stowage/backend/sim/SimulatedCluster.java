@@ -41,6 +41,7 @@ public final class SimulatedCluster implements ClusterBackend {
 
   private final List<Node> nodes;
   private final List<Offer> capacities; // the nodes never change
+  private boolean nodesReported;
   private final Map<String, Integer> nodeIndex = new HashMap<>();
   private final long[] used; // four longs per node
   private final Clock clock;
@@ -66,9 +67,16 @@ public final class SimulatedCluster implements ClusterBackend {
     }
   }
 
+  /** Its nodes, fixed for its life: all reported as added, once. */
   @Override
-  public List<Offer> capacities() {
-    return capacities;
+  public synchronized List<dev.stowage.scheduler.NodeEvent> drainNodeEvents() {
+    if (nodesReported) {
+      return List.of();
+    }
+    nodesReported = true;
+    return capacities.stream()
+        .<dev.stowage.scheduler.NodeEvent>map(dev.stowage.scheduler.NodeEvent.Added::new)
+        .toList();
   }
 
   @Override

@@ -1,0 +1,39 @@
+package dev.stowage.scheduler;
+
+import dev.stowage.engine.Offer;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The cluster's nodes as the scheduler knows them, kept current by the backend's {@link
+ * NodeEvent}s: each node's capacity and attributes. Written only by the cycle; readers on any
+ * thread get an immutable snapshot that changes instance exactly when a node changes. In memory
+ * only: the backend is the record of its nodes and reports them all again as added when it starts.
+ */
+public final class ClusterNodes {
+  private final Map<String, Offer> byName = new LinkedHashMap<>();
+  private volatile List<Offer> capacities = List.of();
+
+  /** Applies one change; returns whether anything changed. */
+  boolean apply(NodeEvent event) {
+    boolean changed =
+        switch (event) {
+          case NodeEvent.Added a -> !a.capacity().equals(byName.put(a.node(), a.capacity()));
+          case NodeEvent.Changed c -> !c.capacity().equals(byName.put(c.node(), c.capacity()));
+          case NodeEvent.Removed r -> byName.remove(r.node()) != null;
+        };
+    if (changed) {
+      capacities = List.copyOf(byName.values());
+    }
+    return changed;
+  }
+
+  /**
+   * Every node's capacity, in the order they arrived: the same instance while no node changes.
+   * Empty before the backend reported any.
+   */
+  public List<Offer> capacities() {
+    return capacities;
+  }
+}
