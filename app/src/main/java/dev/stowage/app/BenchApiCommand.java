@@ -132,16 +132,10 @@ final class BenchApiCommand implements Callable<Integer> {
     Workload w = WorkloadGenerator.generate(tasks, offers, seed);
     var nodes = SimulatedCluster.Node.of(w.offers());
     try (var service =
-        StowageService.start(
-            new StowageService.Config(
-                dir,
-                null,
-                null,
-                null,
-                0,
-                Duration.ofSeconds(1),
-                new StowageService.Cluster.Simulated(nodes),
-                tasks))) {
+        StowageService.builder(dir)
+            .cluster(new StowageService.Cluster.Simulated(nodes))
+            .maxTasksPerCycle(tasks)
+            .start()) {
       var http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
       String base = service.url();
       authorization = "Bearer " + Files.readString(service.adminTokenFile()).strip();

@@ -219,24 +219,23 @@ final class UpCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Path data = dataDir != null ? dataDir : defaultDataDir();
     var service =
-        StowageService.start(
-            new StowageService.Config(
-                data,
-                dbUrl,
-                dbUser,
-                dbPassword,
-                port,
-                Duration.ofSeconds(1),
-                cluster(data),
-                positive("--max-tasks-per-cycle", maxTasksPerCycle),
-                traceFile,
-                checked("--allow-source", allowSources, dev.stowage.scheduler.AllowedSources::of),
+        StowageService.builder(data)
+            .database(dbUrl, dbUser, dbPassword)
+            .port(port)
+            .interval(Duration.ofSeconds(1))
+            .cluster(cluster(data))
+            .maxTasksPerCycle(positive("--max-tasks-per-cycle", maxTasksPerCycle))
+            .traceFile(traceFile)
+            .allowedSources(
+                checked("--allow-source", allowSources, dev.stowage.scheduler.AllowedSources::of))
+            .allowedOutputs(
                 checked(
                     "--allow-output",
                     allowOutputs,
-                    dev.stowage.scheduler.AllowedSources::forOutputs),
-                exposure(),
-                defaultRequest()));
+                    dev.stowage.scheduler.AllowedSources::forOutputs))
+            .exposure(exposure())
+            .defaultRequest(defaultRequest())
+            .start();
     var stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(

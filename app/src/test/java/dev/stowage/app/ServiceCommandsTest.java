@@ -20,10 +20,7 @@ class ServiceCommandsTest {
   @BeforeAll
   static void start() throws Exception {
     Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
-    service =
-        StowageService.start(
-            new StowageService.Config(
-                tmp.resolve("data"), null, null, null, 0, Duration.ofMillis(200)));
+    service = StowageService.builder(tmp.resolve("data")).interval(Duration.ofMillis(200)).start();
   }
 
   @AfterAll

@@ -64,20 +64,12 @@ class ShippedObservabilityTest {
     Path results = Files.createDirectories(tmp.resolve("results"));
     Files.writeString(inputs.resolve("rows.csv"), "id,value\n1,42\n");
     service =
-        StowageService.start(
-            new StowageService.Config(
-                tmp.resolve("data"),
-                null,
-                null,
-                null,
-                0,
-                Duration.ofMillis(50),
-                new StowageService.Cluster.Local(null),
-                100,
-                null,
-                List.of(inputs.toUri().toString()),
-                List.of(results.toUri().toString())),
-            System::getenv);
+        StowageService.builder(tmp.resolve("data"))
+            .interval(Duration.ofMillis(50))
+            .maxTasksPerCycle(100)
+            .allowedSources(List.of(inputs.toUri().toString()))
+            .allowedOutputs(List.of(results.toUri().toString()))
+            .start();
     var http = HttpClient.newHttpClient();
     String auth = "Bearer " + Files.readString(tmp.resolve("data").resolve("admin.token")).strip();
     var created =

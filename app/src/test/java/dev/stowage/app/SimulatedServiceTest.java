@@ -37,16 +37,11 @@ class SimulatedServiceTest {
             new SimulatedCluster.Node("a", new Resources(4000, 8192, 0, 0), Map.of("zone", "a")),
             new SimulatedCluster.Node("b", new Resources(4000, 8192, 0, 0), Map.of("zone", "b")));
     service =
-        StowageService.start(
-            new StowageService.Config(
-                tmp.resolve("data"),
-                null,
-                null,
-                null,
-                0,
-                Duration.ofMillis(50),
-                new StowageService.Cluster.Simulated(nodes),
-                100));
+        StowageService.builder(tmp.resolve("data"))
+            .interval(Duration.ofMillis(50))
+            .cluster(new StowageService.Cluster.Simulated(nodes))
+            .maxTasksPerCycle(100)
+            .start();
   }
 
   @AfterAll

@@ -36,16 +36,11 @@ class ApiSecurityTest {
     Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
     var nodes = List.of(new SimulatedCluster.Node("n", new Resources(1000, 1024, 0, 0), Map.of()));
     service =
-        StowageService.start(
-            new StowageService.Config(
-                tmp.resolve("data"),
-                null,
-                null,
-                null,
-                0,
-                Duration.ofMillis(50),
-                new StowageService.Cluster.Simulated(nodes),
-                100));
+        StowageService.builder(tmp.resolve("data"))
+            .interval(Duration.ofMillis(50))
+            .cluster(new StowageService.Cluster.Simulated(nodes))
+            .maxTasksPerCycle(100)
+            .start();
     admin = Files.readString(service.adminTokenFile()).strip();
   }
 
@@ -234,17 +229,13 @@ class ApiSecurityTest {
   @Test
   void aSecondServiceOnTheSameDataDirectoryRefusesAtOnceNamingTheFirst() throws Exception {
     var second =
-        new StowageService.Config(
-            tmp.resolve("data"),
-            null,
-            null,
-            null,
-            0,
-            Duration.ofMillis(50),
-            new StowageService.Cluster.Simulated(
-                List.of(new SimulatedCluster.Node("n", new Resources(1, 1, 0, 0), Map.of()))),
-            10);
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> StowageService.start(second))
+        StowageService.builder(tmp.resolve("data"))
+            .interval(Duration.ofMillis(50))
+            .cluster(
+                new StowageService.Cluster.Simulated(
+                    List.of(new SimulatedCluster.Node("n", new Resources(1, 1, 0, 0), Map.of()))))
+            .maxTasksPerCycle(10);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> second.start())
         .isInstanceOf(IllegalStateException.class)
         .hasMessageStartingWith("another Stowage service is running on " + tmp.resolve("data"))
         .hasMessageContaining("(pid " + ProcessHandle.current().pid() + ", started ");

@@ -37,20 +37,14 @@ class StowageServiceTest {
             "AWS_SECRET_ACCESS_KEY", "secret",
             "AWS_REGION", "us-east-1");
     service =
-        StowageService.start(
-            new StowageService.Config(
-                tmp.resolve("data"),
-                null,
-                null,
-                null,
-                0,
-                Duration.ofMillis(200),
-                new StowageService.Cluster.Local(null),
-                20_000,
-                null,
-                List.of(tmp.resolve("inputs").toUri().toString(), "s3://allowed-bucket"),
-                List.of(tmp.resolve("results").toUri().toString())),
-            name -> environment.containsKey(name) ? environment.get(name) : System.getenv(name));
+        StowageService.builder(tmp.resolve("data"))
+            .interval(Duration.ofMillis(200))
+            .allowedSources(
+                List.of(tmp.resolve("inputs").toUri().toString(), "s3://allowed-bucket"))
+            .allowedOutputs(List.of(tmp.resolve("results").toUri().toString()))
+            .environment(
+                name -> environment.containsKey(name) ? environment.get(name) : System.getenv(name))
+            .start();
     Files.createDirectories(tmp.resolve("inputs"));
     Files.createDirectories(tmp.resolve("results"));
   }
@@ -551,6 +545,92 @@ class StowageServiceTest {
   /** The admin token the service wrote at its first start, as a bearer header. */
   static String auth() throws Exception {
     return "Bearer " + Files.readString(service.adminTokenFile()).strip();
+  }
+
+  @Test
+  void everyAnswerHasTheShapeTheOpenApiDocumentGivesIt() throws Exception {
+    JsonNode doc;
+    try (var in = StowageService.class.getResourceAsStream("openapi.json")) {
+      doc = TaskJson.MAPPER.readTree(in);
+    }
+    // The typed task view and the document's Task name the same fields.
+    var documented = new java.util.ArrayList<String>();
+    doc.at("/components/schemas/Task/properties").fieldNames().forEachRemaining(documented::add);
+    assertThat(
+            java.util.Arrays.stream(TaskView.class.getRecordComponents())
+                .map(java.lang.reflect.RecordComponent::getName))
+        .containsExactlyInAnyOrderElementsOf(documented);
+
+    String batch =
+        """
+        {"tasks": [
+          {"id": "schema/first", "command": ["true"], "labels": {"team": "a"}},
+          {"id": "schema/then", "command": ["true"], "dependsOn": ["schema/first"]},
+          {"id": "schema/nowhere", "command": ["true"], "constraints": {"zone": "nowhere"}}
+        ]}
+        """;
+    var created = post("/api/tasks", batch, null);
+    assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+    assertShape(doc, "post", "/api/tasks", created);
+    awaitState("schema%2Fthen", "succeeded");
+
+    record Call(String method, String path, String template, String body, int status) {}
+    var calls =
+        List.of(
+            new Call("post", "/api/tasks", "/api/tasks", batch, 409),
+            new Call("post", "/api/tasks", "/api/tasks", "{\"tasks\": [{\"id\": \"\"}]}", 400),
+            new Call("get", "/api/tasks?limit=2", "/api/tasks", null, 200),
+            new Call("get", "/api/tasks?state=bogus", "/api/tasks", null, 400),
+            new Call("get", "/api/tasks/schema%2Fthen", "/api/tasks/{id}", null, 200),
+            new Call("get", "/api/tasks/schema%2Fnowhere", "/api/tasks/{id}", null, 200),
+            new Call("get", "/api/tasks/schema%2Fmissing", "/api/tasks/{id}", null, 404),
+            new Call("get", "/api/tasks/schema%2Fthen/why", "/api/tasks/{id}/why", null, 200),
+            new Call("get", "/api/tasks/schema%2Fnowhere/why", "/api/tasks/{id}/why", null, 200),
+            new Call(
+                "post", "/api/tasks/schema%2Fthen/cancel", "/api/tasks/{id}/cancel", "{}", 409),
+            new Call(
+                "post", "/api/tasks/schema%2Fnowhere/cancel", "/api/tasks/{id}/cancel", "{}", 200),
+            new Call("get", "/api/cluster", "/api/cluster", null, 200),
+            new Call("get", "/api/cycles", "/api/cycles", null, 200),
+            new Call("get", "/api/scheduling", "/api/scheduling", null, 200),
+            new Call("get", "/api/health", "/api/health", null, 200),
+            new Call("get", "/api/ready", "/api/ready", null, 200));
+    for (Call c : calls) {
+      var answer = c.body() == null ? get(c.path()) : post(c.path(), c.body(), null);
+      assertThat(answer.statusCode())
+          .as("%s %s: %s", c.method(), c.path(), answer.body())
+          .isEqualTo(c.status());
+      assertShape(doc, c.method(), c.template(), answer);
+    }
+  }
+
+  /** The answer's body is valid against the schema the document gives its route and status. */
+  private static void assertShape(
+      JsonNode doc, String method, String template, HttpResponse<String> answer) {
+    JsonNode schema =
+        doc.path("paths")
+            .path(template)
+            .path(method)
+            .path("responses")
+            .path(Integer.toString(answer.statusCode()))
+            .path("content")
+            .path("application/json")
+            .path("schema");
+    assertThat(schema.isMissingNode())
+        .as("%s %s %d has a schema", method, template, answer.statusCode())
+        .isFalse();
+    var root = TaskJson.MAPPER.createObjectNode();
+    root.put("$schema", "https://json-schema.org/draft/2020-12/schema");
+    root.set("components", doc.get("components"));
+    root.putArray("allOf").add(schema);
+    var errors =
+        com.networknt.schema.SchemaRegistry.withDefaultDialect(
+                com.networknt.schema.SpecificationVersion.DRAFT_2020_12)
+            .getSchema(root.toString(), com.networknt.schema.InputFormat.JSON)
+            .validate(answer.body(), com.networknt.schema.InputFormat.JSON);
+    assertThat(errors)
+        .as("%s %s %d: %s", method, template, answer.statusCode(), answer.body())
+        .isEmpty();
   }
 
   @Test

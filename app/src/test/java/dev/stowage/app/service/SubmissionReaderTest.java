@@ -81,7 +81,7 @@ class SubmissionReaderTest {
             null,
             INPUTS,
             OUTPUTS,
-            StowageService.Config.DEFAULT_REQUEST);
+            StowageService.Builder.DEFAULT_REQUEST);
     assertThat(parsed.errors()).isEmpty();
     assertThat(parsed.specs().get(0).resources())
         .isEqualTo(new dev.stowage.engine.Resources(1000, 1024, 0, 0));

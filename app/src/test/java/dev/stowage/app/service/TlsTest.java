@@ -76,22 +76,17 @@ class TlsTest {
 
     var nodes = List.of(new SimulatedCluster.Node("n", new Resources(1000, 1024, 0, 0), Map.of()));
     var config =
-        new StowageService.Config(
-                tmp.resolve("data"),
-                null,
-                null,
-                null,
-                0,
-                Duration.ofMillis(100),
-                new StowageService.Cluster.Simulated(nodes),
-                10)
-            .withExposure(
+        StowageService.builder(tmp.resolve("data"))
+            .interval(Duration.ofMillis(100))
+            .cluster(new StowageService.Cluster.Simulated(nodes))
+            .maxTasksPerCycle(10)
+            .exposure(
                 new StowageService.Exposure(
                     "127.0.0.1",
                     List.of(),
                     new StowageService.Exposure.Tls(certFile, keyFile),
                     false));
-    try (var service = StowageService.start(config)) {
+    try (var service = config.start()) {
       assertThat(service.url()).startsWith("https://127.0.0.1:");
       var trust = KeyStore.getInstance("PKCS12");
       trust.load(null, null);

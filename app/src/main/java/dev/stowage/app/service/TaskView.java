@@ -1,0 +1,89 @@
+package dev.stowage.app.service;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.stowage.scheduler.StagedInput;
+import dev.stowage.scheduler.StagedOutput;
+import dev.stowage.scheduler.Stager;
+import dev.stowage.scheduler.StoredTask;
+import dev.stowage.scheduler.TaskSpec;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A task as the API shows it ({@code Task} in the OpenAPI document, which a test holds to this
+ * record's fields). Resources use the workload files' field names; absent fields are left out.
+ *
+ * @param offer the node its current attempt was placed on
+ * @param traceId the trace its attempts' spans are in: {@code /api/traces/{traceId}}
+ * @param staging inputs coming in, while staging
+ * @param collectingOutputs outputs going out, while running after its process exited
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+record TaskView(
+    String id,
+    String name,
+    String state,
+    int attempt,
+    String offer,
+    List<String> command,
+    int priority,
+    long cpuMillis,
+    long memoryMiB,
+    long diskMiB,
+    long gpus,
+    Map<String, String> constraints,
+    List<String> dependsOn,
+    int pendingDependencies,
+    String neverSchedulable,
+    int maxAttempts,
+    Double timeoutSeconds,
+    Map<String, String> labels,
+    List<StagedOutput> outputs,
+    List<StagedInput> inputs,
+    String lastError,
+    String traceId,
+    String submittedAt,
+    String updatedAt,
+    String notBefore,
+    Stager.Progress staging,
+    Stager.Progress collectingOutputs) {
+
+  static TaskView of(StoredTask t) {
+    return of(t, null, null);
+  }
+
+  static TaskView of(StoredTask t, Stager.Progress staging, Stager.Progress collectingOutputs) {
+    TaskSpec s = t.spec();
+    return new TaskView(
+        s.id(),
+        s.name(),
+        t.state().label(),
+        t.attempt(),
+        t.offer(),
+        s.command(),
+        s.priority(),
+        s.resources().cpuMillis(),
+        s.resources().memoryMiB(),
+        s.resources().diskMiB(),
+        s.resources().gpus(),
+        s.constraints(),
+        s.dependsOn(),
+        t.pendingDependencies(),
+        t.neverSchedulable(),
+        s.retry().maxAttempts(),
+        s.timeout() == null ? null : s.timeout().toMillis() / 1000.0,
+        s.labels(),
+        s.outputs().isEmpty() ? null : s.outputs(),
+        s.inputs().isEmpty() ? null : s.inputs(),
+        t.lastError(),
+        s.trace() == null ? null : s.trace().traceId(),
+        t.submittedAt().toString(),
+        t.updatedAt().toString(),
+        t.notBefore() == null ? null : t.notBefore().toString(),
+        staging,
+        collectingOutputs);
+  }
+
+  /** One page of a listing, and the id to pass as {@code after} for the next (null: the last). */
+  record Page(List<TaskView> tasks, @JsonInclude(JsonInclude.Include.ALWAYS) String next) {}
+}
