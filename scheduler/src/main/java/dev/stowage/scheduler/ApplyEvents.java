@@ -52,12 +52,13 @@ final class ApplyEvents {
 
   /** Node changes only: what reconcile needs before it can tell which attempts were lost. */
   int applyNodeEvents(Instant now) {
-    int applied = 0;
+    List<NodeEvent> changes = backend.drainNodeEvents();
+    if (changes.isEmpty()) {
+      return 0;
+    }
+    int applied = nodes.apply(changes);
     var removed = new HashMap<String, String>();
-    for (NodeEvent e : backend.drainNodeEvents()) {
-      if (nodes.apply(e)) {
-        applied++;
-      }
+    for (NodeEvent e : changes) {
       if (e instanceof NodeEvent.Removed r) {
         removed.put(r.node(), r.why());
       } else {

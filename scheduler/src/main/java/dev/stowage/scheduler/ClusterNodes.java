@@ -15,15 +15,24 @@ public final class ClusterNodes {
   private final Map<String, Offer> byName = new LinkedHashMap<>();
   private volatile List<Offer> capacities = List.of();
 
-  /** Applies one change; returns whether anything changed. */
-  boolean apply(NodeEvent event) {
-    boolean changed =
-        switch (event) {
-          case NodeEvent.Added a -> !a.capacity().equals(byName.put(a.node(), a.capacity()));
-          case NodeEvent.Changed c -> !c.capacity().equals(byName.put(c.node(), c.capacity()));
-          case NodeEvent.Removed r -> byName.remove(r.node()) != null;
-        };
-    if (changed) {
+  /**
+   * Applies a batch of changes in order; returns how many changed something. The snapshot is
+   * rebuilt once per batch: a backend's first batch names every node.
+   */
+  int apply(List<NodeEvent> events) {
+    int changed = 0;
+    for (NodeEvent event : events) {
+      boolean did =
+          switch (event) {
+            case NodeEvent.Added a -> !a.capacity().equals(byName.put(a.node(), a.capacity()));
+            case NodeEvent.Changed c -> !c.capacity().equals(byName.put(c.node(), c.capacity()));
+            case NodeEvent.Removed r -> byName.remove(r.node()) != null;
+          };
+      if (did) {
+        changed++;
+      }
+    }
+    if (changed > 0) {
       capacities = List.copyOf(byName.values());
     }
     return changed;

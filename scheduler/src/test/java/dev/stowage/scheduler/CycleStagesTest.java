@@ -103,11 +103,11 @@ class CycleStagesTest {
         List.of(big),
         Feasibility.neverSchedulable(List.of(big), List.of(node("a", 4000, Map.of()))),
         clock.instant());
-    nodes.apply(new NodeEvent.Added(node("a", 4000, Map.of())));
+    nodes.apply(List.of(new NodeEvent.Added(node("a", 4000, Map.of()))));
     offers.offers();
     assertThat(store.get("big").orElseThrow().neverSchedulable()).isNotNull();
 
-    nodes.apply(new NodeEvent.Added(node("b", 16_000, Map.of())));
+    nodes.apply(List.of(new NodeEvent.Added(node("b", 16_000, Map.of()))));
     offers.offers();
     assertThat(store.get("big").orElseThrow().neverSchedulable()).isNull();
   }
