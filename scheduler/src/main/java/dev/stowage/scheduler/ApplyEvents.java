@@ -1,6 +1,5 @@
 package dev.stowage.scheduler;
 
-import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -11,48 +10,30 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The cycle's first stage: what the cluster reported since the last cycle, applied to the store.
- * Node changes first (a node that left loses its attempts), then staging results, then the
- * attempts' own events in the order they happened.
+ * The cycle's first stage: what the cluster reported since the last cycle, applied to the
+ * parts.store(). Node changes first (a node that left loses its attempts), then staging results,
+ * then the attempts' own events in the order they happened.
  */
 final class ApplyEvents {
-  private final ClusterBackend backend;
-  private final TaskStore store;
+  private final CycleParts parts;
   private final ClusterNodes nodes;
   private final StagingHandOff handOff;
-  private final AttemptEnds ends;
-  private final AttemptSpans spans;
-  private final CrashPoints crashPoints;
-  private final Clock clock;
 
-  ApplyEvents(
-      ClusterBackend backend,
-      TaskStore store,
-      ClusterNodes nodes,
-      StagingHandOff handOff,
-      AttemptEnds ends,
-      AttemptSpans spans,
-      CrashPoints crashPoints,
-      Clock clock) {
-    this.backend = backend;
-    this.store = store;
+  ApplyEvents(CycleParts parts, ClusterNodes nodes, StagingHandOff handOff) {
+    this.parts = parts;
     this.nodes = nodes;
     this.handOff = handOff;
-    this.ends = ends;
-    this.spans = spans;
-    this.crashPoints = crashPoints;
-    this.clock = clock;
   }
 
   /** Applies everything waiting; returns how many events changed something. */
   int apply() {
-    Instant now = clock.instant();
+    Instant now = parts.clock().instant();
     return applyNodeEvents(now) + handOff.applyResults(now) + applyAttemptEvents(now);
   }
 
   /** Node changes only: what reconcile needs before it can tell which attempts were lost. */
   int applyNodeEvents(Instant now) {
-    List<NodeEvent> changes = backend.drainNodeEvents();
+    List<NodeEvent> changes = parts.backend().drainNodeEvents();
     if (changes.isEmpty()) {
       return 0;
     }
@@ -66,15 +47,17 @@ final class ApplyEvents {
       }
     }
     if (!removed.isEmpty()) {
-      for (StoredTask t : store.inFlight()) {
+      for (StoredTask t : parts.store().inFlight()) {
         String why = t.offer() == null ? null : removed.get(t.offer());
         if (why != null) {
-          ends.failed(
-              new AttemptId(t.id(), t.attempt()),
-              t.state(),
-              now,
-              CycleMetrics.Failure.LOST,
-              "lost: its node " + t.offer() + " left the cluster (" + why + ")");
+          parts
+              .ends()
+              .failed(
+                  new AttemptId(t.id(), t.attempt()),
+                  t.state(),
+                  now,
+                  CycleMetrics.Failure.LOST,
+                  "lost: its node " + t.offer() + " left the cluster (" + why + ")");
         }
       }
     }
@@ -82,7 +65,7 @@ final class ApplyEvents {
   }
 
   private int applyAttemptEvents(Instant now) {
-    List<TaskEvent> events = backend.drainEvents();
+    List<TaskEvent> events = parts.backend().drainEvents();
     if (events.isEmpty()) {
       return 0;
     }
@@ -97,21 +80,21 @@ final class ApplyEvents {
         others.add(e.attempt().taskId());
       }
     }
-    var running = store.transitionAll(started, TaskState.LAUNCHED, TaskState.RUNNING, now);
+    var running = parts.store().transitionAll(started, TaskState.LAUNCHED, TaskState.RUNNING, now);
     for (AttemptId a : started) {
       if (running.contains(a.taskId())) {
-        spans.step(a, "started");
+        parts.spans().step(a, "started");
       }
     }
     int applied = running.size();
     if (others.isEmpty()) {
       return applied;
     }
-    crashPoints.reach(CrashPoints.Point.DURING_EVENTS);
+    parts.crashPoints().reach(CrashPoints.Point.DURING_EVENTS);
     // The rest, read once. Successes, the bulk of a busy cycle's other news, are one write per
     // state they succeed from (20,000 one at a time took 12 s); the rest are applied in order,
     // one task at a time, as they may doom others.
-    Map<String, StoredTask> tasks = new HashMap<>(store.getAll(others));
+    Map<String, StoredTask> tasks = new HashMap<>(parts.store().getAll(others));
     applied += applySuccesses(events, tasks, now);
     for (TaskEvent e : events) {
       StoredTask t = tasks.get(e.attempt().taskId());
@@ -124,7 +107,7 @@ final class ApplyEvents {
       if (applyOne(e, t, now)) {
         applied++;
         // The attempt has ended (or gone back to the queue under a new number): any later event
-        // for it in this batch is stale, as it would be against the store.
+        // for it in this batch is stale, as it would be against the parts.store().
         tasks.remove(t.id());
       }
     }
@@ -136,13 +119,15 @@ final class ApplyEvents {
     return switch (e.kind()) {
       case EXITED -> {
         if (e.exitCode() != 0) {
-          yield ends.failed(
-              e.attempt(),
-              t.state(),
-              now,
-              CycleMetrics.Failure.EXIT,
-              "exited with code " + e.exitCode(),
-              e.exitCode());
+          yield parts
+              .ends()
+              .failed(
+                  e.attempt(),
+                  t.state(),
+                  now,
+                  CycleMetrics.Failure.EXIT,
+                  "exited with code " + e.exitCode(),
+                  e.exitCode());
         }
         if (!active(t)) {
           yield false;
@@ -150,23 +135,25 @@ final class ApplyEvents {
         if (collectsOutputs(t)) {
           yield handOff.collectOutputs(t, e.attempt(), now);
         }
-        if (store.transition(t.id(), t.state(), TaskState.SUCCEEDED, now)) {
-          ends.succeeded(e.attempt());
+        if (parts.store().transition(t.id(), t.state(), TaskState.SUCCEEDED, now)) {
+          parts.ends().succeeded(e.attempt());
           yield true;
         }
         yield false;
       }
       case TIMED_OUT, OUT_OF_MEMORY, LOST, LAUNCH_FAILED, EVICTED ->
-          ends.failed(
-              e.attempt(),
-              t.state(),
-              now,
-              AttemptEnds.cause(e),
-              AttemptEnds.failure(e),
-              e.exitCode());
+          parts
+              .ends()
+              .failed(
+                  e.attempt(),
+                  t.state(),
+                  now,
+                  AttemptEnds.cause(e),
+                  AttemptEnds.failure(e),
+                  e.exitCode());
       case KILLED -> {
-        if (active(t) && store.transition(t.id(), t.state(), TaskState.CANCELLED, now)) {
-          ends.cancelled(e.attempt());
+        if (active(t) && parts.store().transition(t.id(), t.state(), TaskState.CANCELLED, now)) {
+          parts.ends().cancelled(e.attempt());
           yield true;
         }
         yield false;
@@ -207,10 +194,10 @@ final class ApplyEvents {
       }
     }
     for (var entry : byState.entrySet()) {
-      var succeeded = store.succeedAll(entry.getValue(), entry.getKey(), now);
+      var succeeded = parts.store().succeedAll(entry.getValue(), entry.getKey(), now);
       for (AttemptId a : entry.getValue()) {
         if (succeeded.contains(a.taskId())) {
-          ends.succeeded(a);
+          parts.ends().succeeded(a);
           tasks.remove(a.taskId()); // its attempt has ended: later news of it is stale
           applied++;
         }
@@ -221,7 +208,7 @@ final class ApplyEvents {
 
   /** Whether a 0 exit still leaves outputs for the scheduler's stager to copy out. */
   private boolean collectsOutputs(StoredTask t) {
-    return !t.spec().outputs().isEmpty() && !backend.stagesOnNode();
+    return !t.spec().outputs().isEmpty() && !parts.backend().stagesOnNode();
   }
 
   static boolean active(StoredTask t) {

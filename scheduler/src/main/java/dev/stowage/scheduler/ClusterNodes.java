@@ -13,7 +13,14 @@ import java.util.Map;
  */
 public final class ClusterNodes {
   private final Map<String, Offer> byName = new LinkedHashMap<>();
-  private volatile List<Offer> capacities = List.of();
+  private volatile Snapshot snapshot = new Snapshot(List.of());
+
+  /** The nodes as readers see them: one immutable value, so the two views always agree. */
+  private record Snapshot(List<Offer> capacities, Feasibility.NodeShapes shapes) {
+    Snapshot(List<Offer> capacities) {
+      this(capacities, Feasibility.NodeShapes.of(capacities));
+    }
+  }
 
   /**
    * Applies a batch of changes in order; returns how many changed something. The snapshot is
@@ -33,7 +40,7 @@ public final class ClusterNodes {
       }
     }
     if (changed > 0) {
-      capacities = List.copyOf(byName.values());
+      snapshot = new Snapshot(List.copyOf(byName.values()));
     }
     return changed;
   }
@@ -43,6 +50,11 @@ public final class ClusterNodes {
    * Empty before the backend reported any.
    */
   public List<Offer> capacities() {
-    return capacities;
+    return snapshot.capacities();
+  }
+
+  /** The nodes grouped by shape, for {@link Feasibility}: built once per change, not per check. */
+  public Feasibility.NodeShapes shapes() {
+    return snapshot.shapes();
   }
 }

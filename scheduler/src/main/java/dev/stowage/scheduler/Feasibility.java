@@ -26,17 +26,40 @@ public final class Feasibility {
   private record Need(Resources requested, Map<String, String> constraints) {}
 
   /**
+   * The cluster's nodes grouped by shape, with how many nodes have each: what a check reads.
+   * Clusters have few kinds of node, so this is small; building it reads every node once, so it is
+   * built once per node list ({@link ClusterNodes} keeps it with its snapshot).
+   */
+  public static final class NodeShapes {
+    private final Map<Shape, Integer> counts;
+    private final int nodes;
+
+    private NodeShapes(Map<Shape, Integer> counts, int nodes) {
+      this.counts = counts;
+      this.nodes = nodes;
+    }
+
+    public static NodeShapes of(List<Offer> capacities) {
+      var counts = new LinkedHashMap<Shape, Integer>();
+      for (Offer o : capacities) {
+        counts.merge(new Shape(o.available(), o.attributes()), 1, Integer::sum);
+      }
+      return new NodeShapes(java.util.Collections.unmodifiableMap(counts), capacities.size());
+    }
+  }
+
+  /**
    * The tasks that fit no node of {@code capacities} (each node's full capacity and attributes),
    * each with one line saying why. Nothing is flagged when the cluster's nodes are unknown (empty).
    */
   public static Map<String, String> neverSchedulable(List<TaskSpec> tasks, List<Offer> capacities) {
-    if (capacities.isEmpty()) {
+    return neverSchedulable(tasks, NodeShapes.of(capacities));
+  }
+
+  /** As {@link #neverSchedulable(List, List)}, against nodes already grouped by shape. */
+  public static Map<String, String> neverSchedulable(List<TaskSpec> tasks, NodeShapes nodes) {
+    if (nodes.nodes == 0) {
       return Map.of();
-    }
-    // Clusters have few kinds of node: check each task class against each shape once.
-    var shapes = new LinkedHashMap<Shape, Integer>();
-    for (Offer o : capacities) {
-      shapes.merge(new Shape(o.available(), o.attributes()), 1, Integer::sum);
     }
     var answers = new HashMap<Need, String>();
     var out = new LinkedHashMap<String, String>();
@@ -44,7 +67,7 @@ public final class Feasibility {
       String reason =
           answers.computeIfAbsent(
               new Need(t.resources(), t.constraints()),
-              need -> reasonNoneFits(need, shapes, capacities.size()));
+              need -> reasonNoneFits(need, nodes.counts, nodes.nodes));
       if (reason != null) {
         out.put(t.id(), reason);
       }

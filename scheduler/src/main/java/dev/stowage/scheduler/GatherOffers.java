@@ -33,7 +33,8 @@ final class GatherOffers {
     List<StoredTask> flagged = store.neverSchedulable();
     if (!flagged.isEmpty()) {
       var still =
-          Feasibility.neverSchedulable(flagged.stream().map(StoredTask::spec).toList(), capacities);
+          Feasibility.neverSchedulable(
+              flagged.stream().map(StoredTask::spec).toList(), nodes.shapes());
       store.clearNeverSchedulable(
           flagged.stream().map(StoredTask::id).filter(id -> !still.containsKey(id)).toList());
     }

@@ -2,7 +2,6 @@ package dev.stowage.scheduler;
 
 import dev.stowage.engine.Assignment;
 import io.opentelemetry.api.trace.SpanContext;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -14,29 +13,15 @@ import java.util.Map;
 /**
  * The payloads stage: every placement recorded in one write (each task's attempt counted), then
  * each placed task's launch built with its trace context as TRACEPARENT, and handed to staging when
- * it declares inputs. Tasks cancelled since they were taken are left out by the store.
+ * it declares inputs. Tasks cancelled since they were taken are left out by the parts.store().
  */
 final class PreparePayloads {
-  private final TaskStore store;
+  private final CycleParts parts;
   private final StagingHandOff handOff;
-  private final AttemptSpans spans;
-  private final CycleMetrics metrics;
-  private final CrashPoints crashPoints;
-  private final Clock clock;
 
-  PreparePayloads(
-      TaskStore store,
-      StagingHandOff handOff,
-      AttemptSpans spans,
-      CycleMetrics metrics,
-      CrashPoints crashPoints,
-      Clock clock) {
-    this.store = store;
+  PreparePayloads(CycleParts parts, StagingHandOff handOff) {
+    this.parts = parts;
     this.handOff = handOff;
-    this.spans = spans;
-    this.metrics = metrics;
-    this.crashPoints = crashPoints;
-    this.clock = clock;
   }
 
   /** The launches that can go now: the placed tasks less those whose inputs are being staged. */
@@ -49,10 +34,10 @@ final class PreparePayloads {
     for (Assignment a : assignments) {
       offerByTask.put(a.task(), a.offer());
     }
-    Instant now = clock.instant();
-    crashPoints.reach(CrashPoints.Point.BEFORE_PLACEMENT);
-    Map<String, Integer> attempts = store.assignAll(offerByTask, now);
-    crashPoints.reach(CrashPoints.Point.AFTER_PLACEMENT);
+    Instant now = parts.clock().instant();
+    parts.crashPoints().reach(CrashPoints.Point.BEFORE_PLACEMENT);
+    Map<String, Integer> attempts = parts.store().assignAll(offerByTask, now);
+    parts.crashPoints().reach(CrashPoints.Point.AFTER_PLACEMENT);
     var out = new ArrayList<Launch>(attempts.size());
     for (Assignment a : assignments) {
       Integer attempt = attempts.get(a.task());
@@ -65,8 +50,8 @@ final class PreparePayloads {
       if (waited.isNegative()) {
         waited = Duration.ZERO;
       }
-      TraceContext trace = spans.start(t, id, a.offer(), cycle, waited);
-      metrics.queued(waited, spans.context(id));
+      TraceContext trace = parts.spans().start(t, id, a.offer(), cycle, waited);
+      parts.metrics().queued(waited, parts.spans().context(id));
       TaskSpec spec = t.spec();
       out.add(
           new Launch(

@@ -1,6 +1,5 @@
 package dev.stowage.scheduler;
 
-import java.time.Clock;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
@@ -18,39 +17,22 @@ final class Reconcile {
   private static final org.slf4j.Logger LOG =
       org.slf4j.LoggerFactory.getLogger(SchedulingCycle.class);
 
-  private final ClusterBackend backend;
-  private final TaskStore store;
+  private final CycleParts parts;
   private final StagingHandOff handOff;
-  private final AttemptEnds ends;
-  private final AttemptSpans spans;
-  private final CycleMetrics metrics;
-  private final Clock clock;
 
-  Reconcile(
-      ClusterBackend backend,
-      TaskStore store,
-      StagingHandOff handOff,
-      AttemptEnds ends,
-      AttemptSpans spans,
-      CycleMetrics metrics,
-      Clock clock) {
-    this.backend = backend;
-    this.store = store;
+  Reconcile(CycleParts parts, StagingHandOff handOff) {
+    this.parts = parts;
     this.handOff = handOff;
-    this.ends = ends;
-    this.spans = spans;
-    this.metrics = metrics;
-    this.clock = clock;
   }
 
   /** Returns how many tasks it checked. */
   int reconcile() {
-    Instant now = clock.instant();
+    Instant now = parts.clock().instant();
     // Staging in flight is forgotten: its tasks go back to the queue below, and a result that
     // still arrives for one of them finds no launch waiting.
     handOff.forget();
-    spans.endAll("the scheduler reconciled its attempts with the backend");
-    List<StoredTask> inFlight = store.inFlight();
+    parts.spans().endAll("the scheduler reconciled its attempts with the backend");
+    List<StoredTask> inFlight = parts.store().inFlight();
     for (StoredTask t : inFlight) {
       reconcileAttempt(t, new AttemptId(t.id(), Math.max(1, t.attempt())), now);
     }
@@ -64,7 +46,8 @@ final class Reconcile {
    */
   private int adoptUnrecorded(Instant now) {
     var latest = new HashMap<String, Map.Entry<AttemptId, String>>();
-    backend
+    parts
+        .backend()
         .knownAttempts()
         .forEach(
             (a, offer) ->
@@ -76,13 +59,13 @@ final class Reconcile {
       return 0;
     }
     int adopted = 0;
-    for (StoredTask t : store.getAll(latest.keySet()).values()) {
+    for (StoredTask t : parts.store().getAll(latest.keySet()).values()) {
       var known = latest.get(t.id());
       AttemptId attempt = known.getKey();
       if (t.state() != TaskState.QUEUED || t.attempt() != attempt.attempt() - 1) {
         continue;
       }
-      if (store.assign(t.id(), known.getValue(), now) != attempt.attempt()) {
+      if (parts.store().assign(t.id(), known.getValue(), now) != attempt.attempt()) {
         continue;
       }
       LOG.info(
@@ -90,7 +73,7 @@ final class Reconcile {
               + " adopted",
           attempt.attempt(),
           t.id());
-      reconcileAttempt(store.get(t.id()).orElseThrow(), attempt, now);
+      reconcileAttempt(parts.store().get(t.id()).orElseThrow(), attempt, now);
       adopted++;
     }
     return adopted;
@@ -98,67 +81,75 @@ final class Reconcile {
 
   /** Brings one task placed but not finished in line with what the backend knows of its attempt. */
   private void reconcileAttempt(StoredTask t, AttemptId attempt, Instant now) {
-    TaskEvent status = backend.status(attempt);
+    TaskEvent status = parts.backend().status(attempt);
     TaskState state = t.state();
     switch (status.kind()) {
       case NOT_LAUNCHED -> {
         if (state == TaskState.ASSIGNED || state == TaskState.STAGING) {
           handOff.discardPartial(attempt);
-          store.unassign(t.id(), state, now);
+          parts.store().unassign(t.id(), state, now);
         } else {
-          ends.failed(
-              attempt,
-              state,
-              now,
-              CycleMetrics.Failure.LOST,
-              "lost: the store had it " + state.label() + ", the backend never started it");
+          parts
+              .ends()
+              .failed(
+                  attempt,
+                  state,
+                  now,
+                  CycleMetrics.Failure.LOST,
+                  "lost: the store had it " + state.label() + ", the backend never started it");
         }
       }
       case STARTED -> {
         state = launched(t.id(), state, now);
         if (state == TaskState.LAUNCHED) {
-          store.transition(t.id(), TaskState.LAUNCHED, TaskState.RUNNING, now);
+          parts.store().transition(t.id(), TaskState.LAUNCHED, TaskState.RUNNING, now);
         }
       }
       case EXITED -> {
         state = launched(t.id(), state, now);
-        if (status.exitCode() == 0 && !t.spec().outputs().isEmpty() && !backend.stagesOnNode()) {
+        if (status.exitCode() == 0
+            && !t.spec().outputs().isEmpty()
+            && !parts.backend().stagesOnNode()) {
           // Its outputs may not all be out: copy them (again; what is there is skipped).
-          handOff.collectOutputs(store.get(t.id()).orElse(t), attempt, now);
+          handOff.collectOutputs(parts.store().get(t.id()).orElse(t), attempt, now);
         } else if (status.exitCode() == 0) {
-          if (store.transition(t.id(), state, TaskState.SUCCEEDED, now)) {
-            metrics.attemptSucceeded();
+          if (parts.store().transition(t.id(), state, TaskState.SUCCEEDED, now)) {
+            parts.metrics().attemptSucceeded();
           }
         } else {
-          ends.failed(
-              attempt,
-              state,
-              now,
-              CycleMetrics.Failure.EXIT,
-              "exited with code " + status.exitCode() + " while Stowage was down",
-              status.exitCode());
+          parts
+              .ends()
+              .failed(
+                  attempt,
+                  state,
+                  now,
+                  CycleMetrics.Failure.EXIT,
+                  "exited with code " + status.exitCode() + " while Stowage was down",
+                  status.exitCode());
         }
       }
       case KILLED -> {
         // Cancelled, and stopped, while the record of it was not yet durable.
         state = launched(t.id(), state, now);
-        store.transition(t.id(), state, TaskState.CANCELLED, now);
+        parts.store().transition(t.id(), state, TaskState.CANCELLED, now);
       }
       default ->
-          ends.failed(
-              attempt,
-              state,
-              now,
-              AttemptEnds.cause(status),
-              AttemptEnds.failure(status),
-              status.exitCode());
+          parts
+              .ends()
+              .failed(
+                  attempt,
+                  state,
+                  now,
+                  AttemptEnds.cause(status),
+                  AttemptEnds.failure(status),
+                  status.exitCode());
     }
   }
 
   /** Moves a task that the backend did start past the states before launch; returns its state. */
   private TaskState launched(String id, TaskState state, Instant now) {
     if (state == TaskState.ASSIGNED || state == TaskState.STAGING) {
-      store.transition(id, state, TaskState.LAUNCHED, now);
+      parts.store().transition(id, state, TaskState.LAUNCHED, now);
       return TaskState.LAUNCHED;
     }
     return state;

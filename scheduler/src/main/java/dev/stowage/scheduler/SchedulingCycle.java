@@ -148,17 +148,15 @@ public final class SchedulingCycle {
     this.metrics = new CycleMetrics(meter);
     this.attemptSpans = new AttemptSpans(tracer);
     var ends = new AttemptEnds(store, metrics, attemptSpans);
-    var handOff = new StagingHandOff(stager, backend, store, attemptSpans, ends);
-    this.events =
-        new ApplyEvents(backend, store, nodes, handOff, ends, attemptSpans, crashPoints, clock);
+    var parts = new CycleParts(store, backend, attemptSpans, ends, metrics, crashPoints, clock);
+    var handOff = new StagingHandOff(parts, stager);
+    this.events = new ApplyEvents(parts, nodes, handOff);
     this.offers = new GatherOffers(backend, store, nodes);
     this.order = OrderTasks.byPriority(store);
     this.match = new MatchTasks(matcher, mode, clock);
-    this.payloads = new PreparePayloads(store, handOff, attemptSpans, metrics, crashPoints, clock);
-    this.launches =
-        new LaunchAttempts(
-            backend, store, handOff, ends, attemptSpans, metrics, crashPoints, clock);
-    this.reconciler = new Reconcile(backend, store, handOff, ends, attemptSpans, metrics, clock);
+    this.payloads = new PreparePayloads(parts, handOff);
+    this.launches = new LaunchAttempts(parts, handOff);
+    this.reconciler = new Reconcile(parts, handOff);
     this.reconciledGeneration = store.generation();
   }
 

@@ -17,26 +17,15 @@ import java.util.Set;
  * back to the queue and collects outputs again.
  */
 final class StagingHandOff {
+  private final CycleParts parts;
   private final Stager stager; // null: tasks with inputs or outputs fail their attempt
-  private final ClusterBackend backend;
-  private final TaskStore store;
-  private final AttemptSpans spans;
-  private final AttemptEnds ends;
   private final Map<AttemptId, Launch> staging = new HashMap<>();
   private final List<Launch> staged = new ArrayList<>();
   private final Set<AttemptId> collecting = new HashSet<>();
 
-  StagingHandOff(
-      Stager stager,
-      ClusterBackend backend,
-      TaskStore store,
-      AttemptSpans spans,
-      AttemptEnds ends) {
+  StagingHandOff(CycleParts parts, Stager stager) {
+    this.parts = parts;
     this.stager = stager;
-    this.backend = backend;
-    this.store = store;
-    this.spans = spans;
-    this.ends = ends;
   }
 
   /**
@@ -44,7 +33,7 @@ final class StagingHandOff {
    * the backend stages them on the node itself; returns the launches that can go now.
    */
   List<Launch> stageOrPass(List<Launch> launches, Map<String, StoredTask> byId, Instant now) {
-    if (backend.stagesOnNode()) {
+    if (parts.backend().stagesOnNode()) {
       return launches; // each launch carries its inputs; the node copies them before it runs
     }
     var direct = new ArrayList<Launch>(launches.size());
@@ -58,27 +47,29 @@ final class StagingHandOff {
     var dirs = new HashMap<AttemptId, Path>();
     var ready = new ArrayList<AttemptId>();
     for (Launch l : toStage) {
-      var dir = backend.workDirectory(l.attempt());
+      var dir = parts.backend().workDirectory(l.attempt());
       if (stager == null || dir.isEmpty()) {
-        ends.failed(
-            l.attempt(),
-            TaskState.ASSIGNED,
-            now,
-            CycleMetrics.Failure.STAGING,
-            stager == null
-                ? "the task declares inputs, but this scheduler has no stager"
-                : "the task declares inputs, but the backend cannot receive staged files");
+        parts
+            .ends()
+            .failed(
+                l.attempt(),
+                TaskState.ASSIGNED,
+                now,
+                CycleMetrics.Failure.STAGING,
+                stager == null
+                    ? "the task declares inputs, but this scheduler has no stager"
+                    : "the task declares inputs, but the backend cannot receive staged files");
       } else {
         dirs.put(l.attempt(), dir.get());
         ready.add(l.attempt());
       }
     }
-    var moved = store.transitionAll(ready, TaskState.ASSIGNED, TaskState.STAGING, now);
+    var moved = parts.store().transitionAll(ready, TaskState.ASSIGNED, TaskState.STAGING, now);
     for (Launch l : toStage) {
       if (moved.contains(l.attempt().taskId()) && dirs.containsKey(l.attempt())) {
         staging.put(l.attempt(), l);
         // The stager's span nests under the attempt's.
-        try (Scope ignored = spans.context(l.attempt()).makeCurrent()) {
+        try (Scope ignored = parts.spans().context(l.attempt()).makeCurrent()) {
           stager.stage(l.attempt(), l.inputs(), dirs.get(l.attempt()));
         }
       }
@@ -110,15 +101,17 @@ final class StagingHandOff {
       }
       applied++;
       if (r.succeeded()) {
-        spans.step(r.attempt(), "staged");
+        parts.spans().step(r.attempt(), "staged");
         staged.add(launch);
       } else {
-        ends.failed(
-            r.attempt(),
-            TaskState.STAGING,
-            now,
-            CycleMetrics.Failure.STAGING,
-            "staging failed: " + r.detail());
+        parts
+            .ends()
+            .failed(
+                r.attempt(),
+                TaskState.STAGING,
+                now,
+                CycleMetrics.Failure.STAGING,
+                "staging failed: " + r.detail());
       }
     }
     return applied;
@@ -127,16 +120,18 @@ final class StagingHandOff {
   /** An attempt's outputs are out (it succeeds) or could not be copied (the attempt fails). */
   private void outputsCollected(Stager.Result r, Instant now) {
     if (r.succeeded()) {
-      if (!store.succeedAll(List.of(r.attempt()), TaskState.RUNNING, now).isEmpty()) {
-        ends.succeeded(r.attempt());
+      if (!parts.store().succeedAll(List.of(r.attempt()), TaskState.RUNNING, now).isEmpty()) {
+        parts.ends().succeeded(r.attempt());
       }
     } else {
-      ends.failed(
-          r.attempt(),
-          TaskState.RUNNING,
-          now,
-          CycleMetrics.Failure.OUTPUTS,
-          "collecting outputs failed: " + r.detail());
+      parts
+          .ends()
+          .failed(
+              r.attempt(),
+              TaskState.RUNNING,
+              now,
+              CycleMetrics.Failure.OUTPUTS,
+              "collecting outputs failed: " + r.detail());
     }
   }
 
@@ -145,26 +140,28 @@ final class StagingHandOff {
    * its task running meanwhile. Returns whether that started (else the attempt failed, saying why).
    */
   boolean collectOutputs(StoredTask t, AttemptId attempt, Instant now) {
-    var dir = backend.workDirectory(attempt);
+    var dir = parts.backend().workDirectory(attempt);
     if (stager == null || dir.isEmpty()) {
-      ends.failed(
-          attempt,
-          t.state(),
-          now,
-          CycleMetrics.Failure.OUTPUTS,
-          stager == null
-              ? "the task declares outputs, but this scheduler has no stager"
-              : "the task declares outputs, but the backend keeps no work directory");
+      parts
+          .ends()
+          .failed(
+              attempt,
+              t.state(),
+              now,
+              CycleMetrics.Failure.OUTPUTS,
+              stager == null
+                  ? "the task declares outputs, but this scheduler has no stager"
+                  : "the task declares outputs, but the backend keeps no work directory");
       return false;
     }
     if (t.state() == TaskState.LAUNCHED
-        && !store.transition(t.id(), TaskState.LAUNCHED, TaskState.RUNNING, now)) {
+        && !parts.store().transition(t.id(), TaskState.LAUNCHED, TaskState.RUNNING, now)) {
       return false;
     }
     collecting.add(attempt);
-    spans.step(attempt, "exited");
+    parts.spans().step(attempt, "exited");
     // The collector's span nests under the attempt's.
-    try (Scope ignored = spans.context(attempt).makeCurrent()) {
+    try (Scope ignored = parts.spans().context(attempt).makeCurrent()) {
       stager.collect(attempt, t.spec().outputs(), dir.get());
     }
     return true;
@@ -179,14 +176,14 @@ final class StagingHandOff {
       return List.of();
     }
     var ids = staged.stream().map(l -> l.attempt().taskId()).toList();
-    Map<String, StoredTask> now = store.getAll(ids);
+    Map<String, StoredTask> now = parts.store().getAll(ids);
     var stillStaging = new ArrayList<Launch>();
     for (Launch l : staged) {
       StoredTask t = now.get(l.attempt().taskId());
       if (t != null && t.state() == TaskState.STAGING && t.attempt() == l.attempt().attempt()) {
         stillStaging.add(l);
       } else {
-        spans.cancelled(l.attempt(), "cancelled while its inputs were staged");
+        parts.spans().cancelled(l.attempt(), "cancelled while its inputs were staged");
       }
     }
     staged.clear();
@@ -196,7 +193,7 @@ final class StagingHandOff {
   /** Removes what an attempt that never started had staged, so that a later one starts clean. */
   void discardPartial(AttemptId attempt) {
     if (stager != null) {
-      backend.workDirectory(attempt).ifPresent(stager::discardPartial);
+      parts.backend().workDirectory(attempt).ifPresent(stager::discardPartial);
     }
   }
 

@@ -28,9 +28,13 @@ class CycleStagesTest {
       new CycleMetrics(OpenTelemetry.noop().getMeter("dev.stowage.scheduler"));
   final AttemptSpans spans = new AttemptSpans(OpenTelemetry.noop().getTracer("test"));
   final AttemptEnds ends = new AttemptEnds(store, metrics, spans);
-  final StagingHandOff handOff = new StagingHandOff(null, backend, store, spans, ends);
-  final ApplyEvents events =
-      new ApplyEvents(backend, store, nodes, handOff, ends, spans, CrashPoints.NONE, clock);
+  final CycleParts parts = parts(backend);
+  final StagingHandOff handOff = new StagingHandOff(parts, null);
+  final ApplyEvents events = new ApplyEvents(parts, nodes, handOff);
+
+  private CycleParts parts(ClusterBackend on) {
+    return new CycleParts(store, on, spans, ends, metrics, CrashPoints.NONE, clock);
+  }
 
   private static Offer node(String name, long cpu, Map<String, String> attributes) {
     return new Offer(name, name, new Resources(cpu, 8192, 100_000, 0), attributes);
@@ -148,14 +152,7 @@ class CycleStagesTest {
   void payloadsRecordPlacementsAndCarryTheDataForABackendThatStagesOnItsNode() {
     var onNode = new SchedulingCycleTest.ScriptedBackend();
     onNode.stagesOnNode = true;
-    var payloads =
-        new PreparePayloads(
-            store,
-            new StagingHandOff(null, onNode, store, spans, ends),
-            spans,
-            metrics,
-            CrashPoints.NONE,
-            clock);
+    var payloads = new PreparePayloads(parts(onNode), new StagingHandOff(parts(onNode), null));
     var input = new StagedInput("s3://bucket/in.csv", "in.csv");
     var output = new StagedOutput("out.csv", "s3://bucket/out.csv");
     store.submit(
@@ -183,16 +180,7 @@ class CycleStagesTest {
   void aZeroExitOfABackendThatStagesOnItsNodeMeansTheOutputsAreOut() {
     var onNode = new SchedulingCycleTest.ScriptedBackend();
     onNode.stagesOnNode = true;
-    var stage =
-        new ApplyEvents(
-            onNode,
-            store,
-            nodes,
-            new StagingHandOff(null, onNode, store, spans, ends),
-            ends,
-            spans,
-            CrashPoints.NONE,
-            clock);
+    var stage = new ApplyEvents(parts(onNode), nodes, new StagingHandOff(parts(onNode), null));
     var a =
         launched(
             task("etl", 1000).withOutputs(List.of(new StagedOutput("out.csv", "s3://b/out.csv"))),
@@ -206,8 +194,7 @@ class CycleStagesTest {
 
   @Test
   void launchFailsOnlyTheAttemptWhoseLaunchThrew() {
-    var launch =
-        new LaunchAttempts(backend, store, handOff, ends, spans, metrics, CrashPoints.NONE, clock);
+    var launch = new LaunchAttempts(parts, handOff);
     store.submit(List.of(task("ok", 1), task("broken", 1)), clock.instant());
     var prepared =
         List.of("ok", "broken").stream()
@@ -233,7 +220,7 @@ class CycleStagesTest {
 
   @Test
   void reconcileQueuesAnAttemptTheBackendNeverStartedWithoutCountingAFailure() {
-    var reconcile = new Reconcile(backend, store, handOff, ends, spans, metrics, clock);
+    var reconcile = new Reconcile(parts, handOff);
     store.submit(List.of(task("placed", 1)), clock.instant());
     int attempt = store.assign("placed", "a", clock.instant());
     var id = new AttemptId("placed", attempt);

@@ -20,7 +20,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
-import java.sql.Types;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -113,69 +112,133 @@ public final class PostgresTaskStore implements TaskStore {
           // A dependency that already failed dooms its dependants, through the whole batch.
           Set<String> doomed = Submissions.doomed(batch, stored);
 
+          // One statement for the whole batch, a column per array: PostgreSQL parses and plans
+          // it once, where batched rows (even rewritten into multi-row inserts) cost a plan per
+          // statement and a parameter per field.
+          int n = batch.size();
+          var ids = new String[n];
+          var names = new String[n];
+          var states = new String[n];
+          var priorities = new Integer[n];
+          var cpu = new Long[n];
+          var memory = new Long[n];
+          var disk = new Long[n];
+          var gpus = new Long[n];
+          var constraints = new String[n];
+          var commands = new String[n];
+          var envs = new String[n];
+          var labels = new String[n];
+          var maxAttempts = new Integer[n];
+          var backoff = new Long[n];
+          var maxBackoff = new Long[n];
+          var timeout = new Long[n];
+          var traceParent = new String[n];
+          var pendingDeps = new Integer[n];
+          var dependsOn = new String[n];
+          var never = new String[n];
+          var inputs = new String[n];
+          var traceState = new String[n];
+          var outputs = new String[n];
+          var owners = new String[n];
+          var edgeFrom = new ArrayList<String>();
+          var edgeTo = new ArrayList<String>();
+          for (int r = 0; r < n; r++) {
+            TaskSpec t = batch.get(r);
+            var deps = new LinkedHashSet<>(t.dependsOn());
+            int pending = 0;
+            for (String dep : deps) {
+              if (stored.get(dep) != TaskState.SUCCEEDED) {
+                pending++;
+              }
+              edgeFrom.add(t.id());
+              edgeTo.add(dep);
+            }
+            TaskState state =
+                doomed.contains(t.id())
+                    ? TaskState.UPSTREAM_FAILED
+                    : pending == 0 ? TaskState.QUEUED : TaskState.WAITING;
+            ids[r] = t.id();
+            names[r] = t.name();
+            states[r] = state.label();
+            priorities[r] = t.priority();
+            cpu[r] = t.resources().cpuMillis();
+            memory[r] = t.resources().memoryMiB();
+            disk[r] = t.resources().diskMiB();
+            gpus[r] = t.resources().gpus();
+            constraints[r] = json(t.constraints());
+            commands[r] = json(t.command());
+            envs[r] = json(t.env());
+            labels[r] = json(t.labels());
+            maxAttempts[r] = t.retry().maxAttempts();
+            backoff[r] = t.retry().backoff().toMillis();
+            maxBackoff[r] = t.retry().maxBackoff().toMillis();
+            timeout[r] = t.timeout() == null ? null : t.timeout().toMillis();
+            traceParent[r] = t.trace() == null ? null : t.trace().traceparent();
+            pendingDeps[r] = pending;
+            dependsOn[r] = json(new java.util.TreeSet<>(deps));
+            never[r] = neverSchedulable.get(t.id());
+            inputs[r] = json(t.inputs());
+            traceState[r] = t.trace() == null ? null : t.trace().tracestate();
+            outputs[r] = json(t.outputs());
+            owners[r] = t.owner();
+          }
           try (PreparedStatement insert =
                   c.prepareStatement(
                       "insert into tasks ("
                           + COLUMNS
-                          + ") values (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb,"
-                          + " ?::jsonb, ?, ?, ?, ?, ?, 0, null, ?, null, ?, ?, ?, ?, ?::jsonb,"
-                          + " null, ?, ?::jsonb, ?)");
+                          + ") select id, name, state, priority, cpu, memory, disk, gpus,"
+                          + " constraints::jsonb, command::jsonb, env::jsonb, labels::jsonb,"
+                          + " max_attempts, backoff, max_backoff, timeout, trace_parent, 0, null,"
+                          + " pending, null, ?, ?,"
+                          + " array(select jsonb_array_elements_text(depends_on::jsonb)),"
+                          + " never, inputs::jsonb, null, trace_state, outputs::jsonb, owner"
+                          + " from unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::bigint[],"
+                          + " ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[],"
+                          + " ?::text[], ?::text[], ?::int[], ?::bigint[], ?::bigint[],"
+                          + " ?::bigint[], ?::text[], ?::int[], ?::text[], ?::text[], ?::text[],"
+                          + " ?::text[], ?::text[], ?::text[]) with ordinality as u(id, name,"
+                          + " state, priority, cpu, memory, disk, gpus, constraints, command, env,"
+                          + " labels, max_attempts, backoff, max_backoff, timeout, trace_parent,"
+                          + " pending, depends_on, never, inputs, trace_state, outputs, owner,"
+                          + " ord) order by ord");
               PreparedStatement edge =
                   c.prepareStatement(
-                      "insert into task_dependencies (task_id, depends_on) values (?, ?)")) {
+                      "insert into task_dependencies (task_id, depends_on)"
+                          + " select * from unnest(?::text[], ?::text[])")) {
             Timestamp at = Timestamp.from(now);
-            for (TaskSpec t : batch) {
-              var deps = new LinkedHashSet<>(t.dependsOn());
-              int pending = 0;
-              for (String dep : deps) {
-                if (stored.get(dep) != TaskState.SUCCEEDED) {
-                  pending++;
-                }
-              }
-              TaskState state =
-                  doomed.contains(t.id())
-                      ? TaskState.UPSTREAM_FAILED
-                      : pending == 0 ? TaskState.QUEUED : TaskState.WAITING;
-              int i = 1;
-              insert.setString(i++, t.id());
-              insert.setString(i++, t.name());
-              insert.setString(i++, state.label());
-              insert.setInt(i++, t.priority());
-              for (int d = 0; d < 4; d++) {
-                insert.setLong(i++, t.resources().get(d));
-              }
-              insert.setString(i++, json(t.constraints()));
-              insert.setString(i++, json(t.command()));
-              insert.setString(i++, json(t.env()));
-              insert.setString(i++, json(t.labels()));
-              insert.setInt(i++, t.retry().maxAttempts());
-              insert.setLong(i++, t.retry().backoff().toMillis());
-              insert.setLong(i++, t.retry().maxBackoff().toMillis());
-              if (t.timeout() == null) {
-                insert.setNull(i++, Types.BIGINT);
-              } else {
-                insert.setLong(i++, t.timeout().toMillis());
-              }
-              insert.setString(i++, t.trace() == null ? null : t.trace().traceparent());
-              insert.setInt(i++, pending);
-              insert.setTimestamp(i++, at);
-              insert.setTimestamp(i++, at);
-              insert.setArray(
-                  i++, c.createArrayOf("text", new java.util.TreeSet<>(deps).toArray()));
-              insert.setString(i++, neverSchedulable.get(t.id()));
-              insert.setString(i++, json(t.inputs()));
-              insert.setString(i++, t.trace() == null ? null : t.trace().tracestate());
-              insert.setString(i++, json(t.outputs()));
-              insert.setString(i, t.owner());
-              insert.addBatch();
-              for (String dep : deps) {
-                edge.setString(1, t.id());
-                edge.setString(2, dep);
-                edge.addBatch();
-              }
+            int i = 1;
+            insert.setTimestamp(i++, at);
+            insert.setTimestamp(i++, at);
+            insert.setArray(i++, c.createArrayOf("text", ids));
+            insert.setArray(i++, c.createArrayOf("text", names));
+            insert.setArray(i++, c.createArrayOf("text", states));
+            insert.setArray(i++, c.createArrayOf("int4", priorities));
+            insert.setArray(i++, c.createArrayOf("int8", cpu));
+            insert.setArray(i++, c.createArrayOf("int8", memory));
+            insert.setArray(i++, c.createArrayOf("int8", disk));
+            insert.setArray(i++, c.createArrayOf("int8", gpus));
+            insert.setArray(i++, c.createArrayOf("text", constraints));
+            insert.setArray(i++, c.createArrayOf("text", commands));
+            insert.setArray(i++, c.createArrayOf("text", envs));
+            insert.setArray(i++, c.createArrayOf("text", labels));
+            insert.setArray(i++, c.createArrayOf("int4", maxAttempts));
+            insert.setArray(i++, c.createArrayOf("int8", backoff));
+            insert.setArray(i++, c.createArrayOf("int8", maxBackoff));
+            insert.setArray(i++, c.createArrayOf("int8", timeout));
+            insert.setArray(i++, c.createArrayOf("text", traceParent));
+            insert.setArray(i++, c.createArrayOf("int4", pendingDeps));
+            insert.setArray(i++, c.createArrayOf("text", dependsOn));
+            insert.setArray(i++, c.createArrayOf("text", never));
+            insert.setArray(i++, c.createArrayOf("text", inputs));
+            insert.setArray(i++, c.createArrayOf("text", traceState));
+            insert.setArray(i++, c.createArrayOf("text", outputs));
+            insert.setArray(i, c.createArrayOf("text", owners));
+            insert.executeUpdate();
+            if (!edgeFrom.isEmpty()) {
+              edge.setArray(1, c.createArrayOf("text", edgeFrom.toArray()));
+              edge.setArray(2, c.createArrayOf("text", edgeTo.toArray()));
+              edge.executeUpdate();
             }
-            insert.executeBatch();
-            edge.executeBatch();
           }
           return null;
         });

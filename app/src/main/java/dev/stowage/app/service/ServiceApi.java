@@ -285,7 +285,7 @@ final class ServiceApi {
     }
     Submissions.refuseTaken(specs, stored);
     // Stored either way (the cluster may grow), but kept out of the queue and reported now.
-    Map<String, String> never = Feasibility.neverSchedulable(specs, cycle.nodes().capacities());
+    Map<String, String> never = Feasibility.neverSchedulable(specs, cycle.nodes().shapes());
     String owner = ApiGuard.token(ctx).name();
     specs = specs.stream().map(t -> t.withOwner(owner)).toList();
     store.submit(specs, never, clock.instant());

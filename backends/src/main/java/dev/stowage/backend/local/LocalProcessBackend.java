@@ -79,7 +79,7 @@ public final class LocalProcessBackend implements ClusterBackend {
   private final Path root;
   private final Resources capacity;
   private final List<Offer> capacities; // one node, fixed for the backend's life
-  private boolean nodesReported;
+  private final dev.stowage.scheduler.FixedNodes nodeEvents;
   private final String node;
   private final Clock clock;
   private final TaskIsolation isolation;
@@ -122,6 +122,7 @@ public final class LocalProcessBackend implements ClusterBackend {
     this.capacity = capacity;
     this.capacities =
         List.of(new Offer(node, node, capacity, Map.of("node", node, "backend", "local")));
+    this.nodeEvents = new dev.stowage.scheduler.FixedNodes(capacities);
     this.node = node;
     this.clock = clock;
     Files.createDirectories(this.root);
@@ -166,14 +167,8 @@ public final class LocalProcessBackend implements ClusterBackend {
 
   /** Its nodes, fixed for its life: all reported as added, once. */
   @Override
-  public synchronized List<dev.stowage.scheduler.NodeEvent> drainNodeEvents() {
-    if (nodesReported) {
-      return List.of();
-    }
-    nodesReported = true;
-    return capacities.stream()
-        .<dev.stowage.scheduler.NodeEvent>map(dev.stowage.scheduler.NodeEvent.Added::new)
-        .toList();
+  public List<dev.stowage.scheduler.NodeEvent> drainNodeEvents() {
+    return nodeEvents.drain();
   }
 
   @Override

@@ -40,8 +40,7 @@ public final class SimulatedCluster implements ClusterBackend {
   private record Running(AttemptId id, int node, Resources resources, Instant ends, int exitCode) {}
 
   private final List<Node> nodes;
-  private final List<Offer> capacities; // the nodes never change
-  private boolean nodesReported;
+  private final dev.stowage.scheduler.FixedNodes nodeEvents;
   private final Map<String, Integer> nodeIndex = new HashMap<>();
   private final long[] used; // four longs per node
   private final Clock clock;
@@ -54,10 +53,12 @@ public final class SimulatedCluster implements ClusterBackend {
 
   public SimulatedCluster(List<Node> nodes, Clock clock) {
     this.nodes = List.copyOf(nodes);
-    this.capacities =
-        this.nodes.stream()
-            .map(n -> new Offer(n.name(), n.name(), n.capacity(), n.attributes()))
-            .toList();
+    // The nodes never change.
+    this.nodeEvents =
+        new dev.stowage.scheduler.FixedNodes(
+            this.nodes.stream()
+                .map(n -> new Offer(n.name(), n.name(), n.capacity(), n.attributes()))
+                .toList());
     this.used = new long[nodes.size() * 4];
     this.clock = clock;
     for (int i = 0; i < nodes.size(); i++) {
@@ -69,14 +70,8 @@ public final class SimulatedCluster implements ClusterBackend {
 
   /** Its nodes, fixed for its life: all reported as added, once. */
   @Override
-  public synchronized List<dev.stowage.scheduler.NodeEvent> drainNodeEvents() {
-    if (nodesReported) {
-      return List.of();
-    }
-    nodesReported = true;
-    return capacities.stream()
-        .<dev.stowage.scheduler.NodeEvent>map(dev.stowage.scheduler.NodeEvent.Added::new)
-        .toList();
+  public List<dev.stowage.scheduler.NodeEvent> drainNodeEvents() {
+    return nodeEvents.drain();
   }
 
   @Override
