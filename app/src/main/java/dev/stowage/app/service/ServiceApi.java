@@ -266,24 +266,25 @@ final class ServiceApi {
             stager.allowedOutputs(),
             defaultRequest);
     List<TaskSpec> specs = parsed.specs();
-    // Report the body's field errors and the batch's own problems (cycles, unknown ids)
-    // together; the store checks the batch again, atomically, when it stores it.
-    var errors = new java.util.ArrayList<>(parsed.errors());
-    var named = new java.util.HashSet<String>();
-    for (TaskSpec t : specs) {
-      named.add(t.id());
-      named.addAll(t.dependsOn());
-    }
-    var stored = store.existing(named);
-    try {
-      Submissions.check(specs, stored);
-    } catch (InvalidSubmissionException e) {
-      errors.addAll(e.errors());
-    }
+    var errors = parsed.errors();
     if (!errors.isEmpty()) {
-      throw new InvalidSubmissionException(errors);
+      // Report the body's field errors and the batch's own problems (cycles, unknown ids)
+      // together.
+      var all = new java.util.ArrayList<>(errors);
+      var named = new java.util.HashSet<String>();
+      for (TaskSpec t : specs) {
+        named.add(t.id());
+        named.addAll(t.dependsOn());
+      }
+      try {
+        Submissions.check(specs, store.existing(named));
+      } catch (InvalidSubmissionException e) {
+        all.addAll(e.errors());
+      }
+      throw new InvalidSubmissionException(all);
     }
-    Submissions.refuseTaken(specs, stored);
+    // A well-formed batch: the store checks its own problems (cycles, unknown dependencies, taken
+    // ids) as it stores it, atomically, and refuses it whole with every one of them.
     // Stored either way (the cluster may grow), but kept out of the queue and reported now.
     Map<String, String> never = Feasibility.neverSchedulable(specs, cycle.nodes().shapes());
     String owner = ApiGuard.token(ctx).name();

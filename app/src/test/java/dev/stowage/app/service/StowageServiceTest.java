@@ -580,6 +580,7 @@ class StowageServiceTest {
             new Call("post", "/api/tasks", "/api/tasks", batch, 409),
             new Call("post", "/api/tasks", "/api/tasks", "{\"tasks\": [{\"id\": \"\"}]}", 400),
             new Call("get", "/api/tasks?limit=2", "/api/tasks", null, 200),
+            new Call("post", "/api/tasks", "/api/tasks", ORPHAN, 400),
             new Call("get", "/api/tasks?state=bogus", "/api/tasks", null, 400),
             new Call("get", "/api/tasks/schema%2Fthen", "/api/tasks/{id}", null, 200),
             new Call("get", "/api/tasks/schema%2Fnowhere", "/api/tasks/{id}", null, 200),
@@ -602,6 +603,24 @@ class StowageServiceTest {
           .isEqualTo(c.status());
       assertShape(doc, c.method(), c.template(), answer);
     }
+  }
+
+  /** Well formed, naming a dependency that is not stored: refused by the store as it stores. */
+  private static final String ORPHAN =
+      """
+      {"tasks": [{"id": "schema/orphan", "command": ["true"], "dependsOn": ["schema/none"]}]}
+      """;
+
+  @Test
+  void aWellFormedBatchNamingAnUnknownDependencyIsRefusedNamingTheField() throws Exception {
+    var refused = post("/api/tasks", ORPHAN, null);
+
+    assertThat(refused.statusCode()).isEqualTo(400);
+    JsonNode fields = json(refused).get("fields");
+    assertThat(fields).hasSize(1);
+    assertThat(fields.get(0).get("field").asText()).isEqualTo("tasks[0].dependsOn[0]");
+    assertThat(fields.get(0).get("message").asText()).contains("schema/none");
+    assertThat(get("/api/tasks/schema%2Forphan").statusCode()).isEqualTo(404);
   }
 
   /** The answer's body is valid against the schema the document gives its route and status. */
