@@ -8,6 +8,7 @@ import java.time.Instant;
  * outcome and, for a failure or a cancel, one structured log record inside the attempt's span.
  */
 final class AttemptEnds {
+  // Under the cycle's logger name, as before the stages: what operators filter logs by.
   private static final org.slf4j.Logger LOG =
       org.slf4j.LoggerFactory.getLogger(SchedulingCycle.class);
 

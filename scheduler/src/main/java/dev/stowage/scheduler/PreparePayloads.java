@@ -64,7 +64,7 @@ final class PreparePayloads {
               spec.inputs(),
               spec.outputs()));
     }
-    return handOff.stageOrPass(out, byId, now);
+    return handOff.stageOrPass(out, now);
   }
 
   /**

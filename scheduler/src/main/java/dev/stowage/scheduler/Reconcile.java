@@ -14,6 +14,7 @@ import java.util.Map;
  * attempt, retried per its policy. Nothing already launched is launched again.
  */
 final class Reconcile {
+  // Under the cycle's logger name, as before the stages: what operators filter logs by.
   private static final org.slf4j.Logger LOG =
       org.slf4j.LoggerFactory.getLogger(SchedulingCycle.class);
 

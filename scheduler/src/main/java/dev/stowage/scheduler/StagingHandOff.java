@@ -32,7 +32,7 @@ final class StagingHandOff {
    * Hands each launch whose task declares inputs to the stager (its task moves to staging), unless
    * the backend stages them on the node itself; returns the launches that can go now.
    */
-  List<Launch> stageOrPass(List<Launch> launches, Map<String, StoredTask> byId, Instant now) {
+  List<Launch> stageOrPass(List<Launch> launches, Instant now) {
     if (parts.backend().stagesOnNode()) {
       return launches; // each launch carries its inputs; the node copies them before it runs
     }
