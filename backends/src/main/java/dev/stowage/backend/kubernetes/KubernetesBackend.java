@@ -1,0 +1,579 @@
+package dev.stowage.backend.kubernetes;
+
+import dev.stowage.engine.Offer;
+import dev.stowage.engine.Resources;
+import dev.stowage.scheduler.AttemptId;
+import dev.stowage.scheduler.ClusterBackend;
+import dev.stowage.scheduler.Launch;
+import dev.stowage.scheduler.NodeEvent;
+import dev.stowage.scheduler.TaskEvent;
+import dev.stowage.scheduler.TaskEvent.Kind;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
+import io.fabric8.kubernetes.api.model.ContainerStatus;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A Kubernetes cluster as the cycle's backend. Nodes and pods come from informers (one list, then a
+ * watch, resynced), never a list per cycle: the nodes' changes become {@link NodeEvent}s, each
+ * Ready and schedulable node is an offer of its allocatable less the requests of every pod bound to
+ * it (all pods, as kube-scheduler counts them), and Stowage's own pods' phases become the attempts'
+ * events. Each attempt is one pod named from its attempt alone ({@link PodNames}), placed by
+ * setting its node (see docs/design/kubernetes.md), so that a second launch of the same attempt is
+ * refused by the API server and adopted.
+ */
+public final class KubernetesBackend implements ClusterBackend {
+  private static final org.slf4j.Logger LOG =
+      org.slf4j.LoggerFactory.getLogger(KubernetesBackend.class);
+
+  /** On each of Stowage's pods: which instance launched it. */
+  static final String INSTANCE = "stowage.dev/instance";
+
+  /** On each of Stowage's pods: a hash standing for its task id ({@link PodNames#hash}). */
+  static final String TASK = "stowage.dev/task";
+
+  /** On each of Stowage's pods: the attempt number. */
+  static final String ATTEMPT = "stowage.dev/attempt";
+
+  /** The task id itself, whole: an annotation, as a label value cannot hold every id. */
+  static final String TASK_ID = "stowage.dev/task-id";
+
+  /** The one container of an attempt's pod. */
+  static final String CONTAINER = "task";
+
+  /**
+   * How the backend runs attempts.
+   *
+   * @param namespace where attempts' pods are created
+   * @param instance this Stowage's name, on every pod it creates, for finding them again
+   * @param schedulerName the pods' {@code schedulerName}: the default scheduler leaves them alone
+   * @param image what an attempt's container runs
+   * @param gpuResource the extended resource counted as gpus
+   * @param deleteGrace how long a cancelled or timed-out pod gets to stop
+   */
+  public record Options(
+      String namespace,
+      String instance,
+      String schedulerName,
+      String image,
+      String gpuResource,
+      Duration deleteGrace) {
+    public Options {
+      Objects.requireNonNull(namespace, "namespace");
+      Objects.requireNonNull(instance, "instance");
+      Objects.requireNonNull(image, "image");
+      schedulerName = schedulerName == null ? "stowage" : schedulerName;
+      gpuResource = gpuResource == null ? "nvidia.com/gpu" : gpuResource;
+      deleteGrace = deleteGrace == null ? Duration.ofSeconds(30) : deleteGrace;
+    }
+  }
+
+  private final KubernetesClient client;
+  private final Options options;
+  private final Clock clock;
+  private final SharedIndexInformer<Node> nodes;
+  private final SharedIndexInformer<Pod> pods;
+  private final List<TaskEvent> events = new ArrayList<>();
+  private final List<NodeEvent> nodeEvents = new ArrayList<>();
+  // What each of this instance's attempts last reported, so that a resync reports nothing again.
+  private final Map<AttemptId, Kind> reported = new ConcurrentHashMap<>();
+  // Pods created here that the pod informer has not shown yet: their requests already count.
+  private final Map<String, Launch> unseen = new ConcurrentHashMap<>();
+  private final Set<AttemptId> killed = ConcurrentHashMap.newKeySet();
+  private volatile Runnable wakeUp = () -> {};
+
+  public KubernetesBackend(KubernetesClient client, Options options, Clock clock) {
+    this.client = client;
+    this.options = options;
+    this.clock = clock;
+    long resync = Duration.ofMinutes(5).toMillis();
+    this.nodes = client.nodes().inform(new NodeChanges(), resync);
+    this.pods = client.pods().inAnyNamespace().inform(new PodChanges(), resync);
+  }
+
+  @Override
+  public List<Offer> offers() {
+    var requested = new HashMap<String, long[]>();
+    for (Pod p : pods.getStore().list()) {
+      String node = p.getSpec() == null ? null : p.getSpec().getNodeName();
+      if (node != null && !ended(p)) {
+        add(requested.computeIfAbsent(node, n -> new long[4]), requests(p));
+      }
+    }
+    for (Launch l : unseen.values()) {
+      add(requested.computeIfAbsent(l.offer(), n -> new long[4]), l.resources());
+    }
+    var out = new ArrayList<Offer>();
+    for (Node n : nodes.getStore().list()) {
+      if (!ready(n) || !schedulable(n)) {
+        continue;
+      }
+      Resources all = allocatable(n);
+      long[] used = requested.getOrDefault(n.getMetadata().getName(), new long[4]);
+      out.add(
+          new Offer(
+              n.getMetadata().getName(),
+              n.getMetadata().getName(),
+              new Resources(
+                  Math.max(0, all.cpuMillis() - used[0]),
+                  Math.max(0, all.memoryMiB() - used[1]),
+                  Math.max(0, all.diskMiB() - used[2]),
+                  Math.max(0, all.gpus() - used[3])),
+              attributes(n)));
+    }
+    return out;
+  }
+
+  @Override
+  public synchronized List<NodeEvent> drainNodeEvents() {
+    var out = List.copyOf(nodeEvents);
+    nodeEvents.clear();
+    return out;
+  }
+
+  @Override
+  public void launch(Launch launch) {
+    String name = PodNames.of(launch.attempt());
+    Pod pod = pod(name, launch);
+    unseen.put(name, launch);
+    try {
+      client.pods().inNamespace(options.namespace()).resource(pod).create();
+    } catch (KubernetesClientException e) {
+      unseen.remove(name);
+      if (e.getCode() == 409) {
+        // Launched before, maybe by this instance before a crash: adopt it, start nothing.
+        TaskEvent s = status(launch.attempt());
+        reported.remove(launch.attempt());
+        emit(launch.attempt(), s.kind(), s.exitCode(), "launched before: " + s.message());
+        return;
+      }
+      emit(launch.attempt(), Kind.LAUNCH_FAILED, null, "the API server refused the pod: " + e);
+    }
+  }
+
+  /** The pod of an attempt: its container, requests equal to limits, placed on its node. */
+  private Pod pod(String name, Launch launch) {
+    var env = new ArrayList<EnvVar>();
+    new java.util.TreeMap<>(launch.env()).forEach((k, v) -> env.add(new EnvVar(k, v, null)));
+    Map<String, Quantity> resources = quantities(launch.resources());
+    var builder =
+        new PodBuilder()
+            .withNewMetadata()
+            .withName(name)
+            .withNamespace(options.namespace())
+            .addToLabels(INSTANCE, options.instance())
+            .addToLabels(TASK, PodNames.hash(launch.attempt().taskId()))
+            .addToLabels(ATTEMPT, Integer.toString(launch.attempt().attempt()))
+            .addToAnnotations(TASK_ID, launch.attempt().taskId())
+            .endMetadata()
+            .withNewSpec()
+            .withSchedulerName(options.schedulerName())
+            .withNodeName(launch.offer())
+            .withRestartPolicy("Never")
+            .withAutomountServiceAccountToken(false)
+            .withEnableServiceLinks(false)
+            .addNewContainer()
+            .withName(CONTAINER)
+            .withImage(options.image())
+            .withCommand(launch.command())
+            .withEnv(env)
+            .withNewResources()
+            .withRequests(resources)
+            .withLimits(resources)
+            .endResources()
+            .endContainer();
+    if (launch.timeout() != null) {
+      builder.withActiveDeadlineSeconds(Math.max(1, launch.timeout().toSeconds()));
+    }
+    return builder.endSpec().build();
+  }
+
+  private Map<String, Quantity> quantities(Resources r) {
+    var out = new LinkedHashMap<String, Quantity>();
+    out.put("cpu", new Quantity(r.cpuMillis() + "m"));
+    out.put("memory", new Quantity(r.memoryMiB() + "Mi"));
+    if (r.diskMiB() > 0) {
+      out.put("ephemeral-storage", new Quantity(r.diskMiB() + "Mi"));
+    }
+    if (r.gpus() > 0) {
+      out.put(options.gpuResource(), new Quantity(Long.toString(r.gpus())));
+    }
+    return out;
+  }
+
+  @Override
+  public Map<AttemptId, String> knownAttempts() {
+    var out = new HashMap<AttemptId, String>();
+    for (Pod p : pods.getStore().list()) {
+      AttemptId a = attemptOf(p);
+      if (a != null) {
+        out.put(a, p.getSpec().getNodeName());
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public void kill(AttemptId attempt) {
+    killed.add(attempt);
+    client
+        .pods()
+        .inNamespace(options.namespace())
+        .withName(PodNames.of(attempt))
+        .withGracePeriod(options.deleteGrace().toSeconds())
+        .delete();
+  }
+
+  @Override
+  public synchronized List<TaskEvent> drainEvents() {
+    var out = List.copyOf(events);
+    events.clear();
+    return out;
+  }
+
+  @Override
+  public void onEvents(Runnable wakeUp) {
+    this.wakeUp = wakeUp;
+  }
+
+  @Override
+  public TaskEvent status(AttemptId attempt) {
+    Pod p = pods.getStore().getByKey(options.namespace() + "/" + PodNames.of(attempt));
+    if (p == null) {
+      p = client.pods().inNamespace(options.namespace()).withName(PodNames.of(attempt)).get();
+    }
+    if (p == null) {
+      return new TaskEvent(attempt, Kind.NOT_LAUNCHED, null, "no pod", clock.instant());
+    }
+    Outcome o = outcome(p);
+    return new TaskEvent(
+        attempt,
+        o == null ? Kind.STARTED : o.kind(),
+        o == null ? null : o.exitCode(),
+        o == null ? "pod " + phase(p) : o.message(),
+        clock.instant());
+  }
+
+  @Override
+  public LogSlice log(AttemptId attempt, boolean stderr, long from, int maxBytes) {
+    if (stderr) {
+      return LogSlice.EMPTY; // a container's log is its stdout and stderr as one stream
+    }
+    String text;
+    try {
+      text =
+          client
+              .pods()
+              .inNamespace(options.namespace())
+              .withName(PodNames.of(attempt))
+              .inContainer(CONTAINER)
+              .getLog();
+    } catch (KubernetesClientException e) {
+      return LogSlice.EMPTY;
+    }
+    if (text == null) {
+      return LogSlice.EMPTY;
+    }
+    byte[] all = text.getBytes(StandardCharsets.UTF_8);
+    long start = from < 0 ? Math.max(0, all.length - maxBytes) : Math.min(from, all.length);
+    int n = (int) Math.min(maxBytes, all.length - start);
+    byte[] slice = java.util.Arrays.copyOfRange(all, (int) start, (int) start + n);
+    return new LogSlice(all.length, start, slice);
+  }
+
+  @Override
+  public void close() {
+    nodes.close();
+    pods.close();
+  }
+
+  // --- what a pod says
+
+  /** How an ended (or failing) attempt's pod ended, or null while it may still run. */
+  record Outcome(Kind kind, Integer exitCode, String message) {}
+
+  private static Outcome outcome(Pod p) {
+    String phase = phase(p);
+    String reason = p.getStatus() == null ? null : p.getStatus().getReason();
+    ContainerStateTerminated end = terminated(p);
+    if ("Succeeded".equals(phase)) {
+      return new Outcome(Kind.EXITED, 0, "pod succeeded");
+    }
+    if ("Failed".equals(phase)) {
+      if ("DeadlineExceeded".equals(reason)) {
+        return new Outcome(Kind.TIMED_OUT, null, "DeadlineExceeded: " + message(p));
+      }
+      if ("Evicted".equals(reason)) {
+        return new Outcome(Kind.EVICTED, null, "Evicted: " + message(p));
+      }
+      if (reason != null && reason.startsWith("OutOf")) {
+        // A kubelet's admission refusal (OutOfcpu, OutOfmemory): the node was fuller than seen.
+        return new Outcome(Kind.LAUNCH_FAILED, null, reason + ": " + message(p));
+      }
+      if (end != null && "OOMKilled".equals(end.getReason())) {
+        return new Outcome(Kind.OUT_OF_MEMORY, end.getExitCode(), "OOMKilled");
+      }
+      if (end != null) {
+        return new Outcome(
+            Kind.EXITED, end.getExitCode(), end.getReason() == null ? "exited" : end.getReason());
+      }
+      return new Outcome(
+          Kind.LOST, null, "pod failed" + (reason == null ? "" : ": " + reason + " " + message(p)));
+    }
+    return null;
+  }
+
+  private static String phase(Pod p) {
+    return p.getStatus() == null || p.getStatus().getPhase() == null
+        ? "Pending"
+        : p.getStatus().getPhase();
+  }
+
+  private static String message(Pod p) {
+    return p.getStatus().getMessage() == null ? "" : p.getStatus().getMessage();
+  }
+
+  private static ContainerStateTerminated terminated(Pod p) {
+    if (p.getStatus() == null || p.getStatus().getContainerStatuses() == null) {
+      return null;
+    }
+    for (ContainerStatus s : p.getStatus().getContainerStatuses()) {
+      if (CONTAINER.equals(s.getName()) && s.getState() != null) {
+        return s.getState().getTerminated();
+      }
+    }
+    return null;
+  }
+
+  private static boolean ended(Pod p) {
+    String phase = phase(p);
+    return "Succeeded".equals(phase) || "Failed".equals(phase);
+  }
+
+  private AttemptId attemptOf(Pod p) {
+    var labels = p.getMetadata().getLabels();
+    var annotations = p.getMetadata().getAnnotations();
+    if (labels == null
+        || annotations == null
+        || !options.instance().equals(labels.get(INSTANCE))
+        || !options.namespace().equals(p.getMetadata().getNamespace())) {
+      return null;
+    }
+    String id = annotations.get(TASK_ID);
+    String attempt = labels.get(ATTEMPT);
+    if (id == null || attempt == null) {
+      return null;
+    }
+    try {
+      var a = new AttemptId(id, Integer.parseInt(attempt));
+      // A pod whose name is not its attempt's was not made here.
+      return PodNames.of(a).equals(p.getMetadata().getName()) ? a : null;
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+  }
+
+  private synchronized void emit(AttemptId attempt, Kind kind, Integer exitCode, String message) {
+    events.add(new TaskEvent(attempt, kind, exitCode, message, clock.instant()));
+    wakeUp.run();
+  }
+
+  /** Reports a pod's news once per kind: an informer's resync repeats what it already said. */
+  private void report(Pod p) {
+    AttemptId a = attemptOf(p);
+    if (a == null) {
+      return;
+    }
+    Outcome o = outcome(p);
+    if (o != null) {
+      if (reported.put(a, o.kind()) != o.kind()) {
+        emit(a, o.kind(), o.exitCode(), o.message());
+      }
+    } else if ("Running".equals(phase(p)) && reported.putIfAbsent(a, Kind.STARTED) == null) {
+      emit(a, Kind.STARTED, null, "pod running on " + p.getSpec().getNodeName());
+    }
+  }
+
+  private final class PodChanges implements ResourceEventHandler<Pod> {
+    @Override
+    public void onAdd(Pod p) {
+      unseen.remove(p.getMetadata().getName());
+      report(p);
+    }
+
+    @Override
+    public void onUpdate(Pod old, Pod now) {
+      report(now);
+    }
+
+    @Override
+    public void onDelete(Pod p, boolean finalStateUnknown) {
+      unseen.remove(p.getMetadata().getName());
+      AttemptId a = attemptOf(p);
+      if (a == null || outcome(p) != null) {
+        return; // not ours, or already reported as ended
+      }
+      if (killed.remove(a)) {
+        reported.put(a, Kind.KILLED);
+        emit(a, Kind.KILLED, null, "pod deleted on request");
+      } else if (reported.put(a, Kind.LOST) != Kind.LOST) {
+        emit(a, Kind.LOST, null, "its pod was deleted");
+      }
+    }
+  }
+
+  // --- what a node says
+
+  private synchronized void nodeEvent(NodeEvent e) {
+    nodeEvents.add(e);
+    wakeUp.run();
+  }
+
+  private final class NodeChanges implements ResourceEventHandler<Node> {
+    @Override
+    public void onAdd(Node n) {
+      nodeEvent(new NodeEvent.Added(capacity(n)));
+    }
+
+    @Override
+    public void onUpdate(Node old, Node now) {
+      Offer was = capacity(old);
+      Offer is = capacity(now);
+      if (!was.equals(is)) {
+        nodeEvent(new NodeEvent.Changed(is));
+      }
+    }
+
+    @Override
+    public void onDelete(Node n, boolean finalStateUnknown) {
+      nodeEvent(new NodeEvent.Removed(n.getMetadata().getName(), "the node was deleted"));
+      LOG.info("node {} left the cluster", n.getMetadata().getName());
+    }
+  }
+
+  private Offer capacity(Node n) {
+    return new Offer(
+        n.getMetadata().getName(), n.getMetadata().getName(), allocatable(n), attributes(n));
+  }
+
+  private Resources allocatable(Node n) {
+    Map<String, Quantity> a =
+        n.getStatus() == null || n.getStatus().getAllocatable() == null
+            ? Map.of()
+            : n.getStatus().getAllocatable();
+    return new Resources(
+        millis(a.get("cpu")),
+        mebibytes(a.get("memory")),
+        mebibytes(a.get("ephemeral-storage")),
+        whole(a.get(options.gpuResource())));
+  }
+
+  /** A node's labels, with the two that constraints name most under short names. */
+  static Map<String, String> attributes(Node n) {
+    var out = new LinkedHashMap<String, String>();
+    var labels =
+        n.getMetadata().getLabels() == null
+            ? Map.<String, String>of()
+            : n.getMetadata().getLabels();
+    labels.forEach(
+        (k, v) -> {
+          switch (k) {
+            case "topology.kubernetes.io/zone" -> out.put("zone", v);
+            case "kubernetes.io/arch" -> out.put("arch", v);
+            default -> out.put(k, v);
+          }
+        });
+    return out;
+  }
+
+  private static boolean ready(Node n) {
+    if (n.getStatus() == null || n.getStatus().getConditions() == null) {
+      return false;
+    }
+    return n.getStatus().getConditions().stream()
+        .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+  }
+
+  /** Not cordoned, and no taint that keeps pods off (tasks cannot tolerate taints yet). */
+  private static boolean schedulable(Node n) {
+    if (n.getSpec() == null) {
+      return true;
+    }
+    if (Boolean.TRUE.equals(n.getSpec().getUnschedulable())) {
+      return false;
+    }
+    return n.getSpec().getTaints() == null
+        || n.getSpec().getTaints().stream()
+            .noneMatch(
+                t -> "NoSchedule".equals(t.getEffect()) || "NoExecute".equals(t.getEffect()));
+  }
+
+  /** A pod's requests as kube-scheduler counts them: its containers', or its largest init's. */
+  private Resources requests(Pod p) {
+    long[] sum = new long[4];
+    for (Container c : p.getSpec().getContainers()) {
+      add(sum, requested(c));
+    }
+    if (p.getSpec().getInitContainers() != null) {
+      for (Container c : p.getSpec().getInitContainers()) {
+        Resources r = requested(c);
+        for (int d = 0; d < 4; d++) {
+          sum[d] = Math.max(sum[d], r.get(d));
+        }
+      }
+    }
+    return new Resources(sum[0], sum[1], sum[2], sum[3]);
+  }
+
+  private Resources requested(Container c) {
+    Map<String, Quantity> r =
+        c.getResources() == null || c.getResources().getRequests() == null
+            ? Map.of()
+            : c.getResources().getRequests();
+    return new Resources(
+        millis(r.get("cpu")),
+        mebibytes(r.get("memory")),
+        mebibytes(r.get("ephemeral-storage")),
+        whole(r.get(options.gpuResource())));
+  }
+
+  private static void add(long[] sum, Resources r) {
+    for (int d = 0; d < 4; d++) {
+      sum[d] += r.get(d);
+    }
+  }
+
+  private static long millis(Quantity q) {
+    return q == null ? 0 : q.getNumericalAmount().movePointRight(3).longValue();
+  }
+
+  private static long mebibytes(Quantity q) {
+    return q == null
+        ? 0
+        : q.getNumericalAmount().divideToIntegralValue(BigDecimal.valueOf(1L << 20)).longValue();
+  }
+
+  private static long whole(Quantity q) {
+    return q == null ? 0 : q.getNumericalAmount().longValue();
+  }
+}

@@ -1,0 +1,120 @@
+package dev.stowage.backend.kubernetes;
+
+import io.fabric8.kubernetes.api.model.ContainerStateBuilder;
+import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What the kubelets of a cluster would do to bound pods, for the test API server (which runs no
+ * controllers): a pod bound to a node is moved to Running, then, after its {@code FAKE_MS}
+ * milliseconds, to Succeeded or Failed with the exit code its {@code FAKE_EXIT} names ({@code
+ * FAKE_OOM} set: OOMKilled, 137). Through the real client, so the backend sees real watch events.
+ */
+final class FakeKubelet implements AutoCloseable {
+  private final KubernetesClient client;
+  private final SharedIndexInformer<Pod> pods;
+  private final ScheduledExecutorService later = Executors.newSingleThreadScheduledExecutor();
+
+  FakeKubelet(KubernetesClient client) {
+    this.client = client;
+    this.pods =
+        client
+            .pods()
+            .inAnyNamespace()
+            .inform(
+                new ResourceEventHandler<>() {
+                  @Override
+                  public void onAdd(Pod p) {
+                    boolean fresh = p.getStatus() == null || p.getStatus().getPhase() == null;
+                    if (p.getSpec().getNodeName() != null && fresh) {
+                      later.execute(() -> run(p));
+                    }
+                  }
+
+                  @Override
+                  public void onUpdate(Pod old, Pod now) {}
+
+                  @Override
+                  public void onDelete(Pod p, boolean unknown) {}
+                },
+                0);
+  }
+
+  private void run(Pod p) {
+    status(p, "Running", null, null, null);
+    long ms = Long.parseLong(env(p, "FAKE_MS", "0"));
+    later.schedule(
+        () -> {
+          boolean oom = env(p, "FAKE_OOM", null) != null;
+          int code = oom ? 137 : Integer.parseInt(env(p, "FAKE_EXIT", "0"));
+          status(
+              p,
+              code == 0 ? "Succeeded" : "Failed",
+              null,
+              code,
+              oom ? "OOMKilled" : code == 0 ? "Completed" : "Error");
+        },
+        ms,
+        TimeUnit.MILLISECONDS);
+  }
+
+  /** Fails the pod as a kubelet evicting it for node pressure would. */
+  void evict(String namespace, String name) {
+    Pod p = client.pods().inNamespace(namespace).withName(name).get();
+    status(p, "Failed", "Evicted", null, null);
+  }
+
+  private void status(Pod p, String phase, String reason, Integer exitCode, String endReason) {
+    var ns = p.getMetadata().getNamespace();
+    var name = p.getMetadata().getName();
+    client
+        .pods()
+        .inNamespace(ns)
+        .withName(name)
+        .editStatus(
+            now -> {
+              var b = new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase(phase);
+              if (reason != null) {
+                b.withReason(reason).withMessage("The node was low on resource: memory.");
+              }
+              if (exitCode != null) {
+                b.withContainerStatuses(
+                    new ContainerStatusBuilder()
+                        .withName(KubernetesBackend.CONTAINER)
+                        .withState(
+                            new ContainerStateBuilder()
+                                .withNewTerminated()
+                                .withExitCode(exitCode)
+                                .withReason(endReason)
+                                .endTerminated()
+                                .build())
+                        .build());
+              }
+              now.setStatus(b.build());
+              return now;
+            });
+  }
+
+  private static String env(Pod p, String name, String fallback) {
+    List<EnvVar> env = p.getSpec().getContainers().getFirst().getEnv();
+    return env.stream()
+        .filter(e -> e.getName().equals(name))
+        .map(EnvVar::getValue)
+        .findFirst()
+        .orElse(fallback);
+  }
+
+  @Override
+  public void close() {
+    pods.close();
+    later.shutdownNow();
+  }
+}

@@ -1,0 +1,289 @@
+package dev.stowage.backend.kubernetes;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.stowage.engine.Offer;
+import dev.stowage.engine.Resources;
+import dev.stowage.scheduler.AttemptId;
+import dev.stowage.scheduler.Launch;
+import dev.stowage.scheduler.NodeEvent;
+import dev.stowage.scheduler.TaskEvent;
+import dev.stowage.scheduler.TaskEvent.Kind;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The backend against fabric8's API server mock in CRUD mode (real HTTP, watches, resourceVersions,
+ * 409 on a duplicate name) and a fake kubelet that runs bound pods; the backend talks only to the
+ * real client. No real cluster is reachable here.
+ */
+@EnableKubernetesMockClient(crud = true)
+class KubernetesBackendTest {
+  static final String NS = "batch";
+  KubernetesMockServer server;
+  KubernetesClient client;
+  FakeKubelet kubelet;
+  KubernetesBackend backend;
+  final List<TaskEvent> seen = new ArrayList<>();
+
+  @BeforeEach
+  void start() {
+    node("node-a", "4", "8Gi", Map.of("topology.kubernetes.io/zone", "z1"));
+    node("node-b", "2", "4Gi", Map.of("kubernetes.io/arch", "arm64"));
+    kubelet = new FakeKubelet(client);
+    backend = backend();
+  }
+
+  @AfterEach
+  void stop() {
+    backend.close();
+    kubelet.close();
+  }
+
+  private KubernetesBackend backend() {
+    return new KubernetesBackend(
+        client,
+        new KubernetesBackend.Options(NS, "test", null, "busybox:1.36", null, Duration.ZERO),
+        Clock.systemUTC());
+  }
+
+  private void node(String name, String cpu, String memory, Map<String, String> labels) {
+    client
+        .nodes()
+        .resource(
+            new NodeBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .withLabels(labels)
+                .endMetadata()
+                .withNewStatus()
+                .addToAllocatable("cpu", new Quantity(cpu))
+                .addToAllocatable("memory", new Quantity(memory))
+                .addToAllocatable("ephemeral-storage", new Quantity("10Gi"))
+                .addNewCondition()
+                .withType("Ready")
+                .withStatus("True")
+                .endCondition()
+                .endStatus()
+                .build())
+        .create();
+  }
+
+  private static Launch launch(String task, int attempt, Map<String, String> env) {
+    return new Launch(
+        new AttemptId(task, attempt),
+        "node-a",
+        List.of("sh", "-c", "echo hi"),
+        env,
+        new Resources(500, 256, 0, 0),
+        Duration.ofMinutes(5));
+  }
+
+  /** Drains the backend's events until one matches, for 10 s at most. */
+  private TaskEvent await(Predicate<TaskEvent> wanted) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (System.nanoTime() < deadline) {
+      for (TaskEvent e : backend.drainEvents()) {
+        seen.add(e);
+      }
+      for (TaskEvent e : seen) {
+        if (wanted.test(e)) {
+          return e;
+        }
+      }
+      Thread.sleep(20);
+    }
+    throw new AssertionError("no such event in " + seen);
+  }
+
+  private List<NodeEvent> awaitNodeEvents(int n) throws InterruptedException {
+    var out = new ArrayList<NodeEvent>();
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (out.size() < n && System.nanoTime() < deadline) {
+      out.addAll(backend.drainNodeEvents());
+      Thread.sleep(20);
+    }
+    return out;
+  }
+
+  @Test
+  void nodesArriveAsEventsAndOfferTheirAllocatableLessEveryBoundPodsRequests() throws Exception {
+    var added = awaitNodeEvents(2);
+    assertThat(added).hasSize(2).allMatch(e -> e instanceof NodeEvent.Added);
+    Offer a =
+        added.stream()
+            .map(e -> ((NodeEvent.Added) e).capacity())
+            .filter(o -> o.name().equals("node-a"))
+            .findFirst()
+            .orElseThrow();
+    assertThat(a.available()).isEqualTo(new Resources(4000, 8192, 10240, 0));
+    assertThat(a.attributes()).containsEntry("zone", "z1");
+
+    // Somebody else's pod on node-a counts, as kube-scheduler counts it.
+    client
+        .pods()
+        .inNamespace("other")
+        .resource(
+            new PodBuilder()
+                .withNewMetadata()
+                .withName("web")
+                .endMetadata()
+                .withNewSpec()
+                .withNodeName("node-a")
+                .addNewContainer()
+                .withName("web")
+                .withImage("nginx")
+                .withNewResources()
+                .addToRequests("cpu", new Quantity("1500m"))
+                .addToRequests("memory", new Quantity("1Gi"))
+                .endResources()
+                .endContainer()
+                .endSpec()
+                .build())
+        .create();
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    Offer offered = null;
+    while (System.nanoTime() < deadline) {
+      offered =
+          backend.offers().stream().filter(o -> o.name().equals("node-a")).findFirst().orElse(null);
+      if (offered != null && offered.available().cpuMillis() < 4000) {
+        break;
+      }
+      Thread.sleep(20);
+    }
+    assertThat(offered.available().cpuMillis()).isEqualTo(2500);
+    assertThat(offered.available().memoryMiB()).isEqualTo(7168);
+    assertThat(backend.offers())
+        .filteredOn(o -> o.name().equals("node-b"))
+        .singleElement()
+        .satisfies(o -> assertThat(o.attributes()).containsEntry("arch", "arm64"));
+
+    client.nodes().withName("node-b").delete();
+    assertThat(awaitNodeEvents(1))
+        .singleElement()
+        .isEqualTo(new NodeEvent.Removed("node-b", "the node was deleted"));
+  }
+
+  @Test
+  void anAttemptIsOnePodOnItsNodeAndEndsWithItsExitCode() throws Exception {
+    backend.launch(launch("etl/extract", 1, Map.of("TRACEPARENT", "00-abc-def-01")));
+
+    Pod pod =
+        client.pods().inNamespace(NS).withName(PodNames.of(new AttemptId("etl/extract", 1))).get();
+    assertThat(pod.getSpec().getNodeName()).isEqualTo("node-a");
+    assertThat(pod.getSpec().getSchedulerName()).isEqualTo("stowage");
+    assertThat(pod.getSpec().getRestartPolicy()).isEqualTo("Never");
+    assertThat(pod.getSpec().getActiveDeadlineSeconds()).isEqualTo(300L);
+    assertThat(pod.getSpec().getAutomountServiceAccountToken()).isFalse();
+    var container = pod.getSpec().getContainers().getFirst();
+    assertThat(container.getImage()).isEqualTo("busybox:1.36");
+    assertThat(container.getCommand()).containsExactly("sh", "-c", "echo hi");
+    assertThat(container.getResources().getRequests())
+        .isEqualTo(container.getResources().getLimits())
+        .containsEntry("cpu", new Quantity("500m"))
+        .containsEntry("memory", new Quantity("256Mi"));
+    assertThat(container.getEnv())
+        .anySatisfy(
+            e -> {
+              assertThat(e.getName()).isEqualTo("TRACEPARENT");
+              assertThat(e.getValue()).isEqualTo("00-abc-def-01");
+            });
+    assertThat(pod.getMetadata().getAnnotations())
+        .containsEntry(KubernetesBackend.TASK_ID, "etl/extract");
+
+    var id = new AttemptId("etl/extract", 1);
+    assertThat(await(e -> e.attempt().equals(id) && e.kind() == Kind.STARTED)).isNotNull();
+    TaskEvent end = await(e -> e.attempt().equals(id) && e.kind() == Kind.EXITED);
+    assertThat(end.exitCode()).isZero();
+
+    var failing = new AttemptId("etl/bad", 2);
+    backend.launch(launch("etl/bad", 2, Map.of("FAKE_EXIT", "3")));
+    assertThat(await(e -> e.attempt().equals(failing) && e.kind() == Kind.EXITED).exitCode())
+        .isEqualTo(3);
+
+    var oom = new AttemptId("etl/oom", 1);
+    backend.launch(launch("etl/oom", 1, Map.of("FAKE_OOM", "1")));
+    TaskEvent killed = await(e -> e.attempt().equals(oom) && e.kind() == Kind.OUT_OF_MEMORY);
+    assertThat(killed.exitCode()).isEqualTo(137);
+  }
+
+  @Test
+  void launchingTheSameAttemptAgainAdoptsItsPod() throws Exception {
+    var id = new AttemptId("etl/once", 1);
+    backend.launch(launch("etl/once", 1, Map.of("FAKE_MS", "60000")));
+    await(e -> e.attempt().equals(id) && e.kind() == Kind.STARTED);
+
+    // As a restarted scheduler whose record of the launch was lost would.
+    KubernetesBackend restarted = backend();
+    try {
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      while (!restarted.knownAttempts().containsKey(id) && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertThat(restarted.knownAttempts()).containsEntry(id, "node-a");
+      restarted.launch(launch("etl/once", 1, Map.of("FAKE_MS", "60000")));
+      // It says what became of the attempt (besides what its informer reported on its own).
+      TaskEvent adopted =
+          restarted.drainEvents().stream()
+              .filter(e -> e.attempt().equals(id) && e.message().startsWith("launched before"))
+              .findFirst()
+              .orElseThrow();
+      assertThat(adopted.kind()).isEqualTo(Kind.STARTED);
+      assertThat(client.pods().inNamespace(NS).list().getItems()).hasSize(1);
+    } finally {
+      restarted.close();
+    }
+  }
+
+  @Test
+  void killDeletesThePodAndEvictionFailsTheAttemptWithItsCause() throws Exception {
+    var id = new AttemptId("etl/long", 1);
+    backend.launch(launch("etl/long", 1, Map.of("FAKE_MS", "60000")));
+    await(e -> e.attempt().equals(id) && e.kind() == Kind.STARTED);
+
+    backend.kill(id);
+
+    assertThat(await(e -> e.attempt().equals(id) && e.kind() == Kind.KILLED)).isNotNull();
+    assertThat(client.pods().inNamespace(NS).withName(PodNames.of(id)).get()).isNull();
+
+    var evicted = new AttemptId("etl/evicted", 1);
+    backend.launch(launch("etl/evicted", 1, Map.of("FAKE_MS", "60000")));
+    await(e -> e.attempt().equals(evicted) && e.kind() == Kind.STARTED);
+    kubelet.evict(NS, PodNames.of(evicted));
+    TaskEvent e = await(ev -> ev.attempt().equals(evicted) && ev.kind() == Kind.EVICTED);
+    assertThat(e.message()).startsWith("Evicted: The node was low on resource");
+
+    var gone = new AttemptId("etl/gone", 1);
+    backend.launch(launch("etl/gone", 1, Map.of("FAKE_MS", "60000")));
+    await(ev -> ev.attempt().equals(gone) && ev.kind() == Kind.STARTED);
+    client.pods().inNamespace(NS).withName(PodNames.of(gone)).delete();
+    assertThat(await(ev -> ev.attempt().equals(gone) && ev.kind() == Kind.LOST).message())
+        .isEqualTo("its pod was deleted");
+  }
+
+  @Test
+  void podNamesAreDns1123LabelsThatTellLookAlikeIdsApart() {
+    String a = PodNames.of(new AttemptId("Team/ETL_step.1", 3));
+    String b = PodNames.of(new AttemptId("team-etl-step-1", 3));
+    String longId = PodNames.of(new AttemptId("x".repeat(200), 12));
+    for (String name : List.of(a, b, longId)) {
+      assertThat(name).matches("[a-z0-9]([-a-z0-9]*[a-z0-9])?").hasSizeLessThanOrEqualTo(63);
+    }
+    assertThat(a).isNotEqualTo(b).startsWith("st-team-etl-step-1-").endsWith("-3");
+    assertThat(PodNames.of(new AttemptId("Team/ETL_step.1", 3))).isEqualTo(a);
+  }
+}
