@@ -88,7 +88,65 @@ public final class KubernetesBackend implements ClusterBackend {
     }
   }
 
+  /**
+   * How to reach the API server, the standard way: {@code KUBECONFIG}, then {@code ~/.kube/config},
+   * then the pod's service account when running in the cluster.
+   *
+   * @param context the kubeconfig context to use; null for its current one
+   * @param maxConcurrentRequests how many requests the client has in flight at most
+   */
+  public record Connection(String context, int maxConcurrentRequests) {
+    public Connection {
+      if (maxConcurrentRequests < 1) {
+        throw new IllegalArgumentException("maxConcurrentRequests must be at least 1");
+      }
+    }
+  }
+
+  /**
+   * A backend with a client of its own, configured as {@code kubectl} is, closed with it. Fails in
+   * one line naming the server when the API server cannot be reached or refuses the lists.
+   */
+  public static KubernetesBackend connect(Connection connection, Options options, Clock clock) {
+    io.fabric8.kubernetes.client.Config config =
+        io.fabric8.kubernetes.client.Config.autoConfigure(connection.context());
+    config.setMaxConcurrentRequests(connection.maxConcurrentRequests());
+    config.setMaxConcurrentRequestsPerHost(connection.maxConcurrentRequests());
+    KubernetesClient client =
+        new io.fabric8.kubernetes.client.KubernetesClientBuilder().withConfig(config).build();
+    try {
+      return new KubernetesBackend(client, options, clock, true);
+    } catch (KubernetesClientException e) {
+      client.close();
+      throw new IllegalStateException(
+          "cannot list nodes and pods from the Kubernetes API server at "
+              + config.getMasterUrl()
+              + (connection.context() == null ? "" : " (context " + connection.context() + ")")
+              + ": "
+              + (e.getStatus() != null && e.getStatus().getMessage() != null
+                  ? e.getStatus().getMessage()
+                  : rootMessage(e)));
+    }
+  }
+
+  private static String rootMessage(Throwable e) {
+    Throwable t = e;
+    while (t.getCause() != null) {
+      if (t instanceof java.net.ConnectException
+          || t instanceof java.nio.channels.ClosedChannelException) {
+        break;
+      }
+      t = t.getCause();
+    }
+    if (t instanceof java.net.ConnectException
+        || t instanceof java.nio.channels.ClosedChannelException) {
+      return "nothing answers there (connection refused or closed)";
+    }
+    return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+  }
+
   private final KubernetesClient client;
+  private final boolean ownsClient;
   private final Options options;
   private final Clock clock;
   private final SharedIndexInformer<Node> nodes;
@@ -102,13 +160,25 @@ public final class KubernetesBackend implements ClusterBackend {
   private final Set<AttemptId> killed = ConcurrentHashMap.newKeySet();
   private volatile Runnable wakeUp = () -> {};
 
+  /** On a client the caller keeps (and closes). */
   public KubernetesBackend(KubernetesClient client, Options options, Clock clock) {
+    this(client, options, clock, false);
+  }
+
+  private KubernetesBackend(
+      KubernetesClient client, Options options, Clock clock, boolean ownsClient) {
     this.client = client;
+    this.ownsClient = ownsClient;
     this.options = options;
     this.clock = clock;
     long resync = Duration.ofMinutes(5).toMillis();
     this.nodes = client.nodes().inform(new NodeChanges(), resync);
-    this.pods = client.pods().inAnyNamespace().inform(new PodChanges(), resync);
+    try {
+      this.pods = client.pods().inAnyNamespace().inform(new PodChanges(), resync);
+    } catch (RuntimeException e) {
+      nodes.close();
+      throw e;
+    }
   }
 
   @Override
@@ -305,6 +375,9 @@ public final class KubernetesBackend implements ClusterBackend {
   public void close() {
     nodes.close();
     pods.close();
+    if (ownsClient) {
+      client.close();
+    }
   }
 
   // --- what a pod says

@@ -276,6 +276,44 @@ class KubernetesBackendTest {
   }
 
   @Test
+  void anUnreachableApiServerFailsInOneLineNamingIt(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+    var kubeconfig = tmp.resolve("config");
+    java.nio.file.Files.writeString(
+        kubeconfig,
+        """
+        apiVersion: v1
+        kind: Config
+        clusters: [{name: nowhere, cluster: {server: "https://127.0.0.1:1"}}]
+        users: [{name: me, user: {token: "t"}}]
+        contexts: [{name: nowhere, context: {cluster: nowhere, user: me}}]
+        current-context: nowhere
+        """);
+    String before = System.getProperty("kubeconfig");
+    System.setProperty("kubeconfig", kubeconfig.toString());
+    try {
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () ->
+                  KubernetesBackend.connect(
+                      new KubernetesBackend.Connection("nowhere", 4),
+                      new KubernetesBackend.Options(NS, "test", null, "busybox", null, null),
+                      Clock.systemUTC()))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageStartingWith(
+              "cannot list nodes and pods from the Kubernetes API server at https://127.0.0.1:1/"
+                  + " (context nowhere): nothing answers there")
+          .message()
+          .doesNotContain("\n");
+    } finally {
+      if (before == null) {
+        System.clearProperty("kubeconfig");
+      } else {
+        System.setProperty("kubeconfig", before);
+      }
+    }
+  }
+
+  @Test
   void podNamesAreDns1123LabelsThatTellLookAlikeIdsApart() {
     String a = PodNames.of(new AttemptId("Team/ETL_step.1", 3));
     String b = PodNames.of(new AttemptId("team-etl-step-1", 3));
