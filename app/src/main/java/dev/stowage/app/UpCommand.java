@@ -65,7 +65,9 @@ final class UpCommand implements Callable<Integer> {
       description =
           "local: this machine as one node, each task an OS process. sim: simulated nodes"
               + " (--sim-nodes or --sim-offers) where a task holds its resources for its"
-              + " STOWAGE_SIM_DURATION_MS. Default: ${DEFAULT-VALUE}.")
+              + " STOWAGE_SIM_DURATION_MS. kubernetes: a cluster's nodes, each attempt a pod"
+              + " (KUBECONFIG, ~/.kube/config or the pod's service account; --namespace,"
+              + " --kube-context, --kube-image). Default: ${DEFAULT-VALUE}.")
   String backend;
 
   @Option(
@@ -83,6 +85,47 @@ final class UpCommand implements Callable<Integer> {
           "How many simulated nodes, in the generator's mix of shapes, zones and arch"
               + " (see 'stowage generate').")
   Integer simNodes;
+
+  @Option(
+      names = "--namespace",
+      defaultValue = "default",
+      description =
+          "With --backend kubernetes: where attempts' pods go. Default: ${DEFAULT-VALUE}.")
+  String namespace;
+
+  @Option(
+      names = "--kube-context",
+      description = "With --backend kubernetes: the kubeconfig context (default: its current one).")
+  String kubeContext;
+
+  @Option(
+      names = "--kube-image",
+      defaultValue = "busybox:1.36",
+      description = "With --backend kubernetes: the image tasks run in. Default: ${DEFAULT-VALUE}.")
+  String kubeImage;
+
+  @Option(
+      names = "--kube-instance",
+      defaultValue = "stowage",
+      description =
+          "With --backend kubernetes: this scheduler's name on its pods, to find them again after"
+              + " a restart. Default: ${DEFAULT-VALUE}.")
+  String kubeInstance;
+
+  @Option(
+      names = "--kube-max-requests",
+      defaultValue = "16",
+      description =
+          "With --backend kubernetes: API requests in flight at most. Default: ${DEFAULT-VALUE}.")
+  int kubeMaxRequests;
+
+  @Option(
+      names = "--kube-delete-grace",
+      defaultValue = "30s",
+      description =
+          "With --backend kubernetes: how long a cancelled or timed-out pod gets to stop."
+              + " Default: ${DEFAULT-VALUE}.")
+  String kubeDeleteGrace;
 
   @Option(
       names = "--sim-offers",
@@ -264,6 +307,14 @@ final class UpCommand implements Callable<Integer> {
     }
   }
 
+  private Duration kubeDeleteGrace() {
+    try {
+      return Durations.parse("--kube-delete-grace", kubeDeleteGrace, true);
+    } catch (IllegalArgumentException e) {
+      throw usage(e.getMessage());
+    }
+  }
+
   private Resources defaultRequest() {
     try {
       return new Resources(defaultCpuMillis, defaultMemoryMiB, 0, 0);
@@ -314,7 +365,20 @@ final class UpCommand implements Callable<Integer> {
                 : WorkloadGenerator.generate(0, positive("--sim-nodes", simNodes), seed).offers();
         yield new StowageService.Cluster.Simulated(SimulatedCluster.Node.of(offers));
       }
-      default -> throw usage("--backend must be local or sim, got '" + backend + "'");
+      case "kubernetes" -> {
+        if (simNodes != null || simOffers != null) {
+          throw usage("--sim-nodes and --sim-offers need --backend sim");
+        }
+        if (!capacity.isEmpty()) {
+          throw usage("--capacity is for --backend local; a cluster's nodes come with their own");
+        }
+        yield new StowageService.Cluster.Kubernetes(
+            new dev.stowage.backend.kubernetes.KubernetesBackend.Connection(
+                kubeContext, positive("--kube-max-requests", kubeMaxRequests)),
+            new dev.stowage.backend.kubernetes.KubernetesBackend.Options(
+                namespace, kubeInstance, null, kubeImage, null, kubeDeleteGrace()));
+      }
+      default -> throw usage("--backend must be local, sim or kubernetes, got '" + backend + "'");
     };
   }
 

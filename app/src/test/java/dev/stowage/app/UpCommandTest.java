@@ -39,6 +39,12 @@ class UpCommandTest {
             "up", "--data-dir", data, "--backend", "sim", "--sim-nodes", "3", "--sim-offers", "x");
     MainTest.Run simOnLocal = MainTest.run("up", "--data-dir", data, "--sim-nodes", "3");
     MainTest.Run unknown = MainTest.run("up", "--data-dir", data, "--backend", "k8s");
+    MainTest.Run kubeCapacity =
+        MainTest.run(
+            "up", "--data-dir", data, "--backend", "kubernetes", "--capacity", "cpuMillis=1000");
+    MainTest.Run kubeRequests =
+        MainTest.run(
+            "up", "--data-dir", data, "--backend", "kubernetes", "--kube-max-requests", "0");
     MainTest.Run badFile =
         MainTest.run(
             "up",
@@ -56,7 +62,14 @@ class UpCommandTest {
         .startsWith("stowage: --backend sim needs one of --sim-nodes N or --sim-offers FILE\n");
     assertThat(simOnLocal.err())
         .startsWith("stowage: --sim-nodes and --sim-offers need --backend sim\n");
-    assertThat(unknown.err()).startsWith("stowage: --backend must be local or sim, got 'k8s'\n");
+    assertThat(unknown.err())
+        .startsWith("stowage: --backend must be local, sim or kubernetes, got 'k8s'\n");
+    assertThat(kubeCapacity.exit()).isEqualTo(2);
+    assertThat(kubeCapacity.err())
+        .startsWith(
+            "stowage: --capacity is for --backend local; a cluster's nodes come with their own\n");
+    assertThat(kubeRequests.exit()).isEqualTo(2);
+    assertThat(kubeRequests.err()).startsWith("stowage: --kube-max-requests");
     assertThat(badFile.exit()).isEqualTo(1);
     assertThat(badFile.err()).isEqualTo("stowage: " + tmp.resolve("no") + ": no such file\n");
   }

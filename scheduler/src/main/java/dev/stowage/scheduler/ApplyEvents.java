@@ -50,10 +50,13 @@ final class ApplyEvents {
       for (StoredTask t : parts.store().inFlight()) {
         String why = t.offer() == null ? null : removed.get(t.offer());
         if (why != null) {
+          var attempt = new AttemptId(t.id(), t.attempt());
+          // Whatever the backend still holds of it (a pod object on a deleted node) goes too.
+          parts.backend().kill(attempt);
           parts
               .ends()
               .failed(
-                  new AttemptId(t.id(), t.attempt()),
+                  attempt,
                   t.state(),
                   now,
                   CycleMetrics.Failure.LOST,

@@ -78,6 +78,8 @@ class CycleStagesTest {
     assertThat(lost.lastError()).isEqualTo("lost: its node a left the cluster (deleted)");
     assertThat(store.get(onB.taskId()).orElseThrow().state()).isEqualTo(TaskState.LAUNCHED);
 
+    // What the backend still held of it was stopped (its KILLED news is stale, and ignored).
+    assertThat(backend.killed).containsExactly(onA);
     // The backend's own news of the lost attempt, arriving later, changes nothing more.
     backend.report(onA, Kind.LOST, null);
     assertThat(events.apply()).isZero();

@@ -853,8 +853,11 @@ class SchedulingCycleTest {
       launched.add(launch);
     }
 
+    final List<AttemptId> killed = new ArrayList<>();
+
     @Override
     public void kill(AttemptId attempt) {
+      killed.add(attempt);
       report(attempt, Kind.KILLED, null);
     }
 

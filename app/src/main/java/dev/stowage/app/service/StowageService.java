@@ -247,6 +247,19 @@ public final class StowageService implements AutoCloseable {
     }
 
     /**
+     * A Kubernetes cluster's nodes, reached as {@code kubectl} reaches them; each attempt a pod.
+     */
+    record Kubernetes(
+        dev.stowage.backend.kubernetes.KubernetesBackend.Connection connection,
+        dev.stowage.backend.kubernetes.KubernetesBackend.Options options)
+        implements Cluster {
+      public Kubernetes {
+        java.util.Objects.requireNonNull(connection, "connection");
+        java.util.Objects.requireNonNull(options, "options");
+      }
+    }
+
+    /**
      * A backend built elsewhere (another cluster's, or a test's), reading the same clock: the
      * service takes it over and closes it when it stops.
      */
@@ -334,6 +347,8 @@ public final class StowageService implements AutoCloseable {
             yield local;
           }
           case Cluster.Simulated(var nodes) -> new SimulatedCluster(nodes, clock);
+          case Cluster.Kubernetes(var connection, var options) ->
+              dev.stowage.backend.kubernetes.KubernetesBackend.connect(connection, options, clock);
           case Cluster.Given(var given) -> given;
         };
     if (retention == null) {

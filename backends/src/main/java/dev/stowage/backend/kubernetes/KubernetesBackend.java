@@ -122,6 +122,9 @@ public final class KubernetesBackend implements ClusterBackend {
           "cannot list nodes and pods from the Kubernetes API server at "
               + config.getMasterUrl()
               + (connection.context() == null ? "" : " (context " + connection.context() + ")")
+              + (config.getFile() == null
+                  ? ", the in-cluster address (no kubeconfig found: KUBECONFIG, ~/.kube/config)"
+                  : "")
               + ": "
               + (e.getStatus() != null && e.getStatus().getMessage() != null
                   ? e.getStatus().getMessage()
@@ -130,6 +133,12 @@ public final class KubernetesBackend implements ClusterBackend {
   }
 
   private static String rootMessage(Throwable e) {
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c instanceof java.nio.channels.UnresolvedAddressException
+          || c instanceof java.net.UnknownHostException) {
+        return "its host name does not resolve";
+      }
+    }
     Throwable t = e;
     while (t.getCause() != null) {
       if (t instanceof java.net.ConnectException

@@ -3,11 +3,14 @@ package dev.stowage.backend.kubernetes;
 import io.fabric8.kubernetes.api.model.ContainerStateBuilder;
 import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -18,12 +21,12 @@ import java.util.concurrent.TimeUnit;
  * milliseconds, to Succeeded or Failed with the exit code its {@code FAKE_EXIT} names ({@code
  * FAKE_OOM} set: OOMKilled, 137). Through the real client, so the backend sees real watch events.
  */
-final class FakeKubelet implements AutoCloseable {
+public final class FakeKubelet implements AutoCloseable {
   private final KubernetesClient client;
   private final SharedIndexInformer<Pod> pods;
   private final ScheduledExecutorService later = Executors.newSingleThreadScheduledExecutor();
 
-  FakeKubelet(KubernetesClient client) {
+  public FakeKubelet(KubernetesClient client) {
     this.client = client;
     this.pods =
         client
@@ -66,8 +69,32 @@ final class FakeKubelet implements AutoCloseable {
         TimeUnit.MILLISECONDS);
   }
 
+  /** Adds a Ready node with this allocatable (and 10Gi of ephemeral storage). */
+  public static void node(
+      KubernetesClient client, String name, String cpu, String memory, Map<String, String> labels) {
+    client
+        .nodes()
+        .resource(
+            new NodeBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .withLabels(labels)
+                .endMetadata()
+                .withNewStatus()
+                .addToAllocatable("cpu", new Quantity(cpu))
+                .addToAllocatable("memory", new Quantity(memory))
+                .addToAllocatable("ephemeral-storage", new Quantity("10Gi"))
+                .addNewCondition()
+                .withType("Ready")
+                .withStatus("True")
+                .endCondition()
+                .endStatus()
+                .build())
+        .create();
+  }
+
   /** Fails the pod as a kubelet evicting it for node pressure would. */
-  void evict(String namespace, String name) {
+  public void evict(String namespace, String name) {
     Pod p = client.pods().inNamespace(namespace).withName(name).get();
     status(p, "Failed", "Evicted", null, null);
   }

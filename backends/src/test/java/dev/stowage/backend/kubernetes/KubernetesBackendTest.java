@@ -9,7 +9,6 @@ import dev.stowage.scheduler.Launch;
 import dev.stowage.scheduler.NodeEvent;
 import dev.stowage.scheduler.TaskEvent;
 import dev.stowage.scheduler.TaskEvent.Kind;
-import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
@@ -62,25 +61,7 @@ class KubernetesBackendTest {
   }
 
   private void node(String name, String cpu, String memory, Map<String, String> labels) {
-    client
-        .nodes()
-        .resource(
-            new NodeBuilder()
-                .withNewMetadata()
-                .withName(name)
-                .withLabels(labels)
-                .endMetadata()
-                .withNewStatus()
-                .addToAllocatable("cpu", new Quantity(cpu))
-                .addToAllocatable("memory", new Quantity(memory))
-                .addToAllocatable("ephemeral-storage", new Quantity("10Gi"))
-                .addNewCondition()
-                .withType("Ready")
-                .withStatus("True")
-                .endCondition()
-                .endStatus()
-                .build())
-        .create();
+    FakeKubelet.node(client, name, cpu, memory, labels);
   }
 
   private static Launch launch(String task, int attempt, Map<String, String> env) {

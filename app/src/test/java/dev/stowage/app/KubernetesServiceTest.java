@@ -1,0 +1,177 @@
+package dev.stowage.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.stowage.app.service.StowageService;
+import dev.stowage.backend.kubernetes.FakeKubelet;
+import dev.stowage.backend.kubernetes.KubernetesBackend;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The service with {@code Cluster.Kubernetes}, reaching fabric8's CRUD API server mock through a
+ * kubeconfig as a user's would, a fake kubelet running the bound pods on three nodes.
+ */
+@EnableKubernetesMockClient(crud = true)
+class KubernetesServiceTest {
+  KubernetesMockServer server;
+  KubernetesClient client;
+  @TempDir Path tmp;
+  StowageService service;
+  final HttpClient http = HttpClient.newHttpClient();
+  final ObjectMapper json = new ObjectMapper();
+
+  @Test
+  void theExampleDagRunsAsPodsAndARemovedNodesAttemptRunsAgainElsewhere() throws Exception {
+    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+    for (String n : new String[] {"node-1", "node-2", "node-3"}) {
+      FakeKubelet.node(client, n, "2", "4Gi", Map.of("topology.kubernetes.io/zone", "z-" + n));
+    }
+    Path kubeconfig = tmp.resolve("kubeconfig");
+    Files.writeString(
+        kubeconfig,
+        """
+        apiVersion: v1
+        kind: Config
+        clusters: [{name: test, cluster: {server: "%s", insecure-skip-tls-verify: true}}]
+        users: [{name: me, user: {token: "t"}}]
+        contexts: [{name: test, context: {cluster: test, user: me, namespace: batch}}]
+        current-context: test
+        """
+            .formatted(client.getMasterUrl()));
+    String before = System.getProperty("kubeconfig");
+    System.setProperty("kubeconfig", kubeconfig.toString());
+    try (var kubelet = new FakeKubelet(client);
+        var running =
+            StowageService.builder(tmp.resolve("data"))
+                .interval(Duration.ofMillis(100))
+                .cluster(
+                    new StowageService.Cluster.Kubernetes(
+                        new KubernetesBackend.Connection("test", 8),
+                        new KubernetesBackend.Options(
+                            "batch", "e2e", null, "busybox:1.36", null, Duration.ZERO)))
+                .start()) {
+      service = running;
+      var dag =
+          post("application/yaml", Files.readString(Path.of("..", "examples", "etl-dag.yaml")));
+      assertThat(dag.statusCode()).as(dag.body()).isEqualTo(201);
+      for (String id : new String[] {"extract", "sum", "count-even", "load"}) {
+        awaitState("example%2F" + id, "succeeded");
+      }
+      assertThat(client.pods().inNamespace("batch").list().getItems())
+          .extracting(p -> p.getMetadata().getAnnotations().get("stowage.dev/task-id"))
+          .containsExactlyInAnyOrder(
+              "example/extract", "example/sum", "example/count-even", "example/load");
+
+      // Too big for every node: stored, flagged, never placed.
+      var huge =
+          post(
+              "application/json",
+              """
+              {"id": "k8s/huge", "command": ["true"], "cpuMillis": 64000}
+              """);
+      assertThat(huge.statusCode()).as(huge.body()).isEqualTo(201);
+      assertThat(json.readTree(huge.body()).get("neverSchedulable").get("k8s/huge").asText())
+          .isEqualTo("never schedulable: 0/3 nodes fit it empty: 3 insufficient cpuMillis");
+
+      // A long attempt whose node is deleted runs again, as attempt 2, on another node.
+      var lasting =
+          post(
+              "application/json",
+              """
+              {"id": "k8s/long", "command": ["sleep", "3600"], "cpuMillis": 1000,
+               "retry": {"maxAttempts": 2}, "env": {"FAKE_MS": "3600000"}}
+              """);
+      assertThat(lasting.statusCode()).as(lasting.body()).isEqualTo(201);
+      JsonNode first = awaitState("k8s%2Flong", "running");
+      String firstNode = first.get("offer").asText();
+      client.nodes().withName(firstNode).delete();
+      JsonNode again = awaitAttempt("k8s%2Flong", 2, "running");
+      assertThat(again.get("offer").asText()).isNotEqualTo(firstNode);
+      assertThat(again.get("lastError").asText())
+          .isEqualTo("lost: its node " + firstNode + " left the cluster (the node was deleted)");
+
+      // Cancel deletes its pod.
+      var cancel =
+          http.send(
+              request("/api/tasks/k8s%2Flong/cancel")
+                  .header("Content-Type", "application/json")
+                  .POST(HttpRequest.BodyPublishers.ofString("{}"))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(cancel.statusCode()).as(cancel.body()).isIn(200, 202);
+      awaitState("k8s%2Flong", "cancelled");
+      // Both attempts' pods are gone: the lost one's, left on the deleted node, and the cancelled.
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      while (podsOf("k8s/long") > 0 && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertThat(podsOf("k8s/long")).isZero();
+    } finally {
+      if (before == null) {
+        System.clearProperty("kubeconfig");
+      } else {
+        System.setProperty("kubeconfig", before);
+      }
+    }
+  }
+
+  private long podsOf(String taskId) {
+    return client.pods().inNamespace("batch").list().getItems().stream()
+        .filter(p -> taskId.equals(p.getMetadata().getAnnotations().get("stowage.dev/task-id")))
+        .count();
+  }
+
+  private HttpRequest.Builder request(String path) throws Exception {
+    String token = Files.readString(service.adminTokenFile()).strip();
+    return HttpRequest.newBuilder(URI.create(service.url() + path))
+        .header("Authorization", "Bearer " + token);
+  }
+
+  private HttpResponse<String> post(String type, String body) throws Exception {
+    return http.send(
+        request("/api/tasks")
+            .header("Content-Type", type)
+            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  private JsonNode awaitState(String urlId, String state) throws Exception {
+    return awaitAttempt(urlId, 0, state);
+  }
+
+  /** Polls the task until it is in {@code state} (at attempt {@code attempt} unless 0). */
+  private JsonNode awaitAttempt(String urlId, int attempt, String state) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    JsonNode now = null;
+    while (System.nanoTime() < deadline) {
+      now =
+          json.readTree(
+              http.send(
+                      request("/api/tasks/" + urlId).GET().build(),
+                      HttpResponse.BodyHandlers.ofString())
+                  .body());
+      if (now.path("state").asText().equals(state)
+          && (attempt == 0 || now.path("attempt").asInt() == attempt)) {
+        return now;
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError(urlId + " never reached " + state + ": " + now);
+  }
+}
