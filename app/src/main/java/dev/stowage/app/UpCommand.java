@@ -41,16 +41,24 @@ final class UpCommand implements Callable<Integer> {
 
   @Option(
       names = "--db-url",
-      description = "An external PostgreSQL (JDBC URL) instead of the embedded one.")
+      defaultValue = "${env:STOWAGE_DB_URL}",
+      description =
+          "An external PostgreSQL (JDBC URL) instead of the embedded one. Default: the"
+              + " STOWAGE_DB_URL variable, if set.")
   String dbUrl;
 
   @Option(
       names = "--db-user",
-      defaultValue = "postgres",
-      description = "Default: ${DEFAULT-VALUE}.")
+      defaultValue = "${env:STOWAGE_DB_USER:-postgres}",
+      description = "Default: the STOWAGE_DB_USER variable, else postgres.")
   String dbUser;
 
-  @Option(names = "--db-password", defaultValue = "", description = "Default: empty.")
+  // From the environment (a Kubernetes Secret, say) rather than the command line, where any
+  // process on the machine could read it.
+  @Option(
+      names = "--db-password",
+      defaultValue = "${env:STOWAGE_DB_PASSWORD:-}",
+      description = "Default: the STOWAGE_DB_PASSWORD variable, else empty.")
   String dbPassword;
 
   @Option(
