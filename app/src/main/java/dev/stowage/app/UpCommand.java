@@ -136,6 +136,15 @@ final class UpCommand implements Callable<Integer> {
   String kubeDeleteGrace;
 
   @Option(
+      names = "--kube-start-wait",
+      defaultValue = "2m",
+      description =
+          "With --backend kubernetes: how long a pod may fail to start (its image not pulled, its"
+              + " config wrong) before its attempt fails with the kubelet's reason."
+              + " Default: ${DEFAULT-VALUE}.")
+  String kubeStartWait;
+
+  @Option(
       names = "--sim-offers",
       description = "Simulated nodes from an offers JSONL file, as 'stowage generate' writes.")
   Path simOffers;
@@ -315,9 +324,9 @@ final class UpCommand implements Callable<Integer> {
     }
   }
 
-  private Duration kubeDeleteGrace() {
+  private Duration kubeDuration(String option, String text) {
     try {
-      return Durations.parse("--kube-delete-grace", kubeDeleteGrace, true);
+      return Durations.parse(option, text, true);
     } catch (IllegalArgumentException e) {
       throw usage(e.getMessage());
     }
@@ -384,7 +393,13 @@ final class UpCommand implements Callable<Integer> {
             new dev.stowage.backend.kubernetes.KubernetesBackend.Connection(
                 kubeContext, positive("--kube-max-requests", kubeMaxRequests)),
             new dev.stowage.backend.kubernetes.KubernetesBackend.Options(
-                namespace, kubeInstance, null, kubeImage, null, kubeDeleteGrace()));
+                namespace,
+                kubeInstance,
+                null,
+                kubeImage,
+                null,
+                kubeDuration("--kube-delete-grace", kubeDeleteGrace),
+                kubeDuration("--kube-start-wait", kubeStartWait)));
       }
       default -> throw usage("--backend must be local, sim or kubernetes, got '" + backend + "'");
     };

@@ -63,7 +63,7 @@ class KubernetesServiceTest {
                     new StowageService.Cluster.Kubernetes(
                         new KubernetesBackend.Connection("test", 8),
                         new KubernetesBackend.Options(
-                            "batch", "e2e", null, "busybox:1.36", null, Duration.ZERO)))
+                            "batch", "e2e", null, "busybox:1.36", null, Duration.ZERO, null)))
                 .start()) {
       service = running;
       var dag =

@@ -70,6 +70,8 @@ public final class KubernetesBackend implements ClusterBackend {
    * @param image what an attempt's container runs
    * @param gpuResource the extended resource counted as gpus
    * @param deleteGrace how long a cancelled or timed-out pod gets to stop
+   * @param startWait how long a pod may stay unable to start (its image not pulled, its config
+   *     wrong) before its attempt fails with the kubelet's reason
    */
   public record Options(
       String namespace,
@@ -77,7 +79,8 @@ public final class KubernetesBackend implements ClusterBackend {
       String schedulerName,
       String image,
       String gpuResource,
-      Duration deleteGrace) {
+      Duration deleteGrace,
+      Duration startWait) {
     public Options {
       Objects.requireNonNull(namespace, "namespace");
       Objects.requireNonNull(instance, "instance");
@@ -85,6 +88,7 @@ public final class KubernetesBackend implements ClusterBackend {
       schedulerName = schedulerName == null ? "stowage" : schedulerName;
       gpuResource = gpuResource == null ? "nvidia.com/gpu" : gpuResource;
       deleteGrace = deleteGrace == null ? Duration.ofSeconds(30) : deleteGrace;
+      startWait = startWait == null ? Duration.ofMinutes(2) : startWait;
     }
   }
 
@@ -167,6 +171,8 @@ public final class KubernetesBackend implements ClusterBackend {
   // Pods created here that the pod informer has not shown yet: their requests already count.
   private final Map<String, Launch> unseen = new ConcurrentHashMap<>();
   private final Set<AttemptId> killed = ConcurrentHashMap.newKeySet();
+  // Pods that cannot start (image, config), since when: failed once stuck for startWait.
+  private final Map<AttemptId, java.time.Instant> stuckSince = new ConcurrentHashMap<>();
   private volatile Runnable wakeUp = () -> {};
 
   /** On a client the caller keeps (and closes). */
@@ -324,10 +330,63 @@ public final class KubernetesBackend implements ClusterBackend {
   }
 
   @Override
-  public synchronized List<TaskEvent> drainEvents() {
-    var out = List.copyOf(events);
-    events.clear();
-    return out;
+  public List<TaskEvent> drainEvents() {
+    failStuck();
+    synchronized (this) {
+      var out = List.copyOf(events);
+      events.clear();
+      return out;
+    }
+  }
+
+  /** Waiting reasons a pod does not leave by itself, or only by luck. */
+  private static final Set<String> CANNOT_START =
+      Set.of(
+          "ErrImagePull",
+          "ImagePullBackOff",
+          "InvalidImageName",
+          "CreateContainerConfigError",
+          "CreateContainerError");
+
+  /** The reason the attempt's container cannot start, with the kubelet's message, or null. */
+  private static String cannotStart(Pod p) {
+    if (p.getStatus() == null || p.getStatus().getContainerStatuses() == null) {
+      return null;
+    }
+    for (ContainerStatus s : p.getStatus().getContainerStatuses()) {
+      if (CONTAINER.equals(s.getName())
+          && s.getState() != null
+          && s.getState().getWaiting() != null
+          && CANNOT_START.contains(s.getState().getWaiting().getReason())) {
+        var w = s.getState().getWaiting();
+        return w.getReason() + (w.getMessage() == null ? "" : ": " + w.getMessage());
+      }
+    }
+    return null;
+  }
+
+  /** Fails the attempts whose pods have not been able to start for startWait, and deletes them. */
+  private void failStuck() {
+    var now = clock.instant();
+    for (var entry : stuckSince.entrySet()) {
+      if (now.isBefore(entry.getValue().plus(options.startWait()))) {
+        continue;
+      }
+      AttemptId a = entry.getKey();
+      stuckSince.remove(a);
+      Pod p = pods.getStore().getByKey(options.namespace() + "/" + PodNames.of(a));
+      String why = p == null ? null : cannotStart(p);
+      if (why == null || reported.put(a, Kind.LAUNCH_FAILED) == Kind.LAUNCH_FAILED) {
+        continue; // it started (or went) meanwhile
+      }
+      emit(a, Kind.LAUNCH_FAILED, null, why + " (for " + options.startWait().toSeconds() + " s)");
+      client
+          .pods()
+          .inNamespace(options.namespace())
+          .withName(PodNames.of(a))
+          .withGracePeriod(0)
+          .delete();
+    }
   }
 
   @Override
@@ -447,6 +506,10 @@ public final class KubernetesBackend implements ClusterBackend {
     return null;
   }
 
+  private static boolean ended(Kind reported) {
+    return reported != null && reported != Kind.STARTED;
+  }
+
   private static boolean ended(Pod p) {
     String phase = phase(p);
     return "Succeeded".equals(phase) || "Failed".equals(phase);
@@ -487,6 +550,11 @@ public final class KubernetesBackend implements ClusterBackend {
       return;
     }
     Outcome o = outcome(p);
+    if (o == null && cannotStart(p) != null) {
+      stuckSince.putIfAbsent(a, clock.instant());
+    } else {
+      stuckSince.remove(a);
+    }
     if (o != null) {
       if (reported.put(a, o.kind()) != o.kind()) {
         emit(a, o.kind(), o.exitCode(), o.message());
@@ -512,9 +580,10 @@ public final class KubernetesBackend implements ClusterBackend {
     public void onDelete(Pod p, boolean finalStateUnknown) {
       unseen.remove(p.getMetadata().getName());
       AttemptId a = attemptOf(p);
-      if (a == null || outcome(p) != null) {
+      if (a == null || outcome(p) != null || ended(reported.get(a))) {
         return; // not ours, or already reported as ended
       }
+      stuckSince.remove(a);
       if (killed.remove(a)) {
         reported.put(a, Kind.KILLED);
         emit(a, Kind.KILLED, null, "pod deleted on request");

@@ -52,6 +52,34 @@ public final class FakeKubelet implements AutoCloseable {
   }
 
   private void run(Pod p) {
+    String image = p.getSpec().getContainers().getFirst().getImage();
+    if (image.startsWith("registry.invalid/")) {
+      // As a kubelet that cannot pull: Pending, its container waiting, for good.
+      client
+          .pods()
+          .inNamespace(p.getMetadata().getNamespace())
+          .withName(p.getMetadata().getName())
+          .editStatus(
+              now -> {
+                now.setStatus(
+                    new io.fabric8.kubernetes.api.model.PodStatusBuilder()
+                        .withPhase("Pending")
+                        .withContainerStatuses(
+                            new ContainerStatusBuilder()
+                                .withName(KubernetesBackend.CONTAINER)
+                                .withState(
+                                    new ContainerStateBuilder()
+                                        .withNewWaiting()
+                                        .withReason("ErrImagePull")
+                                        .withMessage("pull access denied for " + image)
+                                        .endWaiting()
+                                        .build())
+                                .build())
+                        .build());
+                return now;
+              });
+      return;
+    }
     status(p, "Running", null, null, null);
     long ms = Long.parseLong(env(p, "FAKE_MS", "0"));
     later.schedule(

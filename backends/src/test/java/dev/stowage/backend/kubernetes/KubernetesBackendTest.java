@@ -54,9 +54,14 @@ class KubernetesBackendTest {
   }
 
   private KubernetesBackend backend() {
+    return backend("busybox:1.36");
+  }
+
+  private KubernetesBackend backend(String image) {
     return new KubernetesBackend(
         client,
-        new KubernetesBackend.Options(NS, "test", null, "busybox:1.36", null, Duration.ZERO),
+        new KubernetesBackend.Options(
+            NS, "test", null, image, null, Duration.ZERO, Duration.ofMillis(300)),
         Clock.systemUTC());
   }
 
@@ -277,7 +282,7 @@ class KubernetesBackendTest {
               () ->
                   KubernetesBackend.connect(
                       new KubernetesBackend.Connection("nowhere", 4),
-                      new KubernetesBackend.Options(NS, "test", null, "busybox", null, null),
+                      new KubernetesBackend.Options(NS, "test", null, "busybox", null, null, null),
                       Clock.systemUTC()))
           .isInstanceOf(IllegalStateException.class)
           .hasMessageStartingWith(
@@ -292,6 +297,28 @@ class KubernetesBackendTest {
         System.setProperty("kubeconfig", before);
       }
     }
+  }
+
+  @Test
+  void aPodThatCannotPullItsImageFailsItsAttemptWithTheKubeletsReason() throws Exception {
+    backend.close();
+    backend = backend("registry.invalid/missing:1");
+    var id = new AttemptId("etl/unpullable", 1);
+    backend.launch(launch("etl/unpullable", 1, Map.of()));
+
+    TaskEvent failed = await(e -> e.attempt().equals(id) && e.kind() == Kind.LAUNCH_FAILED);
+
+    assertThat(failed.message())
+        .startsWith("ErrImagePull: pull access denied for registry.invalid/missing:1");
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (client.pods().inNamespace(NS).withName(PodNames.of(id)).get() != null
+        && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    assertThat(client.pods().inNamespace(NS).withName(PodNames.of(id)).get()).isNull();
+    Thread.sleep(200); // its deletion reports nothing more: the attempt has ended
+    backend.drainEvents().forEach(seen::add);
+    assertThat(seen).filteredOn(e -> e.attempt().equals(id)).hasSize(1);
   }
 
   @Test
