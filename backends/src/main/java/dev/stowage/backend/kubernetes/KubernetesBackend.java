@@ -119,7 +119,8 @@ public final class KubernetesBackend implements ClusterBackend {
     KubernetesClient client =
         new io.fabric8.kubernetes.client.KubernetesClientBuilder().withConfig(config).build();
     try {
-      return new KubernetesBackend(client, options, clock, true);
+      return new KubernetesBackend(
+          client, options, clock, connection.maxConcurrentRequests(), true);
     } catch (KubernetesClientException e) {
       client.close();
       throw new IllegalStateException(
@@ -174,16 +175,26 @@ public final class KubernetesBackend implements ClusterBackend {
   // Pods that cannot start (image, config), since when: failed once stuck for startWait.
   private final Map<AttemptId, java.time.Instant> stuckSince = new ConcurrentHashMap<>();
   private volatile Runnable wakeUp = () -> {};
+  private final java.util.concurrent.ExecutorService creators =
+      java.util.concurrent.Executors.newThreadPerTaskExecutor(
+          Thread.ofVirtual().name("stowage-pod-create-", 0).factory());
+  private final java.util.concurrent.Semaphore inFlight;
 
-  /** On a client the caller keeps (and closes). */
-  public KubernetesBackend(KubernetesClient client, Options options, Clock clock) {
-    this(client, options, clock, false);
+  /** On a client the caller keeps (and closes), creating at most so many pods at a time. */
+  public KubernetesBackend(
+      KubernetesClient client, Options options, Clock clock, int maxConcurrentCreations) {
+    this(client, options, clock, maxConcurrentCreations, false);
   }
 
   private KubernetesBackend(
-      KubernetesClient client, Options options, Clock clock, boolean ownsClient) {
+      KubernetesClient client,
+      Options options,
+      Clock clock,
+      int maxConcurrentCreations,
+      boolean ownsClient) {
     this.client = client;
     this.ownsClient = ownsClient;
+    this.inFlight = new java.util.concurrent.Semaphore(maxConcurrentCreations);
     this.options = options;
     this.clock = clock;
     long resync = Duration.ofMinutes(5).toMillis();
@@ -238,22 +249,70 @@ public final class KubernetesBackend implements ClusterBackend {
 
   @Override
   public void launch(Launch launch) {
+    // Returns at once: the pod is created on a virtual thread, at most maxConcurrentRequests at a
+    // time, so a cycle's 20,000 creations never hold up the next cycle. Its requests count in
+    // the offers from now on.
     String name = PodNames.of(launch.attempt());
     Pod pod = pod(name, launch);
     unseen.put(name, launch);
+    creators.execute(() -> create(launch, name, pod));
+  }
+
+  /** How often a refused-for-now creation (429, 5xx, no answer) is tried before it fails. */
+  private static final int CREATE_TRIES = 5;
+
+  private void create(Launch launch, String name, Pod pod) {
+    AttemptId a = launch.attempt();
     try {
-      client.pods().inNamespace(options.namespace()).resource(pod).create();
-    } catch (KubernetesClientException e) {
-      unseen.remove(name);
-      if (e.getCode() == 409) {
-        // Launched before, maybe by this instance before a crash: adopt it, start nothing.
-        TaskEvent s = status(launch.attempt());
-        reported.remove(launch.attempt());
-        emit(launch.attempt(), s.kind(), s.exitCode(), "launched before: " + s.message());
-        return;
+      for (int tried = 1; ; tried++) {
+        KubernetesClientException refused;
+        inFlight.acquireUninterruptibly();
+        try {
+          client.pods().inNamespace(options.namespace()).resource(pod).create();
+          return;
+        } catch (KubernetesClientException e) {
+          refused = e;
+        } finally {
+          inFlight.release();
+        }
+        if (refused.getCode() == 409) {
+          // Launched before (by this instance before a crash, or a retry whose first try did
+          // create it): adopt it, start nothing.
+          unseen.remove(name);
+          TaskEvent s = status(a);
+          reported.remove(a);
+          emit(a, s.kind(), s.exitCode(), "launched before: " + s.message());
+          return;
+        }
+        boolean again =
+            refused.getCode() == 429 || refused.getCode() >= 500 || refused.getCode() <= 0;
+        if (!again || tried == CREATE_TRIES || creators.isShutdown()) {
+          unseen.remove(name);
+          emit(a, Kind.LAUNCH_FAILED, null, "the API server refused the pod: " + oneLine(refused));
+          return;
+        }
+        // Safe to repeat: the name is the attempt's, so a creation that did land answers 409.
+        try {
+          Thread.sleep(Math.min(5_000, 100L << (tried - 1)));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
       }
-      emit(launch.attempt(), Kind.LAUNCH_FAILED, null, "the API server refused the pod: " + e);
+    } finally {
+      if (killed.contains(a)) {
+        // Cancelled while it was being created: the delete may have come first.
+        deletePod(a, options.deleteGrace());
+      }
     }
+  }
+
+  private static String oneLine(KubernetesClientException e) {
+    String m =
+        e.getStatus() != null && e.getStatus().getMessage() != null
+            ? e.getStatus().getMessage()
+            : rootMessage(e);
+    return (e.getCode() > 0 ? e.getCode() + " " : "") + m.replace('\n', ' ');
   }
 
   /** The pod of an attempt: its container, requests equal to limits, placed on its node. */
@@ -321,11 +380,15 @@ public final class KubernetesBackend implements ClusterBackend {
   @Override
   public void kill(AttemptId attempt) {
     killed.add(attempt);
+    deletePod(attempt, options.deleteGrace());
+  }
+
+  private void deletePod(AttemptId attempt, Duration grace) {
     client
         .pods()
         .inNamespace(options.namespace())
         .withName(PodNames.of(attempt))
-        .withGracePeriod(options.deleteGrace().toSeconds())
+        .withGracePeriod(grace.toSeconds())
         .delete();
   }
 
@@ -380,12 +443,7 @@ public final class KubernetesBackend implements ClusterBackend {
         continue; // it started (or went) meanwhile
       }
       emit(a, Kind.LAUNCH_FAILED, null, why + " (for " + options.startWait().toSeconds() + " s)");
-      client
-          .pods()
-          .inNamespace(options.namespace())
-          .withName(PodNames.of(a))
-          .withGracePeriod(0)
-          .delete();
+      deletePod(a, Duration.ZERO);
     }
   }
 
@@ -441,6 +499,7 @@ public final class KubernetesBackend implements ClusterBackend {
 
   @Override
   public void close() {
+    creators.shutdownNow();
     nodes.close();
     pods.close();
     if (ownsClient) {

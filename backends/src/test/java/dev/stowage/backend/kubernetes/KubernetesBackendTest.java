@@ -62,7 +62,8 @@ class KubernetesBackendTest {
         client,
         new KubernetesBackend.Options(
             NS, "test", null, image, null, Duration.ZERO, Duration.ofMillis(300)),
-        Clock.systemUTC());
+        Clock.systemUTC(),
+        8);
   }
 
   private void node(String name, String cpu, String memory, Map<String, String> labels) {
@@ -81,9 +82,14 @@ class KubernetesBackendTest {
 
   /** Drains the backend's events until one matches, for 10 s at most. */
   private TaskEvent await(Predicate<TaskEvent> wanted) throws InterruptedException {
+    return await(backend, wanted);
+  }
+
+  private TaskEvent await(KubernetesBackend from, Predicate<TaskEvent> wanted)
+      throws InterruptedException {
     long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
     while (System.nanoTime() < deadline) {
-      for (TaskEvent e : backend.drainEvents()) {
+      for (TaskEvent e : from.drainEvents()) {
         seen.add(e);
       }
       for (TaskEvent e : seen) {
@@ -94,6 +100,19 @@ class KubernetesBackendTest {
       Thread.sleep(20);
     }
     throw new AssertionError("no such event in " + seen);
+  }
+
+  /** The attempt's pod, once its creation (asynchronous) has landed; 10 s at most. */
+  private Pod awaitPod(AttemptId id) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (System.nanoTime() < deadline) {
+      Pod p = client.pods().inNamespace(NS).withName(PodNames.of(id)).get();
+      if (p != null) {
+        return p;
+      }
+      Thread.sleep(20);
+    }
+    throw new AssertionError("no pod for " + id);
   }
 
   private List<NodeEvent> awaitNodeEvents(int n) throws InterruptedException {
@@ -168,8 +187,7 @@ class KubernetesBackendTest {
   void anAttemptIsOnePodOnItsNodeAndEndsWithItsExitCode() throws Exception {
     backend.launch(launch("etl/extract", 1, Map.of("TRACEPARENT", "00-abc-def-01")));
 
-    Pod pod =
-        client.pods().inNamespace(NS).withName(PodNames.of(new AttemptId("etl/extract", 1))).get();
+    Pod pod = awaitPod(new AttemptId("etl/extract", 1));
     assertThat(pod.getSpec().getNodeName()).isEqualTo("node-a");
     assertThat(pod.getSpec().getSchedulerName()).isEqualTo("stowage");
     assertThat(pod.getSpec().getRestartPolicy()).isEqualTo("Never");
@@ -224,10 +242,8 @@ class KubernetesBackendTest {
       restarted.launch(launch("etl/once", 1, Map.of("FAKE_MS", "60000")));
       // It says what became of the attempt (besides what its informer reported on its own).
       TaskEvent adopted =
-          restarted.drainEvents().stream()
-              .filter(e -> e.attempt().equals(id) && e.message().startsWith("launched before"))
-              .findFirst()
-              .orElseThrow();
+          await(
+              restarted, e -> e.attempt().equals(id) && e.message().startsWith("launched before"));
       assertThat(adopted.kind()).isEqualTo(Kind.STARTED);
       assertThat(client.pods().inNamespace(NS).list().getItems()).hasSize(1);
     } finally {
@@ -319,6 +335,29 @@ class KubernetesBackendTest {
     Thread.sleep(200); // its deletion reports nothing more: the attempt has ended
     backend.drainEvents().forEach(seen::add);
     assertThat(seen).filteredOn(e -> e.attempt().equals(id)).hasSize(1);
+  }
+
+  @Test
+  void launchesReturnAtOnceAndTheirPodsAreCreatedRetryingWhatTheServerRefusesForNow()
+      throws Exception {
+    // The API server says 429 to the first creation: it is tried again (by the client's own
+    // back-off first), and lands; no attempt fails.
+    server
+        .expect()
+        .post()
+        .withPath("/api/v1/namespaces/" + NS + "/pods")
+        .andReturn(429, "{\"kind\":\"Status\",\"code\":429,\"message\":\"slow down\"}")
+        .once();
+    var ids = new ArrayList<AttemptId>();
+    for (int i = 0; i < 50; i++) {
+      ids.add(new AttemptId("many/t" + i, 1));
+      backend.launch(launch("many/t" + i, 1, Map.of("FAKE_MS", "60000")));
+    }
+    for (AttemptId id : ids) {
+      await(e -> e.attempt().equals(id) && e.kind() == Kind.STARTED);
+    }
+    assertThat(client.pods().inNamespace(NS).list().getItems()).hasSize(50);
+    assertThat(seen).noneMatch(e -> e.kind() == Kind.LAUNCH_FAILED);
   }
 
   @Test
