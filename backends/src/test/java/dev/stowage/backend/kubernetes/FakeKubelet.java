@@ -51,7 +51,18 @@ public final class FakeKubelet implements AutoCloseable {
                 0);
   }
 
+  private final Map<String, Integer> runs = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** How many pods of each task id this kubelet has run. */
+  public Map<String, Integer> runs() {
+    return Map.copyOf(runs);
+  }
+
   private void run(Pod p) {
+    var annotations = p.getMetadata().getAnnotations();
+    if (annotations != null && annotations.get(KubernetesBackend.TASK_ID) != null) {
+      runs.merge(annotations.get(KubernetesBackend.TASK_ID), 1, Integer::sum);
+    }
     String image = p.getSpec().getContainers().getFirst().getImage();
     if (image.startsWith("registry.invalid/")) {
       // As a kubelet that cannot pull: Pending, its container waiting, for good.

@@ -1,0 +1,149 @@
+package dev.stowage.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.stowage.backend.kubernetes.FakeKubelet;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The real service JVM on {@code --backend kubernetes}, killed with SIGKILL right after it handed a
+ * cycle's pods to the API server and before it recorded their launch, then started again: every
+ * task runs in exactly one pod and succeeds. The API server mock and the fake kubelet live in this
+ * test's JVM; the service reaches them through a kubeconfig.
+ */
+@EnableKubernetesMockClient(crud = true)
+class KubernetesKillAndRestartTest {
+  KubernetesMockServer server;
+  KubernetesClient client;
+  @TempDir Path tmp;
+
+  @Test
+  void aServiceKilledBetweenCreatingPodsAndRecordingThemRunsEachTaskOnce() throws Exception {
+    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+    FakeKubelet.node(client, "node-1", "4", "8Gi", Map.of());
+    FakeKubelet.node(client, "node-2", "4", "8Gi", Map.of());
+    Path kubeconfig = tmp.resolve("kubeconfig");
+    Files.writeString(
+        kubeconfig,
+        """
+        apiVersion: v1
+        kind: Config
+        clusters: [{name: t, cluster: {server: "%s", insecure-skip-tls-verify: true}}]
+        users: [{name: me, user: {token: "t"}}]
+        contexts: [{name: t, context: {cluster: t, user: me}}]
+        current-context: t
+        """
+            .formatted(client.getMasterUrl()));
+    Path data = tmp.resolve("data");
+    Path dag = tmp.resolve("dag.json");
+    var ids = List.of("kill/a", "kill/b", "kill/c", "kill/d");
+    var tasks = new StringBuilder("{\"tasks\": [");
+    for (String id : ids) {
+      tasks
+          .append(tasks.length() > 11 ? "," : "")
+          .append(
+              "{\"id\": \"%s\", \"command\": [\"true\"], \"cpuMillis\": 500,".formatted(id)
+                  + " \"env\": {\"FAKE_MS\": \"2000\"}}");
+    }
+    Files.writeString(dag, tasks.append("]}").toString());
+    int port;
+    try (var socket = new ServerSocket(0)) {
+      port = socket.getLocalPort();
+    }
+    String url = "http://127.0.0.1:" + port;
+    try (var kubelet = new FakeKubelet(client)) {
+      Process first = service(data, port, kubeconfig, "launched-unrecorded");
+      Process second = null;
+      try {
+        awaitHealthy(url, first, data);
+        assertThat(cli(data, "submit", dag.toString(), "--url", url).exit()).isZero();
+        assertThat(first.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(first.exitValue()).as("the exit of a SIGKILL").isEqualTo(137);
+
+        second = service(data, port, kubeconfig, null);
+        awaitHealthy(url, second, data);
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        for (String id : ids) {
+          while (!cli(data, "status", id, "--url", url).out().startsWith(id + ": succeeded")) {
+            assertThat(System.nanoTime())
+                .as("'%s' succeeds after the restart", id)
+                .isLessThan(deadline);
+            Thread.sleep(200);
+          }
+        }
+        assertThat(kubelet.runs())
+            .as("pods run per task")
+            .isEqualTo(Map.of("kill/a", 1, "kill/b", 1, "kill/c", 1, "kill/d", 1));
+      } finally {
+        first.destroyForcibly();
+        if (second != null) {
+          second.destroy();
+          second.waitFor(30, TimeUnit.SECONDS);
+        }
+      }
+    }
+  }
+
+  private static Process service(Path data, int port, Path kubeconfig, String crashAt)
+      throws Exception {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    var builder =
+        new ProcessBuilder(
+                List.of(
+                    java,
+                    "-cp",
+                    System.getProperty("java.class.path"),
+                    Main.class.getName(),
+                    "up",
+                    "--data-dir",
+                    data.toString(),
+                    "--port",
+                    Integer.toString(port),
+                    "--backend",
+                    "kubernetes",
+                    "--namespace",
+                    "batch"))
+            .redirectErrorStream(true)
+            .redirectOutput(data.resolveSibling("service-" + System.nanoTime() + ".log").toFile());
+    builder.environment().put("KUBECONFIG", kubeconfig.toString());
+    if (crashAt != null) {
+      builder.environment().put("STOWAGE_CRASH_AT", crashAt);
+    }
+    return builder.start();
+  }
+
+  private static MainTest.Run cli(Path data, String... args) {
+    var all = new java.util.ArrayList<>(List.of(args));
+    all.add("--token-file");
+    all.add(data.resolve("admin.token").toString());
+    return MainTest.run(all.toArray(String[]::new));
+  }
+
+  private static void awaitHealthy(String url, Process service, Path data) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (true) {
+      assertThat(service.isAlive()).as("the service is running").isTrue();
+      var r =
+          Files.exists(data.resolve("admin.token"))
+              ? cli(data, "status", "health-probe", "--url", url)
+              : MainTest.run("status", "health-probe", "--url", url);
+      if (r.err().contains("no task with id")) {
+        return;
+      }
+      assertThat(System.nanoTime()).as("the service answers within 60 s").isLessThan(deadline);
+      Thread.sleep(200);
+    }
+  }
+}
