@@ -168,14 +168,14 @@ class KillAndRestartTest {
   }
 
   /** A command against the service, with the admin token it wrote in its data directory. */
-  private static MainTest.Run cli(Path data, String... args) {
+  static MainTest.Run cli(Path data, String... args) {
     var all = new java.util.ArrayList<>(List.of(args));
     all.add("--token-file");
     all.add(data.resolve("admin.token").toString());
     return MainTest.run(all.toArray(String[]::new));
   }
 
-  private static void awaitHealthy(String url, Process service, Path data) throws Exception {
+  static void awaitHealthy(String url, Process service, Path data) throws Exception {
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
     while (true) {
       assertThat(service.isAlive()).as("the service is running").isTrue();

@@ -34,18 +34,7 @@ class KubernetesKillAndRestartTest {
     Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
     FakeKubelet.node(client, "node-1", "4", "8Gi", Map.of());
     FakeKubelet.node(client, "node-2", "4", "8Gi", Map.of());
-    Path kubeconfig = tmp.resolve("kubeconfig");
-    Files.writeString(
-        kubeconfig,
-        """
-        apiVersion: v1
-        kind: Config
-        clusters: [{name: t, cluster: {server: "%s", insecure-skip-tls-verify: true}}]
-        users: [{name: me, user: {token: "t"}}]
-        contexts: [{name: t, context: {cluster: t, user: me}}]
-        current-context: t
-        """
-            .formatted(client.getMasterUrl()));
+    Path kubeconfig = FakeKubelet.kubeconfig(client, tmp.resolve("kubeconfig"), null);
     Path data = tmp.resolve("data");
     Path dag = tmp.resolve("dag.json");
     var ids = List.of("kill/a", "kill/b", "kill/c", "kill/d");
@@ -125,25 +114,10 @@ class KubernetesKillAndRestartTest {
   }
 
   private static MainTest.Run cli(Path data, String... args) {
-    var all = new java.util.ArrayList<>(List.of(args));
-    all.add("--token-file");
-    all.add(data.resolve("admin.token").toString());
-    return MainTest.run(all.toArray(String[]::new));
+    return KillAndRestartTest.cli(data, args);
   }
 
   private static void awaitHealthy(String url, Process service, Path data) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-    while (true) {
-      assertThat(service.isAlive()).as("the service is running").isTrue();
-      var r =
-          Files.exists(data.resolve("admin.token"))
-              ? cli(data, "status", "health-probe", "--url", url)
-              : MainTest.run("status", "health-probe", "--url", url);
-      if (r.err().contains("no task with id")) {
-        return;
-      }
-      assertThat(System.nanoTime()).as("the service answers within 60 s").isLessThan(deadline);
-      Thread.sleep(200);
-    }
+    KillAndRestartTest.awaitHealthy(url, service, data);
   }
 }

@@ -41,18 +41,7 @@ class KubernetesServiceTest {
     for (String n : new String[] {"node-1", "node-2", "node-3"}) {
       FakeKubelet.node(client, n, "2", "4Gi", Map.of("topology.kubernetes.io/zone", "z-" + n));
     }
-    Path kubeconfig = tmp.resolve("kubeconfig");
-    Files.writeString(
-        kubeconfig,
-        """
-        apiVersion: v1
-        kind: Config
-        clusters: [{name: test, cluster: {server: "%s", insecure-skip-tls-verify: true}}]
-        users: [{name: me, user: {token: "t"}}]
-        contexts: [{name: test, context: {cluster: test, user: me, namespace: batch}}]
-        current-context: test
-        """
-            .formatted(client.getMasterUrl()));
+    Path kubeconfig = FakeKubelet.kubeconfig(client, tmp.resolve("kubeconfig"), "batch");
     String before = System.getProperty("kubeconfig");
     System.setProperty("kubeconfig", kubeconfig.toString());
     try (var kubelet = new FakeKubelet(client);

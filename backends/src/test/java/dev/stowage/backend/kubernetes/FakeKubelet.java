@@ -108,6 +108,27 @@ public final class FakeKubelet implements AutoCloseable {
         TimeUnit.MILLISECONDS);
   }
 
+  /**
+   * Writes a kubeconfig whose one context, {@code test}, reaches the API server mock behind {@code
+   * client} (its self-signed certificate not checked), in {@code namespace} if given.
+   */
+  public static java.nio.file.Path kubeconfig(
+      KubernetesClient client, java.nio.file.Path file, String namespace)
+      throws java.io.IOException {
+    return java.nio.file.Files.writeString(
+        file,
+        """
+        apiVersion: v1
+        kind: Config
+        clusters: [{name: test, cluster: {server: "%s", insecure-skip-tls-verify: true}}]
+        users: [{name: me, user: {token: "t"}}]
+        contexts: [{name: test, context: {cluster: test, user: me%s}}]
+        current-context: test
+        """
+            .formatted(
+                client.getMasterUrl(), namespace == null ? "" : ", namespace: " + namespace));
+  }
+
   /** Adds a Ready node with this allocatable (and 10Gi of ephemeral storage). */
   public static void node(
       KubernetesClient client, String name, String cpu, String memory, Map<String, String> labels) {
