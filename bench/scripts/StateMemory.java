@@ -42,7 +42,8 @@ public class StateMemory {
                     String.format("00-%032x-%016x-01", (long) i + 1, (long) i + 1), null),
                 null,
                 null,
-                "team-data"));
+                "team-data",
+                null));
       }
       store.submit(batch, now);
     }

@@ -50,7 +50,8 @@ public class SubmitInsert {
                   new TraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", null),
                   null,
                   null,
-                  "team-etl"));
+                  "team-etl",
+                  null));
         }
         long t0 = System.nanoTime();
         store.submit(batch, Map.of(), now);

@@ -52,7 +52,13 @@ class KubernetesServiceTest {
                     new StowageService.Cluster.Kubernetes(
                         new KubernetesBackend.Connection("test", 8),
                         new KubernetesBackend.Options(
-                            "batch", "e2e", null, "busybox:1.36", null, Duration.ZERO, null)))
+                            "batch",
+                            "e2e",
+                            null,
+                            "busybox:1.36",
+                            null,
+                            Duration.ZERO,
+                            Duration.ofMillis(500))))
                 .start()) {
       service = running;
       var dag =
@@ -76,6 +82,19 @@ class KubernetesServiceTest {
       assertThat(huge.statusCode()).as(huge.body()).isEqualTo(201);
       assertThat(json.readTree(huge.body()).get("neverSchedulable").get("k8s/huge").asText())
           .isEqualTo("never schedulable: 0/3 nodes fit it empty: 3 insufficient cpuMillis");
+
+      // A task's own image that cannot be pulled: its attempt fails with the kubelet's reason.
+      var unpullable =
+          post(
+              "application/json",
+              """
+              {"id": "k8s/unpullable", "command": ["true"], "image": "registry.invalid/etl:9"}
+              """);
+      assertThat(unpullable.statusCode()).as(unpullable.body()).isEqualTo(201);
+      JsonNode failed = awaitState("k8s%2Funpullable", "failed");
+      assertThat(failed.get("image").asText()).isEqualTo("registry.invalid/etl:9");
+      assertThat(failed.get("lastError").asText())
+          .startsWith("launch failed: ErrImagePull: pull access denied for registry.invalid/etl:9");
 
       // A long attempt whose node is deleted runs again, as attempt 2, on another node.
       var lasting =

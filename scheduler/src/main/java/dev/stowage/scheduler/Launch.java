@@ -11,7 +11,9 @@ import java.util.Map;
  * limit), and the data the task declares. A backend that {@linkplain ClusterBackend#stagesOnNode()
  * stages on the node} copies {@code inputs} in before the program starts and {@code outputs} out
  * after it exits with 0, reporting the exit only then; for the others the scheduler's stager has
- * done (and will do) that, and the lists are only for reading.
+ * done (and will do) that, and the lists are only for reading. {@code image} is the task's
+ * container image, or null for the backend's default; a backend that runs no images refuses a
+ * launch that names one.
  */
 public record Launch(
     AttemptId attempt,
@@ -21,7 +23,8 @@ public record Launch(
     Resources resources,
     Duration timeout,
     List<StagedInput> inputs,
-    List<StagedOutput> outputs) {
+    List<StagedOutput> outputs,
+    String image) {
   public Launch {
     command = List.copyOf(command);
     env = Map.copyOf(env);
@@ -37,6 +40,6 @@ public record Launch(
       Map<String, String> env,
       Resources resources,
       Duration timeout) {
-    this(attempt, offer, command, env, resources, timeout, List.of(), List.of());
+    this(attempt, offer, command, env, resources, timeout, List.of(), List.of(), null);
   }
 }

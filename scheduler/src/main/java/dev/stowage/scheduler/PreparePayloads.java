@@ -62,7 +62,8 @@ final class PreparePayloads {
               spec.resources(),
               spec.timeout(),
               spec.inputs(),
-              spec.outputs()));
+              spec.outputs(),
+              spec.image()));
     }
     return handOff.stageOrPass(out, now);
   }

@@ -19,6 +19,8 @@ import java.util.Objects;
  * @param inputs what to copy into the work directory before each attempt starts
  * @param outputs what to copy out of it after the process exits with 0, before success
  * @param owner the name of the token that submitted it (set by the service), or null
+ * @param image the container image its attempts run in, on a backend that runs images; null for the
+ *     backend's default
  */
 public record TaskSpec(
     String id,
@@ -35,7 +37,8 @@ public record TaskSpec(
     TraceContext trace,
     List<StagedInput> inputs,
     List<StagedOutput> outputs,
-    String owner) {
+    String owner,
+    String image) {
 
   public TaskSpec {
     Objects.requireNonNull(id, "id");
@@ -61,6 +64,7 @@ public record TaskSpec(
         null,
         null,
         0,
+        null,
         null,
         null,
         null,
@@ -115,6 +119,10 @@ public record TaskSpec(
     return change(b -> b.owner = o);
   }
 
+  public TaskSpec withImage(String i) {
+    return change(b -> b.image = i);
+  }
+
   /** A copy with one thing changed: every wither goes through here. */
   private TaskSpec change(java.util.function.Consumer<Fields> edit) {
     var f = new Fields(this);
@@ -139,6 +147,7 @@ public record TaskSpec(
     List<StagedInput> inputs;
     List<StagedOutput> outputs;
     String owner;
+    String image;
 
     Fields(TaskSpec t) {
       id = t.id;
@@ -156,6 +165,7 @@ public record TaskSpec(
       inputs = t.inputs;
       outputs = t.outputs;
       owner = t.owner;
+      image = t.image;
     }
 
     TaskSpec build() {
@@ -174,7 +184,8 @@ public record TaskSpec(
           trace,
           inputs,
           outputs,
-          owner);
+          owner,
+          image);
     }
   }
 }

@@ -49,7 +49,7 @@ public final class PostgresTaskStore implements TaskStore {
       "id, name, state, priority, cpu_millis, memory_mib, disk_mib, gpus, constraints, command,"
           + " env, labels, max_attempts, backoff_ms, max_backoff_ms, timeout_ms, trace_parent,"
           + " attempt, offer, pending_dependencies, not_before, submitted_at, updated_at,"
-          + " depends_on, never_schedulable, inputs, last_error, trace_state, outputs, owner";
+          + " depends_on, never_schedulable, inputs, last_error, trace_state, outputs, owner, image";
 
   private final DataSource dataSource;
   private final int writers;
@@ -140,6 +140,7 @@ public final class PostgresTaskStore implements TaskStore {
           var traceState = new String[n];
           var outputs = new String[n];
           var owners = new String[n];
+          var images = new String[n];
           var edgeFrom = new ArrayList<String>();
           var edgeTo = new ArrayList<String>();
           for (int r = 0; r < n; r++) {
@@ -181,6 +182,7 @@ public final class PostgresTaskStore implements TaskStore {
             traceState[r] = t.trace() == null ? null : t.trace().tracestate();
             outputs[r] = json(t.outputs());
             owners[r] = t.owner();
+            images[r] = t.image();
           }
           try (PreparedStatement insert =
                   c.prepareStatement(
@@ -191,16 +193,18 @@ public final class PostgresTaskStore implements TaskStore {
                           + " max_attempts, backoff, max_backoff, timeout, trace_parent, 0, null,"
                           + " pending, null, ?, ?,"
                           + " array(select jsonb_array_elements_text(depends_on::jsonb)),"
-                          + " never, inputs::jsonb, null, trace_state, outputs::jsonb, owner"
+                          + " never, inputs::jsonb, null, trace_state, outputs::jsonb, owner,"
+                          + " image"
                           + " from unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::bigint[],"
                           + " ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[],"
                           + " ?::text[], ?::text[], ?::int[], ?::bigint[], ?::bigint[],"
                           + " ?::bigint[], ?::text[], ?::int[], ?::text[], ?::text[], ?::text[],"
-                          + " ?::text[], ?::text[], ?::text[]) with ordinality as u(id, name,"
+                          + " ?::text[], ?::text[], ?::text[], ?::text[]) with ordinality as"
+                          + " u(id, name,"
                           + " state, priority, cpu, memory, disk, gpus, constraints, command, env,"
                           + " labels, max_attempts, backoff, max_backoff, timeout, trace_parent,"
                           + " pending, depends_on, never, inputs, trace_state, outputs, owner,"
-                          + " ord) order by ord");
+                          + " image, ord) order by ord");
               PreparedStatement edge =
                   c.prepareStatement(
                       "insert into task_dependencies (task_id, depends_on)"
@@ -232,7 +236,8 @@ public final class PostgresTaskStore implements TaskStore {
             insert.setArray(i++, c.createArrayOf("text", inputs));
             insert.setArray(i++, c.createArrayOf("text", traceState));
             insert.setArray(i++, c.createArrayOf("text", outputs));
-            insert.setArray(i, c.createArrayOf("text", owners));
+            insert.setArray(i++, c.createArrayOf("text", owners));
+            insert.setArray(i, c.createArrayOf("text", images));
             insert.executeUpdate();
             if (!edgeFrom.isEmpty()) {
               edge.setArray(1, c.createArrayOf("text", edgeFrom.toArray()));
@@ -727,7 +732,8 @@ public final class PostgresTaskStore implements TaskStore {
                 : new TraceContext(rs.getString("trace_parent"), rs.getString("trace_state")),
             inputs(rs.getString("inputs")),
             outputs(rs.getString("outputs")),
-            rs.getString("owner"));
+            rs.getString("owner"),
+            rs.getString("image"));
     Timestamp notBefore = rs.getTimestamp("not_before");
     return new StoredTask(
         spec,

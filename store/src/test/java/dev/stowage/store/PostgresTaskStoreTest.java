@@ -227,7 +227,8 @@ class PostgresTaskStoreTest {
                 new dev.stowage.scheduler.StagedInput("file:///data/train.csv", "in/train.csv"),
                 new dev.stowage.scheduler.StagedInput("s3://models/base/", "base")),
             List.of(new dev.stowage.scheduler.StagedOutput("out/model.bin", "s3://models/run-7/")),
-            "ml-team-ci");
+            "ml-team-ci",
+            "registry.example/ml/train:2.1");
     store.submit(List.of(spec), T0);
 
     StoredTask got = store.get("train/model-7").orElseThrow();

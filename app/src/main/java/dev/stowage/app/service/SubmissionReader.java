@@ -52,7 +52,8 @@ final class SubmissionReader {
           "timeoutSeconds",
           "labels",
           "inputs",
-          "outputs");
+          "outputs",
+          "image");
   private static final Set<String> RETRY_FIELDS =
       Set.of("maxAttempts", "backoffSeconds", "maxBackoffSeconds");
   private static final Set<String> PAIR_FIELDS = Set.of("source", "destination");
@@ -228,7 +229,25 @@ final class SubmissionReader {
         trace,
         inputs,
         outputs,
-        null);
+        null,
+        f.containsKey("image") ? image(f.get("image"), prefix + "image") : null);
+  }
+
+  /** A container image reference: what a backend that runs images pulls; no spaces. */
+  private String image(Node node, String at) {
+    String s = string(node, at);
+    if (s != null
+        && (s.isEmpty() || s.length() > 512 || !s.chars().allMatch(c -> c > 32 && c < 127))) {
+      error(
+          at,
+          "must be an image reference such as registry.example/team/etl:1.4, 1 to 512 visible"
+              + " ASCII characters, got '"
+              + s
+              + "'",
+          node);
+      return null;
+    }
+    return s;
   }
 
   private RetryPolicy retry(Node node, String at) {

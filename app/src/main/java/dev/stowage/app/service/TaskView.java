@@ -15,6 +15,7 @@ import java.util.Map;
  *
  * @param offer the node its current attempt was placed on
  * @param traceId the trace its attempts' spans are in: {@code /api/traces/{traceId}}
+ * @param image the container image its attempts run in, when it names one
  * @param staging inputs coming in, while staging
  * @param collectingOutputs outputs going out, while running after its process exited
  */
@@ -45,6 +46,7 @@ record TaskView(
     String submittedAt,
     String updatedAt,
     String notBefore,
+    String image,
     Stager.Progress staging,
     Stager.Progress collectingOutputs) {
 
@@ -80,6 +82,7 @@ record TaskView(
         t.submittedAt().toString(),
         t.updatedAt().toString(),
         t.notBefore() == null ? null : t.notBefore().toString(),
+        s.image(),
         staging,
         collectingOutputs);
   }

@@ -612,6 +612,29 @@ class StowageServiceTest {
       """;
 
   @Test
+  void anImageIsKeptWithTheTaskAndTheLocalBackendRefusesToRunWithoutIt() throws Exception {
+    var bad =
+        post(
+            "/api/tasks",
+            "{\"tasks\": [{\"id\": \"img/bad\", \"command\": [\"true\"], \"image\": \"a b\"}]}",
+            null);
+    assertThat(bad.statusCode()).isEqualTo(400);
+    assertThat(json(bad).get("fields").get(0).get("field").asText()).isEqualTo("tasks[0].image");
+
+    var named =
+        post(
+            "/api/tasks",
+            "{\"id\": \"img/named\", \"command\": [\"true\"], \"image\": \"python:3.13\"}",
+            null);
+    assertThat(named.statusCode()).as(named.body()).isEqualTo(201);
+    awaitState("img%2Fnamed", "failed");
+    JsonNode task = json(get("/api/tasks/img%2Fnamed"));
+    assertThat(task.get("image").asText()).isEqualTo("python:3.13");
+    assertThat(task.get("lastError").asText())
+        .contains("the local backend runs no container images");
+  }
+
+  @Test
   void aWellFormedBatchNamingAnUnknownDependencyIsRefusedNamingTheField() throws Exception {
     var refused = post("/api/tasks", ORPHAN, null);
 

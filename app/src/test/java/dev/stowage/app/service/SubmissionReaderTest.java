@@ -187,7 +187,7 @@ class SubmissionReaderTest {
             Map.entry(
                 "tasks[0].colour",
                 "unknown field of a task (expected one of command, constraints, cpuMillis,"
-                    + " dependsOn, diskMiB, env, gpus, id, inputs, labels, memoryMiB, name,"
+                    + " dependsOn, diskMiB, env, gpus, id, image, inputs, labels, memoryMiB, name,"
                     + " outputs, priority, retry, timeoutSeconds) (line 5)"),
             Map.entry(
                 "tasks[0].command", "must be a list of strings, got the string \"echo\" (line 3)"),

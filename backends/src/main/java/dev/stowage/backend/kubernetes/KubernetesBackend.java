@@ -338,7 +338,7 @@ public final class KubernetesBackend implements ClusterBackend {
             .withEnableServiceLinks(false)
             .addNewContainer()
             .withName(CONTAINER)
-            .withImage(options.image())
+            .withImage(launch.image() != null ? launch.image() : options.image())
             .withCommand(launch.command())
             .withEnv(env)
             .withNewResources()

@@ -181,6 +181,17 @@ public final class LocalProcessBackend implements ClusterBackend {
       emit(id, s.kind(), s.exitCode(), "launched before: " + s.message());
       return;
     }
+    if (launch.image() != null) {
+      // Running the command without its image would run something else than was asked.
+      emit(
+          id,
+          Kind.LAUNCH_FAILED,
+          null,
+          "the task names the image '"
+              + launch.image()
+              + "', and the local backend runs no container images (use --backend kubernetes)");
+      return;
+    }
     Process process;
     try {
       Path work = dir.resolve(WORK);
