@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -108,21 +109,9 @@ class KillAndRestartTest {
 
       second = service(data, port, null);
       awaitHealthy(url, second, data);
-      if (submitted.exit() != 0) {
-        MainTest.Run again = cli(data, "submit", dag.toString(), "--url", url);
-        // Stored before the kill, the batch is refused whole as already stored; else it is stored.
-        assertThat(again.exit() == 0 || again.err().contains("already"))
-            .as("submitted again: %s%s", again.out(), again.err())
-            .isTrue();
-      }
-      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+      submitAgainIfUnanswered(submitted, data, dag, url);
+      awaitSucceeded(data, url, ids);
       for (String id : ids) {
-        while (!cli(data, "status", id, "--url", url).out().startsWith(id + ": succeeded")) {
-          assertThat(System.nanoTime())
-              .as("'%s' succeeds after the restart", id)
-              .isLessThan(deadline);
-          Thread.sleep(200);
-        }
         assertThat(cli(data, "status", id, "--url", url).out())
             .startsWith(id + ": succeeded (attempt 1 of 1)");
       }
@@ -144,7 +133,33 @@ class KillAndRestartTest {
     return shared.resolve("runs.txt");
   }
 
-  private static int freePort() throws java.io.IOException {
+  /**
+   * A submit the killed service never answered is submitted again, as a client would: stored before
+   * the kill, the batch is refused whole as already stored; else it is stored now.
+   */
+  static void submitAgainIfUnanswered(MainTest.Run submitted, Path data, Path dag, String url) {
+    if (submitted.exit() != 0) {
+      MainTest.Run again = cli(data, "submit", dag.toString(), "--url", url);
+      assertThat(again.exit() == 0 || again.err().contains("already"))
+          .as("submitted again: %s%s", again.out(), again.err())
+          .isTrue();
+    }
+  }
+
+  /** Waits, 60 s at most, for every task to succeed after the restart. */
+  static void awaitSucceeded(Path data, String url, List<String> ids) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    for (String id : ids) {
+      while (!cli(data, "status", id, "--url", url).out().startsWith(id + ": succeeded")) {
+        assertThat(System.nanoTime())
+            .as("'%s' succeeds after the restart", id)
+            .isLessThan(deadline);
+        Thread.sleep(200);
+      }
+    }
+  }
+
+  static int freePort() throws java.io.IOException {
     try (var socket = new ServerSocket(0)) {
       return socket.getLocalPort();
     }
@@ -155,24 +170,32 @@ class KillAndRestartTest {
   }
 
   private static Process service(Path data, int port, CrashPoints.Point crashAt) throws Exception {
+    return service(
+        data, port, crashAt == null ? Map.of() : Map.of("STOWAGE_CRASH_AT", crashAt.label()));
+  }
+
+  /** The real service in a JVM of its own, with these variables and further options to up. */
+  static Process service(Path data, int port, Map<String, String> env, String... options)
+      throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    var command =
+        new java.util.ArrayList<>(
+            List.of(
+                java,
+                "-cp",
+                System.getProperty("java.class.path"),
+                Main.class.getName(),
+                "up",
+                "--data-dir",
+                data.toString(),
+                "--port",
+                Integer.toString(port)));
+    command.addAll(List.of(options));
     var builder =
-        new ProcessBuilder(
-                List.of(
-                    java,
-                    "-cp",
-                    System.getProperty("java.class.path"),
-                    Main.class.getName(),
-                    "up",
-                    "--data-dir",
-                    data.toString(),
-                    "--port",
-                    Integer.toString(port)))
+        new ProcessBuilder(command)
             .redirectErrorStream(true)
             .redirectOutput(data.resolveSibling("service-" + System.nanoTime() + ".log").toFile());
-    if (crashAt != null) {
-      builder.environment().put("STOWAGE_CRASH_AT", crashAt.label());
-    }
+    builder.environment().putAll(env);
     return builder.start();
   }
 

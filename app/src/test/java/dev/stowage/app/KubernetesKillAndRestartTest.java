@@ -6,11 +6,9 @@ import dev.stowage.backend.kubernetes.FakeKubelet;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -47,10 +45,7 @@ class KubernetesKillAndRestartTest {
                   + " \"env\": {\"FAKE_MS\": \"2000\"}}");
     }
     Files.writeString(dag, tasks.append("]}").toString());
-    int port;
-    try (var socket = new ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
+    int port = KillAndRestartTest.freePort();
     String url = "http://127.0.0.1:" + port;
     try (var kubelet = new FakeKubelet(client)) {
       Process first = service(data, port, kubeconfig, "launched-unrecorded");
@@ -64,21 +59,8 @@ class KubernetesKillAndRestartTest {
 
         second = service(data, port, kubeconfig, null);
         awaitHealthy(url, second, data);
-        if (submitted.exit() != 0) {
-          MainTest.Run again = cli(data, "submit", dag.toString(), "--url", url);
-          assertThat(again.exit() == 0 || again.err().contains("already"))
-              .as("submitted again: %s%s", again.out(), again.err())
-              .isTrue();
-        }
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        for (String id : ids) {
-          while (!cli(data, "status", id, "--url", url).out().startsWith(id + ": succeeded")) {
-            assertThat(System.nanoTime())
-                .as("'%s' succeeds after the restart", id)
-                .isLessThan(deadline);
-            Thread.sleep(200);
-          }
-        }
+        KillAndRestartTest.submitAgainIfUnanswered(submitted, data, dag, url);
+        KillAndRestartTest.awaitSucceeded(data, url, ids);
         assertThat(kubelet.runs())
             .as("pods run per task")
             .isEqualTo(Map.of("kill/a", 1, "kill/b", 1, "kill/c", 1, "kill/d", 1));
@@ -94,30 +76,13 @@ class KubernetesKillAndRestartTest {
 
   private static Process service(Path data, int port, Path kubeconfig, String crashAt)
       throws Exception {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    var builder =
-        new ProcessBuilder(
-                List.of(
-                    java,
-                    "-cp",
-                    System.getProperty("java.class.path"),
-                    Main.class.getName(),
-                    "up",
-                    "--data-dir",
-                    data.toString(),
-                    "--port",
-                    Integer.toString(port),
-                    "--backend",
-                    "kubernetes",
-                    "--namespace",
-                    "batch"))
-            .redirectErrorStream(true)
-            .redirectOutput(data.resolveSibling("service-" + System.nanoTime() + ".log").toFile());
-    builder.environment().put("KUBECONFIG", kubeconfig.toString());
+    var env = new java.util.HashMap<String, String>();
+    env.put("KUBECONFIG", kubeconfig.toString());
     if (crashAt != null) {
-      builder.environment().put("STOWAGE_CRASH_AT", crashAt);
+      env.put("STOWAGE_CRASH_AT", crashAt);
     }
-    return builder.start();
+    return KillAndRestartTest.service(
+        data, port, env, "--backend", "kubernetes", "--namespace", "batch");
   }
 
   private static MainTest.Run cli(Path data, String... args) {

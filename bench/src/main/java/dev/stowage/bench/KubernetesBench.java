@@ -1,5 +1,6 @@
 package dev.stowage.bench;
 
+import dev.stowage.backend.kubernetes.FakeKubelet;
 import dev.stowage.backend.kubernetes.KubernetesBackend;
 import dev.stowage.engine.MatchMode;
 import dev.stowage.engine.Matcher;
@@ -7,8 +8,6 @@ import dev.stowage.engine.Resources;
 import dev.stowage.scheduler.InMemoryTaskStore;
 import dev.stowage.scheduler.SchedulingCycle;
 import dev.stowage.scheduler.TaskSpec;
-import io.fabric8.kubernetes.api.model.NodeBuilder;
-import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
@@ -46,23 +45,7 @@ public final class KubernetesBench {
     server.init();
     try (var client = server.createClient()) {
       for (int i = 0; i < nodes; i++) {
-        client
-            .nodes()
-            .resource(
-                new NodeBuilder()
-                    .withNewMetadata()
-                    .withName("node-" + i)
-                    .endMetadata()
-                    .withNewStatus()
-                    .addToAllocatable("cpu", new Quantity("64"))
-                    .addToAllocatable("memory", new Quantity("256Gi"))
-                    .addNewCondition()
-                    .withType("Ready")
-                    .withStatus("True")
-                    .endCondition()
-                    .endStatus()
-                    .build())
-            .create();
+        FakeKubelet.node(client, "node-" + i, "64", "256Gi", java.util.Map.of());
       }
       var clock = Clock.systemUTC();
       var store = new InMemoryTaskStore();
