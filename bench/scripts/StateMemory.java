@@ -43,6 +43,7 @@ public class StateMemory {
                 null,
                 null,
                 "team-data",
+                null,
                 null));
       }
       store.submit(batch, now);

@@ -51,6 +51,7 @@ public class SubmitInsert {
                   null,
                   null,
                   "team-etl",
+                  null,
                   null));
         }
         long t0 = System.nanoTime();

@@ -38,9 +38,12 @@ class KubernetesServiceTest {
   @Test
   void theExampleDagRunsAsPodsAndARemovedNodesAttemptRunsAgainElsewhere() throws Exception {
     Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
-    for (String n : new String[] {"node-1", "node-2", "node-3"}) {
+    for (String n : new String[] {"node-1", "node-2", "node-3", "gpu-1"}) {
       FakeKubelet.node(client, n, "2", "4Gi", Map.of("topology.kubernetes.io/zone", "z-" + n));
     }
+    // A GPU node kept for the tasks that say they may use it, as clusters keep theirs.
+    FakeKubelet.gpus(client, "gpu-1", 1);
+    FakeKubelet.taint(client, "gpu-1", "nvidia.com/gpu", "present", "NoSchedule");
     Path kubeconfig = FakeKubelet.kubeconfig(client, tmp.resolve("kubeconfig"), "batch");
     String before = System.getProperty("kubeconfig");
     System.setProperty("kubeconfig", kubeconfig.toString());
@@ -71,6 +74,35 @@ class KubernetesServiceTest {
           .extracting(p -> p.getMetadata().getAnnotations().get("stowage.dev/task-id"))
           .containsExactlyInAnyOrder(
               "example/extract", "example/sum", "example/count-even", "example/load");
+      assertThat(client.pods().inNamespace("batch").list().getItems())
+          .as("no pod of a task that does not tolerate the GPU node's taint is on it")
+          .noneMatch(p -> p.getSpec().getNodeName().equals("gpu-1"));
+
+      // A task tolerating the taint runs there; one asking for the GPU without it never can.
+      var train =
+          post(
+              "application/yaml",
+              """
+              tasks:
+                - id: k8s/train
+                  command: ["true"]
+                  gpus: 1
+                  tolerations:
+                    - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}
+                - id: k8s/intolerant
+                  command: ["true"]
+                  gpus: 1
+              """);
+      assertThat(train.statusCode()).as(train.body()).isEqualTo(201);
+      assertThat(json.readTree(train.body()).get("neverSchedulable").get("k8s/intolerant").asText())
+          .isEqualTo(
+              "never schedulable: 0/4 nodes fit it empty: 3 insufficient gpus, 1 untolerated"
+                  + " taint nvidia.com/gpu=present:NoSchedule");
+      JsonNode trained = awaitState("k8s%2Ftrain", "succeeded");
+      assertThat(trained.get("offer").asText()).isEqualTo("gpu-1");
+      assertThat(trained.get("tolerations").toString())
+          .isEqualTo(
+              "[{\"key\":\"nvidia.com/gpu\",\"operator\":\"Exists\",\"effect\":\"NoSchedule\"}]");
 
       // Too big for every node: stored, flagged, never placed.
       var huge =
@@ -81,7 +113,9 @@ class KubernetesServiceTest {
               """);
       assertThat(huge.statusCode()).as(huge.body()).isEqualTo(201);
       assertThat(json.readTree(huge.body()).get("neverSchedulable").get("k8s/huge").asText())
-          .isEqualTo("never schedulable: 0/3 nodes fit it empty: 3 insufficient cpuMillis");
+          .isEqualTo(
+              "never schedulable: 0/4 nodes fit it empty: 3 insufficient cpuMillis, 1 untolerated"
+                  + " taint nvidia.com/gpu=present:NoSchedule");
 
       // A task's own image that cannot be pulled: its attempt fails with the kubelet's reason.
       var unpullable =

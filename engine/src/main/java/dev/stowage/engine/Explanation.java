@@ -9,9 +9,9 @@ import java.util.TreeMap;
 
 /**
  * Why a task fits the offers it fits and not the others, as counters: each offer is counted once,
- * under the first check it fails, cheapest check first (constraints, then already taken, then each
- * resource dimension in contract order). Reads like kube-scheduler's message: {@code 0/20000 offers
- * fit: 12000 insufficient memoryMiB, 8000 constraint zone=a}.
+ * under the first check it fails, cheapest check first (constraints, then taints, then already
+ * taken, then each resource dimension in contract order). Reads like kube-scheduler's message:
+ * {@code 0/20000 offers fit: 12000 insufficient memoryMiB, 8000 constraint zone=a}.
  *
  * @param task the task's name
  * @param offers how many offers were considered
@@ -75,6 +75,8 @@ public record Explanation(
     List<Map.Entry<String, String>> constraints =
         new ArrayList<>(new TreeMap<>(task.constraints()).entrySet());
     int[] constraintMisses = new int[constraints.size()];
+    // Untolerated taints by the first one each offer has, in the order first seen.
+    var untolerated = new LinkedHashMap<Taint, Integer>();
     long[] insufficient = new long[4];
     long[] mostFree = new long[4];
     long[] mostOffered = new long[4];
@@ -94,6 +96,11 @@ public record Explanation(
       }
       if (miss >= 0) {
         constraintMisses[miss]++;
+        continue;
+      }
+      Taint kept = Toleration.firstUntolerated(task.tolerations(), offers.get(o).taints());
+      if (kept != null) {
+        untolerated.merge(kept, 1, Integer::sum);
         continue;
       }
       int a = o * 4;
@@ -128,6 +135,8 @@ public record Explanation(
                 new Rejection.Constraint(k.getKey(), k.getValue()), constraintMisses[c]));
       }
     }
+    untolerated.forEach(
+        (taint, n) -> counts.add(new Rejection.Count(new Rejection.Untolerated(taint), n)));
     if (takenCount > 0) {
       counts.add(new Rejection.Count(new Rejection.Taken(), takenCount));
     }

@@ -28,9 +28,9 @@ final class FastMatcher implements Matcher {
   @Override
   public MatchResult match(List<Task> tasks, List<Offer> offers, MatchMode mode) {
     Problem problem = Problem.of(tasks, offers);
-    var attributeClasses = new HashMap<Map<String, String>, Integer>();
+    var attributeClasses = new HashMap<OfferTree.OfferClass, Integer>();
     int[] classOfOffer = OfferTree.classesOf(offers, attributeClasses);
-    List<Map<String, String>> classAttributes = new ArrayList<>(attributeClasses.keySet());
+    List<OfferTree.OfferClass> classAttributes = new ArrayList<>(attributeClasses.keySet());
     for (var e : attributeClasses.entrySet()) {
       classAttributes.set(e.getValue(), e.getKey());
     }
@@ -67,32 +67,41 @@ final class FastMatcher implements Matcher {
     return new MatchResult(problem, mode, offerOfTask, tree.availability(), taken);
   }
 
-  /** Interns tasks by (requests, constraints) and compiles each class's constraints once. */
+  /**
+   * Interns tasks by (requests, constraints, tolerations) and compiles each class's constraints and
+   * tolerations once, against each class of offers.
+   */
   static final class TaskClasses {
-    private final List<Map<String, String>> classAttributes;
+    private final List<OfferTree.OfferClass> classAttributes;
     private final Map<Object, Compiled> byShape = new HashMap<>();
-    private final Map<Map<String, String>, Compiled> byConstraints = new HashMap<>();
+    private final Map<Object, Compiled> byConstraints = new HashMap<>();
 
-    TaskClasses(List<Map<String, String>> classAttributes) {
+    TaskClasses(List<OfferTree.OfferClass> classAttributes) {
       this.classAttributes = classAttributes;
     }
 
     Compiled of(Task task) {
-      Object shape = Map.entry(task.requested(), task.constraints());
+      Object shape = List.of(task.requested(), task.constraints(), task.tolerations());
       Compiled c = byShape.get(shape);
       if (c == null) {
-        Compiled proto = byConstraints.computeIfAbsent(task.constraints(), this::compile);
+        Compiled proto =
+            byConstraints.computeIfAbsent(
+                Map.entry(task.constraints(), task.tolerations()),
+                k -> compile(task.constraints(), task.tolerations()));
         c = new Compiled(proto.allowed, proto.mask);
         byShape.put(shape, c);
       }
       return c;
     }
 
-    private Compiled compile(Map<String, String> constraints) {
+    private Compiled compile(Map<String, String> constraints, List<Toleration> tolerations) {
       boolean[] allowed = new boolean[classAttributes.size()];
       long mask = 0;
       for (int k = 0; k < allowed.length; k++) {
-        allowed[k] = ReferenceMatcher.satisfies(classAttributes.get(k), constraints);
+        OfferTree.OfferClass offers = classAttributes.get(k);
+        allowed[k] =
+            ReferenceMatcher.satisfies(offers.attributes(), constraints)
+                && Toleration.firstUntolerated(tolerations, offers.taints()) == null;
         if (allowed[k]) {
           mask |= 1L << (k & 63);
         }

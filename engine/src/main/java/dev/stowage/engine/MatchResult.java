@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The outcome of one match: which offer each task went to, and on request why the others did not
@@ -112,7 +111,7 @@ public final class MatchResult {
         break;
       }
       Task task = problem.tasks().get(t);
-      Object shape = Map.entry(task.requested(), task.constraints());
+      Object shape = List.of(task.requested(), task.constraints(), task.tolerations());
       Explanation shared = byShape.get(shape);
       if (shared == null) {
         shared = explain(t);

@@ -674,11 +674,17 @@ final class OfferTree {
   }
 
   /** Interns attribute maps into dense class ids, in order of first appearance. */
-  static int[] classesOf(List<Offer> offers, Map<Map<String, String>, Integer> classIds) {
+  static int[] classesOf(List<Offer> offers, Map<OfferClass, Integer> classIds) {
     int[] out = new int[offers.size()];
     for (int o = 0; o < out.length; o++) {
-      out[o] = classIds.computeIfAbsent(offers.get(o).attributes(), k -> classIds.size());
+      Offer offer = offers.get(o);
+      out[o] =
+          classIds.computeIfAbsent(
+              new OfferClass(offer.attributes(), offer.taints()), k -> classIds.size());
     }
     return out;
   }
+
+  /** What decides whether a task may use an offer at all, resources aside. */
+  record OfferClass(Map<String, String> attributes, List<Taint> taints) {}
 }

@@ -28,6 +28,7 @@ final class ReferenceMatcher implements Matcher {
     for (int t = 0; t < tasks.size(); t++) {
       int r = t * 4;
       Map<String, String> constraints = tasks.get(t).constraints();
+      List<Toleration> tolerations = tasks.get(t).tolerations();
       int best = -1;
       double bestScore = Double.POSITIVE_INFINITY;
       for (int o = 0; o < offers.size(); o++) {
@@ -37,7 +38,8 @@ final class ReferenceMatcher implements Matcher {
             || req[r + 1] > avail[a + 1]
             || req[r + 2] > avail[a + 2]
             || req[r + 3] > avail[a + 3]
-            || !satisfies(offers.get(o).attributes(), constraints)) {
+            || !satisfies(offers.get(o).attributes(), constraints)
+            || Toleration.firstUntolerated(tolerations, offers.get(o).taints()) != null) {
           continue;
         }
         double score = scorer.score(req[r], req[r + 1], req[r + 2], req[r + 3], avail, initial, a);

@@ -29,6 +29,19 @@ public sealed interface Rejection {
     }
   }
 
+  /** The offer carries a taint the task does not tolerate. */
+  record Untolerated(Taint taint) implements Rejection {
+    @Override
+    public String kind() {
+      return "untolerated taint";
+    }
+
+    @Override
+    public String text() {
+      return "untolerated taint " + taint;
+    }
+  }
+
   /** The offer was taken by a task placed earlier in the same match (consume mode). */
   record Taken() implements Rejection {
     @Override

@@ -46,6 +46,62 @@ class ExplanationTest {
   }
 
   @Test
+  void aTaintedOfferTakesOnlyTasksThatTolerateItAndSaysWhichTaintKeptTheOthersOff() {
+    var gpu = new Taint("nvidia.com/gpu", "present", "NoSchedule");
+    var etl = new Taint("dedicated", "etl", "NoExecute");
+    var offers =
+        List.of(
+            new Offer("g", "n1", new Resources(8000, 8000, 0, 1), Map.of(), List.of(gpu)),
+            new Offer("e1", "n2", new Resources(8000, 8000, 0, 0), Map.of(), List.of(etl)),
+            new Offer("e2", "n3", new Resources(8000, 8000, 0, 0), Map.of(), List.of(etl, gpu)));
+    var plain = new Task("plain", new Resources(1000, 1000, 0, 0));
+    var trainer =
+        new Task(
+            "trainer",
+            new Resources(1000, 1000, 0, 1),
+            Map.of(),
+            List.of(new Toleration("nvidia.com/gpu", true, "", "NoSchedule")));
+    var anywhere =
+        new Task(
+            "anywhere",
+            new Resources(1000, 1000, 0, 0),
+            Map.of(),
+            List.of(new Toleration("", true, "", "")));
+
+    var result = Matcher.fast().match(List.of(plain, trainer, anywhere), offers, MatchMode.PACK);
+
+    assertThat(result.offerIndexOf(0)).isEqualTo(-1);
+    assertThat(result.offerIndexOf(1)).isEqualTo(0);
+    assertThat(result.offerIndexOf(2)).isNotEqualTo(-1);
+    Explanation why = result.explain(0);
+    assertThat(why.rejections())
+        .containsExactly(
+            new Rejection.Count(new Rejection.Untolerated(etl), 2),
+            new Rejection.Count(new Rejection.Untolerated(gpu), 1));
+    assertThat(why.message())
+        .isEqualTo(
+            "0/3 offers fit: 2 untolerated taint dedicated=etl:NoExecute, 1 untolerated taint"
+                + " nvidia.com/gpu=present:NoSchedule; never schedulable: no offer in the input"
+                + " could ever fit it");
+  }
+
+  @Test
+  void tolerationsFollowKubernetesRules() {
+    var t = new Taint("k", "v", "NoSchedule");
+    assertThat(new Toleration("k", false, "v", "").tolerates(t)).isTrue();
+    assertThat(new Toleration("k", false, "w", "").tolerates(t)).isFalse();
+    assertThat(new Toleration("k", true, "", "NoSchedule").tolerates(t)).isTrue();
+    assertThat(new Toleration("k", true, "", "NoExecute").tolerates(t)).isFalse();
+    assertThat(new Toleration("other", true, "", "").tolerates(t)).isFalse();
+    assertThat(new Toleration("", true, "", "").tolerates(t)).isTrue();
+    assertThat(new Taint("k", "", "NoExecute")).hasToString("k:NoExecute");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> new Toleration("", false, "", ""))
+        .hasMessageContaining("operator Exists");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> new Toleration("k", true, "v", ""))
+        .hasMessageContaining("takes no value");
+  }
+
+  @Test
   void aTaskCrowdedOutByEarlierTasksIsNotNeverSchedulable() {
     var offers = List.of(new Offer("o", "n", new Resources(1000, 1000, 0, 0)));
     var tasks =

@@ -14,9 +14,10 @@ import org.junit.jupiter.api.Test;
 /**
  * The fast matcher returns exactly what the reference loop returns, for every scorer and mode, on
  * random workloads built to hit the contract's corners: exact ties (few distinct small values),
- * zero dimensions, amounts up to 2^53, constraints on attributes no offer has, tasks that fit
- * nothing, and empty inputs. Every result is also checked for feasibility on its own. A failure
- * prints its seed and the smallest workload found that still fails.
+ * zero dimensions, amounts up to 2^53, constraints on attributes no offer has, tainted offers and
+ * tolerations of every kind, tasks that fit nothing, and empty inputs. Every result is also checked
+ * for feasibility on its own. A failure prints its seed and the smallest workload found that still
+ * fails.
  */
 class FastMatchesReferenceProperties {
   /** A workload and how to match it. */
@@ -72,6 +73,7 @@ class FastMatchesReferenceProperties {
       for (var c : task.constraints().entrySet()) {
         assertThat(offer.attributes()).containsEntry(c.getKey(), c.getValue());
       }
+      assertThat(Toleration.firstUntolerated(task.tolerations(), offer.taints())).isNull();
       long[] avail =
           left.computeIfAbsent(
               o,
@@ -120,12 +122,34 @@ class FastMatchesReferenceProperties {
     return Map.copyOf(m);
   }
 
+  static final Taint GPU = new Taint("gpu", "true", "NoSchedule");
+  static final Taint DEDICATED = new Taint("dedicated", "etl", "NoExecute");
+
+  static List<Taint> taints(Draw d) {
+    return d.weighted(
+        weight(6, x -> List.<Taint>of()),
+        weight(2, x -> List.of(GPU)),
+        weight(1, x -> List.of(DEDICATED)),
+        weight(1, x -> List.of(GPU, DEDICATED)));
+  }
+
+  static List<Toleration> tolerations(Draw d) {
+    return d.weighted(
+        weight(5, x -> List.<Toleration>of()),
+        weight(2, x -> List.of(new Toleration("gpu", false, "true", "NoSchedule"))),
+        weight(1, x -> List.of(new Toleration("gpu", false, "false", ""))),
+        weight(1, x -> List.of(new Toleration("dedicated", true, "", "NoExecute"))),
+        weight(1, x -> List.of(new Toleration("dedicated", true, "", "NoSchedule"))),
+        weight(1, x -> List.of(new Toleration("", true, "", ""))));
+  }
+
   static List<Offer> offers(Draw d, int min, int max) {
-    List<Offer> drawn = d.list(min, max, x -> new Offer("o", "n", resources(x), labels(x)));
+    List<Offer> drawn =
+        d.list(min, max, x -> new Offer("o", "n", resources(x), labels(x), taints(x)));
     var out = new ArrayList<Offer>(drawn.size());
     for (int i = 0; i < drawn.size(); i++) {
       Offer o = drawn.get(i);
-      out.add(new Offer("o" + i, "n" + i, o.available(), o.attributes()));
+      out.add(new Offer("o" + i, "n" + i, o.available(), o.attributes(), o.taints()));
     }
     return out;
   }
@@ -143,11 +167,12 @@ class FastMatchesReferenceProperties {
                     x.weighted(
                         weight(5, y -> Map.<String, String>of()),
                         weight(3, FastMatchesReferenceProperties::labels),
-                        weight(1, y -> Map.of("gpu-model", "h100")))));
+                        weight(1, y -> Map.of("gpu-model", "h100"))),
+                    tolerations(x)));
     var out = new ArrayList<Task>(drawn.size());
     for (int i = 0; i < drawn.size(); i++) {
       Task t = drawn.get(i);
-      out.add(new Task("t" + i, t.requested(), t.constraints()));
+      out.add(new Task("t" + i, t.requested(), t.constraints(), t.tolerations()));
     }
     return out;
   }

@@ -32,6 +32,7 @@ final class CycleMetrics {
       out.add(new Rejection.Insufficient(d, 0, 0, 0).kind());
     }
     out.add(new Rejection.Constraint("", "").kind());
+    out.add(new Rejection.Untolerated(new dev.stowage.engine.Taint("k", "", "NoSchedule")).kind());
     out.add(new Rejection.Taken().kind());
     out.addAll(List.of("no offers", "fits", "not examined"));
     return List.copyOf(out);

@@ -3,6 +3,8 @@ package dev.stowage.scheduler;
 import dev.stowage.engine.Offer;
 import dev.stowage.engine.Rejection;
 import dev.stowage.engine.Resources;
+import dev.stowage.engine.Taint;
+import dev.stowage.engine.Toleration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -12,18 +14,20 @@ import java.util.TreeMap;
 
 /**
  * Which tasks no node of the cluster could ever host, even empty: too big for every node, or
- * constrained to attributes no node has. Such a task is flagged when it is submitted and left out
- * of the queue until the cluster's nodes change, as kube-scheduler parks an unschedulable pod until
- * a cluster event might help it.
+ * constrained to attributes no node has, or kept off every node that fits by taints it does not
+ * tolerate. Such a task is flagged when it is submitted and left out of the queue until the
+ * cluster's nodes change, as kube-scheduler parks an unschedulable pod until a cluster event might
+ * help it.
  */
 public final class Feasibility {
   private Feasibility() {}
 
   /** A node shape: what nodes of one kind offer when empty. */
-  private record Shape(Resources capacity, Map<String, String> attributes) {}
+  private record Shape(Resources capacity, Map<String, String> attributes, List<Taint> taints) {}
 
-  /** A task's class: tasks with the same requests and constraints share the answer. */
-  private record Need(Resources requested, Map<String, String> constraints) {}
+  /** A task's class: tasks with the same requests, constraints and tolerations share the answer. */
+  private record Need(
+      Resources requested, Map<String, String> constraints, List<Toleration> tolerations) {}
 
   /**
    * The cluster's nodes grouped by shape, with how many nodes have each: what a check reads.
@@ -42,7 +46,7 @@ public final class Feasibility {
     public static NodeShapes of(List<Offer> capacities) {
       var counts = new LinkedHashMap<Shape, Integer>();
       for (Offer o : capacities) {
-        counts.merge(new Shape(o.available(), o.attributes()), 1, Integer::sum);
+        counts.merge(new Shape(o.available(), o.attributes(), o.taints()), 1, Integer::sum);
       }
       return new NodeShapes(java.util.Collections.unmodifiableMap(counts), capacities.size());
     }
@@ -66,7 +70,7 @@ public final class Feasibility {
     for (TaskSpec t : tasks) {
       String reason =
           answers.computeIfAbsent(
-              new Need(t.resources(), t.constraints()),
+              new Need(t.resources(), t.constraints(), t.tolerations()),
               need -> reasonNoneFits(need, nodes.counts, nodes.nodes));
       if (reason != null) {
         out.put(t.id(), reason);
@@ -88,6 +92,10 @@ public final class Feasibility {
           miss = new Rejection.Constraint(c.getKey(), c.getValue()).text();
           break;
         }
+      }
+      if (miss == null) {
+        Taint kept = Toleration.firstUntolerated(need.tolerations(), e.getKey().taints());
+        miss = kept == null ? null : new Rejection.Untolerated(kept).text();
       }
       for (int d = 0; miss == null && d < 4; d++) {
         long capacity = e.getKey().capacity().get(d);

@@ -1,6 +1,7 @@
 package dev.stowage.scheduler;
 
 import dev.stowage.engine.Resources;
+import dev.stowage.engine.Toleration;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -13,7 +14,8 @@ import java.util.Map;
  * after it exits with 0, reporting the exit only then; for the others the scheduler's stager has
  * done (and will do) that, and the lists are only for reading. {@code image} is the task's
  * container image, or null for the backend's default; a backend that runs no images refuses a
- * launch that names one.
+ * launch that names one. {@code tolerations} are the taints the task accepts on its node, for a
+ * backend whose nodes keep them (the matcher has already honoured them).
  */
 public record Launch(
     AttemptId attempt,
@@ -24,12 +26,28 @@ public record Launch(
     Duration timeout,
     List<StagedInput> inputs,
     List<StagedOutput> outputs,
-    String image) {
+    String image,
+    List<Toleration> tolerations) {
   public Launch {
     command = List.copyOf(command);
     env = Map.copyOf(env);
     inputs = List.copyOf(inputs);
     outputs = List.copyOf(outputs);
+    tolerations = tolerations == null ? List.of() : List.copyOf(tolerations);
+  }
+
+  /** An attempt that tolerates no taints. */
+  public Launch(
+      AttemptId attempt,
+      String offer,
+      List<String> command,
+      Map<String, String> env,
+      Resources resources,
+      Duration timeout,
+      List<StagedInput> inputs,
+      List<StagedOutput> outputs,
+      String image) {
+    this(attempt, offer, command, env, resources, timeout, inputs, outputs, image, List.of());
   }
 
   /** An attempt that declares no data. */
@@ -40,6 +58,6 @@ public record Launch(
       Map<String, String> env,
       Resources resources,
       Duration timeout) {
-    this(attempt, offer, command, env, resources, timeout, List.of(), List.of(), null);
+    this(attempt, offer, command, env, resources, timeout, List.of(), List.of(), null, List.of());
   }
 }

@@ -44,7 +44,8 @@ final class MatchTasks {
   MatchResult match(List<StoredTask> tasks, List<Offer> offers) {
     var engineTasks = new ArrayList<Task>(tasks.size());
     for (StoredTask t : tasks) {
-      engineTasks.add(new Task(t.id(), t.spec().resources(), t.spec().constraints()));
+      engineTasks.add(
+          new Task(t.id(), t.spec().resources(), t.spec().constraints(), t.spec().tolerations()));
     }
     MatchResult result = matcher.match(engineTasks, offers, mode);
     var unassigned = new HashMap<String, Integer>();
@@ -71,7 +72,12 @@ final class MatchTasks {
         index != null
             ? l.result().explain(index)
             : l.result()
-                .explain(new Task(task.id(), task.spec().resources(), task.spec().constraints()));
+                .explain(
+                    new Task(
+                        task.id(),
+                        task.spec().resources(),
+                        task.spec().constraints(),
+                        task.spec().tolerations()));
     return Optional.of(Map.entry(l.at(), e));
   }
 }

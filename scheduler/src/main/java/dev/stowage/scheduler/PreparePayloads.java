@@ -63,7 +63,8 @@ final class PreparePayloads {
               spec.timeout(),
               spec.inputs(),
               spec.outputs(),
-              spec.image()));
+              spec.image(),
+              spec.tolerations()));
     }
     return handOff.stageOrPass(out, now);
   }

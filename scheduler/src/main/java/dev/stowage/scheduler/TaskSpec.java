@@ -1,6 +1,7 @@
 package dev.stowage.scheduler;
 
 import dev.stowage.engine.Resources;
+import dev.stowage.engine.Toleration;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -21,6 +22,7 @@ import java.util.Objects;
  * @param owner the name of the token that submitted it (set by the service), or null
  * @param image the container image its attempts run in, on a backend that runs images; null for the
  *     backend's default
+ * @param tolerations the taints of nodes it may run on anyway (Kubernetes' rules)
  */
 public record TaskSpec(
     String id,
@@ -38,7 +40,8 @@ public record TaskSpec(
     List<StagedInput> inputs,
     List<StagedOutput> outputs,
     String owner,
-    String image) {
+    String image,
+    List<Toleration> tolerations) {
 
   public TaskSpec {
     Objects.requireNonNull(id, "id");
@@ -52,6 +55,7 @@ public record TaskSpec(
     labels = labels == null ? Map.of() : Map.copyOf(labels);
     inputs = inputs == null ? List.of() : List.copyOf(inputs);
     outputs = outputs == null ? List.of() : List.copyOf(outputs);
+    tolerations = tolerations == null ? List.of() : List.copyOf(tolerations);
   }
 
   /** A task with just an id and a command; everything else takes its default. */
@@ -64,6 +68,7 @@ public record TaskSpec(
         null,
         null,
         0,
+        null,
         null,
         null,
         null,
@@ -123,6 +128,10 @@ public record TaskSpec(
     return change(b -> b.image = i);
   }
 
+  public TaskSpec withTolerations(List<Toleration> t) {
+    return change(b -> b.tolerations = t);
+  }
+
   /** A copy with one thing changed: every wither goes through here. */
   private TaskSpec change(java.util.function.Consumer<Fields> edit) {
     var f = new Fields(this);
@@ -148,6 +157,7 @@ public record TaskSpec(
     List<StagedOutput> outputs;
     String owner;
     String image;
+    List<Toleration> tolerations;
 
     Fields(TaskSpec t) {
       id = t.id;
@@ -166,6 +176,7 @@ public record TaskSpec(
       outputs = t.outputs;
       owner = t.owner;
       image = t.image;
+      tolerations = t.tolerations;
     }
 
     TaskSpec build() {
@@ -185,7 +196,8 @@ public record TaskSpec(
           inputs,
           outputs,
           owner,
-          image);
+          image,
+          tolerations);
     }
   }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
 import dev.stowage.engine.Resources;
+import dev.stowage.engine.Toleration;
 import dev.stowage.scheduler.AttemptId;
 import dev.stowage.scheduler.RetryPolicy;
 import dev.stowage.scheduler.StagedInput;
@@ -42,6 +43,8 @@ public final class PostgresTaskStore implements TaskStore {
       JSON.readerFor(new TypeReference<List<StagedOutput>>() {});
   private static final ObjectReader INPUTS =
       JSON.readerFor(new TypeReference<List<StagedInput>>() {});
+  private static final ObjectReader TOLERATIONS =
+      JSON.readerFor(new TypeReference<List<Toleration>>() {});
   private static final ObjectReader STRING_LIST =
       JSON.readerFor(new TypeReference<List<String>>() {});
 
@@ -49,7 +52,8 @@ public final class PostgresTaskStore implements TaskStore {
       "id, name, state, priority, cpu_millis, memory_mib, disk_mib, gpus, constraints, command,"
           + " env, labels, max_attempts, backoff_ms, max_backoff_ms, timeout_ms, trace_parent,"
           + " attempt, offer, pending_dependencies, not_before, submitted_at, updated_at,"
-          + " depends_on, never_schedulable, inputs, last_error, trace_state, outputs, owner, image";
+          + " depends_on, never_schedulable, inputs, last_error, trace_state, outputs, owner, image,"
+          + " tolerations";
 
   private final DataSource dataSource;
   private final int writers;
@@ -141,6 +145,7 @@ public final class PostgresTaskStore implements TaskStore {
           var outputs = new String[n];
           var owners = new String[n];
           var images = new String[n];
+          var tolerations = new String[n];
           var edgeFrom = new ArrayList<String>();
           var edgeTo = new ArrayList<String>();
           for (int r = 0; r < n; r++) {
@@ -183,6 +188,7 @@ public final class PostgresTaskStore implements TaskStore {
             outputs[r] = json(t.outputs());
             owners[r] = t.owner();
             images[r] = t.image();
+            tolerations[r] = json(t.tolerations());
           }
           try (PreparedStatement insert =
                   c.prepareStatement(
@@ -194,17 +200,18 @@ public final class PostgresTaskStore implements TaskStore {
                           + " pending, null, ?, ?,"
                           + " array(select jsonb_array_elements_text(depends_on::jsonb)),"
                           + " never, inputs::jsonb, null, trace_state, outputs::jsonb, owner,"
-                          + " image"
+                          + " image, tolerations::jsonb"
                           + " from unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::bigint[],"
                           + " ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[],"
                           + " ?::text[], ?::text[], ?::int[], ?::bigint[], ?::bigint[],"
                           + " ?::bigint[], ?::text[], ?::int[], ?::text[], ?::text[], ?::text[],"
-                          + " ?::text[], ?::text[], ?::text[], ?::text[]) with ordinality as"
+                          + " ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) with"
+                          + " ordinality as"
                           + " u(id, name,"
                           + " state, priority, cpu, memory, disk, gpus, constraints, command, env,"
                           + " labels, max_attempts, backoff, max_backoff, timeout, trace_parent,"
                           + " pending, depends_on, never, inputs, trace_state, outputs, owner,"
-                          + " image, ord) order by ord");
+                          + " image, tolerations, ord) order by ord");
               PreparedStatement edge =
                   c.prepareStatement(
                       "insert into task_dependencies (task_id, depends_on)"
@@ -237,7 +244,8 @@ public final class PostgresTaskStore implements TaskStore {
             insert.setArray(i++, c.createArrayOf("text", traceState));
             insert.setArray(i++, c.createArrayOf("text", outputs));
             insert.setArray(i++, c.createArrayOf("text", owners));
-            insert.setArray(i, c.createArrayOf("text", images));
+            insert.setArray(i++, c.createArrayOf("text", images));
+            insert.setArray(i, c.createArrayOf("text", tolerations));
             insert.executeUpdate();
             if (!edgeFrom.isEmpty()) {
               edge.setArray(1, c.createArrayOf("text", edgeFrom.toArray()));
@@ -733,7 +741,8 @@ public final class PostgresTaskStore implements TaskStore {
             inputs(rs.getString("inputs")),
             outputs(rs.getString("outputs")),
             rs.getString("owner"),
-            rs.getString("image"));
+            rs.getString("image"),
+            tolerations(rs.getString("tolerations")));
     Timestamp notBefore = rs.getTimestamp("not_before");
     return new StoredTask(
         spec,
@@ -758,6 +767,10 @@ public final class PostgresTaskStore implements TaskStore {
 
   private static List<StagedOutput> outputs(String json) {
     return json.equals("[]") ? List.of() : readValue(json, OUTPUTS);
+  }
+
+  private static List<Toleration> tolerations(String json) {
+    return json.equals("[]") ? List.of() : readValue(json, TOLERATIONS);
   }
 
   private static List<StagedInput> inputs(String json) {

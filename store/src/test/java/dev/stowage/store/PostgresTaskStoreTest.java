@@ -228,7 +228,10 @@ class PostgresTaskStoreTest {
                 new dev.stowage.scheduler.StagedInput("s3://models/base/", "base")),
             List.of(new dev.stowage.scheduler.StagedOutput("out/model.bin", "s3://models/run-7/")),
             "ml-team-ci",
-            "registry.example/ml/train:2.1");
+            "registry.example/ml/train:2.1",
+            List.of(
+                new dev.stowage.engine.Toleration("nvidia.com/gpu", true, "", "NoSchedule"),
+                new dev.stowage.engine.Toleration("dedicated", false, "ml", "")));
     store.submit(List.of(spec), T0);
 
     StoredTask got = store.get("train/model-7").orElseThrow();

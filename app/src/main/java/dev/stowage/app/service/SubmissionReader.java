@@ -6,6 +6,7 @@ import dev.stowage.app.service.Document.Node;
 import dev.stowage.app.service.Document.Obj;
 import dev.stowage.app.service.Document.Scalar;
 import dev.stowage.engine.Resources;
+import dev.stowage.engine.Toleration;
 import dev.stowage.scheduler.AllowedSources;
 import dev.stowage.scheduler.InvalidSubmissionException;
 import dev.stowage.scheduler.InvalidSubmissionException.FieldError;
@@ -53,10 +54,20 @@ final class SubmissionReader {
           "labels",
           "inputs",
           "outputs",
-          "image");
+          "image",
+          "tolerations");
   private static final Set<String> RETRY_FIELDS =
       Set.of("maxAttempts", "backoffSeconds", "maxBackoffSeconds");
   private static final Set<String> PAIR_FIELDS = Set.of("source", "destination");
+  private static final Set<String> TOLERATION_FIELDS = Set.of("key", "operator", "value", "effect");
+  private static final Set<String> EFFECTS = Set.of("NoSchedule", "NoExecute", "PreferNoSchedule");
+  // Kubernetes' label key and value syntax, which taints share.
+  private static final Pattern TAINT_KEY =
+      Pattern.compile(
+          "([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+              + "[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?");
+  private static final Pattern TAINT_VALUE =
+      Pattern.compile("([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?");
   private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
   private static final Pattern DECIMAL = Pattern.compile("-?[0-9]+");
   private static final BigInteger MAX_AMOUNT = BigInteger.valueOf(Resources.MAX_AMOUNT);
@@ -230,7 +241,76 @@ final class SubmissionReader {
         inputs,
         outputs,
         null,
-        f.containsKey("image") ? image(f.get("image"), prefix + "image") : null);
+        f.containsKey("image") ? image(f.get("image"), prefix + "image") : null,
+        f.containsKey("tolerations")
+            ? tolerations(f.get("tolerations"), prefix + "tolerations")
+            : null);
+  }
+
+  /**
+   * Tolerations as Kubernetes writes them: {@code {key, operator: Equal|Exists, value, effect}},
+   * operator {@code Equal} when absent, no key with {@code Exists} for every taint.
+   */
+  private List<Toleration> tolerations(Node node, String at) {
+    var out = new ArrayList<Toleration>();
+    if (!(node instanceof Arr arr)) {
+      error(at, "must be a list of {key, operator, value, effect}, got " + describe(node), node);
+      return out;
+    }
+    for (int j = 0; j < arr.items().size(); j++) {
+      Node item = arr.items().get(j);
+      String here = at + "[" + j + "]";
+      if (!(item instanceof Obj obj)) {
+        error(here, "must be {key, operator, value, effect}, got " + describe(item), item);
+        continue;
+      }
+      Map<String, Node> f = obj.fields();
+      unknown(f, TOLERATION_FIELDS, here + ".", "a toleration");
+      int before = errors.size();
+      String key = f.containsKey("key") ? string(f.get("key"), here + ".key") : "";
+      String operator =
+          f.containsKey("operator") ? string(f.get("operator"), here + ".operator") : "Equal";
+      String value = f.containsKey("value") ? string(f.get("value"), here + ".value") : "";
+      String effect = f.containsKey("effect") ? string(f.get("effect"), here + ".effect") : "";
+      if (key != null
+          && !key.isEmpty()
+          && (key.length() > 317 || !TAINT_KEY.matcher(key).matches())) {
+        error(
+            here + ".key",
+            "must be a taint key such as nvidia.com/gpu or dedicated, got '" + key + "'",
+            f.get("key"));
+      }
+      if (operator != null && !operator.equals("Equal") && !operator.equals("Exists")) {
+        error(
+            here + ".operator",
+            "must be Equal or Exists, got '" + operator + "'",
+            f.get("operator"));
+      }
+      if (value != null && !TAINT_VALUE.matcher(value).matches()) {
+        error(
+            here + ".value",
+            "must be a taint value: up to 63 letters, digits, '-', '_' or '.', got '" + value + "'",
+            f.get("value"));
+      }
+      if (effect != null && !effect.isEmpty() && !EFFECTS.contains(effect)) {
+        error(
+            here + ".effect",
+            "must be NoSchedule, NoExecute or PreferNoSchedule (or absent for all), got '"
+                + effect
+                + "'",
+            f.get("effect"));
+      }
+      if ("Equal".equals(operator) && "".equals(key)) {
+        error(here + ".key", "required with operator Equal (only Exists may leave it out)", item);
+      }
+      if ("Exists".equals(operator) && value != null && !value.isEmpty()) {
+        error(here + ".value", "must be absent with operator Exists", f.get("value"));
+      }
+      if (errors.size() == before) {
+        out.add(new Toleration(key, operator.equals("Exists"), value, effect));
+      }
+    }
+    return out;
   }
 
   /** A container image reference: what a backend that runs images pulls; no spaces. */

@@ -1,6 +1,7 @@
 package dev.stowage.app.service;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.stowage.engine.Toleration;
 import dev.stowage.scheduler.StagedInput;
 import dev.stowage.scheduler.StagedOutput;
 import dev.stowage.scheduler.Stager;
@@ -16,6 +17,7 @@ import java.util.Map;
  * @param offer the node its current attempt was placed on
  * @param traceId the trace its attempts' spans are in: {@code /api/traces/{traceId}}
  * @param image the container image its attempts run in, when it names one
+ * @param tolerations the taints it tolerates, as it was submitted with them
  * @param staging inputs coming in, while staging
  * @param collectingOutputs outputs going out, while running after its process exited
  */
@@ -47,6 +49,7 @@ record TaskView(
     String updatedAt,
     String notBefore,
     String image,
+    List<TolerationView> tolerations,
     Stager.Progress staging,
     Stager.Progress collectingOutputs) {
 
@@ -83,8 +86,19 @@ record TaskView(
         t.updatedAt().toString(),
         t.notBefore() == null ? null : t.notBefore().toString(),
         s.image(),
+        s.tolerations().isEmpty()
+            ? null
+            : s.tolerations().stream().map(TolerationView::of).toList(),
         staging,
         collectingOutputs);
+  }
+
+  /** A toleration in the submission's (and Kubernetes') words; empty parts left out. */
+  @JsonInclude(JsonInclude.Include.NON_EMPTY)
+  record TolerationView(String key, String operator, String value, String effect) {
+    static TolerationView of(Toleration t) {
+      return new TolerationView(t.key(), t.exists() ? "Exists" : "Equal", t.value(), t.effect());
+    }
   }
 
   /** One page of a listing, and the id to pass as {@code after} for the next (null: the last). */

@@ -101,7 +101,9 @@ final class Why {
           } else {
             // No cycle has run yet: against the cluster as it is now. One task: the contract's
             // plain loop is a single pass over the offers.
-            var task = new Task(t.id(), t.spec().resources(), t.spec().constraints());
+            var task =
+                new Task(
+                    t.id(), t.spec().resources(), t.spec().constraints(), t.spec().tolerations());
             e = WHY.match(List.of(task), backend.offers(), MatchMode.PACK).explain(0);
             when = "now: ";
           }
@@ -199,6 +201,9 @@ final class Why {
           r.put("requested", i.requested());
           r.put("mostFree", i.mostFree());
           r.put("mostOffered", i.mostOffered());
+        }
+        case Rejection.Untolerated u -> {
+          r.put("taint", u.taint().toString());
         }
         case Rejection.Taken t -> {}
       }

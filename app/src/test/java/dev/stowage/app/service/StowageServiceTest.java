@@ -635,6 +635,53 @@ class StowageServiceTest {
   }
 
   @Test
+  void badTolerationsAreRefusedAllAtOnceNamingEachFieldAndGoodOnesAreKept() throws Exception {
+    var bad =
+        post(
+            "/api/tasks",
+            """
+            {"id": "tol/bad", "command": ["true"], "tolerations": [
+              {"key": "gpu", "operator": "Exist"},
+              {"operator": "Equal", "value": "x"},
+              {"key": "dedicated", "operator": "Exists", "value": "etl", "effect": "NoRun"},
+              {"key": "bad key!", "tolerationSeconds": 30},
+              "gpu"]}
+            """,
+            null);
+    assertThat(bad.statusCode()).isEqualTo(400);
+    assertThat(json(bad).get("fields"))
+        .extracting(f -> f.get("field").asText() + ": " + f.get("message").asText())
+        .containsExactlyInAnyOrder(
+            "tolerations[0].operator: must be Equal or Exists, got 'Exist'",
+            "tolerations[1].key: required with operator Equal (only Exists may leave it" + " out)",
+            "tolerations[2].effect: must be NoSchedule, NoExecute or PreferNoSchedule (or"
+                + " absent for all), got 'NoRun'",
+            "tolerations[2].value: must be absent with operator Exists",
+            "tolerations[3].key: must be a taint key such as nvidia.com/gpu or dedicated,"
+                + " got 'bad key!'",
+            "tolerations[3].tolerationSeconds: unknown field of a toleration (expected"
+                + " one of effect, key, operator, value)",
+            "tolerations[4]: must be {key, operator, value, effect}, got the string \"gpu\"");
+    assertThat(get("/api/tasks/tol%2Fbad").statusCode()).isEqualTo(404);
+
+    var good =
+        post(
+            "/api/tasks",
+            """
+            {"id": "tol/good", "command": ["true"], "tolerations": [
+              {"key": "dedicated", "value": "etl", "effect": "NoExecute"}, {"operator": "Exists"}]}
+            """,
+            null);
+    assertThat(good.statusCode()).as(good.body()).isEqualTo(201);
+    assertThat(json(get("/api/tasks/tol%2Fgood")).get("tolerations").toString())
+        .isEqualTo(
+            "[{\"key\":\"dedicated\",\"operator\":\"Equal\",\"value\":\"etl\",\"effect\":\"NoExecute\"},"
+                + "{\"operator\":\"Exists\"}]");
+    // The local machine has no taints: tolerating some changes nothing there.
+    awaitState("tol%2Fgood", "succeeded");
+  }
+
+  @Test
   void aWellFormedBatchNamingAnUnknownDependencyIsRefusedNamingTheField() throws Exception {
     var refused = post("/api/tasks", ORPHAN, null);
 

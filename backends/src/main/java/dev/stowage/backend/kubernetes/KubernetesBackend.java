@@ -2,6 +2,8 @@ package dev.stowage.backend.kubernetes;
 
 import dev.stowage.engine.Offer;
 import dev.stowage.engine.Resources;
+import dev.stowage.engine.Taint;
+import dev.stowage.engine.Toleration;
 import dev.stowage.scheduler.AttemptId;
 import dev.stowage.scheduler.ClusterBackend;
 import dev.stowage.scheduler.Launch;
@@ -221,7 +223,7 @@ public final class KubernetesBackend implements ClusterBackend {
     }
     var out = new ArrayList<Offer>();
     for (Node n : nodes.getStore().list()) {
-      if (!ready(n) || !schedulable(n)) {
+      if (!ready(n) || cordoned(n)) {
         continue;
       }
       Resources all = allocatable(n);
@@ -235,7 +237,8 @@ public final class KubernetesBackend implements ClusterBackend {
                   Math.max(0, all.memoryMiB() - used[1]),
                   Math.max(0, all.diskMiB() - used[2]),
                   Math.max(0, all.gpus() - used[3])),
-              attributes(n)));
+              attributes(n),
+              taints(n)));
     }
     return out;
   }
@@ -346,6 +349,16 @@ public final class KubernetesBackend implements ClusterBackend {
             .withLimits(resources)
             .endResources()
             .endContainer();
+    for (Toleration t : launch.tolerations()) {
+      // As submitted, so that the kubelet and the taint manager agree with the matcher.
+      builder
+          .addNewToleration()
+          .withKey(t.key().isEmpty() ? null : t.key())
+          .withOperator(t.exists() ? "Exists" : "Equal")
+          .withValue(t.exists() ? null : t.value())
+          .withEffect(t.effect().isEmpty() ? null : t.effect())
+          .endToleration();
+    }
     if (launch.timeout() != null) {
       builder.withActiveDeadlineSeconds(Math.max(1, launch.timeout().toSeconds()));
     }
@@ -683,7 +696,11 @@ public final class KubernetesBackend implements ClusterBackend {
 
   private Offer capacity(Node n) {
     return new Offer(
-        n.getMetadata().getName(), n.getMetadata().getName(), allocatable(n), attributes(n));
+        n.getMetadata().getName(),
+        n.getMetadata().getName(),
+        allocatable(n),
+        attributes(n),
+        taints(n));
   }
 
   private Resources allocatable(Node n) {
@@ -724,18 +741,27 @@ public final class KubernetesBackend implements ClusterBackend {
         .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
   }
 
-  /** Not cordoned, and no taint that keeps pods off (tasks cannot tolerate taints yet). */
-  private static boolean schedulable(Node n) {
-    if (n.getSpec() == null) {
-      return true;
+  private static boolean cordoned(Node n) {
+    return n.getSpec() != null && Boolean.TRUE.equals(n.getSpec().getUnschedulable());
+  }
+
+  /**
+   * The taints that keep pods off a node ({@code NoSchedule}, {@code NoExecute}), which only tasks
+   * tolerating them may use; {@code PreferNoSchedule} is a preference, not a rule.
+   */
+  static List<Taint> taints(Node n) {
+    if (n.getSpec() == null || n.getSpec().getTaints() == null) {
+      return List.of();
     }
-    if (Boolean.TRUE.equals(n.getSpec().getUnschedulable())) {
-      return false;
+    var out = new ArrayList<Taint>();
+    for (var t : n.getSpec().getTaints()) {
+      if (t.getKey() != null
+          && !t.getKey().isEmpty()
+          && ("NoSchedule".equals(t.getEffect()) || "NoExecute".equals(t.getEffect()))) {
+        out.add(new Taint(t.getKey(), t.getValue(), t.getEffect()));
+      }
     }
-    return n.getSpec().getTaints() == null
-        || n.getSpec().getTaints().stream()
-            .noneMatch(
-                t -> "NoSchedule".equals(t.getEffect()) || "NoExecute".equals(t.getEffect()));
+    return out;
   }
 
   /** A pod's requests as kube-scheduler counts them: its containers', or its largest init's. */

@@ -153,6 +153,39 @@ public final class FakeKubelet implements AutoCloseable {
         .create();
   }
 
+  /** Taints a node, as {@code kubectl taint nodes <node> key=value:effect} does. */
+  public static void taint(
+      KubernetesClient client, String node, String key, String value, String effect) {
+    client
+        .nodes()
+        .withName(node)
+        .edit(
+            n ->
+                new NodeBuilder(n)
+                    .editOrNewSpec()
+                    .addNewTaint()
+                    .withKey(key)
+                    .withValue(value)
+                    .withEffect(effect)
+                    .endTaint()
+                    .endSpec()
+                    .build());
+  }
+
+  /** Gives a node this many {@code nvidia.com/gpu}, as a device plugin would. */
+  public static void gpus(KubernetesClient client, String node, int count) {
+    client
+        .nodes()
+        .withName(node)
+        .edit(
+            n ->
+                new NodeBuilder(n)
+                    .editStatus()
+                    .addToAllocatable("nvidia.com/gpu", new Quantity(Integer.toString(count)))
+                    .endStatus()
+                    .build());
+  }
+
   /** Fails the pod as a kubelet evicting it for node pressure would. */
   public void evict(String namespace, String name) {
     Pod p = client.pods().inNamespace(namespace).withName(name).get();

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.stowage.engine.Offer;
 import dev.stowage.engine.Resources;
+import dev.stowage.engine.Taint;
+import dev.stowage.engine.Toleration;
 import dev.stowage.scheduler.AttemptId;
 import dev.stowage.scheduler.Launch;
 import dev.stowage.scheduler.NodeEvent;
@@ -181,6 +183,47 @@ class KubernetesBackendTest {
     assertThat(awaitNodeEvents(1))
         .singleElement()
         .isEqualTo(new NodeEvent.Removed("node-b", "the node was deleted"));
+  }
+
+  @Test
+  void aTaintedNodeOffersWithItsTaintsAndAPodCarriesItsTasksTolerations() throws Exception {
+    awaitNodeEvents(2);
+    FakeKubelet.taint(client, "node-b", "nvidia.com/gpu", "present", "NoSchedule");
+    FakeKubelet.taint(client, "node-b", "spot", "true", "PreferNoSchedule");
+    var changed = awaitNodeEvents(1);
+    var gpu = new Taint("nvidia.com/gpu", "present", "NoSchedule");
+    // A preference is not a rule: only the NoSchedule taint keeps tasks off.
+    assertThat(changed)
+        .last()
+        .satisfies(
+            e -> assertThat(((NodeEvent.Changed) e).capacity().taints()).containsExactly(gpu));
+    assertThat(backend.offers())
+        .filteredOn(o -> o.name().equals("node-b"))
+        .singleElement()
+        .satisfies(o -> assertThat(o.taints()).containsExactly(gpu));
+
+    var id = new AttemptId("train/tolerant", 1);
+    backend.launch(
+        new Launch(
+            id,
+            "node-b",
+            List.of("true"),
+            Map.of(),
+            new Resources(100, 64, 0, 0),
+            null,
+            List.of(),
+            List.of(),
+            null,
+            List.of(
+                new Toleration("nvidia.com/gpu", true, "", "NoSchedule"),
+                new Toleration("", true, "", ""))));
+    Pod pod = awaitPod(id);
+    assertThat(pod.getSpec().getTolerations())
+        .extracting(t -> t.getKey(), t -> t.getOperator(), t -> t.getValue(), t -> t.getEffect())
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("nvidia.com/gpu", "Exists", null, "NoSchedule"),
+            org.assertj.core.groups.Tuple.tuple(null, "Exists", null, null));
+    assertThat(await(e -> e.attempt().equals(id) && e.kind() == Kind.EXITED).exitCode()).isZero();
   }
 
   @Test
