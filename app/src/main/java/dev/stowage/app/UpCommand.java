@@ -156,6 +156,14 @@ final class UpCommand implements Callable<Integer> {
   long seed;
 
   @Option(
+      names = "--delete-orphans",
+      description =
+          "At start, stop what the backend runs for tasks this store does not hold (on Kubernetes,"
+              + " pods labelled with this --kube-instance whose task is not stored). Without it"
+              + " they are reported and left alone.")
+  boolean deleteOrphans;
+
+  @Option(
       names = "--max-tasks-per-cycle",
       defaultValue = "20000",
       description = "Processable tasks one cycle considers at most. Default: ${DEFAULT-VALUE}.")
@@ -285,6 +293,7 @@ final class UpCommand implements Callable<Integer> {
             .interval(Duration.ofSeconds(1))
             .cluster(cluster(data))
             .maxTasksPerCycle(positive("--max-tasks-per-cycle", maxTasksPerCycle))
+            .deleteOrphans(deleteOrphans)
             .traceFile(traceFile)
             .allowedSources(
                 checked("--allow-source", allowSources, dev.stowage.scheduler.AllowedSources::of))

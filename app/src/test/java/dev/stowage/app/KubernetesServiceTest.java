@@ -47,7 +47,7 @@ class KubernetesServiceTest {
     Path kubeconfig = FakeKubelet.kubeconfig(client, tmp.resolve("kubeconfig"), "batch");
     String before = System.getProperty("kubeconfig");
     System.setProperty("kubeconfig", kubeconfig.toString());
-    try (var kubelet = new FakeKubelet(client);
+    try (var kubelet = new FakeKubelet(client, server);
         var running =
             StowageService.builder(tmp.resolve("data"))
                 .interval(Duration.ofMillis(100))
@@ -130,6 +130,60 @@ class KubernetesServiceTest {
       assertThat(failed.get("lastError").asText())
           .startsWith("launch failed: ErrImagePull: pull access denied for registry.invalid/etl:9");
 
+      // Logs come from the pod, and logs -f follows them to the task's end.
+      var chatty =
+          post(
+              "application/json",
+              """
+              {"id": "k8s/chatty", "command": ["true"],
+               "env": {"FAKE_LOG": "first\\n", "FAKE_LOG_END": "last\\n", "FAKE_MS": "1500"}}
+              """);
+      assertThat(chatty.statusCode()).as(chatty.body()).isEqualTo(201);
+      awaitState("k8s%2Fchatty", "running");
+      MainTest.Run followed =
+          MainTest.run(
+              "logs",
+              "k8s/chatty",
+              "-f",
+              "--poll-ms",
+              "100",
+              "--url",
+              service.url(),
+              "--token-file",
+              service.adminTokenFile().toString());
+      assertThat(followed.exit()).as(followed.err()).isZero();
+      assertThat(followed.out()).isEqualTo("first\nlast\n");
+
+      // A pod still pulling its image: why says what Kubernetes says of it.
+      var slow =
+          post(
+              "application/json",
+              """
+              {"id": "k8s/slow", "command": ["true"], "image": "slow/etl:1"}
+              """);
+      assertThat(slow.statusCode()).as(slow.body()).isEqualTo(201);
+      awaitState("k8s%2Fslow", "launched");
+      String why = "";
+      long until = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      while (!(why.contains("Pulling image") && why.contains("ContainerCreating"))
+          && System.nanoTime() < until) {
+        why =
+            json.readTree(
+                    http.send(
+                            request("/api/tasks/k8s%2Fslow/why").GET().build(),
+                            HttpResponse.BodyHandlers.ofString())
+                        .body())
+                .path("why")
+                .asText();
+        Thread.sleep(50);
+      }
+      assertThat(why)
+          .startsWith("launched on ")
+          .contains(
+              ", attempt 1; the cluster says: pod st-k8s-slow-",
+              "container task waiting: ContainerCreating",
+              "events: Pulling: Pulling image \"slow/etl:1\"");
+
       // A long attempt whose node is deleted runs again, as attempt 2, on another node.
       var lasting =
           post(
@@ -170,6 +224,80 @@ class KubernetesServiceTest {
         System.setProperty("kubeconfig", before);
       }
     }
+  }
+
+  @Test
+  void podsOfTasksTheStoreDoesNotHoldAreReportedAndDeletedOnlyWhenTold() throws Exception {
+    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+    FakeKubelet.node(client, "node-1", "2", "4Gi", Map.of());
+    // Pods of this instance for a task no store here holds, and one of another instance.
+    var orphan = new dev.stowage.scheduler.AttemptId("gone/task", 3);
+    client.pods().inNamespace("batch").resource(foreignPod(orphan, "e2e")).create();
+    var other = new dev.stowage.scheduler.AttemptId("theirs/task", 1);
+    client.pods().inNamespace("batch").resource(foreignPod(other, "another-stowage")).create();
+    Path kubeconfig = FakeKubelet.kubeconfig(client, tmp.resolve("kubeconfig"), "batch");
+    String before = System.getProperty("kubeconfig");
+    System.setProperty("kubeconfig", kubeconfig.toString());
+    try {
+      for (boolean delete : new boolean[] {false, true}) {
+        try (var kubelet = new FakeKubelet(client, server);
+            var running =
+                StowageService.builder(tmp.resolve("data"))
+                    .interval(Duration.ofMillis(100))
+                    .deleteOrphans(delete)
+                    .cluster(
+                        new StowageService.Cluster.Kubernetes(
+                            new KubernetesBackend.Connection("test", 8),
+                            new KubernetesBackend.Options(
+                                "batch", "e2e", null, "busybox:1.36", null, Duration.ZERO, null)))
+                    .start()) {
+          service = running;
+          // One cycle at least has run once the service answers a task's submit durably.
+          var probe =
+              post(
+                  "application/json",
+                  "{\"id\": \"probe-" + delete + "\", \"command\": [\"true\"]}");
+          assertThat(probe.statusCode()).as(probe.body()).isEqualTo(201);
+          awaitState("probe-" + delete, "succeeded");
+        }
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (delete && podsOf("gone/task") > 0 && System.nanoTime() < deadline) {
+          Thread.sleep(50);
+        }
+        assertThat(podsOf("gone/task"))
+            .as("orphan pod, delete=%s", delete)
+            .isEqualTo(delete ? 0 : 1);
+        assertThat(podsOf("theirs/task")).as("another instance's pod").isEqualTo(1);
+      }
+    } finally {
+      if (before == null) {
+        System.clearProperty("kubeconfig");
+      } else {
+        System.setProperty("kubeconfig", before);
+      }
+    }
+  }
+
+  /** A pod as an instance named {@code instance} would have made for {@code attempt}. */
+  private static io.fabric8.kubernetes.api.model.Pod foreignPod(
+      dev.stowage.scheduler.AttemptId attempt, String instance) {
+    return new io.fabric8.kubernetes.api.model.PodBuilder()
+        .withNewMetadata()
+        .withName(dev.stowage.backend.kubernetes.PodNames.of(attempt))
+        .withNamespace("batch")
+        .addToLabels("stowage.dev/instance", instance)
+        .addToLabels("stowage.dev/attempt", Integer.toString(attempt.attempt()))
+        .addToAnnotations("stowage.dev/task-id", attempt.taskId())
+        .endMetadata()
+        .withNewSpec()
+        .withNodeName("node-1")
+        .addNewContainer()
+        .withName("task")
+        .withImage("busybox:1.36")
+        .withCommand("sleep", "3600")
+        .endContainer()
+        .endSpec()
+        .build();
   }
 
   private long podsOf(String taskId) {

@@ -61,6 +61,15 @@ public interface ClusterBackend extends AutoCloseable {
   TaskEvent status(AttemptId attempt);
 
   /**
+   * What the cluster itself says of a launched attempt, in one line for people (as {@code kubectl
+   * describe} shows a pod's conditions and events): why it has not started, say. Empty when the
+   * backend has nothing to add to the attempt's state.
+   */
+  default java.util.Optional<String> describe(AttemptId attempt) {
+    return java.util.Optional.empty();
+  }
+
+  /**
    * Part of an attempt's standard output (or error): at most {@code maxBytes} from byte {@code
    * from}, or, with {@code from} negative, the last {@code maxBytes}. Empty, of size 0, when there
    * is none (yet).

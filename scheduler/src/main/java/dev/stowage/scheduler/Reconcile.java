@@ -26,6 +26,17 @@ final class Reconcile {
     this.handOff = handOff;
   }
 
+  // What the last reconcile found running for tasks the store does not hold.
+  private List<AttemptId> orphans = List.of();
+
+  /**
+   * Attempts the backend runs (or holds) for tasks the store does not hold, as the last reconcile
+   * found them: left by another store under the same name, or by one that was reset.
+   */
+  List<AttemptId> orphans() {
+    return orphans;
+  }
+
   /** Returns how many tasks it checked. */
   int reconcile() {
     Instant now = parts.clock().instant();
@@ -47,20 +58,27 @@ final class Reconcile {
    */
   private int adoptUnrecorded(Instant now) {
     var latest = new HashMap<String, Map.Entry<AttemptId, String>>();
-    parts
-        .backend()
-        .knownAttempts()
-        .forEach(
-            (a, offer) ->
-                latest.merge(
-                    a.taskId(),
-                    Map.entry(a, offer),
-                    (x, y) -> x.getKey().attempt() >= y.getKey().attempt() ? x : y));
+    Map<AttemptId, String> launched = parts.backend().knownAttempts();
+    launched.forEach(
+        (a, offer) ->
+            latest.merge(
+                a.taskId(),
+                Map.entry(a, offer),
+                (x, y) -> x.getKey().attempt() >= y.getKey().attempt() ? x : y));
     if (latest.isEmpty()) {
+      orphans = List.of();
       return 0;
     }
+    Map<String, StoredTask> stored = parts.store().getAll(latest.keySet());
+    orphans =
+        launched.keySet().stream()
+            .filter(a -> !stored.containsKey(a.taskId()))
+            .sorted(
+                java.util.Comparator.comparing(AttemptId::taskId)
+                    .thenComparingInt(AttemptId::attempt))
+            .toList();
     int adopted = 0;
-    for (StoredTask t : parts.store().getAll(latest.keySet()).values()) {
+    for (StoredTask t : stored.values()) {
       var known = latest.get(t.id());
       AttemptId attempt = known.getKey();
       if (t.state() != TaskState.QUEUED || t.attempt() != attempt.attempt() - 1) {

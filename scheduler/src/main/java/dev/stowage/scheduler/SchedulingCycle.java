@@ -310,4 +310,12 @@ public final class SchedulingCycle {
     events.applyNodeEvents(clock.instant());
     return reconciler.reconcile();
   }
+
+  /**
+   * What the last {@link #reconcile} found the backend running for tasks the store does not hold
+   * (orphans), by task id and attempt: for the service to report, or stop when told to.
+   */
+  public synchronized List<AttemptId> orphans() {
+    return reconciler.orphans();
+  }
 }

@@ -64,6 +64,7 @@ public final class StowageService implements AutoCloseable {
     private Duration interval = Duration.ofSeconds(1);
     private Cluster cluster = new Cluster.Local(null);
     private int maxTasksPerCycle = 20_000;
+    private boolean deleteOrphans;
     private Path traceFile;
     private List<String> allowedSources = List.of();
     private List<String> allowedOutputs = List.of();
@@ -100,6 +101,15 @@ public final class StowageService implements AutoCloseable {
 
     public Builder cluster(Cluster cluster) {
       this.cluster = java.util.Objects.requireNonNull(cluster, "cluster");
+      return this;
+    }
+
+    /**
+     * Whether to stop, at start, what the backend runs for tasks this store does not hold (pods,
+     * processes); they are only reported when not.
+     */
+    public Builder deleteOrphans(boolean delete) {
+      this.deleteOrphans = delete;
       return this;
     }
 
@@ -387,6 +397,7 @@ public final class StowageService implements AutoCloseable {
     if (checked > 0) {
       LOG.info("reconciled {} task(s) that were in flight when the service last stopped", checked);
     }
+    reportOrphans(cycle.orphans(), config.deleteOrphans);
     loop = new CycleLoop(cycle, config.interval, clock);
     backend.onEvents(loop::wakeUp);
     stager.onResults(loop::wakeUp);
@@ -506,5 +517,33 @@ public final class StowageService implements AutoCloseable {
         LOG.warn("could not release the data directory's lock", e);
       }
     }
+  }
+
+  /**
+   * Says what the backend runs for tasks this store does not hold, and stops it when told to: a
+   * store reset, or another service under the same instance name, leaves such work behind.
+   */
+  private void reportOrphans(List<dev.stowage.scheduler.AttemptId> orphans, boolean delete) {
+    if (orphans.isEmpty()) {
+      return;
+    }
+    var shown =
+        orphans.stream().limit(10).map(a -> a.taskId() + " attempt " + a.attempt()).toList();
+    String list = String.join(", ", shown) + (orphans.size() > 10 ? ", ..." : "");
+    if (!delete) {
+      LOG.warn(
+          "{} attempt(s) run for tasks this store does not hold: {}; left alone (up"
+              + " --delete-orphans stops them)",
+          orphans.size(),
+          list);
+      return;
+    }
+    for (var a : orphans) {
+      backend.kill(a);
+    }
+    LOG.warn(
+        "{} attempt(s) run for tasks this store does not hold: {}; stopped (--delete-orphans)",
+        orphans.size(),
+        list);
   }
 }

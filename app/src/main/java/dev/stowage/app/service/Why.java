@@ -147,8 +147,15 @@ final class Why {
                   + " file(s)";
         }
       }
-      case ASSIGNED, LAUNCHED, RUNNING ->
-          line = t.state().label() + " on " + t.offer() + ", attempt " + t.attempt();
+      case ASSIGNED -> line = t.state().label() + " on " + t.offer() + ", attempt " + t.attempt();
+      case LAUNCHED, RUNNING -> {
+        line = t.state().label() + " on " + t.offer() + ", attempt " + t.attempt();
+        var said = backend.describe(new AttemptId(t.id(), t.attempt()));
+        if (said.isPresent()) {
+          out.put("cluster", said.get());
+          line += "; the cluster says: " + said.get();
+        }
+      }
       case UPSTREAM_FAILED -> {
         var failed = new ArrayList<String>();
         for (StoredTask d : dependencies(t, store)) {

@@ -483,6 +483,92 @@ public final class KubernetesBackend implements ClusterBackend {
         clock.instant());
   }
 
+  /** How many of a pod's events {@link #describe} shows, the latest. */
+  private static final int EVENTS_SHOWN = 3;
+
+  /**
+   * The pod's phase, why it is not running yet (its conditions that are not met, its containers'
+   * waiting reasons) and its latest events: what {@code kubectl describe pod} would show first. One
+   * list of the pod's events, asked only when a person asks.
+   */
+  @Override
+  public java.util.Optional<String> describe(AttemptId attempt) {
+    String name = PodNames.of(attempt);
+    Pod p = pods.getStore().getByKey(options.namespace() + "/" + name);
+    if (p == null) {
+      return java.util.Optional.of(
+          unseen.containsKey(name) ? "pod " + name + " is being created" : "no pod " + name);
+    }
+    var parts = new ArrayList<String>();
+    parts.add("pod " + name + " " + phase(p) + " on " + p.getSpec().getNodeName());
+    if (p.getStatus() != null && p.getStatus().getConditions() != null && !ended(p)) {
+      for (var c : p.getStatus().getConditions()) {
+        if ("False".equals(c.getStatus()) && c.getReason() != null) {
+          parts.add(
+              c.getType()
+                  + " "
+                  + c.getReason()
+                  + (c.getMessage() == null ? "" : " (" + c.getMessage() + ")"));
+        }
+      }
+    }
+    if (p.getStatus() != null && p.getStatus().getContainerStatuses() != null) {
+      for (ContainerStatus c : p.getStatus().getContainerStatuses()) {
+        var w = c.getState() == null ? null : c.getState().getWaiting();
+        if (w != null && w.getReason() != null) {
+          parts.add(
+              "container "
+                  + c.getName()
+                  + " waiting: "
+                  + w.getReason()
+                  + (w.getMessage() == null ? "" : " (" + w.getMessage() + ")"));
+        }
+      }
+    }
+    try {
+      var events =
+          client
+              .v1()
+              .events()
+              .inNamespace(options.namespace())
+              .withField("involvedObject.name", name)
+              .list()
+              .getItems()
+              .stream()
+              .filter(
+                  e ->
+                      e.getInvolvedObject() != null && name.equals(e.getInvolvedObject().getName()))
+              .sorted(java.util.Comparator.comparing(KubernetesBackend::eventTime))
+              .toList();
+      var latest = events.subList(Math.max(0, events.size() - EVENTS_SHOWN), events.size());
+      if (!latest.isEmpty()) {
+        parts.add(
+            "events: "
+                + String.join(
+                    "; ",
+                    latest.stream()
+                        .map(e -> e.getReason() + ": " + String.valueOf(e.getMessage()).strip())
+                        .toList()));
+      }
+    } catch (KubernetesClientException e) {
+      parts.add("its events could not be read: " + oneLine(e));
+    }
+    return java.util.Optional.of(String.join("; ", parts));
+  }
+
+  private static String eventTime(io.fabric8.kubernetes.api.model.Event e) {
+    // RFC 3339 in UTC sorts as text; newer events carry eventTime, older lastTimestamp.
+    if (e.getLastTimestamp() != null) {
+      return e.getLastTimestamp();
+    }
+    if (e.getEventTime() != null && e.getEventTime().getTime() != null) {
+      return e.getEventTime().getTime();
+    }
+    return e.getMetadata().getCreationTimestamp() == null
+        ? ""
+        : e.getMetadata().getCreationTimestamp();
+  }
+
   @Override
   public LogSlice log(AttemptId attempt, boolean stderr, long from, int maxBytes) {
     if (stderr) {

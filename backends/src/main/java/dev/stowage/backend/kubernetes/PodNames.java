@@ -13,13 +13,14 @@ import java.util.Locale;
  * label: the id lowered to {@code [a-z0-9-]}, cut to fit, then a hash of the whole id, so that ids
  * that lower alike ({@code a/b}, {@code A-b}) still name different pods.
  */
-final class PodNames {
+public final class PodNames {
   static final int MAX = 63;
   private static final int HASH_CHARS = 10;
 
   private PodNames() {}
 
-  static String of(AttemptId attempt) {
+  /** The pod name of {@code attempt}. */
+  public static String of(AttemptId attempt) {
     String suffix = "-" + hash(attempt.taskId()) + "-" + attempt.attempt();
     var readable = new StringBuilder();
     for (char c : attempt.taskId().toLowerCase(Locale.ROOT).toCharArray()) {

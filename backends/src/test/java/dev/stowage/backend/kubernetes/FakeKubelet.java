@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
@@ -20,14 +21,24 @@ import java.util.concurrent.TimeUnit;
  * controllers): a pod bound to a node is moved to Running, then, after its {@code FAKE_MS}
  * milliseconds, to Succeeded or Failed with the exit code its {@code FAKE_EXIT} names ({@code
  * FAKE_OOM} set: OOMKilled, 137). Through the real client, so the backend sees real watch events.
+ * Given the server, it also serves each container's log (its {@code FAKE_LOG} when it starts, then
+ * its {@code FAKE_LOG_END} when it ends) and records events as a kubelet does: an image under
+ * {@code registry.invalid/} cannot be pulled, one under {@code slow/} is pulled for good.
  */
 public final class FakeKubelet implements AutoCloseable {
   private final KubernetesClient client;
+  private final KubernetesMockServer server;
   private final SharedIndexInformer<Pod> pods;
   private final ScheduledExecutorService later = Executors.newSingleThreadScheduledExecutor();
+  private final Map<String, StringBuffer> logs = new java.util.concurrent.ConcurrentHashMap<>();
 
   public FakeKubelet(KubernetesClient client) {
+    this(client, null);
+  }
+
+  public FakeKubelet(KubernetesClient client, KubernetesMockServer server) {
     this.client = client;
+    this.server = server;
     this.pods =
         client
             .pods()
@@ -64,7 +75,13 @@ public final class FakeKubelet implements AutoCloseable {
       runs.merge(annotations.get(KubernetesBackend.TASK_ID), 1, Integer::sum);
     }
     String image = p.getSpec().getContainers().getFirst().getImage();
+    if (image.startsWith("slow/")) {
+      event(p, "Normal", "Pulling", "Pulling image \"" + image + "\"");
+      waiting(p, "ContainerCreating", null);
+      return;
+    }
     if (image.startsWith("registry.invalid/")) {
+      event(p, "Warning", "Failed", "Failed to pull image \"" + image + "\": pull access denied");
       // As a kubelet that cannot pull: Pending, its container waiting, for good.
       client
           .pods()
@@ -91,10 +108,14 @@ public final class FakeKubelet implements AutoCloseable {
               });
       return;
     }
+    StringBuffer log = serveLog(p);
+    log.append(env(p, "FAKE_LOG", ""));
+    event(p, "Normal", "Started", "Started container " + KubernetesBackend.CONTAINER);
     status(p, "Running", null, null, null);
     long ms = Long.parseLong(env(p, "FAKE_MS", "0"));
     later.schedule(
         () -> {
+          log.append(env(p, "FAKE_LOG_END", ""));
           boolean oom = env(p, "FAKE_OOM", null) != null;
           int code = oom ? 137 : Integer.parseInt(env(p, "FAKE_EXIT", "0"));
           status(
@@ -184,6 +205,124 @@ public final class FakeKubelet implements AutoCloseable {
                     .addToAllocatable("nvidia.com/gpu", new Quantity(Integer.toString(count)))
                     .endStatus()
                     .build());
+  }
+
+  /** The pod's log as the API server serves it, growing as the container writes. */
+  private StringBuffer serveLog(Pod p) {
+    String ns = p.getMetadata().getNamespace();
+    String name = p.getMetadata().getName();
+    StringBuffer log = logs.computeIfAbsent(ns + "/" + name, k -> new StringBuffer());
+    if (server != null) {
+      server
+          .expect()
+          .get()
+          .withPath(
+              "/api/v1/namespaces/%s/pods/%s/log?pretty=false&container=%s"
+                  .formatted(ns, name, KubernetesBackend.CONTAINER))
+          .andReply(200, request -> log.toString())
+          .always();
+    }
+    return log;
+  }
+
+  private final Map<String, List<io.fabric8.kubernetes.api.model.Event>> events =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * Records an event about the pod, as a kubelet does. The API server mock cannot select events by
+   * {@code involvedObject.name}, as a real one can, so that list is answered here.
+   */
+  private void event(Pod p, String type, String reason, String message) {
+    var now = java.time.Instant.now().toString();
+    String ns = p.getMetadata().getNamespace();
+    String name = p.getMetadata().getName();
+    var ofPod =
+        events.computeIfAbsent(
+            ns + "/" + name,
+            k -> {
+              var list =
+                  new java.util.concurrent.CopyOnWriteArrayList<
+                      io.fabric8.kubernetes.api.model.Event>();
+              if (server != null) {
+                server
+                    .expect()
+                    .get()
+                    .withPath(
+                        "/api/v1/namespaces/%s/events?fieldSelector=involvedObject.name%%3D%s"
+                            .formatted(ns, name))
+                    .andReply(
+                        200,
+                        request ->
+                            new io.fabric8.kubernetes.api.model.EventListBuilder()
+                                .withItems(List.copyOf(list))
+                                .build())
+                    .always();
+              }
+              return list;
+            });
+    var created =
+        client
+            .v1()
+            .events()
+            .inNamespace(p.getMetadata().getNamespace())
+            .resource(
+                new io.fabric8.kubernetes.api.model.EventBuilder()
+                    .withNewMetadata()
+                    .withGenerateName(p.getMetadata().getName() + ".")
+                    .withName(p.getMetadata().getName() + "." + Long.toHexString(System.nanoTime()))
+                    .endMetadata()
+                    .withNewInvolvedObject()
+                    .withKind("Pod")
+                    .withNamespace(p.getMetadata().getNamespace())
+                    .withName(p.getMetadata().getName())
+                    .withUid(p.getMetadata().getUid())
+                    .endInvolvedObject()
+                    .withType(type)
+                    .withReason(reason)
+                    .withMessage(message)
+                    .withFirstTimestamp(now)
+                    .withLastTimestamp(now)
+                    .withCount(1)
+                    .build())
+            .create();
+    ofPod.add(created);
+  }
+
+  /** Leaves the pod Pending, its container waiting for this reason. */
+  private void waiting(Pod p, String reason, String message) {
+    client
+        .pods()
+        .inNamespace(p.getMetadata().getNamespace())
+        .withName(p.getMetadata().getName())
+        .editStatus(
+            now -> {
+              now.setStatus(
+                  new io.fabric8.kubernetes.api.model.PodStatusBuilder()
+                      .withPhase("Pending")
+                      .addNewCondition()
+                      .withType("PodScheduled")
+                      .withStatus("True")
+                      .endCondition()
+                      .addNewCondition()
+                      .withType("ContainersReady")
+                      .withStatus("False")
+                      .withReason("ContainersNotReady")
+                      .withMessage("containers with unready status: [task]")
+                      .endCondition()
+                      .withContainerStatuses(
+                          new ContainerStatusBuilder()
+                              .withName(KubernetesBackend.CONTAINER)
+                              .withState(
+                                  new ContainerStateBuilder()
+                                      .withNewWaiting()
+                                      .withReason(reason)
+                                      .withMessage(message)
+                                      .endWaiting()
+                                      .build())
+                              .build())
+                      .build());
+              return now;
+            });
   }
 
   /** Fails the pod as a kubelet evicting it for node pressure would. */

@@ -17,6 +17,7 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -45,7 +46,7 @@ class KubernetesBackendTest {
   void start() {
     node("node-a", "4", "8Gi", Map.of("topology.kubernetes.io/zone", "z1"));
     node("node-b", "2", "4Gi", Map.of("kubernetes.io/arch", "arm64"));
-    kubelet = new FakeKubelet(client);
+    kubelet = new FakeKubelet(client, server);
     backend = backend();
   }
 
@@ -224,6 +225,58 @@ class KubernetesBackendTest {
             org.assertj.core.groups.Tuple.tuple("nvidia.com/gpu", "Exists", null, "NoSchedule"),
             org.assertj.core.groups.Tuple.tuple(null, "Exists", null, null));
     assertThat(await(e -> e.attempt().equals(id) && e.kind() == Kind.EXITED).exitCode()).isZero();
+  }
+
+  @Test
+  void describeSaysWhatKubernetesSaysOfAPodThatHasNotStarted() throws Exception {
+    var id = new AttemptId("etl/slow-pull", 1);
+    backend.launch(
+        new Launch(
+            id,
+            "node-a",
+            List.of("true"),
+            Map.of(),
+            new Resources(100, 64, 0, 0),
+            null,
+            List.of(),
+            List.of(),
+            "slow/etl:1"));
+    String said = "";
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (!(said.contains("events:") && said.contains("waiting"))
+        && System.nanoTime() < deadline) {
+      said = backend.describe(id).orElseThrow();
+      Thread.sleep(20);
+    }
+    assertThat(said)
+        .isEqualTo(
+            "pod "
+                + PodNames.of(id)
+                + " Pending on node-a; ContainersReady ContainersNotReady (containers with unready"
+                + " status: [task]); container task waiting: ContainerCreating; events: Pulling:"
+                + " Pulling image \"slow/etl:1\"");
+    assertThat(backend.describe(new AttemptId("etl/never", 1)))
+        .contains("no pod " + PodNames.of(new AttemptId("etl/never", 1)));
+  }
+
+  @Test
+  void anAttemptsLogIsReadFromAnyByteAsItGrows() throws Exception {
+    var id = new AttemptId("etl/chatty", 1);
+    backend.launch(
+        launch(
+            "etl/chatty",
+            1,
+            Map.of("FAKE_LOG", "first line\n", "FAKE_LOG_END", "last line\n", "FAKE_MS", "1500")));
+    await(e -> e.attempt().equals(id) && e.kind() == Kind.STARTED);
+    var early = backend.log(id, false, 0, 1 << 20);
+    assertThat(new String(early.bytes(), StandardCharsets.UTF_8)).isEqualTo("first line\n");
+    await(e -> e.attempt().equals(id) && e.kind() == Kind.EXITED);
+    var rest = backend.log(id, false, early.size(), 1 << 20);
+    assertThat(rest.from()).isEqualTo(11);
+    assertThat(new String(rest.bytes(), StandardCharsets.UTF_8)).isEqualTo("last line\n");
+    var tail = backend.log(id, false, -1, 5);
+    assertThat(new String(tail.bytes(), StandardCharsets.UTF_8)).isEqualTo("line\n");
+    assertThat(tail.size()).isEqualTo(21);
   }
 
   @Test
