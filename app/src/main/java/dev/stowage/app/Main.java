@@ -28,6 +28,8 @@ public final class Main implements Runnable {
           TokensCommand.class,
           PurgeCommand.class,
           StageCommand.class,
+          PodStagingCommands.In.class,
+          PodStagingCommands.Out.class,
           GenerateCommand.class,
           MatchCommand.class,
           BenchCommand.class,

@@ -145,6 +145,22 @@ final class UpCommand implements Callable<Integer> {
   String kubeStartWait;
 
   @Option(
+      names = "--kube-stager-image",
+      description =
+          "With --backend kubernetes: the Stowage image (deploy/kubernetes/Dockerfile), which"
+              + " stages a task's inputs into its pod before it starts and copies its outputs out"
+              + " after. Without it a task that declares inputs or outputs fails its attempt.")
+  String kubeStagerImage;
+
+  @Option(
+      names = "--kube-s3-secret",
+      description =
+          "With --backend kubernetes: a Secret in --namespace whose keys (AWS_ACCESS_KEY_ID,"
+              + " AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL_S3) the pod's stager gets as"
+              + " its environment; the task's own container never does.")
+  String kubeS3Secret;
+
+  @Option(
       names = "--sim-offers",
       description = "Simulated nodes from an offers JSONL file, as 'stowage generate' writes.")
   Path simOffers;
@@ -398,17 +414,35 @@ final class UpCommand implements Callable<Integer> {
         if (!capacity.isEmpty()) {
           throw usage("--capacity is for --backend local; a cluster's nodes come with their own");
         }
+        for (var allowed :
+            List.of(
+                Map.entry("--allow-source", allowSources),
+                Map.entry("--allow-output", allowOutputs))) {
+          for (String a : allowed.getValue()) {
+            if (!a.startsWith("s3://")) {
+              throw usage(
+                  allowed.getKey()
+                      + " "
+                      + a
+                      + ": on --backend kubernetes data moves inside the pods, which cannot reach"
+                      + " this machine's files; only s3:// locations can be allowed");
+            }
+          }
+        }
         yield new StowageService.Cluster.Kubernetes(
             new dev.stowage.backend.kubernetes.KubernetesBackend.Connection(
                 kubeContext, positive("--kube-max-requests", kubeMaxRequests)),
             new dev.stowage.backend.kubernetes.KubernetesBackend.Options(
-                namespace,
-                kubeInstance,
-                null,
-                kubeImage,
-                null,
-                kubeDuration("--kube-delete-grace", kubeDeleteGrace),
-                kubeDuration("--kube-start-wait", kubeStartWait)));
+                    namespace,
+                    kubeInstance,
+                    null,
+                    kubeImage,
+                    null,
+                    kubeDuration("--kube-delete-grace", kubeDeleteGrace),
+                    kubeDuration("--kube-start-wait", kubeStartWait))
+                .withStaging(
+                    new dev.stowage.backend.kubernetes.KubernetesBackend.PodStaging(
+                        kubeStagerImage, kubeS3Secret, allowSources, allowOutputs)));
       }
       default -> throw usage("--backend must be local, sim or kubernetes, got '" + backend + "'");
     };

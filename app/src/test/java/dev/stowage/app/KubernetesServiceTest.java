@@ -278,6 +278,133 @@ class KubernetesServiceTest {
     }
   }
 
+  @Test
+  void inputsAndOutputsMoveInsideThePodAndOnlyItsStagerGetsTheS3Secret() throws Exception {
+    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+    FakeKubelet.node(client, "node-1", "4", "8Gi", Map.of());
+    client
+        .secrets()
+        .inNamespace("batch")
+        .resource(
+            new io.fabric8.kubernetes.api.model.SecretBuilder()
+                .withNewMetadata()
+                .withName("s3-creds")
+                .endMetadata()
+                .addToData("AWS_ACCESS_KEY_ID", base64("stager-key"))
+                .addToData("AWS_SECRET_ACCESS_KEY", base64("not-for-the-task"))
+                .build())
+        .create();
+    Path in = Files.createDirectories(tmp.resolve("in"));
+    Files.writeString(in.resolve("data.txt"), "hello pods\n");
+    Path out = Files.createDirectories(tmp.resolve("out"));
+    var sources = java.util.List.of("file://" + in + "/");
+    var outputs = java.util.List.of("file://" + out + "/");
+    Path kubeconfig = FakeKubelet.kubeconfig(client, tmp.resolve("kubeconfig"), "batch");
+    String before = System.getProperty("kubeconfig");
+    System.setProperty("kubeconfig", kubeconfig.toString());
+    String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    // The stager image's command, run here from the test's classpath: the same jar's code.
+    java.util.function.UnaryOperator<java.util.List<String>> stowageImage =
+        command -> {
+          int jar = command.indexOf("/opt/stowage/stowage.jar");
+          if (jar < 0) {
+            return command;
+          }
+          var local =
+              new java.util.ArrayList<>(
+                  java.util.List.of(
+                      javaBin, "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+          local.addAll(command.subList(jar + 1, command.size()));
+          return local;
+        };
+    try (var kubelet = new FakeKubelet(client, server, stowageImage);
+        var running =
+            StowageService.builder(tmp.resolve("data"))
+                .interval(Duration.ofMillis(100))
+                .allowedSources(sources)
+                .allowedOutputs(outputs)
+                .cluster(
+                    new StowageService.Cluster.Kubernetes(
+                        new KubernetesBackend.Connection("test", 8),
+                        new KubernetesBackend.Options(
+                                "batch", "e2e", null, "busybox:1.36", null, Duration.ZERO, null)
+                            .withStaging(
+                                new KubernetesBackend.PodStaging(
+                                    "stowage:test", "s3-creds", sources, outputs))))
+                .start()) {
+      service = running;
+      var upper =
+          post(
+              "application/json",
+              """
+              {"tasks": [
+                {"id": "k8s/upper",
+                 "command": ["sh", "-c",
+                   "env > env.txt; mkdir -p result; tr a-z A-Z < in/data.txt > result/upper.txt"],
+                 "inputs": [{"source": "file://%1$s/data.txt", "destination": "in/data.txt"}],
+                 "outputs": [{"source": "result/upper.txt", "destination": "file://%2$s/upper.txt"},
+                             {"source": "env.txt", "destination": "file://%2$s/env.txt"}]},
+                {"id": "k8s/no-input", "command": ["true"],
+                 "inputs": [{"source": "file://%1$s/missing.txt", "destination": "in/m.txt"}]},
+                {"id": "k8s/no-output", "command": ["true"],
+                 "outputs": [{"source": "never.txt", "destination": "file://%2$s/never.txt"}]}
+              ]}
+              """
+                  .formatted(in, out));
+      assertThat(upper.statusCode()).as(upper.body()).isEqualTo(201);
+      awaitState("k8s%2Fupper", "succeeded");
+      assertThat(Files.readString(out.resolve("upper.txt"))).isEqualTo("HELLO PODS\n");
+      // The task's own environment, as its container had it: no S3 key, no secret.
+      assertThat(Files.readString(out.resolve("env.txt")))
+          .doesNotContain("AWS_SECRET_ACCESS_KEY", "not-for-the-task", "AWS_ACCESS_KEY_ID")
+          .contains("TRACEPARENT=");
+      var pod =
+          client.pods().inNamespace("batch").list().getItems().stream()
+              .filter(
+                  p ->
+                      "k8s/upper"
+                          .equals(p.getMetadata().getAnnotations().get("stowage.dev/task-id")))
+              .findFirst()
+              .orElseThrow();
+      assertThat(pod.getSpec().getInitContainers())
+          .singleElement()
+          .satisfies(
+              c -> {
+                assertThat(c.getName()).isEqualTo("stage-in");
+                assertThat(c.getImage()).isEqualTo("stowage:test");
+                assertThat(c.getEnvFrom().getFirst().getSecretRef().getName())
+                    .isEqualTo("s3-creds");
+              });
+      assertThat(pod.getSpec().getContainers())
+          .extracting(c -> c.getName())
+          .containsExactly("task", "stage-out");
+      assertThat(pod.getSpec().getContainers().getFirst().getEnvFrom()).isNullOrEmpty();
+
+      JsonNode noInput = awaitState("k8s%2Fno-input", "failed");
+      assertThat(noInput.get("lastError").asText())
+          .isEqualTo(
+              "staging failed: inputs: stage-in: source file://"
+                  + in
+                  + "/missing.txt: no such file or directory");
+      JsonNode noOutput = awaitState("k8s%2Fno-output", "failed");
+      assertThat(noOutput.get("lastError").asText())
+          .isEqualTo(
+              "staging failed: outputs: stage-out: output never.txt: no such file or directory in"
+                  + " the work directory");
+    } finally {
+      if (before == null) {
+        System.clearProperty("kubeconfig");
+      } else {
+        System.setProperty("kubeconfig", before);
+      }
+    }
+  }
+
+  private static String base64(String s) {
+    return java.util.Base64.getEncoder()
+        .encodeToString(s.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+  }
+
   /** A pod as an instance named {@code instance} would have made for {@code attempt}. */
   private static io.fabric8.kubernetes.api.model.Pod foreignPod(
       dev.stowage.scheduler.AttemptId attempt, String instance) {

@@ -45,6 +45,17 @@ class UpCommandTest {
     MainTest.Run kubeRequests =
         MainTest.run(
             "up", "--data-dir", data, "--backend", "kubernetes", "--kube-max-requests", "0");
+    MainTest.Run kubeFiles =
+        MainTest.run(
+            "up",
+            "--data-dir",
+            data,
+            "--backend",
+            "kubernetes",
+            "--allow-source",
+            "s3://raw/",
+            "--allow-source",
+            "file:///data/");
     MainTest.Run badFile =
         MainTest.run(
             "up",
@@ -64,6 +75,12 @@ class UpCommandTest {
         .startsWith("stowage: --sim-nodes and --sim-offers need --backend sim\n");
     assertThat(unknown.err())
         .startsWith("stowage: --backend must be local, sim or kubernetes, got 'k8s'\n");
+    assertThat(kubeFiles.exit()).isEqualTo(2);
+    assertThat(kubeFiles.err())
+        .startsWith(
+            "stowage: --allow-source file:///data/: on --backend kubernetes data moves inside the"
+                + " pods, which cannot reach this machine's files; only s3:// locations can be"
+                + " allowed\n");
     assertThat(kubeCapacity.exit()).isEqualTo(2);
     assertThat(kubeCapacity.err())
         .startsWith(

@@ -144,7 +144,7 @@ final class ApplyEvents {
         }
         yield false;
       }
-      case TIMED_OUT, OUT_OF_MEMORY, LOST, LAUNCH_FAILED, EVICTED ->
+      case TIMED_OUT, OUT_OF_MEMORY, LOST, LAUNCH_FAILED, EVICTED, STAGING_FAILED ->
           parts
               .ends()
               .failed(

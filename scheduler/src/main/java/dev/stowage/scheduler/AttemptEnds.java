@@ -108,6 +108,7 @@ final class AttemptEnds {
           case OUT_OF_MEMORY -> "out of memory";
           case LOST -> "lost by the backend";
           case EVICTED -> "evicted from its node";
+          case STAGING_FAILED -> "staging failed";
           default -> "launch failed";
         };
     return e.message() == null || e.message().isBlank() ? what : what + ": " + e.message();
@@ -120,6 +121,7 @@ final class AttemptEnds {
       case OUT_OF_MEMORY -> CycleMetrics.Failure.OOM;
       case LOST -> CycleMetrics.Failure.LOST;
       case EVICTED -> CycleMetrics.Failure.EVICTED;
+      case STAGING_FAILED -> CycleMetrics.Failure.STAGING;
       default -> CycleMetrics.Failure.LAUNCH;
     };
   }

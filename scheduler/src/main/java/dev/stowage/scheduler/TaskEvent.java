@@ -27,6 +27,12 @@ public record TaskEvent(
     EVICTED,
     /** Could not be started at all. */
     LAUNCH_FAILED,
+    /**
+     * On a backend that {@linkplain ClusterBackend#stagesOnNode() stages on the node}: its inputs
+     * could not be copied in before it ran, or its outputs out after it exited with 0; message says
+     * which and why. A failed attempt, retried per the task's policy.
+     */
+    STAGING_FAILED,
     /** The backend no longer knows what became of it. */
     LOST,
     /** Only from {@link ClusterBackend#status}: the backend has no trace of it; never launched. */

@@ -60,8 +60,27 @@ public final class KubernetesBackend implements ClusterBackend {
   /** The task id itself, whole: an annotation, as a label value cannot hold every id. */
   static final String TASK_ID = "stowage.dev/task-id";
 
-  /** The one container of an attempt's pod. */
+  /** The task's container in an attempt's pod. */
   static final String CONTAINER = "task";
+
+  /** The init container that stages an attempt's inputs into its work volume. */
+  static final String STAGE_IN = "stage-in";
+
+  /** The container that copies an attempt's outputs out once the task has exited with 0. */
+  static final String STAGE_OUT = "stage-out";
+
+  /** Where the task runs, in every container of a pod that moves data: an emptyDir. */
+  static final String WORK = "/stowage/work";
+
+  /** Where the task's exit code is left for the stage-out container: an emptyDir of its own. */
+  static final String STATE = "/stowage/state";
+
+  private static final List<String> STAGER =
+      List.of("java", "-XX:MaxRAMPercentage=75", "-jar", "/opt/stowage/stowage.jar");
+
+  // Runs the task's command, then leaves its exit code where the stage-out container waits.
+  private static final String RECORD_EXIT =
+      "\"$@\"; code=$?; echo \"$code\" > " + STATE + "/exit-code; exit \"$code\"";
 
   /**
    * How the backend runs attempts.
@@ -82,7 +101,8 @@ public final class KubernetesBackend implements ClusterBackend {
       String image,
       String gpuResource,
       Duration deleteGrace,
-      Duration startWait) {
+      Duration startWait,
+      PodStaging staging) {
     public Options {
       Objects.requireNonNull(namespace, "namespace");
       Objects.requireNonNull(instance, "instance");
@@ -91,6 +111,52 @@ public final class KubernetesBackend implements ClusterBackend {
       gpuResource = gpuResource == null ? "nvidia.com/gpu" : gpuResource;
       deleteGrace = deleteGrace == null ? Duration.ofSeconds(30) : deleteGrace;
       startWait = startWait == null ? Duration.ofMinutes(2) : startWait;
+      staging = staging == null ? PodStaging.NONE : staging;
+    }
+
+    /** Without staging in the pod: a task that declares inputs or outputs fails its attempt. */
+    public Options(
+        String namespace,
+        String instance,
+        String schedulerName,
+        String image,
+        String gpuResource,
+        Duration deleteGrace,
+        Duration startWait) {
+      this(namespace, instance, schedulerName, image, gpuResource, deleteGrace, startWait, null);
+    }
+
+    /** The same, staging data in the pod as {@code staging} says. */
+    public Options withStaging(PodStaging staging) {
+      return new Options(
+          namespace, instance, schedulerName, image, gpuResource, deleteGrace, startWait, staging);
+    }
+  }
+
+  /**
+   * How an attempt's inputs and outputs are moved on its node, inside its pod, never through the
+   * scheduler's disk: an init container runs Stowage's stager into the pod's work volume before the
+   * task starts, and a second container copies the outputs out once the task has exited with 0, as
+   * Argo Workflows' wait container does.
+   *
+   * @param stagerImage the Stowage image (its jar at {@code /opt/stowage/stowage.jar}); null: no
+   *     staging, a task that declares data fails its attempt saying so
+   * @param s3Secret a Secret in the namespace whose keys become the stager containers' environment
+   *     ({@code AWS_ACCESS_KEY_ID}, {@code AWS_SECRET_ACCESS_KEY}, {@code AWS_REGION}, {@code
+   *     AWS_ENDPOINT_URL_S3}), never the task's; null for the node's own credentials
+   * @param allowedSources what inputs may be read from, checked again in the pod
+   * @param allowedOutputs where outputs may be written to, checked again in the pod
+   */
+  public record PodStaging(
+      String stagerImage,
+      String s3Secret,
+      List<String> allowedSources,
+      List<String> allowedOutputs) {
+    public static final PodStaging NONE = new PodStaging(null, null, List.of(), List.of());
+
+    public PodStaging {
+      allowedSources = allowedSources == null ? List.of() : List.copyOf(allowedSources);
+      allowedOutputs = allowedOutputs == null ? List.of() : List.copyOf(allowedOutputs);
     }
   }
 
@@ -255,6 +321,15 @@ public final class KubernetesBackend implements ClusterBackend {
     // Returns at once: the pod is created on a virtual thread, at most maxConcurrentRequests at a
     // time, so a cycle's 20,000 creations never hold up the next cycle. Its requests count in
     // the offers from now on.
+    if (movesData(launch) && options.staging().stagerImage() == null) {
+      emit(
+          launch.attempt(),
+          Kind.STAGING_FAILED,
+          null,
+          "the task declares inputs or outputs, and this scheduler stages them in the pod only"
+              + " with up --kube-stager-image (the Stowage image)");
+      return;
+    }
     String name = PodNames.of(launch.attempt());
     Pod pod = pod(name, launch);
     unseen.put(name, launch);
@@ -318,6 +393,15 @@ public final class KubernetesBackend implements ClusterBackend {
     return (e.getCode() > 0 ? e.getCode() + " " : "") + m.replace('\n', ' ');
   }
 
+  private static boolean movesData(Launch launch) {
+    return !launch.inputs().isEmpty() || !launch.outputs().isEmpty();
+  }
+
+  @Override
+  public boolean stagesOnNode() {
+    return true; // inputs and outputs move inside the pod (or the attempt fails saying why)
+  }
+
   /** The pod of an attempt: its container, requests equal to limits, placed on its node. */
   private Pod pod(String name, Launch launch) {
     var env = new ArrayList<EnvVar>();
@@ -362,7 +446,118 @@ public final class KubernetesBackend implements ClusterBackend {
     if (launch.timeout() != null) {
       builder.withActiveDeadlineSeconds(Math.max(1, launch.timeout().toSeconds()));
     }
-    return builder.endSpec().build();
+    Pod pod = builder.endSpec().build();
+    if (movesData(launch)) {
+      withStaging(pod, launch, resources);
+    }
+    return pod;
+  }
+
+  /**
+   * Adds the pod's data movement: a work volume the task runs in, an init container staging the
+   * inputs into it, and a container that waits for the task's exit code and, after a 0, copies the
+   * outputs out. Only those two containers get the S3 Secret; the task gets none of it.
+   */
+  private void withStaging(Pod pod, Launch launch, Map<String, Quantity> resources) {
+    PodStaging staging = options.staging();
+    var spec = pod.getSpec();
+    var work = new io.fabric8.kubernetes.api.model.VolumeMount();
+    work.setName("work");
+    work.setMountPath(WORK);
+    spec.getVolumes().add(emptyDir("work"));
+    var secret =
+        staging.s3Secret() == null
+            ? List.<io.fabric8.kubernetes.api.model.EnvFromSource>of()
+            : List.of(
+                new io.fabric8.kubernetes.api.model.EnvFromSourceBuilder()
+                    .withNewSecretRef()
+                    .withName(staging.s3Secret())
+                    .endSecretRef()
+                    .build());
+    Container task = spec.getContainers().getFirst();
+    task.setWorkingDir(WORK);
+    task.getVolumeMounts().add(work);
+    if (!launch.inputs().isEmpty()) {
+      spec.getInitContainers()
+          .add(
+              new io.fabric8.kubernetes.api.model.ContainerBuilder()
+                  .withName(STAGE_IN)
+                  .withImage(staging.stagerImage())
+                  .withCommand(concat(STAGER, List.of("stage-in", "--work", WORK)))
+                  .addToEnv(new EnvVar("STOWAGE_INPUTS", json(launch.inputs()), null))
+                  .addToEnv(
+                      new EnvVar(
+                          "STOWAGE_ALLOWED_SOURCES",
+                          String.join(",", staging.allowedSources()),
+                          null))
+                  .withEnvFrom(secret)
+                  .withVolumeMounts(work)
+                  // The same room as the task: staging at device speed needs its cpu.
+                  .withNewResources()
+                  .withRequests(resources)
+                  .withLimits(resources)
+                  .endResources()
+                  .withTerminationMessagePolicy("FallbackToLogsOnError")
+                  .build());
+    }
+    if (!launch.outputs().isEmpty()) {
+      spec.getVolumes().add(emptyDir("state"));
+      var state = new io.fabric8.kubernetes.api.model.VolumeMount();
+      state.setName("state");
+      state.setMountPath(STATE);
+      task.getVolumeMounts().add(state);
+      task.setCommand(concat(List.of("sh", "-c", RECORD_EXIT, "stowage-task"), task.getCommand()));
+      var readWork = new io.fabric8.kubernetes.api.model.VolumeMount();
+      readWork.setName("work");
+      readWork.setMountPath(WORK);
+      readWork.setReadOnly(true);
+      var readState = new io.fabric8.kubernetes.api.model.VolumeMount();
+      readState.setName("state");
+      readState.setMountPath(STATE);
+      readState.setReadOnly(true);
+      spec.getContainers()
+          .add(
+              new io.fabric8.kubernetes.api.model.ContainerBuilder()
+                  .withName(STAGE_OUT)
+                  .withImage(staging.stagerImage())
+                  .withCommand(
+                      concat(
+                          STAGER,
+                          List.of(
+                              "stage-out",
+                              "--work",
+                              WORK,
+                              "--exit-code-file",
+                              STATE + "/exit-code")))
+                  .addToEnv(new EnvVar("STOWAGE_OUTPUTS", json(launch.outputs()), null))
+                  .addToEnv(
+                      new EnvVar(
+                          "STOWAGE_ALLOWED_OUTPUTS",
+                          String.join(",", staging.allowedOutputs()),
+                          null))
+                  .withEnvFrom(secret)
+                  .withVolumeMounts(readWork, readState)
+                  .withTerminationMessagePolicy("FallbackToLogsOnError")
+                  .build());
+    }
+  }
+
+  private static io.fabric8.kubernetes.api.model.Volume emptyDir(String name) {
+    return new io.fabric8.kubernetes.api.model.VolumeBuilder()
+        .withName(name)
+        .withNewEmptyDir()
+        .endEmptyDir()
+        .build();
+  }
+
+  private static List<String> concat(List<String> a, List<String> b) {
+    var out = new ArrayList<String>(a);
+    out.addAll(b);
+    return out;
+  }
+
+  private String json(Object value) {
+    return client.getKubernetesSerialization().asJson(value);
   }
 
   private Map<String, Quantity> quantities(Resources r) {
@@ -424,18 +619,28 @@ public final class KubernetesBackend implements ClusterBackend {
           "CreateContainerConfigError",
           "CreateContainerError");
 
-  /** The reason the attempt's container cannot start, with the kubelet's message, or null. */
+  /**
+   * The reason one of the attempt's containers cannot start, with the kubelet's message, or null.
+   */
   private static String cannotStart(Pod p) {
-    if (p.getStatus() == null || p.getStatus().getContainerStatuses() == null) {
+    if (p.getStatus() == null) {
       return null;
     }
-    for (ContainerStatus s : p.getStatus().getContainerStatuses()) {
-      if (CONTAINER.equals(s.getName())
-          && s.getState() != null
+    var all = new ArrayList<ContainerStatus>();
+    if (p.getStatus().getInitContainerStatuses() != null) {
+      all.addAll(p.getStatus().getInitContainerStatuses());
+    }
+    if (p.getStatus().getContainerStatuses() != null) {
+      all.addAll(p.getStatus().getContainerStatuses());
+    }
+    for (ContainerStatus s : all) {
+      if (s.getState() != null
           && s.getState().getWaiting() != null
           && CANNOT_START.contains(s.getState().getWaiting().getReason())) {
         var w = s.getState().getWaiting();
-        return w.getReason() + (w.getMessage() == null ? "" : ": " + w.getMessage());
+        return (CONTAINER.equals(s.getName()) ? "" : "container " + s.getName() + ": ")
+            + w.getReason()
+            + (w.getMessage() == null ? "" : ": " + w.getMessage());
       }
     }
     return null;
@@ -629,8 +834,20 @@ public final class KubernetesBackend implements ClusterBackend {
         // A kubelet's admission refusal (OutOfcpu, OutOfmemory): the node was fuller than seen.
         return new Outcome(Kind.LAUNCH_FAILED, null, reason + ": " + message(p));
       }
+      ContainerStateTerminated in = terminated(p.getStatus().getInitContainerStatuses(), STAGE_IN);
+      if (in != null && in.getExitCode() != null && in.getExitCode() != 0) {
+        return new Outcome(Kind.STAGING_FAILED, null, "inputs: " + said(in));
+      }
       if (end != null && "OOMKilled".equals(end.getReason())) {
         return new Outcome(Kind.OUT_OF_MEMORY, end.getExitCode(), "OOMKilled");
+      }
+      ContainerStateTerminated out = terminated(p.getStatus().getContainerStatuses(), STAGE_OUT);
+      if (end != null
+          && Integer.valueOf(0).equals(end.getExitCode())
+          && out != null
+          && out.getExitCode() != null
+          && out.getExitCode() != 0) {
+        return new Outcome(Kind.STAGING_FAILED, null, "outputs: " + said(out));
       }
       if (end != null) {
         return new Outcome(
@@ -653,15 +870,31 @@ public final class KubernetesBackend implements ClusterBackend {
   }
 
   private static ContainerStateTerminated terminated(Pod p) {
-    if (p.getStatus() == null || p.getStatus().getContainerStatuses() == null) {
+    return p.getStatus() == null
+        ? null
+        : terminated(p.getStatus().getContainerStatuses(), CONTAINER);
+  }
+
+  private static ContainerStateTerminated terminated(List<ContainerStatus> statuses, String name) {
+    if (statuses == null) {
       return null;
     }
-    for (ContainerStatus s : p.getStatus().getContainerStatuses()) {
-      if (CONTAINER.equals(s.getName()) && s.getState() != null) {
+    for (ContainerStatus s : statuses) {
+      if (name.equals(s.getName()) && s.getState() != null) {
         return s.getState().getTerminated();
       }
     }
     return null;
+  }
+
+  /** What a stager container said as it failed: its message (its log's tail), else its code. */
+  private static String said(ContainerStateTerminated t) {
+    if (t.getMessage() != null && !t.getMessage().isBlank()) {
+      String m = t.getMessage().strip();
+      // The log's last line is the stager's one-line error.
+      return m.substring(m.lastIndexOf('\n') + 1);
+    }
+    return (t.getReason() == null ? "exited" : t.getReason()) + " with code " + t.getExitCode();
   }
 
   private static boolean ended(Kind reported) {

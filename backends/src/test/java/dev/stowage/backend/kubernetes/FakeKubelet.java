@@ -31,14 +31,29 @@ public final class FakeKubelet implements AutoCloseable {
   private final SharedIndexInformer<Pod> pods;
   private final ScheduledExecutorService later = Executors.newSingleThreadScheduledExecutor();
   private final Map<String, StringBuffer> logs = new java.util.concurrent.ConcurrentHashMap<>();
+  private final ProcessPods processes;
+  private final java.util.concurrent.ExecutorService running =
+      Executors.newVirtualThreadPerTaskExecutor();
 
   public FakeKubelet(KubernetesClient client) {
     this(client, null);
   }
 
   public FakeKubelet(KubernetesClient client, KubernetesMockServer server) {
+    this(client, server, null);
+  }
+
+  /**
+   * One that also runs, as local processes, the containers of pods that move data ({@link
+   * ProcessPods}), each command through {@code localCommand}.
+   */
+  public FakeKubelet(
+      KubernetesClient client,
+      KubernetesMockServer server,
+      java.util.function.UnaryOperator<List<String>> localCommand) {
     this.client = client;
     this.server = server;
+    this.processes = localCommand == null ? null : new ProcessPods(client, localCommand);
     this.pods =
         client
             .pods()
@@ -73,6 +88,18 @@ public final class FakeKubelet implements AutoCloseable {
     var annotations = p.getMetadata().getAnnotations();
     if (annotations != null && annotations.get(KubernetesBackend.TASK_ID) != null) {
       runs.merge(annotations.get(KubernetesBackend.TASK_ID), 1, Integer::sum);
+    }
+    if (processes != null && ProcessPods.movesData(p)) {
+      StringBuffer log = serveLog(p);
+      running.execute(
+          () -> {
+            try {
+              log.append(processes.run(p));
+            } catch (Exception e) {
+              throw new IllegalStateException("cannot run pod " + p.getMetadata().getName(), e);
+            }
+          });
+      return;
     }
     String image = p.getSpec().getContainers().getFirst().getImage();
     if (image.startsWith("slow/")) {
@@ -375,5 +402,6 @@ public final class FakeKubelet implements AutoCloseable {
   public void close() {
     pods.close();
     later.shutdownNow();
+    running.shutdownNow();
   }
 }

@@ -280,6 +280,27 @@ class KubernetesBackendTest {
   }
 
   @Test
+  void anAttemptThatMovesDataFailsSayingSoWhenNoStagerImageIsGiven() throws Exception {
+    var id = new AttemptId("etl/with-input", 1);
+    backend.launch(
+        new Launch(
+            id,
+            "node-a",
+            List.of("true"),
+            Map.of(),
+            new Resources(100, 64, 0, 0),
+            null,
+            List.of(new dev.stowage.scheduler.StagedInput("s3://raw/a.csv", "a.csv")),
+            List.of(),
+            null));
+    TaskEvent failed = await(e -> e.attempt().equals(id));
+    assertThat(failed.kind()).isEqualTo(Kind.STAGING_FAILED);
+    assertThat(failed.message()).contains("up --kube-stager-image");
+    assertThat(client.pods().inNamespace(NS).withName(PodNames.of(id)).get()).isNull();
+    assertThat(backend.stagesOnNode()).isTrue();
+  }
+
+  @Test
   void anAttemptIsOnePodOnItsNodeAndEndsWithItsExitCode() throws Exception {
     backend.launch(launch("etl/extract", 1, Map.of("TRACEPARENT", "00-abc-def-01")));
 
