@@ -128,6 +128,15 @@ final class UpCommand implements Callable<Integer> {
   int kubeMaxRequests;
 
   @Option(
+      names = "--kube-qps",
+      defaultValue = "1000",
+      description =
+          "With --backend kubernetes: pod creations and deletions per second at most, as"
+              + " client-go's QPS (the API server's own 429s are backed off from as well)."
+              + " Default: ${DEFAULT-VALUE}.")
+  double kubeQps;
+
+  @Option(
       names = "--kube-delete-grace",
       defaultValue = "30s",
       description =
@@ -431,7 +440,9 @@ final class UpCommand implements Callable<Integer> {
         }
         yield new StowageService.Cluster.Kubernetes(
             new dev.stowage.backend.kubernetes.KubernetesBackend.Connection(
-                kubeContext, positive("--kube-max-requests", kubeMaxRequests)),
+                kubeContext,
+                positive("--kube-max-requests", kubeMaxRequests),
+                positiveRate("--kube-qps", kubeQps)),
             new dev.stowage.backend.kubernetes.KubernetesBackend.Options(
                     namespace,
                     kubeInstance,
@@ -476,6 +487,13 @@ final class UpCommand implements Callable<Integer> {
     } catch (IllegalArgumentException x) {
       throw new IllegalArgumentException("--capacity: " + x.getMessage());
     }
+  }
+
+  private double positiveRate(String option, double value) {
+    if (!(value > 0) || Double.isInfinite(value)) {
+      throw usage(option + " must be a positive number, got " + value);
+    }
+    return value;
   }
 
   private int positive(String option, int value) {

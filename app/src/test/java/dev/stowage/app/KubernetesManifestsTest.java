@@ -58,7 +58,12 @@ class KubernetesManifestsTest {
     assertThat(d.getSpec().getReplicas()).isEqualTo(1);
     var container = d.getSpec().getTemplate().getSpec().getContainers().getFirst();
     assertThat(container.getArgs())
-        .contains("up", "--backend=kubernetes", "--namespace=stowage-tasks");
+        .contains(
+            "up",
+            "--backend=kubernetes",
+            "--namespace=stowage-tasks",
+            "--kube-stager-image=stowage:0.1.0",
+            "--kube-s3-secret=stowage-s3");
     assertThat(container.getEnv())
         .allSatisfy(e -> assertThat(e.getValueFrom().getSecretKeyRef()).isNotNull());
     assertThat(container.getSecurityContext().getAllowPrivilegeEscalation()).isFalse();

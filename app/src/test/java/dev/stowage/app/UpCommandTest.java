@@ -45,6 +45,8 @@ class UpCommandTest {
     MainTest.Run kubeRequests =
         MainTest.run(
             "up", "--data-dir", data, "--backend", "kubernetes", "--kube-max-requests", "0");
+    MainTest.Run kubeQps =
+        MainTest.run("up", "--data-dir", data, "--backend", "kubernetes", "--kube-qps", "0");
     MainTest.Run kubeFiles =
         MainTest.run(
             "up",
@@ -75,6 +77,9 @@ class UpCommandTest {
         .startsWith("stowage: --sim-nodes and --sim-offers need --backend sim\n");
     assertThat(unknown.err())
         .startsWith("stowage: --backend must be local, sim or kubernetes, got 'k8s'\n");
+    assertThat(kubeQps.exit()).isEqualTo(2);
+    assertThat(kubeQps.err())
+        .startsWith("stowage: --kube-qps must be a positive number, got 0.0\n");
     assertThat(kubeFiles.exit()).isEqualTo(2);
     assertThat(kubeFiles.err())
         .startsWith(

@@ -24,7 +24,7 @@ import java.util.HashMap;
  * pods_per_s=} for creation (each pod is created already bound to its node). Run after a build:
  *
  * <pre>
- * java -cp bench/target/benchmarks.jar dev.stowage.bench.KubernetesBench [nodes] [pods] [in-flight]
+ * java -cp bench/target/benchmarks.jar dev.stowage.bench.KubernetesBench [nodes] [pods] [in-flight] [qps]
  * </pre>
  */
 public final class KubernetesBench {
@@ -32,6 +32,8 @@ public final class KubernetesBench {
     int nodes = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
     int pods = args.length > 1 ? Integer.parseInt(args[1]) : 20_000;
     int inFlight = args.length > 2 ? Integer.parseInt(args[2]) : 16;
+    double qps =
+        args.length > 3 ? Double.parseDouble(args[3]) : KubernetesBackend.DEFAULT_WRITES_PER_SECOND;
     // The mock server logs every request it answers: that would be most of what is timed.
     java.util.logging.Logger.getLogger("io.fabric8.mockwebserver")
         .setLevel(java.util.logging.Level.WARNING);
@@ -60,7 +62,8 @@ public final class KubernetesBench {
               new KubernetesBackend.Options(
                   "bench", "bench", null, "busybox:1.36", null, Duration.ZERO, null),
               clock,
-              inFlight)) {
+              inFlight,
+              qps)) {
         var cycle =
             new SchedulingCycle(
                 store,
@@ -79,8 +82,8 @@ public final class KubernetesBench {
         }
         double allMs = (System.nanoTime() - t0) / 1e6;
         System.out.printf(
-            "nodes=%d pods=%d in_flight=%d launched=%d%n",
-            nodes, pods, inFlight, report.launched());
+            "nodes=%d pods=%d in_flight=%d qps=%.0f launched=%d%n",
+            nodes, pods, inFlight, qps, report.launched());
         report
             .phases()
             .forEach((k, v) -> System.out.printf("  %-34s %9.1f ms%n", k, v.toNanos() / 1e6));

@@ -166,14 +166,27 @@ public final class KubernetesBackend implements ClusterBackend {
    *
    * @param context the kubeconfig context to use; null for its current one
    * @param maxConcurrentRequests how many requests the client has in flight at most
+   * @param writesPerSecond how many pod creations and deletions per second at most, as client-go's
+   *     QPS bounds a controller's
    */
-  public record Connection(String context, int maxConcurrentRequests) {
+  public record Connection(String context, int maxConcurrentRequests, double writesPerSecond) {
     public Connection {
       if (maxConcurrentRequests < 1) {
         throw new IllegalArgumentException("maxConcurrentRequests must be at least 1");
       }
+      if (!(writesPerSecond > 0)) {
+        throw new IllegalArgumentException("writesPerSecond must be positive");
+      }
+    }
+
+    /** With the default bound of {@link #DEFAULT_WRITES_PER_SECOND}. */
+    public Connection(String context, int maxConcurrentRequests) {
+      this(context, maxConcurrentRequests, DEFAULT_WRITES_PER_SECOND);
     }
   }
+
+  /** Pod creations and deletions per second by default: above what one API server took here. */
+  public static final double DEFAULT_WRITES_PER_SECOND = 1_000;
 
   /**
    * A backend with a client of its own, configured as {@code kubectl} is, closed with it. Fails in
@@ -188,7 +201,12 @@ public final class KubernetesBackend implements ClusterBackend {
         new io.fabric8.kubernetes.client.KubernetesClientBuilder().withConfig(config).build();
     try {
       return new KubernetesBackend(
-          client, options, clock, connection.maxConcurrentRequests(), true);
+          client,
+          options,
+          clock,
+          connection.maxConcurrentRequests(),
+          connection.writesPerSecond(),
+          true);
     } catch (KubernetesClientException e) {
       client.close();
       throw new IllegalStateException(
@@ -247,11 +265,23 @@ public final class KubernetesBackend implements ClusterBackend {
       java.util.concurrent.Executors.newThreadPerTaskExecutor(
           Thread.ofVirtual().name("stowage-pod-create-", 0).factory());
   private final java.util.concurrent.Semaphore inFlight;
+  // Creations and deletions, the requests a cycle makes by the thousand, wait for a permit here.
+  private final com.google.common.util.concurrent.RateLimiter writes;
 
   /** On a client the caller keeps (and closes), creating at most so many pods at a time. */
   public KubernetesBackend(
       KubernetesClient client, Options options, Clock clock, int maxConcurrentCreations) {
-    this(client, options, clock, maxConcurrentCreations, false);
+    this(client, options, clock, maxConcurrentCreations, DEFAULT_WRITES_PER_SECOND, false);
+  }
+
+  /** The same, with at most {@code writesPerSecond} pod creations and deletions a second. */
+  public KubernetesBackend(
+      KubernetesClient client,
+      Options options,
+      Clock clock,
+      int maxConcurrentCreations,
+      double writesPerSecond) {
+    this(client, options, clock, maxConcurrentCreations, writesPerSecond, false);
   }
 
   private KubernetesBackend(
@@ -259,9 +289,11 @@ public final class KubernetesBackend implements ClusterBackend {
       Options options,
       Clock clock,
       int maxConcurrentCreations,
+      double writesPerSecond,
       boolean ownsClient) {
     this.client = client;
     this.ownsClient = ownsClient;
+    this.writes = com.google.common.util.concurrent.RateLimiter.create(writesPerSecond);
     this.inFlight = new java.util.concurrent.Semaphore(maxConcurrentCreations);
     this.options = options;
     this.clock = clock;
@@ -331,9 +363,9 @@ public final class KubernetesBackend implements ClusterBackend {
       return;
     }
     String name = PodNames.of(launch.attempt());
-    Pod pod = pod(name, launch);
     unseen.put(name, launch);
-    creators.execute(() -> create(launch, name, pod));
+    // The pod is built there too: a few hundred microseconds each, 20,000 times a cycle.
+    creators.execute(() -> create(launch, name, pod(name, launch)));
   }
 
   /** How often a refused-for-now creation (429, 5xx, no answer) is tried before it fails. */
@@ -344,6 +376,7 @@ public final class KubernetesBackend implements ClusterBackend {
     try {
       for (int tried = 1; ; tried++) {
         KubernetesClientException refused;
+        writes.acquire();
         inFlight.acquireUninterruptibly();
         try {
           client.pods().inNamespace(options.namespace()).resource(pod).create();
@@ -588,10 +621,28 @@ public final class KubernetesBackend implements ClusterBackend {
   @Override
   public void kill(AttemptId attempt) {
     killed.add(attempt);
-    deletePod(attempt, options.deleteGrace());
+    deleteLater(attempt, options.deleteGrace());
+  }
+
+  /** Deletes the pod on a virtual thread, as creations are made: the cycle never waits on it. */
+  private void deleteLater(AttemptId attempt, Duration grace) {
+    try {
+      creators.execute(
+          () -> {
+            try {
+              deletePod(attempt, grace);
+            } catch (KubernetesClientException e) {
+              // Its pod stays; a later reconcile finds it again, and an operator reads why here.
+              LOG.warn("cannot delete pod {}: {}", PodNames.of(attempt), oneLine(e));
+            }
+          });
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      deletePod(attempt, grace);
+    }
   }
 
   private void deletePod(AttemptId attempt, Duration grace) {
+    writes.acquire();
     client
         .pods()
         .inNamespace(options.namespace())
@@ -661,7 +712,7 @@ public final class KubernetesBackend implements ClusterBackend {
         continue; // it started (or went) meanwhile
       }
       emit(a, Kind.LAUNCH_FAILED, null, why + " (for " + options.startWait().toSeconds() + " s)");
-      deletePod(a, Duration.ZERO);
+      deleteLater(a, Duration.ZERO);
     }
   }
 
