@@ -2,33 +2,24 @@ package dev.stowage.backend.kubernetes;
 
 import dev.stowage.engine.Offer;
 import dev.stowage.engine.Resources;
-import dev.stowage.engine.Taint;
-import dev.stowage.engine.Toleration;
 import dev.stowage.scheduler.AttemptId;
 import dev.stowage.scheduler.ClusterBackend;
 import dev.stowage.scheduler.Launch;
 import dev.stowage.scheduler.NodeEvent;
 import dev.stowage.scheduler.TaskEvent;
 import dev.stowage.scheduler.TaskEvent.Kind;
-import io.fabric8.kubernetes.api.model.Container;
-import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
-import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodBuilder;
-import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
-import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -59,28 +50,6 @@ public final class KubernetesBackend implements ClusterBackend {
 
   /** The task id itself, whole: an annotation, as a label value cannot hold every id. */
   static final String TASK_ID = "stowage.dev/task-id";
-
-  /** The task's container in an attempt's pod. */
-  static final String CONTAINER = "task";
-
-  /** The init container that stages an attempt's inputs into its work volume. */
-  static final String STAGE_IN = "stage-in";
-
-  /** The container that copies an attempt's outputs out once the task has exited with 0. */
-  static final String STAGE_OUT = "stage-out";
-
-  /** Where the task runs, in every container of a pod that moves data: an emptyDir. */
-  static final String WORK = "/stowage/work";
-
-  /** Where the task's exit code is left for the stage-out container: an emptyDir of its own. */
-  static final String STATE = "/stowage/state";
-
-  private static final List<String> STAGER =
-      List.of("java", "-XX:MaxRAMPercentage=75", "-jar", "/opt/stowage/stowage.jar");
-
-  // Runs the task's command, then leaves its exit code where the stage-out container waits.
-  private static final String RECORD_EXIT =
-      "\"$@\"; code=$?; echo \"$code\" > " + STATE + "/exit-code; exit \"$code\"";
 
   /**
    * How the backend runs attempts.
@@ -248,6 +217,8 @@ public final class KubernetesBackend implements ClusterBackend {
   private final KubernetesClient client;
   private final boolean ownsClient;
   private final Options options;
+  private final AttemptPods attemptPods;
+  private final ResourceCounts counts;
   private final Clock clock;
   private final SharedIndexInformer<Node> nodes;
   private final SharedIndexInformer<Pod> pods;
@@ -296,6 +267,8 @@ public final class KubernetesBackend implements ClusterBackend {
     this.writes = com.google.common.util.concurrent.RateLimiter.create(writesPerSecond);
     this.inFlight = new java.util.concurrent.Semaphore(maxConcurrentCreations);
     this.options = options;
+    this.attemptPods = new AttemptPods(options, client.getKubernetesSerialization());
+    this.counts = new ResourceCounts(options);
     this.clock = clock;
     long resync = Duration.ofMinutes(5).toMillis();
     this.nodes = client.nodes().inform(new NodeChanges(), resync);
@@ -312,19 +285,19 @@ public final class KubernetesBackend implements ClusterBackend {
     var requested = new HashMap<String, long[]>();
     for (Pod p : pods.getStore().list()) {
       String node = p.getSpec() == null ? null : p.getSpec().getNodeName();
-      if (node != null && !ended(p)) {
-        add(requested.computeIfAbsent(node, n -> new long[4]), requests(p));
+      if (node != null && !PodStatuses.ended(p)) {
+        ResourceCounts.add(requested.computeIfAbsent(node, n -> new long[4]), counts.requests(p));
       }
     }
     for (Launch l : unseen.values()) {
-      add(requested.computeIfAbsent(l.offer(), n -> new long[4]), l.resources());
+      ResourceCounts.add(requested.computeIfAbsent(l.offer(), n -> new long[4]), l.resources());
     }
     var out = new ArrayList<Offer>();
     for (Node n : nodes.getStore().list()) {
-      if (!ready(n) || cordoned(n)) {
+      if (!ResourceCounts.ready(n) || ResourceCounts.cordoned(n)) {
         continue;
       }
-      Resources all = allocatable(n);
+      Resources all = counts.allocatable(n);
       long[] used = requested.getOrDefault(n.getMetadata().getName(), new long[4]);
       out.add(
           new Offer(
@@ -335,8 +308,8 @@ public final class KubernetesBackend implements ClusterBackend {
                   Math.max(0, all.memoryMiB() - used[1]),
                   Math.max(0, all.diskMiB() - used[2]),
                   Math.max(0, all.gpus() - used[3])),
-              attributes(n),
-              taints(n)));
+              ResourceCounts.attributes(n),
+              ResourceCounts.taints(n)));
     }
     return out;
   }
@@ -353,7 +326,7 @@ public final class KubernetesBackend implements ClusterBackend {
     // Returns at once: the pod is created on a virtual thread, at most maxConcurrentRequests at a
     // time, so a cycle's 20,000 creations never hold up the next cycle. Its requests count in
     // the offers from now on.
-    if (movesData(launch) && options.staging().stagerImage() == null) {
+    if (AttemptPods.movesData(launch) && options.staging().stagerImage() == null) {
       emit(
           launch.attempt(),
           Kind.STAGING_FAILED,
@@ -365,7 +338,7 @@ public final class KubernetesBackend implements ClusterBackend {
     String name = PodNames.of(launch.attempt());
     unseen.put(name, launch);
     // The pod is built there too: a few hundred microseconds each, 20,000 times a cycle.
-    creators.execute(() -> create(launch, name, pod(name, launch)));
+    creators.execute(() -> create(launch, name, attemptPods.pod(name, launch)));
   }
 
   /** How often a refused-for-now creation (429, 5xx, no answer) is tried before it fails. */
@@ -426,184 +399,9 @@ public final class KubernetesBackend implements ClusterBackend {
     return (e.getCode() > 0 ? e.getCode() + " " : "") + m.replace('\n', ' ');
   }
 
-  private static boolean movesData(Launch launch) {
-    return !launch.inputs().isEmpty() || !launch.outputs().isEmpty();
-  }
-
   @Override
   public boolean stagesOnNode() {
     return true; // inputs and outputs move inside the pod (or the attempt fails saying why)
-  }
-
-  /** The pod of an attempt: its container, requests equal to limits, placed on its node. */
-  private Pod pod(String name, Launch launch) {
-    var env = new ArrayList<EnvVar>();
-    new java.util.TreeMap<>(launch.env()).forEach((k, v) -> env.add(new EnvVar(k, v, null)));
-    Map<String, Quantity> resources = quantities(launch.resources());
-    var builder =
-        new PodBuilder()
-            .withNewMetadata()
-            .withName(name)
-            .withNamespace(options.namespace())
-            .addToLabels(INSTANCE, options.instance())
-            .addToLabels(TASK, PodNames.hash(launch.attempt().taskId()))
-            .addToLabels(ATTEMPT, Integer.toString(launch.attempt().attempt()))
-            .addToAnnotations(TASK_ID, launch.attempt().taskId())
-            .endMetadata()
-            .withNewSpec()
-            .withSchedulerName(options.schedulerName())
-            .withNodeName(launch.offer())
-            .withRestartPolicy("Never")
-            .withAutomountServiceAccountToken(false)
-            .withEnableServiceLinks(false)
-            .addNewContainer()
-            .withName(CONTAINER)
-            .withImage(launch.image() != null ? launch.image() : options.image())
-            .withCommand(launch.command())
-            .withEnv(env)
-            .withNewResources()
-            .withRequests(resources)
-            .withLimits(resources)
-            .endResources()
-            .endContainer();
-    for (Toleration t : launch.tolerations()) {
-      // As submitted, so that the kubelet and the taint manager agree with the matcher.
-      builder
-          .addNewToleration()
-          .withKey(t.key().isEmpty() ? null : t.key())
-          .withOperator(t.exists() ? "Exists" : "Equal")
-          .withValue(t.exists() ? null : t.value())
-          .withEffect(t.effect().isEmpty() ? null : t.effect())
-          .endToleration();
-    }
-    if (launch.timeout() != null) {
-      builder.withActiveDeadlineSeconds(Math.max(1, launch.timeout().toSeconds()));
-    }
-    Pod pod = builder.endSpec().build();
-    if (movesData(launch)) {
-      withStaging(pod, launch, resources);
-    }
-    return pod;
-  }
-
-  /**
-   * Adds the pod's data movement: a work volume the task runs in, an init container staging the
-   * inputs into it, and a container that waits for the task's exit code and, after a 0, copies the
-   * outputs out. Only those two containers get the S3 Secret; the task gets none of it.
-   */
-  private void withStaging(Pod pod, Launch launch, Map<String, Quantity> resources) {
-    PodStaging staging = options.staging();
-    var spec = pod.getSpec();
-    var work = new io.fabric8.kubernetes.api.model.VolumeMount();
-    work.setName("work");
-    work.setMountPath(WORK);
-    spec.getVolumes().add(emptyDir("work"));
-    var secret =
-        staging.s3Secret() == null
-            ? List.<io.fabric8.kubernetes.api.model.EnvFromSource>of()
-            : List.of(
-                new io.fabric8.kubernetes.api.model.EnvFromSourceBuilder()
-                    .withNewSecretRef()
-                    .withName(staging.s3Secret())
-                    .endSecretRef()
-                    .build());
-    Container task = spec.getContainers().getFirst();
-    task.setWorkingDir(WORK);
-    task.getVolumeMounts().add(work);
-    if (!launch.inputs().isEmpty()) {
-      spec.getInitContainers()
-          .add(
-              new io.fabric8.kubernetes.api.model.ContainerBuilder()
-                  .withName(STAGE_IN)
-                  .withImage(staging.stagerImage())
-                  .withCommand(concat(STAGER, List.of("stage-in", "--work", WORK)))
-                  .addToEnv(new EnvVar("STOWAGE_INPUTS", json(launch.inputs()), null))
-                  .addToEnv(
-                      new EnvVar(
-                          "STOWAGE_ALLOWED_SOURCES",
-                          String.join(",", staging.allowedSources()),
-                          null))
-                  .withEnvFrom(secret)
-                  .withVolumeMounts(work)
-                  // The same room as the task: staging at device speed needs its cpu.
-                  .withNewResources()
-                  .withRequests(resources)
-                  .withLimits(resources)
-                  .endResources()
-                  .withTerminationMessagePolicy("FallbackToLogsOnError")
-                  .build());
-    }
-    if (!launch.outputs().isEmpty()) {
-      spec.getVolumes().add(emptyDir("state"));
-      var state = new io.fabric8.kubernetes.api.model.VolumeMount();
-      state.setName("state");
-      state.setMountPath(STATE);
-      task.getVolumeMounts().add(state);
-      task.setCommand(concat(List.of("sh", "-c", RECORD_EXIT, "stowage-task"), task.getCommand()));
-      var readWork = new io.fabric8.kubernetes.api.model.VolumeMount();
-      readWork.setName("work");
-      readWork.setMountPath(WORK);
-      readWork.setReadOnly(true);
-      var readState = new io.fabric8.kubernetes.api.model.VolumeMount();
-      readState.setName("state");
-      readState.setMountPath(STATE);
-      readState.setReadOnly(true);
-      spec.getContainers()
-          .add(
-              new io.fabric8.kubernetes.api.model.ContainerBuilder()
-                  .withName(STAGE_OUT)
-                  .withImage(staging.stagerImage())
-                  .withCommand(
-                      concat(
-                          STAGER,
-                          List.of(
-                              "stage-out",
-                              "--work",
-                              WORK,
-                              "--exit-code-file",
-                              STATE + "/exit-code")))
-                  .addToEnv(new EnvVar("STOWAGE_OUTPUTS", json(launch.outputs()), null))
-                  .addToEnv(
-                      new EnvVar(
-                          "STOWAGE_ALLOWED_OUTPUTS",
-                          String.join(",", staging.allowedOutputs()),
-                          null))
-                  .withEnvFrom(secret)
-                  .withVolumeMounts(readWork, readState)
-                  .withTerminationMessagePolicy("FallbackToLogsOnError")
-                  .build());
-    }
-  }
-
-  private static io.fabric8.kubernetes.api.model.Volume emptyDir(String name) {
-    return new io.fabric8.kubernetes.api.model.VolumeBuilder()
-        .withName(name)
-        .withNewEmptyDir()
-        .endEmptyDir()
-        .build();
-  }
-
-  private static List<String> concat(List<String> a, List<String> b) {
-    var out = new ArrayList<String>(a);
-    out.addAll(b);
-    return out;
-  }
-
-  private String json(Object value) {
-    return client.getKubernetesSerialization().asJson(value);
-  }
-
-  private Map<String, Quantity> quantities(Resources r) {
-    var out = new LinkedHashMap<String, Quantity>();
-    out.put("cpu", new Quantity(r.cpuMillis() + "m"));
-    out.put("memory", new Quantity(r.memoryMiB() + "Mi"));
-    if (r.diskMiB() > 0) {
-      out.put("ephemeral-storage", new Quantity(r.diskMiB() + "Mi"));
-    }
-    if (r.gpus() > 0) {
-      out.put(options.gpuResource(), new Quantity(Long.toString(r.gpus())));
-    }
-    return out;
   }
 
   @Override
@@ -661,42 +459,6 @@ public final class KubernetesBackend implements ClusterBackend {
     }
   }
 
-  /** Waiting reasons a pod does not leave by itself, or only by luck. */
-  private static final Set<String> CANNOT_START =
-      Set.of(
-          "ErrImagePull",
-          "ImagePullBackOff",
-          "InvalidImageName",
-          "CreateContainerConfigError",
-          "CreateContainerError");
-
-  /**
-   * The reason one of the attempt's containers cannot start, with the kubelet's message, or null.
-   */
-  private static String cannotStart(Pod p) {
-    if (p.getStatus() == null) {
-      return null;
-    }
-    var all = new ArrayList<ContainerStatus>();
-    if (p.getStatus().getInitContainerStatuses() != null) {
-      all.addAll(p.getStatus().getInitContainerStatuses());
-    }
-    if (p.getStatus().getContainerStatuses() != null) {
-      all.addAll(p.getStatus().getContainerStatuses());
-    }
-    for (ContainerStatus s : all) {
-      if (s.getState() != null
-          && s.getState().getWaiting() != null
-          && CANNOT_START.contains(s.getState().getWaiting().getReason())) {
-        var w = s.getState().getWaiting();
-        return (CONTAINER.equals(s.getName()) ? "" : "container " + s.getName() + ": ")
-            + w.getReason()
-            + (w.getMessage() == null ? "" : ": " + w.getMessage());
-      }
-    }
-    return null;
-  }
-
   /** Fails the attempts whose pods have not been able to start for startWait, and deletes them. */
   private void failStuck() {
     var now = clock.instant();
@@ -707,7 +469,7 @@ public final class KubernetesBackend implements ClusterBackend {
       AttemptId a = entry.getKey();
       stuckSince.remove(a);
       Pod p = pods.getStore().getByKey(options.namespace() + "/" + PodNames.of(a));
-      String why = p == null ? null : cannotStart(p);
+      String why = p == null ? null : PodStatuses.cannotStart(p);
       if (why == null || reported.put(a, Kind.LAUNCH_FAILED) == Kind.LAUNCH_FAILED) {
         continue; // it started (or went) meanwhile
       }
@@ -730,12 +492,12 @@ public final class KubernetesBackend implements ClusterBackend {
     if (p == null) {
       return new TaskEvent(attempt, Kind.NOT_LAUNCHED, null, "no pod", clock.instant());
     }
-    Outcome o = outcome(p);
+    PodStatuses.Outcome o = PodStatuses.outcome(p);
     return new TaskEvent(
         attempt,
         o == null ? Kind.STARTED : o.kind(),
         o == null ? null : o.exitCode(),
-        o == null ? "pod " + phase(p) : o.message(),
+        o == null ? "pod " + PodStatuses.phase(p) : o.message(),
         clock.instant());
   }
 
@@ -756,8 +518,8 @@ public final class KubernetesBackend implements ClusterBackend {
           unseen.containsKey(name) ? "pod " + name + " is being created" : "no pod " + name);
     }
     var parts = new ArrayList<String>();
-    parts.add("pod " + name + " " + phase(p) + " on " + p.getSpec().getNodeName());
-    if (p.getStatus() != null && p.getStatus().getConditions() != null && !ended(p)) {
+    parts.add("pod " + name + " " + PodStatuses.phase(p) + " on " + p.getSpec().getNodeName());
+    if (p.getStatus() != null && p.getStatus().getConditions() != null && !PodStatuses.ended(p)) {
       for (var c : p.getStatus().getConditions()) {
         if ("False".equals(c.getStatus()) && c.getReason() != null) {
           parts.add(
@@ -837,7 +599,7 @@ public final class KubernetesBackend implements ClusterBackend {
               .pods()
               .inNamespace(options.namespace())
               .withName(PodNames.of(attempt))
-              .inContainer(CONTAINER)
+              .inContainer(AttemptPods.CONTAINER)
               .getLog();
     } catch (KubernetesClientException e) {
       return LogSlice.EMPTY;
@@ -864,97 +626,8 @@ public final class KubernetesBackend implements ClusterBackend {
 
   // --- what a pod says
 
-  /** How an ended (or failing) attempt's pod ended, or null while it may still run. */
-  record Outcome(Kind kind, Integer exitCode, String message) {}
-
-  private static Outcome outcome(Pod p) {
-    String phase = phase(p);
-    String reason = p.getStatus() == null ? null : p.getStatus().getReason();
-    ContainerStateTerminated end = terminated(p);
-    if ("Succeeded".equals(phase)) {
-      return new Outcome(Kind.EXITED, 0, "pod succeeded");
-    }
-    if ("Failed".equals(phase)) {
-      if ("DeadlineExceeded".equals(reason)) {
-        return new Outcome(Kind.TIMED_OUT, null, "DeadlineExceeded: " + message(p));
-      }
-      if ("Evicted".equals(reason)) {
-        return new Outcome(Kind.EVICTED, null, "Evicted: " + message(p));
-      }
-      if (reason != null && reason.startsWith("OutOf")) {
-        // A kubelet's admission refusal (OutOfcpu, OutOfmemory): the node was fuller than seen.
-        return new Outcome(Kind.LAUNCH_FAILED, null, reason + ": " + message(p));
-      }
-      ContainerStateTerminated in = terminated(p.getStatus().getInitContainerStatuses(), STAGE_IN);
-      if (in != null && in.getExitCode() != null && in.getExitCode() != 0) {
-        return new Outcome(Kind.STAGING_FAILED, null, "inputs: " + said(in));
-      }
-      if (end != null && "OOMKilled".equals(end.getReason())) {
-        return new Outcome(Kind.OUT_OF_MEMORY, end.getExitCode(), "OOMKilled");
-      }
-      ContainerStateTerminated out = terminated(p.getStatus().getContainerStatuses(), STAGE_OUT);
-      if (end != null
-          && Integer.valueOf(0).equals(end.getExitCode())
-          && out != null
-          && out.getExitCode() != null
-          && out.getExitCode() != 0) {
-        return new Outcome(Kind.STAGING_FAILED, null, "outputs: " + said(out));
-      }
-      if (end != null) {
-        return new Outcome(
-            Kind.EXITED, end.getExitCode(), end.getReason() == null ? "exited" : end.getReason());
-      }
-      return new Outcome(
-          Kind.LOST, null, "pod failed" + (reason == null ? "" : ": " + reason + " " + message(p)));
-    }
-    return null;
-  }
-
-  private static String phase(Pod p) {
-    return p.getStatus() == null || p.getStatus().getPhase() == null
-        ? "Pending"
-        : p.getStatus().getPhase();
-  }
-
-  private static String message(Pod p) {
-    return p.getStatus().getMessage() == null ? "" : p.getStatus().getMessage();
-  }
-
-  private static ContainerStateTerminated terminated(Pod p) {
-    return p.getStatus() == null
-        ? null
-        : terminated(p.getStatus().getContainerStatuses(), CONTAINER);
-  }
-
-  private static ContainerStateTerminated terminated(List<ContainerStatus> statuses, String name) {
-    if (statuses == null) {
-      return null;
-    }
-    for (ContainerStatus s : statuses) {
-      if (name.equals(s.getName()) && s.getState() != null) {
-        return s.getState().getTerminated();
-      }
-    }
-    return null;
-  }
-
-  /** What a stager container said as it failed: its message (its log's tail), else its code. */
-  private static String said(ContainerStateTerminated t) {
-    if (t.getMessage() != null && !t.getMessage().isBlank()) {
-      String m = t.getMessage().strip();
-      // The log's last line is the stager's one-line error.
-      return m.substring(m.lastIndexOf('\n') + 1);
-    }
-    return (t.getReason() == null ? "exited" : t.getReason()) + " with code " + t.getExitCode();
-  }
-
   private static boolean ended(Kind reported) {
     return reported != null && reported != Kind.STARTED;
-  }
-
-  private static boolean ended(Pod p) {
-    String phase = phase(p);
-    return "Succeeded".equals(phase) || "Failed".equals(phase);
   }
 
   private AttemptId attemptOf(Pod p) {
@@ -991,8 +664,8 @@ public final class KubernetesBackend implements ClusterBackend {
     if (a == null) {
       return;
     }
-    Outcome o = outcome(p);
-    if (o == null && cannotStart(p) != null) {
+    PodStatuses.Outcome o = PodStatuses.outcome(p);
+    if (o == null && PodStatuses.cannotStart(p) != null) {
       stuckSince.putIfAbsent(a, clock.instant());
     } else {
       stuckSince.remove(a);
@@ -1001,7 +674,8 @@ public final class KubernetesBackend implements ClusterBackend {
       if (reported.put(a, o.kind()) != o.kind()) {
         emit(a, o.kind(), o.exitCode(), o.message());
       }
-    } else if ("Running".equals(phase(p)) && reported.putIfAbsent(a, Kind.STARTED) == null) {
+    } else if ("Running".equals(PodStatuses.phase(p))
+        && reported.putIfAbsent(a, Kind.STARTED) == null) {
       emit(a, Kind.STARTED, null, "pod running on " + p.getSpec().getNodeName());
     }
   }
@@ -1022,7 +696,7 @@ public final class KubernetesBackend implements ClusterBackend {
     public void onDelete(Pod p, boolean finalStateUnknown) {
       unseen.remove(p.getMetadata().getName());
       AttemptId a = attemptOf(p);
-      if (a == null || outcome(p) != null || ended(reported.get(a))) {
+      if (a == null || PodStatuses.outcome(p) != null || ended(reported.get(a))) {
         return; // not ours, or already reported as ended
       }
       stuckSince.remove(a);
@@ -1068,118 +742,8 @@ public final class KubernetesBackend implements ClusterBackend {
     return new Offer(
         n.getMetadata().getName(),
         n.getMetadata().getName(),
-        allocatable(n),
-        attributes(n),
-        taints(n));
-  }
-
-  private Resources allocatable(Node n) {
-    Map<String, Quantity> a =
-        n.getStatus() == null || n.getStatus().getAllocatable() == null
-            ? Map.of()
-            : n.getStatus().getAllocatable();
-    return new Resources(
-        millis(a.get("cpu")),
-        mebibytes(a.get("memory")),
-        mebibytes(a.get("ephemeral-storage")),
-        whole(a.get(options.gpuResource())));
-  }
-
-  /** A node's labels, with the two that constraints name most under short names. */
-  static Map<String, String> attributes(Node n) {
-    var out = new LinkedHashMap<String, String>();
-    var labels =
-        n.getMetadata().getLabels() == null
-            ? Map.<String, String>of()
-            : n.getMetadata().getLabels();
-    labels.forEach(
-        (k, v) -> {
-          switch (k) {
-            case "topology.kubernetes.io/zone" -> out.put("zone", v);
-            case "kubernetes.io/arch" -> out.put("arch", v);
-            default -> out.put(k, v);
-          }
-        });
-    return out;
-  }
-
-  private static boolean ready(Node n) {
-    if (n.getStatus() == null || n.getStatus().getConditions() == null) {
-      return false;
-    }
-    return n.getStatus().getConditions().stream()
-        .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
-  }
-
-  private static boolean cordoned(Node n) {
-    return n.getSpec() != null && Boolean.TRUE.equals(n.getSpec().getUnschedulable());
-  }
-
-  /**
-   * The taints that keep pods off a node ({@code NoSchedule}, {@code NoExecute}), which only tasks
-   * tolerating them may use; {@code PreferNoSchedule} is a preference, not a rule.
-   */
-  static List<Taint> taints(Node n) {
-    if (n.getSpec() == null || n.getSpec().getTaints() == null) {
-      return List.of();
-    }
-    var out = new ArrayList<Taint>();
-    for (var t : n.getSpec().getTaints()) {
-      if (t.getKey() != null
-          && !t.getKey().isEmpty()
-          && ("NoSchedule".equals(t.getEffect()) || "NoExecute".equals(t.getEffect()))) {
-        out.add(new Taint(t.getKey(), t.getValue(), t.getEffect()));
-      }
-    }
-    return out;
-  }
-
-  /** A pod's requests as kube-scheduler counts them: its containers', or its largest init's. */
-  private Resources requests(Pod p) {
-    long[] sum = new long[4];
-    for (Container c : p.getSpec().getContainers()) {
-      add(sum, requested(c));
-    }
-    if (p.getSpec().getInitContainers() != null) {
-      for (Container c : p.getSpec().getInitContainers()) {
-        Resources r = requested(c);
-        for (int d = 0; d < 4; d++) {
-          sum[d] = Math.max(sum[d], r.get(d));
-        }
-      }
-    }
-    return new Resources(sum[0], sum[1], sum[2], sum[3]);
-  }
-
-  private Resources requested(Container c) {
-    Map<String, Quantity> r =
-        c.getResources() == null || c.getResources().getRequests() == null
-            ? Map.of()
-            : c.getResources().getRequests();
-    return new Resources(
-        millis(r.get("cpu")),
-        mebibytes(r.get("memory")),
-        mebibytes(r.get("ephemeral-storage")),
-        whole(r.get(options.gpuResource())));
-  }
-
-  private static void add(long[] sum, Resources r) {
-    for (int d = 0; d < 4; d++) {
-      sum[d] += r.get(d);
-    }
-  }
-
-  private static long millis(Quantity q) {
-    return q == null ? 0 : q.getNumericalAmount().movePointRight(3).longValue();
-  }
-
-  private static long mebibytes(Quantity q) {
-    return q == null
-        ? 0
-        : q.getNumericalAmount().divideToIntegralValue(BigDecimal.valueOf(1L << 20)).longValue();
-  }
-
-  private static long whole(Quantity q) {
-    return q == null ? 0 : q.getNumericalAmount().longValue();
+        counts.allocatable(n),
+        ResourceCounts.attributes(n),
+        ResourceCounts.taints(n));
   }
 }

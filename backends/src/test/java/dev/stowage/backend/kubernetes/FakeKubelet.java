@@ -121,7 +121,7 @@ public final class FakeKubelet implements AutoCloseable {
                         .withPhase("Pending")
                         .withContainerStatuses(
                             new ContainerStatusBuilder()
-                                .withName(KubernetesBackend.CONTAINER)
+                                .withName(AttemptPods.CONTAINER)
                                 .withState(
                                     new ContainerStateBuilder()
                                         .withNewWaiting()
@@ -137,7 +137,7 @@ public final class FakeKubelet implements AutoCloseable {
     }
     StringBuffer log = serveLog(p);
     log.append(env(p, "FAKE_LOG", ""));
-    event(p, "Normal", "Started", "Started container " + KubernetesBackend.CONTAINER);
+    event(p, "Normal", "Started", "Started container " + AttemptPods.CONTAINER);
     status(p, "Running", null, null, null);
     long ms = Long.parseLong(env(p, "FAKE_MS", "0"));
     later.schedule(
@@ -245,7 +245,7 @@ public final class FakeKubelet implements AutoCloseable {
           .get()
           .withPath(
               "/api/v1/namespaces/%s/pods/%s/log?pretty=false&container=%s"
-                  .formatted(ns, name, KubernetesBackend.CONTAINER))
+                  .formatted(ns, name, AttemptPods.CONTAINER))
           .andReply(200, request -> log.toString())
           .always();
     }
@@ -338,7 +338,7 @@ public final class FakeKubelet implements AutoCloseable {
                       .endCondition()
                       .withContainerStatuses(
                           new ContainerStatusBuilder()
-                              .withName(KubernetesBackend.CONTAINER)
+                              .withName(AttemptPods.CONTAINER)
                               .withState(
                                   new ContainerStateBuilder()
                                       .withNewWaiting()
@@ -374,7 +374,7 @@ public final class FakeKubelet implements AutoCloseable {
               if (exitCode != null) {
                 b.withContainerStatuses(
                     new ContainerStatusBuilder()
-                        .withName(KubernetesBackend.CONTAINER)
+                        .withName(AttemptPods.CONTAINER)
                         .withState(
                             new ContainerStateBuilder()
                                 .withNewTerminated()

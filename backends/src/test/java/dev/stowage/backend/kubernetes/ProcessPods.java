@@ -96,7 +96,7 @@ final class ProcessPods {
       Container c = p.getSpec().getContainers().get(i);
       statuses.add(terminated(c, e));
       allZero &= e.code == 0;
-      if (c.getName().equals(KubernetesBackend.CONTAINER)) {
+      if (c.getName().equals(AttemptPods.CONTAINER)) {
         taskLog = e.log;
       }
     }
