@@ -143,6 +143,10 @@ public final class Telemetry implements AutoCloseable {
     // And sent in batches of 4,096 (about 1.3 MB of OTLP) rather than 512: per 20,000 attempt
     // spans the export measured 35-50 ms of CPU instead of 70-100 ms.
     out.put("otel.bsp.max.export.batch.size", "4096");
+    // The exporters marshal from the finished spans themselves rather than through their reused
+    // buffers: for a cycle's 20,000 attempt spans that measured 45-51 ms of CPU in all threads
+    // against 69-114 ms (bench/scripts/AttemptSpanExportCost.java, docs/benchmarks.md).
+    out.put("otel.java.exporter.memory_mode", "immutable_data");
     for (String signal : new String[] {"traces", "metrics", "logs"}) {
       boolean endpoint =
           set(env, "OTEL_EXPORTER_OTLP_ENDPOINT")

@@ -180,6 +180,7 @@ class RecentTracesTest {
     // Defaults only: OTEL_BSP_* set by an operator still win (the SDK reads them over these).
     assertThat(Telemetry.defaults(Map.<String, String>of()::get))
         .containsEntry("otel.bsp.max.queue.size", "65536")
-        .containsEntry("otel.bsp.max.export.batch.size", "4096");
+        .containsEntry("otel.bsp.max.export.batch.size", "4096")
+        .containsEntry("otel.java.exporter.memory_mode", "immutable_data");
   }
 }
