@@ -110,29 +110,7 @@ public final class FakeKubelet implements AutoCloseable {
     if (image.startsWith("registry.invalid/")) {
       event(p, "Warning", "Failed", "Failed to pull image \"" + image + "\": pull access denied");
       // As a kubelet that cannot pull: Pending, its container waiting, for good.
-      client
-          .pods()
-          .inNamespace(p.getMetadata().getNamespace())
-          .withName(p.getMetadata().getName())
-          .editStatus(
-              now -> {
-                now.setStatus(
-                    new io.fabric8.kubernetes.api.model.PodStatusBuilder()
-                        .withPhase("Pending")
-                        .withContainerStatuses(
-                            new ContainerStatusBuilder()
-                                .withName(AttemptPods.CONTAINER)
-                                .withState(
-                                    new ContainerStateBuilder()
-                                        .withNewWaiting()
-                                        .withReason("ErrImagePull")
-                                        .withMessage("pull access denied for " + image)
-                                        .endWaiting()
-                                        .build())
-                                .build())
-                        .build());
-                return now;
-              });
+      waiting(p, "ErrImagePull", "pull access denied for " + image);
       return;
     }
     StringBuffer log = serveLog(p);
