@@ -32,6 +32,23 @@ class KubernetesServiceTest {
   KubernetesClient client;
   @TempDir Path tmp;
   StowageService service;
+  // Each test points the client's kubeconfig at its mock; the JVM's own setting comes back after.
+  private String kubeconfigBefore;
+
+  @org.junit.jupiter.api.BeforeEach
+  void keepKubeconfig() {
+    kubeconfigBefore = System.getProperty("kubeconfig");
+  }
+
+  @org.junit.jupiter.api.AfterEach
+  void restoreKubeconfig() {
+    if (kubeconfigBefore == null) {
+      System.clearProperty("kubeconfig");
+    } else {
+      System.setProperty("kubeconfig", kubeconfigBefore);
+    }
+  }
+
   final HttpClient http = HttpClient.newHttpClient();
   final ObjectMapper json = new ObjectMapper();
 
@@ -45,7 +62,6 @@ class KubernetesServiceTest {
     FakeKubelet.gpus(client, "gpu-1", 1);
     FakeKubelet.taint(client, "gpu-1", "nvidia.com/gpu", "present", "NoSchedule");
     Path kubeconfig = FakeKubelet.kubeconfig(client, tmp.resolve("kubeconfig"), "batch");
-    String before = System.getProperty("kubeconfig");
     System.setProperty("kubeconfig", kubeconfig.toString());
     try (var kubelet = new FakeKubelet(client, server);
         var running =
@@ -217,12 +233,6 @@ class KubernetesServiceTest {
         Thread.sleep(50);
       }
       assertThat(podsOf("k8s/long")).isZero();
-    } finally {
-      if (before == null) {
-        System.clearProperty("kubeconfig");
-      } else {
-        System.setProperty("kubeconfig", before);
-      }
     }
   }
 
@@ -236,45 +246,32 @@ class KubernetesServiceTest {
     var other = new dev.stowage.scheduler.AttemptId("theirs/task", 1);
     client.pods().inNamespace("batch").resource(foreignPod(other, "another-stowage")).create();
     Path kubeconfig = FakeKubelet.kubeconfig(client, tmp.resolve("kubeconfig"), "batch");
-    String before = System.getProperty("kubeconfig");
     System.setProperty("kubeconfig", kubeconfig.toString());
-    try {
-      for (boolean delete : new boolean[] {false, true}) {
-        try (var kubelet = new FakeKubelet(client, server);
-            var running =
-                StowageService.builder(tmp.resolve("data"))
-                    .interval(Duration.ofMillis(100))
-                    .deleteOrphans(delete)
-                    .cluster(
-                        new StowageService.Cluster.Kubernetes(
-                            new KubernetesBackend.Connection("test", 8),
-                            new KubernetesBackend.Options(
-                                "batch", "e2e", null, "busybox:1.36", null, Duration.ZERO, null)))
-                    .start()) {
-          service = running;
-          // One cycle at least has run once the service answers a task's submit durably.
-          var probe =
-              post(
-                  "application/json",
-                  "{\"id\": \"probe-" + delete + "\", \"command\": [\"true\"]}");
-          assertThat(probe.statusCode()).as(probe.body()).isEqualTo(201);
-          awaitState("probe-" + delete, "succeeded");
-        }
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (delete && podsOf("gone/task") > 0 && System.nanoTime() < deadline) {
-          Thread.sleep(50);
-        }
-        assertThat(podsOf("gone/task"))
-            .as("orphan pod, delete=%s", delete)
-            .isEqualTo(delete ? 0 : 1);
-        assertThat(podsOf("theirs/task")).as("another instance's pod").isEqualTo(1);
+    for (boolean delete : new boolean[] {false, true}) {
+      try (var kubelet = new FakeKubelet(client, server);
+          var running =
+              StowageService.builder(tmp.resolve("data"))
+                  .interval(Duration.ofMillis(100))
+                  .deleteOrphans(delete)
+                  .cluster(
+                      new StowageService.Cluster.Kubernetes(
+                          new KubernetesBackend.Connection("test", 8),
+                          new KubernetesBackend.Options(
+                              "batch", "e2e", null, "busybox:1.36", null, Duration.ZERO, null)))
+                  .start()) {
+        service = running;
+        // One cycle at least has run once the service answers a task's submit durably.
+        var probe =
+            post("application/json", "{\"id\": \"probe-" + delete + "\", \"command\": [\"true\"]}");
+        assertThat(probe.statusCode()).as(probe.body()).isEqualTo(201);
+        awaitState("probe-" + delete, "succeeded");
       }
-    } finally {
-      if (before == null) {
-        System.clearProperty("kubeconfig");
-      } else {
-        System.setProperty("kubeconfig", before);
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      while (delete && podsOf("gone/task") > 0 && System.nanoTime() < deadline) {
+        Thread.sleep(50);
       }
+      assertThat(podsOf("gone/task")).as("orphan pod, delete=%s", delete).isEqualTo(delete ? 0 : 1);
+      assertThat(podsOf("theirs/task")).as("another instance's pod").isEqualTo(1);
     }
   }
 
@@ -300,7 +297,6 @@ class KubernetesServiceTest {
     var sources = java.util.List.of("file://" + in + "/");
     var outputs = java.util.List.of("file://" + out + "/");
     Path kubeconfig = FakeKubelet.kubeconfig(client, tmp.resolve("kubeconfig"), "batch");
-    String before = System.getProperty("kubeconfig");
     System.setProperty("kubeconfig", kubeconfig.toString());
     String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     // The stager image's command, run here from the test's classpath: the same jar's code.
@@ -391,12 +387,6 @@ class KubernetesServiceTest {
           .isEqualTo(
               "staging failed: outputs: stage-out: output never.txt: no such file or directory in"
                   + " the work directory");
-    } finally {
-      if (before == null) {
-        System.clearProperty("kubeconfig");
-      } else {
-        System.setProperty("kubeconfig", before);
-      }
     }
   }
 

@@ -468,7 +468,7 @@ public final class KubernetesBackend implements ClusterBackend {
       }
       AttemptId a = entry.getKey();
       stuckSince.remove(a);
-      Pod p = pods.getStore().getByKey(options.namespace() + "/" + PodNames.of(a));
+      Pod p = seenPod(PodNames.of(a));
       String why = p == null ? null : PodStatuses.cannotStart(p);
       if (why == null || reported.put(a, Kind.LAUNCH_FAILED) == Kind.LAUNCH_FAILED) {
         continue; // it started (or went) meanwhile
@@ -478,6 +478,11 @@ public final class KubernetesBackend implements ClusterBackend {
     }
   }
 
+  /** This instance's pod of that name as the pod informer last saw it, or null. */
+  private Pod seenPod(String name) {
+    return pods.getStore().getByKey(options.namespace() + "/" + name);
+  }
+
   @Override
   public void onEvents(Runnable wakeUp) {
     this.wakeUp = wakeUp;
@@ -485,7 +490,7 @@ public final class KubernetesBackend implements ClusterBackend {
 
   @Override
   public TaskEvent status(AttemptId attempt) {
-    Pod p = pods.getStore().getByKey(options.namespace() + "/" + PodNames.of(attempt));
+    Pod p = seenPod(PodNames.of(attempt));
     if (p == null) {
       p = client.pods().inNamespace(options.namespace()).withName(PodNames.of(attempt)).get();
     }
@@ -512,7 +517,7 @@ public final class KubernetesBackend implements ClusterBackend {
   @Override
   public java.util.Optional<String> describe(AttemptId attempt) {
     String name = PodNames.of(attempt);
-    Pod p = pods.getStore().getByKey(options.namespace() + "/" + name);
+    Pod p = seenPod(name);
     if (p == null) {
       return java.util.Optional.of(
           unseen.containsKey(name) ? "pod " + name + " is being created" : "no pod " + name);
