@@ -44,6 +44,7 @@ public class StateMemory {
                 null,
                 "team-data",
                 null,
+                null,
                 null));
       }
       store.submit(batch, now);

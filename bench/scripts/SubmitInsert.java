@@ -52,6 +52,7 @@ public class SubmitInsert {
                   null,
                   "team-etl",
                   null,
+                  null,
                   null));
         }
         long t0 = System.nanoTime();

@@ -149,6 +149,11 @@ final class BenchCycleCommand implements Callable<Integer> {
       for (int r = 0; r < cycles; r++) {
         boolean counted = r >= warmup;
         var batch = new ArrayList<TaskSpec>(processable);
+        var tracer = otel.getTracer("dev.stowage.api");
+        var requests = new ArrayList<TraceContext>();
+        for (int q = 0; q * 1000 < w.tasks().size(); q++) {
+          requests.add(submitTrace(tracer, r, q));
+        }
         int n = 0;
         for (Task t : w.tasks()) {
           batch.add(
@@ -158,7 +163,7 @@ final class BenchCycleCommand implements Callable<Integer> {
                   .withEnv(Map.of("STOWAGE_SIM_DURATION_MS", Long.toString(taskMs)))
                   // As if submitted through the API in requests of 1,000 tasks: with telemetry
                   // on, each attempt's span is the child of its request's span.
-                  .withTrace(submitTrace(r, n++ / 1000)));
+                  .withTrace(requests.get(n++ / 1000)));
         }
         long s0 = System.nanoTime();
         store.submit(batch, clock.instant());
@@ -257,7 +262,19 @@ final class BenchCycleCommand implements Callable<Integer> {
   }
 
   /** A made-up submit span for each request of 1,000 tasks. */
-  private static TraceContext submitTrace(int run, int request) {
+  /**
+   * A submit request's span, as the API starts it: the sampler (OTEL_TRACES_SAMPLER) decides
+   * whether it and so its attempts are recorded. With telemetry off, a fixed sampled context.
+   */
+  private static TraceContext submitTrace(
+      io.opentelemetry.api.trace.Tracer tracer, int run, int request) {
+    var span = tracer.spanBuilder("POST /api/tasks").setNoParent().startSpan();
+    var c = span.getSpanContext();
+    span.end();
+    if (c.isValid()) {
+      return new TraceContext(
+          "00-" + c.getTraceId() + "-" + c.getSpanId() + "-" + c.getTraceFlags().asHex(), null);
+    }
     return new TraceContext(
         String.format("00-5707a6e0%016x%08x-00f067aa0ba902b7-01", (long) run, request), null);
   }

@@ -26,6 +26,7 @@ public final class Main implements Runnable {
           TaskCommands.Cancel.class,
           TaskCommands.Why.class,
           TokensCommand.class,
+          QueuesCommand.class,
           PurgeCommand.class,
           StageCommand.class,
           PodStagingCommands.In.class,

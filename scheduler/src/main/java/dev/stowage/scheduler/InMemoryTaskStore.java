@@ -27,9 +27,6 @@ import java.util.TreeSet;
  * wait in their queue already in the order the cycle takes them.
  */
 public final class InMemoryTaskStore implements TaskStore {
-  /** The queue of every task, until tasks name theirs. */
-  static final String DEFAULT_QUEUE = "default";
-
   /** A task with its place in submit order. */
   private record Held(StoredTask task, long seq) {
     String id() {
@@ -66,6 +63,9 @@ public final class InMemoryTaskStore implements TaskStore {
   // Queued tasks still in their retry's backoff, soonest first: they join their queue when due.
   private final NavigableSet<Held> backingOff = new TreeSet<>(BACKOFF_ORDER);
   private final Set<String> flagged = new HashSet<>(); // never schedulable, not finished
+  // Per queue: [queued tasks, tasks in flight, what those hold by dimension], kept as tasks move,
+  // so that the order stage reads each queue's share without a scan.
+  private final Map<String, long[]> queueCounts = new TreeMap<>();
   private final long[] counts = new long[TaskState.values().length]; // by ordinal
   private final Forgotten forgotten; // null: finished tasks are kept
   private final List<String> finishing = new ArrayList<>(); // finished, not forgotten yet
@@ -326,15 +326,12 @@ public final class InMemoryTaskStore implements TaskStore {
 
   @Override
   public synchronized List<StoredTask> processable(int limit, Instant now) {
-    while (!backingOff.isEmpty() && !backingOff.first().task().notBefore().isAfter(now)) {
-      Held due = backingOff.pollFirst();
-      queue(due).add(due);
-    }
+    promoteDue(now);
     var out = new ArrayList<StoredTask>(Math.min(limit, 1024));
     if (limit <= 0) {
       return out;
     }
-    // Each queue is already in take order: merge their heads (one queue for now).
+    // Each queue is already in take order: merge their heads.
     var heads = new PriorityQueue<Head>((a, b) -> TAKE_ORDER.compare(a.next, b.next));
     for (NavigableSet<Held> q : queues.values()) {
       Iterator<Held> it = q.iterator();
@@ -354,6 +351,109 @@ public final class InMemoryTaskStore implements TaskStore {
         heads.add(head);
       }
     }
+    return out;
+  }
+
+  @Override
+  public synchronized List<StoredTask> processable(int limit, Instant now, QueueTurns turns) {
+    promoteDue(now);
+    var names = new ArrayList<String>();
+    var heads = new ArrayList<Iterator<StoredTask>>();
+    for (var e : queues.entrySet()) {
+      if (!e.getValue().isEmpty()) {
+        names.add(e.getKey());
+        heads.add(due(e.getValue().iterator(), now));
+      }
+    }
+    return QueueTurns.take(names, heads, limit, turns);
+  }
+
+  /** A queue's tasks due by {@code now}, in its order. */
+  private static Iterator<StoredTask> due(Iterator<Held> queue, Instant now) {
+    return new Iterator<>() {
+      StoredTask next = advance();
+
+      private StoredTask advance() {
+        while (queue.hasNext()) {
+          StoredTask t = queue.next().task();
+          // Due by the latest time asked about, but maybe not by this (earlier) one.
+          if (t.notBefore() == null || !t.notBefore().isAfter(now)) {
+            return t;
+          }
+        }
+        return null;
+      }
+
+      @Override
+      public boolean hasNext() {
+        return next != null;
+      }
+
+      @Override
+      public StoredTask next() {
+        if (next == null) {
+          throw new java.util.NoSuchElementException();
+        }
+        StoredTask t = next;
+        next = advance();
+        return t;
+      }
+    };
+  }
+
+  private void promoteDue(Instant now) {
+    while (!backingOff.isEmpty() && !backingOff.first().task().notBefore().isAfter(now)) {
+      Held due = backingOff.pollFirst();
+      queue(due).add(due);
+    }
+  }
+
+  @Override
+  public synchronized Map<String, dev.stowage.engine.Resources> runningByQueue() {
+    var out = new TreeMap<String, dev.stowage.engine.Resources>();
+    queueCounts.forEach(
+        (q, c) -> {
+          if (c[1] > 0) {
+            out.put(q, new dev.stowage.engine.Resources(c[2], c[3], c[4], c[5]));
+          }
+        });
+    return out;
+  }
+
+  @Override
+  public synchronized Map<String, QueueLoad> queueLoads() {
+    // The oldest queued task of each queue: each queue's sets are in take order, not age order,
+    // so this reads every queued task (an API call's cost, never the cycle's).
+    var oldest = new HashMap<String, StoredTask>();
+    java.util.function.Consumer<Held> consider =
+        h ->
+            oldest.merge(
+                h.task().spec().queue(),
+                h.task(),
+                (x, y) -> y.queuedSince().isBefore(x.queuedSince()) ? y : x);
+    queues.values().forEach(q -> q.forEach(consider));
+    backingOff.forEach(consider);
+    for (String id : flagged) {
+      Held h = held.get(id);
+      if (h != null && h.task().state() == TaskState.QUEUED) {
+        consider.accept(h);
+      }
+    }
+    var out = new TreeMap<String, QueueLoad>();
+    queueCounts.forEach(
+        (q, c) -> {
+          if (c[0] > 0 || c[1] > 0) {
+            StoredTask o = oldest.get(q);
+            out.put(
+                q,
+                new QueueLoad(
+                    c[0],
+                    c[1],
+                    new dev.stowage.engine.Resources(c[2], c[3], c[4], c[5]),
+                    o == null ? null : o.id(),
+                    o == null ? null : o.queuedSince()));
+          }
+        });
     return out;
   }
 
@@ -600,6 +700,7 @@ public final class InMemoryTaskStore implements TaskStore {
 
   private void index(Held h) {
     StoredTask t = h.task();
+    count(t, 1);
     if (t.neverSchedulable() != null
         && (t.state() == TaskState.WAITING || t.state() == TaskState.QUEUED)) {
       flagged.add(t.id());
@@ -611,6 +712,7 @@ public final class InMemoryTaskStore implements TaskStore {
 
   private void unindex(Held h) {
     StoredTask t = h.task();
+    count(t, -1);
     if (t.neverSchedulable() != null) {
       flagged.remove(h.id());
     }
@@ -622,6 +724,22 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   private NavigableSet<Held> queue(Held h) {
-    return queues.computeIfAbsent(DEFAULT_QUEUE, q -> new TreeSet<>(TAKE_ORDER));
+    return queues.computeIfAbsent(h.task().spec().queue(), q -> new TreeSet<>(TAKE_ORDER));
+  }
+
+  private void count(StoredTask t, int sign) {
+    boolean queued = t.state() == TaskState.QUEUED;
+    if (!queued && !t.state().isInFlight()) {
+      return;
+    }
+    long[] c = queueCounts.computeIfAbsent(t.spec().queue(), q -> new long[6]);
+    if (queued) {
+      c[0] += sign;
+    } else {
+      c[1] += sign;
+      for (int d = 0; d < 4; d++) {
+        c[2 + d] += sign * t.spec().resources().get(d);
+      }
+    }
   }
 }

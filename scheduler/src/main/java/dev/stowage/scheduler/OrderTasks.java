@@ -5,8 +5,8 @@ import java.util.List;
 
 /**
  * The order stage: which queued tasks the cycle offers the matcher, in the order it offers them
- * (the matcher places earlier tasks first). The slot for queue policy: a fair-share order
- * interleaves queues here, reading the state's per-queue take order, without the matcher knowing.
+ * (the matcher places earlier tasks first). Queue policy lives here ({@link FairShareOrder}),
+ * reading the store's per-queue take order, without the matcher knowing.
  */
 @FunctionalInterface
 interface OrderTasks {

@@ -29,8 +29,8 @@ import java.util.function.Supplier;
  *   <li>{@code apply_cluster_events} ({@link ApplyEvents}): node changes, staging results and
  *       attempts' events since the last cycle;
  *   <li>{@code get_resource_offers_from_cluster} ({@link GatherOffers}): what each node can take;
- *   <li>{@code get_processable_tasks} ({@link OrderTasks}): the queued tasks, in the order they are
- *       placed: the slot for queue policy;
+ *   <li>{@code get_processable_tasks} ({@link FairShareOrder}): the queued tasks, in the order they
+ *       are placed: queues take turns by fair share, each in priority order;
  *   <li>{@code match_tasks_to_offers} ({@link MatchTasks}): the engine's exact greedy best fit;
  *   <li>{@code prepare_payloads} ({@link PreparePayloads}): placements recorded, launches built,
  *       inputs handed to staging ({@link StagingHandOff});
@@ -82,7 +82,7 @@ public final class SchedulingCycle {
   private final AttemptSpans attemptSpans;
   private final ApplyEvents events;
   private final GatherOffers offers;
-  private final OrderTasks order;
+  private final FairShareOrder order;
   private final MatchTasks match;
   private final PreparePayloads payloads;
   private final LaunchAttempts launches;
@@ -123,6 +123,32 @@ public final class SchedulingCycle {
         CrashPoints.NONE);
   }
 
+  /** With only the default queue. */
+  public SchedulingCycle(
+      TaskStore store,
+      ClusterBackend backend,
+      Stager stager,
+      Matcher matcher,
+      MatchMode mode,
+      int maxTasksPerCycle,
+      Clock clock,
+      Tracer tracer,
+      io.opentelemetry.api.metrics.Meter meter,
+      CrashPoints crashPoints) {
+    this(
+        store,
+        backend,
+        stager,
+        matcher,
+        mode,
+        maxTasksPerCycle,
+        clock,
+        tracer,
+        meter,
+        crashPoints,
+        dev.stowage.scheduler.queues.QueueStore.inMemory());
+  }
+
   /**
    * With metrics recorded through {@code meter} (see {@link CycleMetrics}) and the crash tests'
    * {@code crashPoints} armed ({@link CrashPoints#NONE} but in those tests). The stages are wired
@@ -140,7 +166,8 @@ public final class SchedulingCycle {
       Clock clock,
       Tracer tracer,
       io.opentelemetry.api.metrics.Meter meter,
-      CrashPoints crashPoints) {
+      CrashPoints crashPoints,
+      dev.stowage.scheduler.queues.QueueStore queues) {
     this.store = store;
     this.maxTasksPerCycle = maxTasksPerCycle;
     this.clock = clock;
@@ -152,7 +179,7 @@ public final class SchedulingCycle {
     var handOff = new StagingHandOff(parts, stager);
     this.events = new ApplyEvents(parts, nodes, handOff);
     this.offers = new GatherOffers(backend, store, nodes);
-    this.order = OrderTasks.byPriority(store);
+    this.order = new FairShareOrder(store, queues, nodes);
     this.match = new MatchTasks(matcher, mode, clock);
     this.payloads = new PreparePayloads(parts, handOff);
     this.launches = new LaunchAttempts(parts, handOff);
@@ -286,6 +313,14 @@ public final class SchedulingCycle {
    */
   public Optional<Map.Entry<Instant, Explanation>> lastExplanation(StoredTask task) {
     return match.lastExplanation(task);
+  }
+
+  /**
+   * The limit {@code queue} stopped at in the last cycle, when it did: why its next task was not
+   * offered to the matcher. Safe from any thread.
+   */
+  public Optional<dev.stowage.scheduler.queues.FairShare.AtLimit> queueAtLimit(String queue) {
+    return order.atLimit(queue);
   }
 
   /** The cluster's nodes as the last cycle (or reconcile) knew them. Safe from any thread. */

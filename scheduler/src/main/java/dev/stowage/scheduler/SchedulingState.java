@@ -386,6 +386,21 @@ public final class SchedulingState implements TaskStore, AutoCloseable {
   }
 
   @Override
+  public List<StoredTask> processable(int limit, Instant now, QueueTurns turns) {
+    return memory.processable(limit, now, turns);
+  }
+
+  @Override
+  public Map<String, dev.stowage.engine.Resources> runningByQueue() {
+    return memory.runningByQueue();
+  }
+
+  @Override
+  public Map<String, QueueLoad> queueLoads() {
+    return memory.queueLoads();
+  }
+
+  @Override
   public Optional<StoredTask> get(String id) {
     Optional<StoredTask> held = memory.get(id);
     return held.isPresent() ? held : durable.get(id);

@@ -23,6 +23,8 @@ import java.util.Objects;
  * @param image the container image its attempts run in, on a backend that runs images; null for the
  *     backend's default
  * @param tolerations the taints of nodes it may run on anyway (Kubernetes' rules)
+ * @param queue the queue it waits in, which shares the cluster with the others by weight; {@value
+ *     #DEFAULT_QUEUE} when null
  */
 public record TaskSpec(
     String id,
@@ -41,7 +43,11 @@ public record TaskSpec(
     List<StagedOutput> outputs,
     String owner,
     String image,
-    List<Toleration> tolerations) {
+    List<Toleration> tolerations,
+    String queue) {
+
+  /** The queue of a task that names none. */
+  public static final String DEFAULT_QUEUE = "default";
 
   public TaskSpec {
     Objects.requireNonNull(id, "id");
@@ -56,6 +62,7 @@ public record TaskSpec(
     inputs = inputs == null ? List.of() : List.copyOf(inputs);
     outputs = outputs == null ? List.of() : List.copyOf(outputs);
     tolerations = tolerations == null ? List.of() : List.copyOf(tolerations);
+    queue = queue == null ? DEFAULT_QUEUE : queue;
   }
 
   /** A task with just an id and a command; everything else takes its default. */
@@ -68,6 +75,7 @@ public record TaskSpec(
         null,
         null,
         0,
+        null,
         null,
         null,
         null,
@@ -132,6 +140,10 @@ public record TaskSpec(
     return change(b -> b.tolerations = t);
   }
 
+  public TaskSpec withQueue(String q) {
+    return change(b -> b.queue = q);
+  }
+
   /** A copy with one thing changed: every wither goes through here. */
   private TaskSpec change(java.util.function.Consumer<Fields> edit) {
     var f = new Fields(this);
@@ -158,6 +170,7 @@ public record TaskSpec(
     String owner;
     String image;
     List<Toleration> tolerations;
+    String queue;
 
     Fields(TaskSpec t) {
       id = t.id;
@@ -177,6 +190,7 @@ public record TaskSpec(
       owner = t.owner;
       image = t.image;
       tolerations = t.tolerations;
+      queue = t.queue;
     }
 
     TaskSpec build() {
@@ -197,7 +211,8 @@ public record TaskSpec(
           outputs,
           owner,
           image,
-          tolerations);
+          tolerations,
+          queue);
     }
   }
 }

@@ -51,6 +51,11 @@ public enum TaskState {
     return NEXT.get(this).isEmpty();
   }
 
+  /** Placed and not finished: assigned, staging, launched or running. */
+  public boolean isInFlight() {
+    return this == ASSIGNED || this == STAGING || this == LAUNCHED || this == RUNNING;
+  }
+
   /** A terminal state other than success: dependants of such a task can never run. */
   public boolean blocksDependants() {
     return this == FAILED || this == CANCELLED || this == UPSTREAM_FAILED;

@@ -86,6 +86,34 @@ public interface TaskStore {
   List<StoredTask> processable(int limit, Instant now);
 
   /**
+   * As {@link #processable(int, Instant)}, but the queues take turns as {@code turns} says, each
+   * queue in that order within itself.
+   */
+  default List<StoredTask> processable(int limit, Instant now, QueueTurns turns) {
+    var byQueue = new java.util.TreeMap<String, List<StoredTask>>();
+    for (StoredTask t : processable(Integer.MAX_VALUE, now)) {
+      byQueue.computeIfAbsent(t.spec().queue(), q -> new java.util.ArrayList<>()).add(t);
+    }
+    return QueueTurns.take(
+        List.copyOf(byQueue.keySet()),
+        byQueue.values().stream().map(List::iterator).toList(),
+        limit,
+        turns);
+  }
+
+  /** What the tasks in flight of each queue hold (queues with none may be left out). */
+  default java.util.Map<String, dev.stowage.engine.Resources> runningByQueue() {
+    var out = new java.util.TreeMap<String, dev.stowage.engine.Resources>();
+    QueueLoad.of(inFlight()).forEach((q, load) -> out.put(q, load.running()));
+    return out;
+  }
+
+  /** What each queue holds: queues with no unfinished task are left out. */
+  default java.util.Map<String, QueueLoad> queueLoads() {
+    return QueueLoad.of(unfinished());
+  }
+
+  /**
    * A queued task was placed on {@code offer}: it moves to assigned and its attempt count goes up
    * by one. Returns the new attempt number, or 0 if the task was no longer queued.
    */

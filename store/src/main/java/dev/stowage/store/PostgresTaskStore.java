@@ -53,7 +53,7 @@ public final class PostgresTaskStore implements TaskStore {
           + " env, labels, max_attempts, backoff_ms, max_backoff_ms, timeout_ms, trace_parent,"
           + " attempt, offer, pending_dependencies, not_before, submitted_at, updated_at,"
           + " depends_on, never_schedulable, inputs, last_error, trace_state, outputs, owner, image,"
-          + " tolerations";
+          + " tolerations, queue";
 
   private final DataSource dataSource;
   private final int writers;
@@ -146,6 +146,7 @@ public final class PostgresTaskStore implements TaskStore {
           var owners = new String[n];
           var images = new String[n];
           var tolerations = new String[n];
+          var queues = new String[n];
           var edgeFrom = new ArrayList<String>();
           var edgeTo = new ArrayList<String>();
           for (int r = 0; r < n; r++) {
@@ -189,6 +190,7 @@ public final class PostgresTaskStore implements TaskStore {
             owners[r] = t.owner();
             images[r] = t.image();
             tolerations[r] = json(t.tolerations());
+            queues[r] = t.queue();
           }
           try (PreparedStatement insert =
                   c.prepareStatement(
@@ -200,18 +202,19 @@ public final class PostgresTaskStore implements TaskStore {
                           + " pending, null, ?, ?,"
                           + " array(select jsonb_array_elements_text(depends_on::jsonb)),"
                           + " never, inputs::jsonb, null, trace_state, outputs::jsonb, owner,"
-                          + " image, tolerations::jsonb"
+                          + " image, tolerations::jsonb, queue"
                           + " from unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::bigint[],"
                           + " ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[],"
                           + " ?::text[], ?::text[], ?::int[], ?::bigint[], ?::bigint[],"
                           + " ?::bigint[], ?::text[], ?::int[], ?::text[], ?::text[], ?::text[],"
-                          + " ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) with"
+                          + " ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])"
+                          + " with"
                           + " ordinality as"
                           + " u(id, name,"
                           + " state, priority, cpu, memory, disk, gpus, constraints, command, env,"
                           + " labels, max_attempts, backoff, max_backoff, timeout, trace_parent,"
                           + " pending, depends_on, never, inputs, trace_state, outputs, owner,"
-                          + " image, tolerations, ord) order by ord");
+                          + " image, tolerations, queue, ord) order by ord");
               PreparedStatement edge =
                   c.prepareStatement(
                       "insert into task_dependencies (task_id, depends_on)"
@@ -245,7 +248,8 @@ public final class PostgresTaskStore implements TaskStore {
             insert.setArray(i++, c.createArrayOf("text", outputs));
             insert.setArray(i++, c.createArrayOf("text", owners));
             insert.setArray(i++, c.createArrayOf("text", images));
-            insert.setArray(i, c.createArrayOf("text", tolerations));
+            insert.setArray(i++, c.createArrayOf("text", tolerations));
+            insert.setArray(i, c.createArrayOf("text", queues));
             insert.executeUpdate();
             if (!edgeFrom.isEmpty()) {
               edge.setArray(1, c.createArrayOf("text", edgeFrom.toArray()));
@@ -742,7 +746,8 @@ public final class PostgresTaskStore implements TaskStore {
             outputs(rs.getString("outputs")),
             rs.getString("owner"),
             rs.getString("image"),
-            tolerations(rs.getString("tolerations")));
+            tolerations(rs.getString("tolerations")),
+            rs.getString("queue"));
     Timestamp notBefore = rs.getTimestamp("not_before");
     return new StoredTask(
         spec,

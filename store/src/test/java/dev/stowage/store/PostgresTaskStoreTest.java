@@ -231,7 +231,8 @@ class PostgresTaskStoreTest {
             "registry.example/ml/train:2.1",
             List.of(
                 new dev.stowage.engine.Toleration("nvidia.com/gpu", true, "", "NoSchedule"),
-                new dev.stowage.engine.Toleration("dedicated", false, "ml", "")));
+                new dev.stowage.engine.Toleration("dedicated", false, "ml", "")),
+            "team-ml");
     store.submit(List.of(spec), T0);
 
     StoredTask got = store.get("train/model-7").orElseThrow();

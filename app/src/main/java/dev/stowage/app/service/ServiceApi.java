@@ -51,6 +51,8 @@ final class ServiceApi {
   private final Telemetry telemetry;
   private final HttpTracing httpTracing;
   private final AccessStore access;
+  private final dev.stowage.scheduler.queues.QueueStore queues;
+  private final QueueApi queueApi;
   private final IdempotencyKeys idempotency;
   private final Tokens tokens;
   private final ApiGuard guard;
@@ -67,6 +69,7 @@ final class ServiceApi {
       Telemetry telemetry,
       HttpTracing httpTracing,
       AccessStore access,
+      dev.stowage.scheduler.queues.QueueStore queues,
       IdempotencyKeys idempotency,
       Tokens tokens,
       ApiGuard guard,
@@ -81,6 +84,8 @@ final class ServiceApi {
     this.telemetry = telemetry;
     this.httpTracing = httpTracing;
     this.access = access;
+    this.queues = queues;
+    this.queueApi = new QueueApi(queues, store, cycle, access, clock);
     this.idempotency = idempotency;
     this.tokens = tokens;
     this.guard = guard;
@@ -139,6 +144,11 @@ final class ServiceApi {
                   },
                   Access.ADMIN);
               config.routes.get("/api/whoami", this::whoami, Access.READER);
+              config.routes.post("/api/queues", queueApi::create, Access.ADMIN);
+              config.routes.get("/api/queues", queueApi::list, Access.READER);
+              config.routes.get("/api/queues/{name}", queueApi::get, Access.READER);
+              config.routes.put("/api/queues/{name}", queueApi::replace, Access.ADMIN);
+              config.routes.delete("/api/queues/{name}", queueApi::delete, Access.ADMIN);
               config.routes.post("/api/tokens", this::createToken, Access.ADMIN);
               config.routes.get("/api/tokens", this::listTokens, Access.ADMIN);
               config.routes.post("/api/tokens/{name}/revoke", this::revokeToken, Access.ADMIN);
@@ -264,7 +274,8 @@ final class ServiceApi {
             trace,
             stager.allowedSources(),
             stager.allowedOutputs(),
-            defaultRequest);
+            defaultRequest,
+            name -> queues.get(name).isPresent());
     List<TaskSpec> specs = parsed.specs();
     var errors = parsed.errors();
     if (!errors.isEmpty()) {
@@ -420,6 +431,7 @@ final class ServiceApi {
             cycle::lastExplanation,
             loop::cyclesSince,
             stager::progress,
+            cycle::queueAtLimit,
             clock.instant()));
   }
 

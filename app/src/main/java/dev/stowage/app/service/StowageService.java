@@ -295,6 +295,7 @@ public final class StowageService implements AutoCloseable {
   private TaskStore store;
   private SchedulingState state; // the store above: what it has not recorded is written at close
   private AccessStore access;
+  private dev.stowage.scheduler.queues.QueueStore queues;
   private IdempotencyKeys idempotency;
   private Tokens tokens;
   private ApiGuard guard;
@@ -323,6 +324,7 @@ public final class StowageService implements AutoCloseable {
     state = SchedulingState.load(PostgresTaskStore.oneWriter(database.dataSource()), crashPoints);
     store = state;
     access = new PostgresAccessStore(database.dataSource());
+    queues = new dev.stowage.store.PostgresQueueStore(database.dataSource());
     idempotency = new PostgresIdempotencyKeys(database.dataSource());
     tokens = new Tokens(access, clock);
     adminTokenFile = data.resolve("admin.token");
@@ -391,7 +393,8 @@ public final class StowageService implements AutoCloseable {
             clock,
             otel.getTracer("dev.stowage.scheduler"),
             otel.getMeter("dev.stowage.scheduler"),
-            crashPoints);
+            crashPoints,
+            queues);
     ServiceMetrics.register(otel.getMeter("dev.stowage.service"), store, backend, cycle.nodes());
     int checked = cycle.reconcile();
     if (checked > 0) {
@@ -417,6 +420,7 @@ public final class StowageService implements AutoCloseable {
                 telemetry,
                 httpTracing,
                 access,
+                queues,
                 idempotency,
                 tokens,
                 guard,

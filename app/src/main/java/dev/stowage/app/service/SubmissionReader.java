@@ -55,7 +55,8 @@ final class SubmissionReader {
           "inputs",
           "outputs",
           "image",
-          "tolerations");
+          "tolerations",
+          "queue");
   private static final Set<String> RETRY_FIELDS =
       Set.of("maxAttempts", "backoffSeconds", "maxBackoffSeconds");
   private static final Set<String> PAIR_FIELDS = Set.of("source", "destination");
@@ -74,11 +75,14 @@ final class SubmissionReader {
 
   private final boolean yaml;
   private final Resources defaults;
+  private final java.util.function.Predicate<String> queueExists;
   private final List<FieldError> errors = new ArrayList<>();
 
-  private SubmissionReader(boolean yaml, Resources defaults) {
+  private SubmissionReader(
+      boolean yaml, Resources defaults, java.util.function.Predicate<String> queueExists) {
     this.yaml = yaml;
     this.defaults = defaults;
+    this.queueExists = queueExists;
   }
 
   /**
@@ -94,11 +98,7 @@ final class SubmissionReader {
     return read(body, yaml, trace, allowed, allowedOutputs, Resources.NONE);
   }
 
-  /**
-   * Specs from a body, and every field error in it; a submission with any error is not stored.
-   *
-   * @param defaults what a task that names no amount of a resource requests of it
-   */
+  /** As the full read, with every queue name accepted. */
   static TaskJson.Parsed read(
       String body,
       boolean yaml,
@@ -106,8 +106,25 @@ final class SubmissionReader {
       AllowedSources allowed,
       AllowedSources allowedOutputs,
       Resources defaults) {
+    return read(body, yaml, trace, allowed, allowedOutputs, defaults, q -> true);
+  }
+
+  /**
+   * Specs from a body, and every field error in it; a submission with any error is not stored.
+   *
+   * @param defaults what a task that names no amount of a resource requests of it
+   * @param queueExists whether a queue of that name exists: a task naming another is an error
+   */
+  static TaskJson.Parsed read(
+      String body,
+      boolean yaml,
+      TraceContext trace,
+      AllowedSources allowed,
+      AllowedSources allowedOutputs,
+      Resources defaults,
+      java.util.function.Predicate<String> queueExists) {
     Document doc = Document.read(body, yaml);
-    var reader = new SubmissionReader(yaml, defaults);
+    var reader = new SubmissionReader(yaml, defaults, queueExists);
     reader.errors.addAll(doc.duplicates);
     var specs = reader.tasks(doc.root, trace, allowed, allowedOutputs);
     return new TaskJson.Parsed(specs, reader.errors);
@@ -244,7 +261,24 @@ final class SubmissionReader {
         f.containsKey("image") ? image(f.get("image"), prefix + "image") : null,
         f.containsKey("tolerations")
             ? tolerations(f.get("tolerations"), prefix + "tolerations")
-            : null);
+            : null,
+        f.containsKey("queue") ? queue(f.get("queue"), prefix + "queue") : null);
+  }
+
+  private String queue(Node node, String at) {
+    String s = string(node, at);
+    if (s == null) {
+      return null;
+    }
+    if (!dev.stowage.scheduler.queues.Queue.NAME.matcher(s).matches()) {
+      error(at, dev.stowage.scheduler.queues.Queue.NAME_RULE + ", got \"" + s + "\"", node);
+      return null;
+    }
+    if (!queueExists.test(s)) {
+      error(at, "no queue named \"" + s + "\" (GET /api/queues lists them)", node);
+      return null;
+    }
+    return s;
   }
 
   /**

@@ -14,6 +14,7 @@ import java.util.Map;
  * A task as the API shows it ({@code Task} in the OpenAPI document, which a test holds to this
  * record's fields). Resources use the workload files' field names; absent fields are left out.
  *
+ * @param queue the queue it waits in
  * @param offer the node its current attempt was placed on
  * @param traceId the trace its attempts' spans are in: {@code /api/traces/{traceId}}
  * @param image the container image its attempts run in, when it names one
@@ -25,6 +26,7 @@ import java.util.Map;
 record TaskView(
     String id,
     String name,
+    String queue,
     String state,
     int attempt,
     String offer,
@@ -62,6 +64,7 @@ record TaskView(
     return new TaskView(
         s.id(),
         s.name(),
+        s.queue(),
         t.state().label(),
         t.attempt(),
         t.offer(),

@@ -43,6 +43,7 @@ final class Why {
       Function<StoredTask, Optional<Map.Entry<Instant, Explanation>>> lastCycle,
       java.util.function.ToLongFunction<Instant> cyclesSince,
       Function<AttemptId, Optional<Stager.Progress>> staging,
+      Function<String, Optional<dev.stowage.scheduler.queues.FairShare.AtLimit>> queueAtLimit,
       Instant now) {
     var out = new LinkedHashMap<String, Object>();
     out.put("id", t.id());
@@ -88,6 +89,28 @@ final class Why {
                   + " not before "
                   + t.notBefore()
                   + (t.lastError() == null ? "" : "; last attempt: " + t.lastError());
+        } else if (queueAtLimit.apply(t.spec().queue()).isPresent()) {
+          var a = queueAtLimit.apply(t.spec().queue()).get();
+          long cycles = cyclesSince.applyAsLong(t.updatedAt());
+          var limit = new LinkedHashMap<String, Object>();
+          limit.put("queue", a.queue());
+          limit.put("resource", a.resource());
+          limit.put("held", a.holding());
+          limit.put("asked", a.asked());
+          limit.put("limit", a.limit());
+          out.put("queueAtLimit", limit);
+          line =
+              "at the last cycle: "
+                  + a.describe()
+                  + " (task "
+                  + a.task()
+                  + " next), so none of its tasks was placed; queued since "
+                  + t.updatedAt()
+                  + ", "
+                  + cycles
+                  + (cycles == 1 ? " cycle" : " cycles");
+          out.put("queuedSince", t.updatedAt().toString());
+          out.put("cyclesSinceQueued", cycles);
         } else {
           var last = lastCycle.apply(t);
           // A queued task last changed when it was queued: submitted, released or retried.

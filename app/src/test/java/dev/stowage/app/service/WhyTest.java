@@ -39,6 +39,7 @@ class WhyTest {
             t -> Optional.empty(),
             at -> 0,
             a -> a.equals(new AttemptId("big-input", 2)) ? Optional.of(progress) : Optional.empty(),
+            q -> Optional.empty(),
             T0);
 
     assertThat(why.get("why"))

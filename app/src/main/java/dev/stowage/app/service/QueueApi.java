@@ -1,0 +1,257 @@
+package dev.stowage.app.service;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.stowage.access.AccessStore;
+import dev.stowage.access.AuditEntry;
+import dev.stowage.engine.Resources;
+import dev.stowage.scheduler.InvalidSubmissionException;
+import dev.stowage.scheduler.InvalidSubmissionException.FieldError;
+import dev.stowage.scheduler.QueueLoad;
+import dev.stowage.scheduler.SchedulingCycle;
+import dev.stowage.scheduler.TaskStore;
+import dev.stowage.scheduler.queues.FairShare;
+import dev.stowage.scheduler.queues.Queue;
+import dev.stowage.scheduler.queues.QueueStore;
+import io.javalin.http.Context;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code /api/queues}: queues created, changed and deleted by admins, and read by anyone with a
+ * token, each with what it holds now against its share.
+ */
+final class QueueApi {
+  private final QueueStore queues;
+  private final TaskStore store;
+  private final SchedulingCycle cycle;
+  private final AccessStore access;
+  private final Clock clock;
+
+  QueueApi(
+      QueueStore queues, TaskStore store, SchedulingCycle cycle, AccessStore access, Clock clock) {
+    this.queues = queues;
+    this.store = store;
+    this.cycle = cycle;
+    this.access = access;
+    this.clock = clock;
+  }
+
+  void create(Context ctx) {
+    Queue queue = parse(ctx.body(), null);
+    if (!queues.create(queue)) {
+      ctx.status(409).json(Map.of("error", "a queue named '" + queue.name() + "' exists"));
+      return;
+    }
+    audit(ctx, "queue.create", queue);
+    ctx.status(201).json(view(queue, store.queueLoads(), weights()));
+  }
+
+  void list(Context ctx) {
+    var loads = store.queueLoads();
+    double weights = weights(loads);
+    ctx.json(Map.of("queues", queues.list().stream().map(q -> view(q, loads, weights)).toList()));
+  }
+
+  void get(Context ctx) {
+    ctx.json(view(found(ctx), store.queueLoads(), weights()));
+  }
+
+  void replace(Context ctx) {
+    found(ctx);
+    Queue queue = parse(ctx.body(), ctx.pathParam("name"));
+    if (!queues.replace(queue)) {
+      throw new ServiceApi.NotFound("no queue named '" + queue.name() + "'");
+    }
+    audit(ctx, "queue.replace", queue);
+    ctx.json(view(queue, store.queueLoads(), weights()));
+  }
+
+  void delete(Context ctx) {
+    Queue queue = found(ctx);
+    if (queue.name().equals(Queue.DEFAULT.name())) {
+      ctx.status(409).json(Map.of("error", "the default queue cannot be deleted"));
+      return;
+    }
+    QueueLoad load = store.queueLoads().getOrDefault(queue.name(), QueueLoad.EMPTY);
+    if (load.queued() + load.runningTasks() > 0) {
+      ctx.status(409)
+          .json(
+              Map.of(
+                  "error",
+                  "queue '"
+                      + queue.name()
+                      + "' holds "
+                      + load.queued()
+                      + " queued and "
+                      + load.runningTasks()
+                      + " running task(s): cancel them or let them finish first"));
+      return;
+    }
+    queues.delete(queue.name());
+    audit(ctx, "queue.delete", queue);
+    ctx.json(Map.of("name", queue.name(), "deleted", true));
+  }
+
+  private Queue found(Context ctx) {
+    String name = ctx.pathParam("name");
+    return queues
+        .get(name)
+        .orElseThrow(() -> new ServiceApi.NotFound("no queue named '" + name + "'"));
+  }
+
+  private void audit(Context ctx, String action, Queue q) {
+    access.record(
+        AuditEntry.of(
+            clock.instant(),
+            ApiGuard.token(ctx).name(),
+            action,
+            q.name(),
+            "weight " + q.weight() + ", limits " + q.limits()));
+  }
+
+  private double weights() {
+    return weights(store.queueLoads());
+  }
+
+  /** The weights of the queues with tasks queued or running: the shares they divide. */
+  private double weights(Map<String, QueueLoad> loads) {
+    double sum = 0;
+    for (Queue q : queues.list()) {
+      if (loads.containsKey(q.name())) {
+        sum += q.weight();
+      }
+    }
+    return sum;
+  }
+
+  private Map<String, Object> view(Queue q, Map<String, QueueLoad> loads, double activeWeights) {
+    QueueLoad load = loads.getOrDefault(q.name(), QueueLoad.EMPTY);
+    long[] capacity = FairShare.capacity(cycle.nodes().capacities());
+    var m = new LinkedHashMap<String, Object>();
+    m.put("name", q.name());
+    m.put("weight", q.weight());
+    m.put("limits", q.limits());
+    m.put("running", resources(load.running()));
+    m.put("runningTasks", load.runningTasks());
+    m.put("dominantShare", FairShare.dominantShare(load.running(), capacity));
+    // Its share if it wants more than it has: its weight over those of the queues with work,
+    // itself counted when it has none.
+    double weights = activeWeights + (loads.containsKey(q.name()) ? 0 : q.weight());
+    m.put("fairShare", q.weight() / weights);
+    m.put("queued", load.queued());
+    if (load.oldestQueued() != null) {
+      m.put(
+          "oldestQueued",
+          Map.of("id", load.oldestQueued(), "since", load.oldestQueuedSince().toString()));
+    } else {
+      m.put("oldestQueued", null);
+    }
+    cycle
+        .queueAtLimit(q.name())
+        .ifPresent(
+            a -> {
+              var limit = new LinkedHashMap<String, Object>();
+              limit.put("resource", a.resource());
+              limit.put("held", a.holding());
+              limit.put("asked", a.asked());
+              limit.put("limit", a.limit());
+              limit.put("task", a.task());
+              limit.put("reason", a.describe());
+              m.put("atLimit", limit);
+            });
+    return m;
+  }
+
+  private static Map<String, Long> resources(Resources r) {
+    var m = new LinkedHashMap<String, Long>();
+    for (int d = 0; d < Resources.DIMENSIONS.length; d++) {
+      m.put(Resources.DIMENSIONS[d], r.get(d));
+    }
+    return m;
+  }
+
+  /**
+   * {@code {"name", "weight", "limits"}}; with {@code pathName} (a replace) the name may be left
+   * out, and must be that name when given. Every problem at once.
+   */
+  static Queue parse(String body, String pathName) {
+    JsonNode root;
+    try {
+      root = TaskJson.MAPPER.readTree(body);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new InvalidSubmissionException(
+          List.of(new FieldError("body", "not JSON: " + e.getOriginalMessage())));
+    }
+    if (root == null || !root.isObject()) {
+      throw new InvalidSubmissionException(
+          List.of(
+              new FieldError(
+                  "body", "expected {\"name\": ..., \"weight\": ..., \"limits\": {...}}")));
+    }
+    var errors = new ArrayList<FieldError>();
+    root.fieldNames()
+        .forEachRemaining(
+            f -> {
+              if (!List.of("name", "weight", "limits").contains(f)) {
+                errors.add(new FieldError(f, "unknown field (expected name, weight, limits)"));
+              }
+            });
+    String name = pathName;
+    JsonNode n = root.get("name");
+    if (n == null || n.isNull()) {
+      if (pathName == null) {
+        errors.add(new FieldError("name", "required: a string"));
+      }
+    } else if (!n.isTextual()) {
+      errors.add(new FieldError("name", "must be a string, got " + n));
+    } else if (pathName != null && !pathName.equals(n.asText())) {
+      errors.add(
+          new FieldError("name", "is '" + n.asText() + "' but the path names '" + pathName + "'"));
+    } else {
+      name = n.asText();
+    }
+    double weight = 1;
+    JsonNode w = root.get("weight");
+    if (w != null && !w.isNull()) {
+      if (!w.isNumber()) {
+        errors.add(new FieldError("weight", "must be a number, got " + w));
+      } else {
+        weight = w.asDouble();
+      }
+    } else if (w != null) {
+      errors.add(new FieldError("weight", "must be a number, got null"));
+    }
+    var limits = new LinkedHashMap<String, Long>();
+    JsonNode l = root.get("limits");
+    if (l != null && !l.isObject()) {
+      errors.add(new FieldError("limits", "must be an object of resource to amount, got " + l));
+    } else if (l != null) {
+      l.fields()
+          .forEachRemaining(
+              e -> {
+                if (!e.getValue().isIntegralNumber() || !e.getValue().canConvertToLong()) {
+                  errors.add(
+                      new FieldError(
+                          "limits." + e.getKey(), "must be an integer, got " + e.getValue()));
+                } else {
+                  limits.put(e.getKey(), e.getValue().asLong());
+                }
+              });
+    }
+    for (String p : Queue.problems(name, weight, limits)) {
+      int colon = p.indexOf(": ");
+      String field = p.substring(0, colon);
+      boolean reported = errors.stream().anyMatch(e -> e.field().equals(field));
+      if (!reported && !(field.equals("name") && name == null)) {
+        errors.add(new FieldError(field, p.substring(colon + 2)));
+      }
+    }
+    if (!errors.isEmpty()) {
+      throw new InvalidSubmissionException(errors);
+    }
+    return new Queue(name, weight, limits);
+  }
+}
