@@ -95,8 +95,24 @@ final class BenchCycleCommand implements Callable<Integer> {
               + " cycles then start from alike tables, for comparing runs (telemetry on and off).")
   boolean vacuumEach;
 
+  @Option(
+      names = "--queues",
+      defaultValue = "1",
+      description =
+          "Queues the processable tasks are spread over, in turn, weighing 1, 2, 3, 1, 2, 3, ...:"
+              + " the order stage interleaves them by fair share. Default: ${DEFAULT-VALUE} (the"
+              + " default queue alone).")
+  int queues;
+
   @Override
   public Integer call() throws Exception {
+    if (queues < 1 || queues > 100_000) {
+      throw new IllegalArgumentException("--queues must be in [1, 100000], got " + queues);
+    }
+    var queueStore = dev.stowage.scheduler.queues.QueueStore.inMemory();
+    for (int q = 1; q < queues; q++) {
+      queueStore.create(new dev.stowage.scheduler.queues.Queue(queueName(q), 1 + q % 3, null));
+    }
     if (!List.of("off", "on").contains(telemetry)) {
       throw new IllegalArgumentException("--telemetry must be off or on, got '" + telemetry + "'");
     }
@@ -158,6 +174,7 @@ final class BenchCycleCommand implements Callable<Integer> {
         for (Task t : w.tasks()) {
           batch.add(
               TaskSpec.of("run" + r + "/" + t.name(), "sim")
+                  .withQueue(queueName(n % queues))
                   .withResources(t.requested())
                   .withConstraints(t.constraints())
                   .withEnv(Map.of("STOWAGE_SIM_DURATION_MS", Long.toString(taskMs)))
@@ -182,7 +199,8 @@ final class BenchCycleCommand implements Callable<Integer> {
                 clock,
                 otel.getTracer("dev.stowage.scheduler"),
                 otel.getMeter("dev.stowage.scheduler"),
-                dev.stowage.scheduler.CrashPoints.NONE);
+                dev.stowage.scheduler.CrashPoints.NONE,
+                queueStore);
         long c0 = System.nanoTime();
         SchedulingCycle.Report report = cycle.runOnce();
         Duration total = Duration.ofNanos(System.nanoTime() - c0);
@@ -277,6 +295,11 @@ final class BenchCycleCommand implements Callable<Integer> {
     }
     return new TraceContext(
         String.format("00-5707a6e0%016x%08x-00f067aa0ba902b7-01", (long) run, request), null);
+  }
+
+  /** Queue 0 is the default queue; the others are {@code q-1}, {@code q-2}, ... */
+  private static String queueName(int q) {
+    return q == 0 ? TaskSpec.DEFAULT_QUEUE : "q-" + q;
   }
 
   private static void vacuum(Database db, String command) throws java.sql.SQLException {

@@ -113,28 +113,27 @@ final class AttemptSpans {
         submitted == null
             ? Context.root()
             : parents.computeIfAbsent(submitted, AttemptSpans::localParent);
+    // The sampler decides from the parent alone (as the standard ones do), before anything else
+    // is built: an attempt not sampled costs a span context and nothing more, which is what makes
+    // sampling cheap at 20,000 placements a cycle.
+    Span span = tracer.spanBuilder("task_attempt").setParent(parent).startSpan();
+    if (!span.isRecording()) {
+      return submitted;
+    }
     // How long the task waited to be placed: an attribute. A span of its own per placement
     // measured +32 % of a 20K cycle with OTLP export on, against +18 % without it.
-    var builder =
-        tracer
-            .spanBuilder("task_attempt")
-            .setParent(parent)
-            .addLink(cycle)
-            .setAttribute(QUEUE_WAIT, waited.toNanos() / 1e9)
-            .setAttribute(TASK, task.id())
-            .setAttribute(ATTEMPT, (long) attempt.attempt())
-            .setAttribute(NODE, node);
+    span.setAttribute(QUEUE_WAIT, waited.toNanos() / 1e9);
+    span.setAttribute(TASK, task.id());
+    span.setAttribute(ATTEMPT, (long) attempt.attempt());
+    span.setAttribute(NODE, node);
+    span.addLink(cycle);
     // The DAG's edges: a link to the attempt that let this one run, whichever request (and
     // trace) each task came in, so a trace viewer can walk the whole graph.
     for (String dependency : task.spec().dependsOn()) {
       SpanContext before = succeeded.get(dependency);
       if (before != null) {
-        builder.addLink(before, Attributes.of(DEPENDENCY, dependency));
+        span.addLink(before, Attributes.of(DEPENDENCY, dependency));
       }
-    }
-    Span span = builder.startSpan();
-    if (!span.isRecording()) {
-      return submitted;
     }
     open.put(attempt, span);
     SpanContext c = span.getSpanContext();

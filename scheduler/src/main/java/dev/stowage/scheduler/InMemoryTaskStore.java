@@ -421,10 +421,13 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   @Override
-  public synchronized Map<String, QueueLoad> queueLoads() {
+  public synchronized Map<String, QueueLoad> queueLoads(boolean withOldest) {
     // The oldest queued task of each queue: each queue's sets are in take order, not age order,
     // so this reads every queued task (an API call's cost, never the cycle's).
     var oldest = new HashMap<String, StoredTask>();
+    if (!withOldest) {
+      return loads(oldest);
+    }
     java.util.function.Consumer<Held> consider =
         h ->
             oldest.merge(
@@ -439,6 +442,10 @@ public final class InMemoryTaskStore implements TaskStore {
         consider.accept(h);
       }
     }
+    return loads(oldest);
+  }
+
+  private Map<String, QueueLoad> loads(Map<String, StoredTask> oldest) {
     var out = new TreeMap<String, QueueLoad>();
     queueCounts.forEach(
         (q, c) -> {

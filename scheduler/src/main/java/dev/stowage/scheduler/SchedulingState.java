@@ -396,8 +396,8 @@ public final class SchedulingState implements TaskStore, AutoCloseable {
   }
 
   @Override
-  public Map<String, QueueLoad> queueLoads() {
-    return memory.queueLoads();
+  public Map<String, QueueLoad> queueLoads(boolean oldest) {
+    return memory.queueLoads(oldest);
   }
 
   @Override

@@ -108,8 +108,11 @@ public interface TaskStore {
     return out;
   }
 
-  /** What each queue holds: queues with no unfinished task are left out. */
-  default java.util.Map<String, QueueLoad> queueLoads() {
+  /**
+   * What each queue holds: queues with no unfinished task are left out. {@code oldest}: with each
+   * queue's longest-waiting task, which may cost a read of every queued task.
+   */
+  default java.util.Map<String, QueueLoad> queueLoads(boolean oldest) {
     return QueueLoad.of(unfinished());
   }
 

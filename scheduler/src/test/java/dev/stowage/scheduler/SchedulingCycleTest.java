@@ -170,6 +170,49 @@ class SchedulingCycleTest {
   }
 
   @Test
+  void anAttemptOfATraceNotSampledIsNoSpanAndItsProcessGetsTheSubmitsContext() {
+    var sampled = InMemorySpanExporter.create();
+    var parentBased =
+        SdkTracerProvider.builder()
+            .setSampler(
+                io.opentelemetry.sdk.trace.samplers.Sampler.parentBased(
+                    io.opentelemetry.sdk.trace.samplers.Sampler.alwaysOn()))
+            .addSpanProcessor(SimpleSpanProcessor.create(sampled))
+            .build();
+    var sampling =
+        new SchedulingCycle(
+            store, backend, Matcher.fast(), MatchMode.PACK, 1000, clock, parentBased.get("test"));
+    backend.free = new Resources(4000, 8192, 100_000, 0);
+    var notSampled =
+        new TraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", null);
+    var isSampled =
+        new TraceContext("00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", null);
+    store.submit(
+        List.of(
+            task("dropped", 1000).withTrace(notSampled), task("kept", 1000).withTrace(isSampled)),
+        clock.instant());
+
+    sampling.runOnce();
+    sampling.reconcile(); // ends the open attempt spans, to read them
+
+    var launches = new java.util.HashMap<String, String>();
+    backend.launched.forEach(l -> launches.put(l.attempt().taskId(), l.env().get("TRACEPARENT")));
+    assertThat(launches.get("dropped")).isEqualTo(notSampled.traceparent());
+    assertThat(launches.get("kept"))
+        .startsWith("00-5bf92f3577b34da6a3ce929d0e0e4736-")
+        .endsWith("-01")
+        .doesNotContain("00f067aa0ba902b7");
+    var attempts =
+        sampled.getFinishedSpanItems().stream()
+            .filter(s -> s.getName().equals("task_attempt"))
+            .toList();
+    assertThat(attempts).hasSize(1);
+    assertThat(attempts.getFirst().getAttributes().get(AttemptSpans.TASK)).isEqualTo("kept");
+    assertThat(attempts.getFirst().getAttributes().get(AttemptSpans.NODE)).isNotNull();
+    assertThat(attempts.getFirst().getLinks()).hasSize(1);
+  }
+
+  @Test
   void theWaitBeforePlacementIsOnTheAttemptsSpan() {
     backend.free = new Resources(4000, 8192, 100_000, 0);
     var submitted =

@@ -46,17 +46,17 @@ final class QueueApi {
       return;
     }
     audit(ctx, "queue.create", queue);
-    ctx.status(201).json(view(queue, store.queueLoads(), weights()));
+    ctx.status(201).json(view(queue, store.queueLoads(true), weights()));
   }
 
   void list(Context ctx) {
-    var loads = store.queueLoads();
+    var loads = store.queueLoads(true);
     double weights = weights(loads);
     ctx.json(Map.of("queues", queues.list().stream().map(q -> view(q, loads, weights)).toList()));
   }
 
   void get(Context ctx) {
-    ctx.json(view(found(ctx), store.queueLoads(), weights()));
+    ctx.json(view(found(ctx), store.queueLoads(true), weights()));
   }
 
   void replace(Context ctx) {
@@ -66,7 +66,7 @@ final class QueueApi {
       throw new ServiceApi.NotFound("no queue named '" + queue.name() + "'");
     }
     audit(ctx, "queue.replace", queue);
-    ctx.json(view(queue, store.queueLoads(), weights()));
+    ctx.json(view(queue, store.queueLoads(true), weights()));
   }
 
   void delete(Context ctx) {
@@ -75,7 +75,7 @@ final class QueueApi {
       ctx.status(409).json(Map.of("error", "the default queue cannot be deleted"));
       return;
     }
-    QueueLoad load = store.queueLoads().getOrDefault(queue.name(), QueueLoad.EMPTY);
+    QueueLoad load = store.queueLoads(true).getOrDefault(queue.name(), QueueLoad.EMPTY);
     if (load.queued() + load.runningTasks() > 0) {
       ctx.status(409)
           .json(
@@ -113,7 +113,7 @@ final class QueueApi {
   }
 
   private double weights() {
-    return weights(store.queueLoads());
+    return weights(store.queueLoads(true));
   }
 
   /** The weights of the queues with tasks queued or running: the shares they divide. */

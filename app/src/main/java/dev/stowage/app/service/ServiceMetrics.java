@@ -24,6 +24,68 @@ final class ServiceMetrics {
 
   private ServiceMetrics() {}
 
+  static final AttributeKey<String> QUEUE = AttributeKey.stringKey("stowage.queue");
+
+  /**
+   * Per queue, each configured queue from zero: its tasks queued and in flight, its dominant share
+   * of the cluster and its fair share (its weight over those of the queues with work).
+   */
+  static void registerQueues(
+      Meter meter,
+      TaskStore store,
+      dev.stowage.scheduler.queues.QueueStore queues,
+      dev.stowage.scheduler.ClusterNodes nodes) {
+    meter
+        .gaugeBuilder("stowage.queue.tasks")
+        .ofLongs()
+        .setDescription("Each queue's tasks: queued (waiting to be placed) and running (in flight)")
+        .setUnit("{task}")
+        .buildWithCallback(
+            m -> {
+              var loads = store.queueLoads(false);
+              for (var q : queues.list()) {
+                var load = loads.getOrDefault(q.name(), dev.stowage.scheduler.QueueLoad.EMPTY);
+                m.record(load.queued(), Attributes.of(QUEUE, q.name(), STATE, "queued"));
+                m.record(load.runningTasks(), Attributes.of(QUEUE, q.name(), STATE, "running"));
+              }
+            });
+    meter
+        .gaugeBuilder("stowage.queue.dominant_share")
+        .setDescription(
+            "The largest fraction of any one of the cluster's resources each queue's tasks in"
+                + " flight hold")
+        .setUnit("1")
+        .buildWithCallback(
+            m -> {
+              var running = store.runningByQueue();
+              long[] capacity = dev.stowage.scheduler.queues.FairShare.capacity(nodes.capacities());
+              for (var q : queues.list()) {
+                m.record(
+                    dev.stowage.scheduler.queues.FairShare.dominantShare(
+                        running.getOrDefault(q.name(), Resources.NONE), capacity),
+                    Attributes.of(QUEUE, q.name()));
+              }
+            });
+    meter
+        .gaugeBuilder("stowage.queue.fair_share")
+        .setDescription(
+            "Each queue's weight over the weights of the queues with tasks queued or in flight"
+                + " (itself counted): the share it is due when all want more than the cluster")
+        .setUnit("1")
+        .buildWithCallback(
+            m -> {
+              var loads = store.queueLoads(false);
+              double active = 0;
+              for (var q : queues.list()) {
+                active += loads.containsKey(q.name()) ? q.weight() : 0;
+              }
+              for (var q : queues.list()) {
+                double weights = active + (loads.containsKey(q.name()) ? 0 : q.weight());
+                m.record(q.weight() / weights, Attributes.of(QUEUE, q.name()));
+              }
+            });
+  }
+
   static void register(
       Meter meter,
       TaskStore store,

@@ -396,6 +396,8 @@ public final class StowageService implements AutoCloseable {
             crashPoints,
             queues);
     ServiceMetrics.register(otel.getMeter("dev.stowage.service"), store, backend, cycle.nodes());
+    ServiceMetrics.registerQueues(
+        otel.getMeter("dev.stowage.service"), store, queues, cycle.nodes());
     int checked = cycle.reconcile();
     if (checked > 0) {
       LOG.info("reconciled {} task(s) that were in flight when the service last stopped", checked);

@@ -221,6 +221,27 @@ class QueueServiceTest {
             "at the last cycle: queue capped is at its limit of cpuMillis: 1000 held + 1000"
                 + " asked > 1000");
     assertThat(why.at("/queueAtLimit/limit").asLong()).isEqualTo(1000);
+
+    // Per queue, in /metrics: every configured queue, the idle default one at zero.
+    String metrics = send("GET", "/metrics", null, admin).body();
+    var lines = metrics.lines().filter(l -> l.startsWith("stowage_queue_")).toList();
+    String scope = "otel_scope_name=\"dev.stowage.service\",";
+    assertThat(lines)
+        .contains(
+            "stowage_queue_dominant_share_ratio{" + scope + "stowage_queue=\"big\"} 0.75",
+            "stowage_queue_dominant_share_ratio{" + scope + "stowage_queue=\"default\"} 0.0",
+            "stowage_queue_fair_share_ratio{" + scope + "stowage_queue=\"capped\"} 0.25",
+            // The idle default queue: its weight 1 over 3 + 1 + its own 1.
+            "stowage_queue_fair_share_ratio{" + scope + "stowage_queue=\"default\"} 0.2",
+            "stowage_queue_tasks{"
+                + scope
+                + "stowage_queue=\"capped\",stowage_task_state=\"queued\"} 5.0",
+            "stowage_queue_tasks{"
+                + scope
+                + "stowage_queue=\"capped\",stowage_task_state=\"running\"} 1.0",
+            "stowage_queue_tasks{"
+                + scope
+                + "stowage_queue=\"default\",stowage_task_state=\"running\"} 0.0");
   }
 
   private static String task(String id, String queue, int priority) {
