@@ -35,6 +35,7 @@ public final class Main implements Runnable {
           MatchCommand.class,
           BenchCommand.class,
           BenchCycleCommand.class,
+          BenchFairShareCommand.class,
           BenchApiCommand.class);
 
   /** Exit code for bad input: a file, a line, a value. */

@@ -30,6 +30,32 @@ class MainTest {
   }
 
   @Test
+  void queuesWeighted121OnASaturatedClusterSettleAtTheirFairShares() throws Exception {
+    Path svg = dir.resolve("shares.svg");
+    Run fair =
+        run(
+            "bench-fairshare",
+            "--nodes",
+            "100",
+            "--minutes",
+            "10",
+            "--transient-minutes",
+            "2",
+            "--svg",
+            svg.toString());
+
+    assertThat(fair.exit()).as(fair.out()).isZero();
+    assertThat(fair.out())
+        .contains("after minute 2 (16 samples, every 30 s)")
+        .containsPattern("queue a: .*, fair 25.0%: within ±5 % of it")
+        .containsPattern("queue b: .*, fair 50.0%: within ±5 % of it")
+        .containsPattern("queue c: .*, fair 25.0%: within ±5 % of it");
+    assertThat(Files.readString(svg)).startsWith("<svg").contains("<polyline");
+    assertThat(run("bench-fairshare", "--minutes", "2", "--transient-minutes", "2").err())
+        .contains("--transient-minutes in [0, --minutes)");
+  }
+
+  @Test
   void generateThenMatchWritesContractAssignmentsAndASummary() throws Exception {
     Run gen =
         run("generate", "--tasks", "300", "--offers", "80", "--seed", "5", "--out", dir.toString());
