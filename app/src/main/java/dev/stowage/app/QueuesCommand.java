@@ -63,6 +63,21 @@ final class QueuesCommand implements Runnable {
     }
   }
 
+  /** The service's answer to a change: one line saying what was done, or its error. */
+  private static int said(
+      picocli.CommandLine.Model.CommandSpec spec,
+      HttpResponse<String> response,
+      int expected,
+      String done,
+      String name)
+      throws Exception {
+    if (response.statusCode() != expected) {
+      return TaskCommands.failed(spec, response);
+    }
+    spec.commandLine().getOut().printf("%s queue '%s'%n", done, name);
+    return 0;
+  }
+
   private static String path(String name) {
     return "/api/queues/" + URLEncoder.encode(name, StandardCharsets.UTF_8);
   }
@@ -117,12 +132,8 @@ final class QueuesCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      HttpResponse<String> response = service.client().post("/api/queues", fields.body(name));
-      if (response.statusCode() != 201) {
-        return TaskCommands.failed(spec, response);
-      }
-      spec.commandLine().getOut().printf("created queue '%s'%n", name);
-      return 0;
+      return said(
+          spec, service.client().post("/api/queues", fields.body(name)), 201, "created", name);
     }
   }
 
@@ -143,12 +154,7 @@ final class QueuesCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      HttpResponse<String> response = service.client().put(path(name), fields.body(name));
-      if (response.statusCode() != 200) {
-        return TaskCommands.failed(spec, response);
-      }
-      spec.commandLine().getOut().printf("changed queue '%s'%n", name);
-      return 0;
+      return said(spec, service.client().put(path(name), fields.body(name)), 200, "changed", name);
     }
   }
 
@@ -166,12 +172,7 @@ final class QueuesCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      HttpResponse<String> response = service.client().delete(path(name));
-      if (response.statusCode() != 200) {
-        return TaskCommands.failed(spec, response);
-      }
-      spec.commandLine().getOut().printf("deleted queue '%s'%n", name);
-      return 0;
+      return said(spec, service.client().delete(path(name)), 200, "deleted", name);
     }
   }
 }

@@ -41,6 +41,45 @@ class ServiceCommandsTest {
   }
 
   @Test
+  void queuesAreManagedFromTheCommandLineWithEveryBadFieldOnItsOwnLine() throws Exception {
+    String url = service.url();
+    MainTest.Run created =
+        run(
+            "queues",
+            "create",
+            "team-a",
+            "--weight",
+            "2",
+            "--limit",
+            "cpuMillis=8000",
+            "--url",
+            url);
+    assertThat(created.exit()).as(created.err()).isZero();
+    assertThat(created.out()).isEqualTo("created queue 'team-a'\n");
+    assertThat(run("queues", "list", "--url", url).out())
+        .contains("NAME")
+        .containsPattern("(?m)^default +1\\.0 +0 +0\\.0% +")
+        .containsPattern("(?m)^team-a +2\\.0 +0 +0\\.0% +.* cpuMillis=8000$");
+    assertThat(run("queues", "set", "team-a", "--weight", "3", "--url", url).out())
+        .isEqualTo("changed queue 'team-a'\n");
+    assertThat(run("queues", "list", "--url", url).out())
+        .containsPattern("(?m)^team-a +3\\.0 .* -$");
+
+    MainTest.Run bad =
+        run("queues", "create", "Bad_Name", "--weight", "0", "--limit", "cpus=1", "--url", url);
+    assertThat(bad.exit()).isNotZero();
+    assertThat(bad.err())
+        .contains("stowage: name: must be 1-63 lowercase letters")
+        .contains("stowage: weight: must be a number in (0, 1000000], got 0.0")
+        .contains("stowage: limits.cpus: not a resource");
+    assertThat(run("queues", "delete", "team-a", "--url", url).out())
+        .isEqualTo("deleted queue 'team-a'\n");
+    MainTest.Run again = run("queues", "delete", "team-a", "--url", url);
+    assertThat(again.exit()).isNotZero();
+    assertThat(again.err()).contains("no queue named 'team-a'");
+  }
+
+  @Test
   void theExampleDagSubmitsFromYamlAndRunsToTheEnd() throws Exception {
     Path dag = Path.of("..", "examples", "etl-dag.yaml");
 

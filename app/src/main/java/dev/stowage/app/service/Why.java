@@ -104,13 +104,8 @@ final class Why {
                   + a.describe()
                   + " (task "
                   + a.task()
-                  + " next), so none of its tasks was placed; queued since "
-                  + t.updatedAt()
-                  + ", "
-                  + cycles
-                  + (cycles == 1 ? " cycle" : " cycles");
-          out.put("queuedSince", t.updatedAt().toString());
-          out.put("cyclesSinceQueued", cycles);
+                  + " next), so none of its tasks was placed"
+                  + queuedSince(t, cycles, out);
         } else {
           var last = lastCycle.apply(t);
           // A queued task last changed when it was queued: submitted, released or retried.
@@ -143,13 +138,7 @@ final class Why {
                   + (e.fitting() > 0
                       ? e.message() + "; the next cycle should place it"
                       : e.message())
-                  + "; queued since "
-                  + t.updatedAt()
-                  + ", "
-                  + cycles
-                  + (cycles == 1 ? " cycle" : " cycles");
-          out.put("queuedSince", t.updatedAt().toString());
-          out.put("cyclesSinceQueued", cycles);
+                  + queuedSince(t, cycles, out);
         }
       }
       case STAGING -> {
@@ -203,6 +192,13 @@ final class Why {
   }
 
   /** The task's dependencies as stored, in the order it names them: one read for all. */
+  /** How long a queued task has waited, for people and in {@code out}. */
+  private static String queuedSince(StoredTask t, long cycles, Map<String, Object> out) {
+    out.put("queuedSince", t.updatedAt().toString());
+    out.put("cyclesSinceQueued", cycles);
+    return "; queued since " + t.updatedAt() + ", " + cycles + (cycles == 1 ? " cycle" : " cycles");
+  }
+
   private static List<StoredTask> dependencies(StoredTask t, TaskStore store) {
     Map<String, StoredTask> found = store.getAll(t.spec().dependsOn());
     var out = new ArrayList<StoredTask>();
