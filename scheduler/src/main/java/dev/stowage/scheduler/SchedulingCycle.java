@@ -155,6 +155,7 @@ public final class SchedulingCycle {
    * here, and only here.
    *
    * @param stager null: a task that declares inputs or outputs fails its attempt, saying so
+   * @param queues the queues the order stage shares the cluster between
    */
   public SchedulingCycle(
       TaskStore store,
