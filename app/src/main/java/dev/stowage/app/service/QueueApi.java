@@ -179,12 +179,7 @@ final class QueueApi {
    */
   static Queue parse(String body, String pathName) {
     JsonNode root;
-    try {
-      root = TaskJson.MAPPER.readTree(body);
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new InvalidSubmissionException(
-          List.of(new FieldError("body", "not JSON: " + e.getOriginalMessage())));
-    }
+    root = TaskJson.readStrict(body);
     if (root == null || !root.isObject()) {
       throw new InvalidSubmissionException(
           List.of(

@@ -23,6 +23,32 @@ final class TaskJson {
           .serializationInclusion(JsonInclude.Include.NON_NULL)
           .build();
 
+  /**
+   * Reads a request body that is not a submission (a token, a queue): a key given twice is an error
+   * naming it, never the last one silently winning.
+   */
+  private static final com.fasterxml.jackson.databind.ObjectReader STRICT_READER =
+      MAPPER.reader().with(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION);
+
+  /**
+   * A request body that is not a submission (a token, a queue) as a tree: a key given twice is an
+   * error naming that key, never the last one silently winning; text that is not JSON is an error
+   * of the body.
+   */
+  static com.fasterxml.jackson.databind.JsonNode readStrict(String body) {
+    try {
+      return STRICT_READER.readTree(body);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      var twice =
+          java.util.regex.Pattern.compile("Duplicate field '(.*)'").matcher(e.getOriginalMessage());
+      throw new dev.stowage.scheduler.InvalidSubmissionException(
+          List.of(
+              twice.find()
+                  ? new FieldError(twice.group(1), "given twice")
+                  : new FieldError("body", "not JSON: " + e.getOriginalMessage())));
+    }
+  }
+
   private TaskJson() {}
 
   /**

@@ -22,12 +22,7 @@ final class TokenJson {
 
   static Request parse(String body) {
     JsonNode root;
-    try {
-      root = TaskJson.MAPPER.readTree(body);
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new InvalidSubmissionException(
-          java.util.List.of(new FieldError("body", "not JSON: " + e.getOriginalMessage())));
-    }
+    root = TaskJson.readStrict(body);
     var errors = new ArrayList<FieldError>();
     if (root == null || !root.isObject()) {
       throw new InvalidSubmissionException(

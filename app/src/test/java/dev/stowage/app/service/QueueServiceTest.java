@@ -76,6 +76,21 @@ class QueueServiceTest {
     assertThat(json(bad).get("fields").findValuesAsText("field"))
         .containsExactlyInAnyOrder("colour", "name", "weight", "limits.gpus", "limits.cpus");
 
+    // A key given twice is refused, naming it, for queues and tokens alike.
+    var twice = send("POST", "/api/queues", "{\"name\": \"a\", \"name\": \"b\"}", admin);
+    assertThat(twice.statusCode()).isEqualTo(400);
+    assertThat(json(twice).at("/fields/0/field").asText()).isEqualTo("name");
+    assertThat(json(twice).at("/fields/0/message").asText()).isEqualTo("given twice");
+    assertThat(send("GET", "/api/queues/b", null, admin).statusCode()).isEqualTo(404);
+    var tokenTwice =
+        send(
+            "POST",
+            "/api/tokens",
+            "{\"name\": \"t1\", \"name\": \"t2\", \"role\": \"reader\"}",
+            admin);
+    assertThat(tokenTwice.statusCode()).isEqualTo(400);
+    assertThat(json(tokenTwice).at("/fields/0/field").asText()).isEqualTo("name");
+
     String reader = token("watcher", "reader");
     assertThat(send("POST", "/api/queues", "{\"name\": \"mine\"}", reader).statusCode())
         .isEqualTo(403);
