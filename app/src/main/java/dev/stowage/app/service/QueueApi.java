@@ -46,17 +46,15 @@ final class QueueApi {
       return;
     }
     audit(ctx, "queue.create", queue);
-    ctx.status(201).json(view(queue, store.queueLoads(true), weights()));
+    ctx.status(201).json(views(List.of(queue)).getFirst());
   }
 
   void list(Context ctx) {
-    var loads = store.queueLoads(true);
-    double weights = weights(loads);
-    ctx.json(Map.of("queues", queues.list().stream().map(q -> view(q, loads, weights)).toList()));
+    ctx.json(Map.of("queues", views(queues.list())));
   }
 
   void get(Context ctx) {
-    ctx.json(view(found(ctx), store.queueLoads(true), weights()));
+    ctx.json(views(List.of(found(ctx))).getFirst());
   }
 
   void replace(Context ctx) {
@@ -66,7 +64,7 @@ final class QueueApi {
       throw new ServiceApi.NotFound("no queue named '" + queue.name() + "'");
     }
     audit(ctx, "queue.replace", queue);
-    ctx.json(view(queue, store.queueLoads(true), weights()));
+    ctx.json(views(List.of(queue)).getFirst());
   }
 
   void delete(Context ctx) {
@@ -75,7 +73,7 @@ final class QueueApi {
       ctx.status(409).json(Map.of("error", "the default queue cannot be deleted"));
       return;
     }
-    QueueLoad load = store.queueLoads(true).getOrDefault(queue.name(), QueueLoad.EMPTY);
+    QueueLoad load = store.queueLoads(false).getOrDefault(queue.name(), QueueLoad.EMPTY);
     if (load.queued() + load.runningTasks() > 0) {
       ctx.status(409)
           .json(
@@ -112,8 +110,12 @@ final class QueueApi {
             "weight " + q.weight() + ", limits " + q.limits()));
   }
 
-  private double weights() {
-    return weights(store.queueLoads(true));
+  /** These queues as the API shows them, from one read of what every queue holds. */
+  private List<Map<String, Object>> views(List<Queue> shown) {
+    var loads = store.queueLoads(true);
+    double weights = weights(loads);
+    long[] capacity = FairShare.capacity(cycle.nodes().capacities());
+    return shown.stream().map(q -> view(q, loads, weights, capacity)).toList();
   }
 
   /** The weights of the queues with tasks queued or running: the shares they divide. */
@@ -127,9 +129,9 @@ final class QueueApi {
     return sum;
   }
 
-  private Map<String, Object> view(Queue q, Map<String, QueueLoad> loads, double activeWeights) {
+  private Map<String, Object> view(
+      Queue q, Map<String, QueueLoad> loads, double activeWeights, long[] capacity) {
     QueueLoad load = loads.getOrDefault(q.name(), QueueLoad.EMPTY);
-    long[] capacity = FairShare.capacity(cycle.nodes().capacities());
     var m = new LinkedHashMap<String, Object>();
     m.put("name", q.name());
     m.put("weight", q.weight());
