@@ -57,6 +57,14 @@ final class BenchFairShareCommand implements Callable<Integer> {
       description = "The start-up minutes left out of the summary. Default: ${DEFAULT-VALUE}.")
   int transientMinutes;
 
+  @Option(
+      names = "--late-queue-minutes",
+      defaultValue = "0",
+      description =
+          "Queue b (weight 2) submits nothing before this simulated minute, so the run shows it"
+              + " taking its share from a and c as their tasks finish. Default: ${DEFAULT-VALUE}.")
+  int lateQueueMinutes;
+
   @Option(names = "--seed", defaultValue = "7", description = "Default: ${DEFAULT-VALUE}.")
   long seed;
 
@@ -91,6 +99,11 @@ final class BenchFairShareCommand implements Callable<Integer> {
     if (nodes < 1 || minutes < 1 || transientMinutes < 0 || transientMinutes >= minutes) {
       throw new IllegalArgumentException(
           "--nodes and --minutes must be positive, --transient-minutes in [0, --minutes)");
+    }
+    if (lateQueueMinutes < 0 || lateQueueMinutes > transientMinutes) {
+      throw new IllegalArgumentException(
+          "--late-queue-minutes must be in [0, --transient-minutes]: the summary is of the"
+              + " shares once every queue has work");
     }
     PrintWriter out = spec.commandLine().getOut();
     var clock = new SimulatedTime();
@@ -128,6 +141,9 @@ final class BenchFairShareCommand implements Callable<Integer> {
     out.printf("%-8s %8s %8s %8s%n", "minute", "a (1)", "b (2)", "c (1)");
     for (int second = 0; second < minutes * 60; second++) {
       for (int q = 0; q < QUEUES.size(); q++) {
+        if (q == 1 && second < lateQueueMinutes * 60) {
+          continue;
+        }
         var loads = store.queueLoads(false);
         var load = loads.get(QUEUES.get(q));
         long queued = load == null ? 0 : load.queued();

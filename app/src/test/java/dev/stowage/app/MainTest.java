@@ -53,6 +53,9 @@ class MainTest {
     assertThat(Files.readString(svg)).startsWith("<svg").contains("<polyline");
     assertThat(run("bench-fairshare", "--minutes", "2", "--transient-minutes", "2").err())
         .contains("--transient-minutes in [0, --minutes)");
+    assertThat(
+            run("bench-fairshare", "--late-queue-minutes", "3", "--transient-minutes", "2").err())
+        .contains("--late-queue-minutes must be in [0, --transient-minutes]");
   }
 
   @Test
