@@ -113,24 +113,16 @@ final class QueueApi {
   /** These queues as the API shows them, from one read of what every queue holds. */
   private List<Map<String, Object>> views(List<Queue> shown) {
     var loads = store.queueLoads(true);
-    double weights = weights(loads);
+    // Every queue's, for the weights the shown ones divide the cluster with.
+    Map<String, Double> fair = FairShare.fairShares(queues.list(), loads.keySet());
     long[] capacity = FairShare.capacity(cycle.nodes().capacities());
-    return shown.stream().map(q -> view(q, loads, weights, capacity)).toList();
-  }
-
-  /** The weights of the queues with tasks queued or running: the shares they divide. */
-  private double weights(Map<String, QueueLoad> loads) {
-    double sum = 0;
-    for (Queue q : queues.list()) {
-      if (loads.containsKey(q.name())) {
-        sum += q.weight();
-      }
-    }
-    return sum;
+    return shown.stream()
+        .map(q -> view(q, loads, fair.getOrDefault(q.name(), 1.0), capacity))
+        .toList();
   }
 
   private Map<String, Object> view(
-      Queue q, Map<String, QueueLoad> loads, double activeWeights, long[] capacity) {
+      Queue q, Map<String, QueueLoad> loads, double fairShare, long[] capacity) {
     QueueLoad load = loads.getOrDefault(q.name(), QueueLoad.EMPTY);
     var m = new LinkedHashMap<String, Object>();
     m.put("name", q.name());
@@ -139,10 +131,7 @@ final class QueueApi {
     m.put("running", resources(load.running()));
     m.put("runningTasks", load.runningTasks());
     m.put("dominantShare", FairShare.dominantShare(load.running(), capacity));
-    // Its share if it wants more than it has: its weight over those of the queues with work,
-    // itself counted when it has none.
-    double weights = activeWeights + (loads.containsKey(q.name()) ? 0 : q.weight());
-    m.put("fairShare", q.weight() / weights);
+    m.put("fairShare", fairShare);
     m.put("queued", load.queued());
     if (load.oldestQueued() != null) {
       m.put(
@@ -151,19 +140,7 @@ final class QueueApi {
     } else {
       m.put("oldestQueued", null);
     }
-    cycle
-        .queueAtLimit(q.name())
-        .ifPresent(
-            a -> {
-              var limit = new LinkedHashMap<String, Object>();
-              limit.put("resource", a.resource());
-              limit.put("held", a.holding());
-              limit.put("asked", a.asked());
-              limit.put("limit", a.limit());
-              limit.put("task", a.task());
-              limit.put("reason", a.describe());
-              m.put("atLimit", limit);
-            });
+    cycle.queueAtLimit(q.name()).ifPresent(a -> m.put("atLimit", a.view()));
     return m;
   }
 

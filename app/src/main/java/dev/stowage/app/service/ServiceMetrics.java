@@ -74,15 +74,10 @@ final class ServiceMetrics {
         .setUnit("1")
         .buildWithCallback(
             m -> {
-              var loads = store.queueLoads(false);
-              double active = 0;
-              for (var q : queues.list()) {
-                active += loads.containsKey(q.name()) ? q.weight() : 0;
-              }
-              for (var q : queues.list()) {
-                double weights = active + (loads.containsKey(q.name()) ? 0 : q.weight());
-                m.record(q.weight() / weights, Attributes.of(QUEUE, q.name()));
-              }
+              var fair =
+                  dev.stowage.scheduler.queues.FairShare.fairShares(
+                      queues.list(), store.queueLoads(false).keySet());
+              fair.forEach((q, share) -> m.record(share, Attributes.of(QUEUE, q)));
             });
   }
 

@@ -13,6 +13,7 @@ import dev.stowage.scheduler.Stager;
 import dev.stowage.scheduler.StoredTask;
 import dev.stowage.scheduler.TaskState;
 import dev.stowage.scheduler.TaskStore;
+import dev.stowage.scheduler.queues.FairShare;
 import dev.stowage.staging.ByteCounts;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -43,7 +44,7 @@ final class Why {
       Function<StoredTask, Optional<Map.Entry<Instant, Explanation>>> lastCycle,
       java.util.function.ToLongFunction<Instant> cyclesSince,
       Function<AttemptId, Optional<Stager.Progress>> staging,
-      Function<String, Optional<dev.stowage.scheduler.queues.FairShare.AtLimit>> queueAtLimit,
+      Function<String, Optional<FairShare.AtLimit>> queueAtLimit,
       Instant now) {
     var out = new LinkedHashMap<String, Object>();
     out.put("id", t.id());
@@ -89,16 +90,10 @@ final class Why {
                   + " not before "
                   + t.notBefore()
                   + (t.lastError() == null ? "" : "; last attempt: " + t.lastError());
-        } else if (queueAtLimit.apply(t.spec().queue()).isPresent()) {
-          var a = queueAtLimit.apply(t.spec().queue()).get();
+        } else if (queueAtLimit.apply(t.spec().queue()).orElse(null)
+            instanceof FairShare.AtLimit a) {
           long cycles = cyclesSince.applyAsLong(t.updatedAt());
-          var limit = new LinkedHashMap<String, Object>();
-          limit.put("queue", a.queue());
-          limit.put("resource", a.resource());
-          limit.put("held", a.holding());
-          limit.put("asked", a.asked());
-          limit.put("limit", a.limit());
-          out.put("queueAtLimit", limit);
+          out.put("queueAtLimit", a.view());
           line =
               "at the last cycle: "
                   + a.describe()

@@ -28,6 +28,19 @@ public final class FairShare implements QueueTurns {
    */
   public record AtLimit(
       String queue, String task, String resource, long holding, long asked, long limit) {
+    /** What the API shows: every number, and the reason in words. */
+    public Map<String, Object> view() {
+      var m = new java.util.LinkedHashMap<String, Object>();
+      m.put("queue", queue);
+      m.put("task", task);
+      m.put("resource", resource);
+      m.put("held", holding);
+      m.put("asked", asked);
+      m.put("limit", limit);
+      m.put("reason", describe());
+      return m;
+    }
+
     /**
      * For people: {@code queue team-a is at its limit of cpuMillis: 6000 held + 2000 asked > 8000}.
      */
@@ -85,13 +98,36 @@ public final class FairShare implements QueueTurns {
 
   /** The largest fraction of any one resource of {@code capacity} that {@code held} is. */
   public static double dominantShare(Resources held, long[] capacity) {
+    return dominantShare(
+        new long[] {held.get(0), held.get(1), held.get(2), held.get(3)}, 0, capacity);
+  }
+
+  /** As above, for the amounts {@code held[from]} to {@code held[from + 3]}. */
+  private static double dominantShare(long[] held, int from, long[] capacity) {
     double share = 0;
     for (int d = 0; d < D; d++) {
       if (capacity[d] > 0) {
-        share = Math.max(share, (double) held.get(d) / capacity[d]);
+        share = Math.max(share, (double) held[from + d] / capacity[d]);
       }
     }
     return share;
+  }
+
+  /**
+   * Each queue's fair share: its weight over the weights of the queues with work ({@code
+   * withWork}), itself counted when it has none; the share it is due if every such queue wants more
+   * than the cluster holds.
+   */
+  public static Map<String, Double> fairShares(List<Queue> queues, java.util.Set<String> withWork) {
+    double active = 0;
+    for (Queue q : queues) {
+      active += withWork.contains(q.name()) ? q.weight() : 0;
+    }
+    var out = new java.util.LinkedHashMap<String, Double>();
+    for (Queue q : queues) {
+      out.put(q.name(), q.weight() / (active + (withWork.contains(q.name()) ? 0 : q.weight())));
+    }
+    return out;
   }
 
   @Override
@@ -159,13 +195,7 @@ public final class FairShare implements QueueTurns {
   }
 
   private double share(int q) {
-    double share = 0;
-    for (int d = 0; d < D; d++) {
-      if (capacity[d] > 0) {
-        share = Math.max(share, (double) usage[q * D + d] / capacity[d]);
-      }
-    }
-    return share;
+    return dominantShare(usage, q * D, capacity);
   }
 
   private void checkTop(int q) {
