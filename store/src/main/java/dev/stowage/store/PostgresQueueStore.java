@@ -63,20 +63,15 @@ public final class PostgresQueueStore implements QueueStore {
 
   @Override
   public synchronized boolean create(Queue queue) {
-    boolean added =
-        write(
-            "insert into queues (name, weight, limits) values (?, ?, ?::jsonb)"
-                + " on conflict (name) do nothing",
-            queue.name(),
-            queue);
-    return added && remember(queue);
+    return write(
+        "insert into queues (weight, limits, name) values (?, ?::jsonb, ?)"
+            + " on conflict (name) do nothing",
+        queue);
   }
 
   @Override
   public synchronized boolean replace(Queue queue) {
-    boolean replaced =
-        write("update queues set weight = ?, limits = ?::jsonb where name = ?", null, queue);
-    return replaced && remember(queue);
+    return write("update queues set weight = ?, limits = ?::jsonb where name = ?", queue);
   }
 
   @Override
@@ -105,28 +100,23 @@ public final class PostgresQueueStore implements QueueStore {
     return by;
   }
 
-  private boolean remember(Queue queue) {
-    var by = byName();
-    by.put(queue.name(), queue);
-    queues = List.copyOf(by.values());
-    return true;
-  }
-
-  /** An insert ({@code name} first) or an update (name last); true when a row changed. */
-  private boolean write(String sql, String name, Queue queue) {
+  /**
+   * Runs {@code sql} with the queue's weight, limits and name as its three parameters; when a row
+   * changed, the copy in memory takes the queue too. True when a row changed.
+   */
+  private boolean write(String sql, Queue queue) {
     try (Connection c = dataSource.getConnection();
         PreparedStatement w = c.prepareStatement(sql)) {
-      String limits = JSON.writeValueAsString(queue.limits());
-      if (name != null) {
-        w.setString(1, name);
-        w.setDouble(2, queue.weight());
-        w.setString(3, limits);
-      } else {
-        w.setDouble(1, queue.weight());
-        w.setString(2, limits);
-        w.setString(3, queue.name());
+      w.setDouble(1, queue.weight());
+      w.setString(2, JSON.writeValueAsString(queue.limits()));
+      w.setString(3, queue.name());
+      if (w.executeUpdate() != 1) {
+        return false;
       }
-      return w.executeUpdate() == 1;
+      var by = byName();
+      by.put(queue.name(), queue);
+      queues = List.copyOf(by.values());
+      return true;
     } catch (SQLException e) {
       throw new StoreException(e);
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
