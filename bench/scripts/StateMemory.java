@@ -45,7 +45,9 @@ public class StateMemory {
                 "team-data",
                 null,
                 null,
-                null));
+                null,
+                  null,
+                  null));
       }
       store.submit(batch, now);
     }

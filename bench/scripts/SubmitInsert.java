@@ -53,6 +53,8 @@ public class SubmitInsert {
                   "team-etl",
                   null,
                   null,
+                  null,
+                  null,
                   null));
         }
         long t0 = System.nanoTime();

@@ -59,10 +59,31 @@ final class TaskCommands {
     @Option(names = "--limit", defaultValue = "100", description = "Default: ${DEFAULT-VALUE}.")
     int limit;
 
+    @Option(
+        names = "--array",
+        description = "Only the tasks of this array, in index order, with their states counted.")
+    String array;
+
+    @Option(
+        names = "--from",
+        description = "With --array: start at this index (the previous page's 'more').")
+    Integer from;
+
     @Mixin ServiceUrl service;
 
     @Override
     public Integer call() throws Exception {
+      if (array != null) {
+        if (state != null || after != null) {
+          spec.commandLine().getErr().println("stowage: --array lists by index: use --from");
+          return Main.BAD_INPUT;
+        }
+        return arrayPage();
+      }
+      if (from != null) {
+        spec.commandLine().getErr().println("stowage: --from goes with --array");
+        return Main.BAD_INPUT;
+      }
       var query = new StringBuilder("/api/tasks?limit=").append(limit);
       if (state != null) {
         query.append("&state=").append(URLEncoder.encode(state, StandardCharsets.UTF_8));
@@ -76,19 +97,51 @@ final class TaskCommands {
       }
       JsonNode body = JSON.readTree(response.body());
       var out = spec.commandLine().getOut();
-      out.printf("%-40s %-16s %7s  %s%n", "ID", "STATE", "ATTEMPT", "SUBMITTED");
-      for (JsonNode t : body.get("tasks")) {
-        out.printf(
-            "%-40s %-16s %7d  %s%n",
-            t.get("id").asText(),
-            t.get("state").asText(),
-            t.get("attempt").asInt(),
-            t.get("submittedAt").asText());
-      }
+      printTasks(out, body);
       if (!body.path("next").isNull() && !body.path("next").isMissingNode()) {
         out.printf("more: --after %s%n", body.get("next").asText());
       }
       return 0;
+    }
+
+    private int arrayPage() throws Exception {
+      HttpResponse<String> response =
+          service
+              .client()
+              .get(
+                  "/api/arrays/"
+                      + URLEncoder.encode(array, StandardCharsets.UTF_8)
+                      + "?limit="
+                      + limit
+                      + (from == null ? "" : "&from=" + from));
+      if (response.statusCode() != 200) {
+        return failed(spec, response);
+      }
+      JsonNode body = JSON.readTree(response.body());
+      var out = spec.commandLine().getOut();
+      var counts = new java.util.ArrayList<String>();
+      body.get("states")
+          .properties()
+          .forEach(e -> counts.add(e.getValue().asInt() + " " + e.getKey()));
+      out.printf(
+          "array %s: %d tasks: %s%n", array, body.get("size").asInt(), String.join(", ", counts));
+      printTasks(out, body);
+      if (!body.path("next").isNull()) {
+        out.printf("more: --array %s --from %d%n", array, body.get("next").asInt());
+      }
+      return 0;
+    }
+  }
+
+  private static void printTasks(java.io.PrintWriter out, JsonNode body) {
+    out.printf("%-40s %-16s %7s  %s%n", "ID", "STATE", "ATTEMPT", "SUBMITTED");
+    for (JsonNode t : body.get("tasks")) {
+      out.printf(
+          "%-40s %-16s %7d  %s%n",
+          t.get("id").asText(),
+          t.get("state").asText(),
+          t.get("attempt").asInt(),
+          t.get("submittedAt").asText());
     }
   }
 
@@ -243,23 +296,49 @@ final class TaskCommands {
     }
   }
 
-  @Command(name = "cancel", mixinStandardHelpOptions = true, description = "Cancel a task.")
+  @Command(
+      name = "cancel",
+      mixinStandardHelpOptions = true,
+      description = "Cancel a task, or every task of an array.")
   static final class Cancel implements Callable<Integer> {
     @Spec picocli.CommandLine.Model.CommandSpec spec;
 
-    @Parameters(index = "0", description = "The task id.")
+    @Parameters(index = "0", description = "The task id (with --array: the array's id).")
     String id;
+
+    @Option(
+        names = "--array",
+        description = "Cancel every task of the array of that id that has not finished.")
+    boolean array;
 
     @Mixin ServiceUrl service;
 
     @Override
     public Integer call() throws Exception {
-      HttpResponse<String> response = service.client().post(path(id) + "/cancel", "");
+      HttpResponse<String> response =
+          service
+              .client()
+              .post(
+                  array
+                      ? "/api/arrays/" + URLEncoder.encode(id, StandardCharsets.UTF_8) + "/cancel"
+                      : path(id) + "/cancel",
+                  "");
       if (response.statusCode() >= 300) {
         return failed(spec, response);
       }
       JsonNode body = JSON.readTree(response.body());
-      spec.commandLine().getOut().printf("%s: %s%n", id, body.get("state").asText());
+      if (array) {
+        spec.commandLine()
+            .getOut()
+            .printf(
+                "%s: %d cancelled, %d cancelling, %d already finished%n",
+                id,
+                body.get("cancelled").asInt(),
+                body.get("cancelling").asInt(),
+                body.get("alreadyFinished").asInt());
+      } else {
+        spec.commandLine().getOut().printf("%s: %s%n", id, body.get("state").asText());
+      }
       return 0;
     }
   }

@@ -66,6 +66,8 @@ public final class InMemoryTaskStore implements TaskStore {
   // Per queue: [queued tasks, tasks in flight, what those hold by dimension], kept as tasks move,
   // so that the order stage reads each queue's share without a scan.
   private final Map<String, long[]> queueCounts = new TreeMap<>();
+  // Per gang: [tasks not finished, tasks in flight], for the submit's check and the gang rule.
+  private final Map<String, int[]> gangCounts = new HashMap<>();
   private final long[] counts = new long[TaskState.values().length]; // by ordinal
   private final Forgotten forgotten; // null: finished tasks are kept
   private final List<String> finishing = new ArrayList<>(); // finished, not forgotten yet
@@ -126,7 +128,7 @@ public final class InMemoryTaskStore implements TaskStore {
     if (forgotten != null && !notHeld.isEmpty()) {
       states.putAll(forgotten.states(notHeld));
     }
-    Submissions.check(batch, states.keySet());
+    Submissions.check(batch, states.keySet(), gangCounts::containsKey);
     Submissions.refuseTaken(batch, states.keySet());
     Set<String> doomed = Submissions.doomed(batch, states);
     var submitted = new ArrayList<StoredTask>(batch.size());
@@ -708,6 +710,7 @@ public final class InMemoryTaskStore implements TaskStore {
   private void index(Held h) {
     StoredTask t = h.task();
     count(t, 1);
+    countGang(t, 1);
     if (t.neverSchedulable() != null
         && (t.state() == TaskState.WAITING || t.state() == TaskState.QUEUED)) {
       flagged.add(t.id());
@@ -720,6 +723,7 @@ public final class InMemoryTaskStore implements TaskStore {
   private void unindex(Held h) {
     StoredTask t = h.task();
     count(t, -1);
+    countGang(t, -1);
     if (t.neverSchedulable() != null) {
       flagged.remove(h.id());
     }
@@ -732,6 +736,38 @@ public final class InMemoryTaskStore implements TaskStore {
 
   private NavigableSet<Held> queue(Held h) {
     return queues.computeIfAbsent(h.task().spec().queue(), q -> new TreeSet<>(TAKE_ORDER));
+  }
+
+  private void countGang(StoredTask t, int sign) {
+    Gang g = t.spec().gang();
+    if (g == null || t.state().isTerminal()) {
+      return;
+    }
+    int[] c = gangCounts.computeIfAbsent(g.name(), n -> new int[2]);
+    c[0] += sign;
+    if (t.state().isInFlight()) {
+      c[1] += sign;
+    }
+    if (c[0] == 0) {
+      gangCounts.remove(g.name());
+    }
+  }
+
+  @Override
+  public synchronized boolean gangUnfinished(String gang) {
+    return gangCounts.containsKey(gang);
+  }
+
+  @Override
+  public synchronized Map<String, Integer> gangsInFlight(Collection<String> gangs) {
+    var out = new HashMap<String, Integer>();
+    for (String g : gangs) {
+      int[] c = gangCounts.get(g);
+      if (c != null && c[1] > 0) {
+        out.put(g, c[1]);
+      }
+    }
+    return out;
   }
 
   private void count(StoredTask t, int sign) {

@@ -84,6 +84,7 @@ public final class SchedulingCycle {
   private final GatherOffers offers;
   private final FairShareOrder order;
   private final MatchTasks match;
+  private final PlaceGangs gangs;
   private final PreparePayloads payloads;
   private final LaunchAttempts launches;
   private final Reconcile reconciler;
@@ -182,6 +183,7 @@ public final class SchedulingCycle {
     this.offers = new GatherOffers(backend, store, nodes);
     this.order = new FairShareOrder(store, queues, nodes);
     this.match = new MatchTasks(matcher, mode, clock);
+    this.gangs = new PlaceGangs(store, match);
     this.payloads = new PreparePayloads(parts, handOff);
     this.launches = new LaunchAttempts(parts, handOff);
     this.reconciler = new Reconcile(parts, handOff);
@@ -209,27 +211,31 @@ public final class SchedulingCycle {
               this.offers::offers,
               o -> (long) o.size(),
               OFFERS);
-      List<StoredTask> tasks =
+      List<StoredTask> taken =
           phase(
               phases,
               "get_processable_tasks",
               () -> order.take(maxTasksPerCycle, clock.instant()),
               t -> (long) t.size(),
               TASKS);
-      MatchResult result =
+      PlaceGangs.Placed placed =
           phase(
               phases,
               "match_tasks_to_offers",
               () -> {
                 Span.current().setAttribute(MODE, match.mode().label());
                 Span.current().setAttribute(SCORER, match.scorer());
-                var matched = match.match(tasks, offers);
+                var matched = gangs.place(taken, offers);
                 Span.current()
-                    .setAttribute(UNMATCHED, (long) (matched.taskCount() - matched.matchedCount()));
+                    .setAttribute(
+                        UNMATCHED, (long) (taken.size() - matched.result().matchedCount()));
                 return matched;
               },
-              m -> (long) m.matchedCount(),
+              m -> (long) m.result().matchedCount(),
               MATCHED);
+      // A gang left out waits whole: its tasks are not among those matched.
+      List<StoredTask> tasks = placed.tasks();
+      MatchResult result = placed.result();
       List<Launch> prepared =
           phase(
               phases,
@@ -240,7 +246,7 @@ public final class SchedulingCycle {
       int launched =
           phase(phases, "launch", () -> launches.launch(prepared), n -> (long) n, LAUNCHED);
       cycle.setAttribute(OFFERS, (long) offers.size());
-      cycle.setAttribute(TASKS, (long) tasks.size());
+      cycle.setAttribute(TASKS, (long) taken.size());
       cycle.setAttribute(MATCHED, (long) result.matchedCount());
       cycle.setAttribute(LAUNCHED, (long) launched);
       // A cycle that changed nothing (no news applied, nothing placed or launched), however many
@@ -254,7 +260,7 @@ public final class SchedulingCycle {
         LOG.info(
             "cycle: {} offers, {} tasks considered, {} matched, {} launched, {} events applied",
             offers.size(),
-            tasks.size(),
+            taken.size(),
             result.matchedCount(),
             launched,
             events);
@@ -264,7 +270,7 @@ public final class SchedulingCycle {
       return new Report(
           events,
           offers.size(),
-          tasks.size(),
+          taken.size(),
           result.matchedCount(),
           launched,
           phases,
@@ -322,6 +328,14 @@ public final class SchedulingCycle {
    */
   public Optional<dev.stowage.scheduler.queues.FairShare.AtLimit> queueAtLimit(String queue) {
     return order.atLimit(queue);
+  }
+
+  /**
+   * Why the gang of that name was not placed in the last cycle (how many of its tasks were ready,
+   * how many fit), if it was not. Safe from any thread.
+   */
+  public Optional<String> gangWaiting(String gang) {
+    return gangs.waiting(gang).map(PlaceGangs.Waiting::describe);
   }
 
   /** The cluster's nodes as the last cycle (or reconcile) knew them. Safe from any thread. */

@@ -401,6 +401,16 @@ public final class SchedulingState implements TaskStore, AutoCloseable {
   }
 
   @Override
+  public boolean gangUnfinished(String gang) {
+    return memory.gangUnfinished(gang);
+  }
+
+  @Override
+  public Map<String, Integer> gangsInFlight(Collection<String> gangs) {
+    return memory.gangsInFlight(gangs);
+  }
+
+  @Override
   public Optional<StoredTask> get(String id) {
     Optional<StoredTask> held = memory.get(id);
     return held.isPresent() ? held : durable.get(id);

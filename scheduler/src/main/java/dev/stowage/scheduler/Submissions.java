@@ -45,18 +45,45 @@ public final class Submissions {
    * @param stored the ids, among those the batch names, that the store already holds
    */
   public static void check(List<TaskSpec> batch, Set<String> stored) {
-    var errors = new ArrayList<FieldError>();
+    check(batch, null, stored, gang -> false);
+  }
+
+  /**
+   * As {@link #check(List, Set)}, with the gang rules too: a gang's tasks are submitted together,
+   * all of them, in one queue, under a name no unfinished gang has.
+   *
+   * @param gangTaken whether the store holds an unfinished task of the gang of that name
+   */
+  public static void check(
+      List<TaskSpec> batch, Set<String> stored, java.util.function.Predicate<String> gangTaken) {
+    check(batch, null, stored, gangTaken);
+  }
+
+  /**
+   * As {@link #check(List, Set, java.util.function.Predicate)}, each error naming the task of the
+   * body as {@code at} gives it (an array's tasks all name the one that asked for them; an error
+   * they share is reported once).
+   *
+   * @param at the name of each task's place in the body, or null for {@code tasks[i]}
+   */
+  public static void check(
+      List<TaskSpec> batch,
+      List<String> at,
+      Set<String> stored,
+      java.util.function.Predicate<String> gangTaken) {
+    var errors = new LinkedHashSet<FieldError>();
     if (batch.isEmpty()) {
       errors.add(new FieldError("tasks", "a submission needs at least one task"));
     }
+    java.util.function.IntFunction<String> place = i -> at == null ? "tasks[" + i + "]" : at.get(i);
     var index = new HashMap<String, Integer>();
     for (int i = 0; i < batch.size(); i++) {
       TaskSpec t = batch.get(i);
-      String at = "tasks[" + i + "]";
+      String here = place.apply(i);
       if (!ID.matcher(t.id()).matches()) {
         errors.add(
             new FieldError(
-                at + ".id",
+                here + ".id",
                 "'"
                     + t.id()
                     + "' is not an id: use 1 to 200 letters, digits, '.', '_', '-', and '/'"
@@ -66,31 +93,101 @@ public final class Submissions {
       if (first != null) {
         errors.add(
             new FieldError(
-                at + ".id", "duplicate id '" + t.id() + "' (also tasks[" + first + "])"));
+                here + ".id", "duplicate id '" + t.id() + "' (also " + place.apply(first) + ")"));
       }
       if (t.command().isEmpty() || t.command().getFirst().isBlank()) {
-        errors.add(new FieldError(at + ".command", "must name a program to run"));
+        errors.add(new FieldError(here + ".command", "must name a program to run"));
       }
       if (t.timeout() != null && (t.timeout().isZero() || t.timeout().isNegative())) {
-        errors.add(new FieldError(at + ".timeout", "must be positive, got " + t.timeout()));
+        errors.add(new FieldError(here + ".timeout", "must be positive, got " + t.timeout()));
       }
     }
     for (int i = 0; i < batch.size(); i++) {
       TaskSpec t = batch.get(i);
       for (int k = 0; k < t.dependsOn().size(); k++) {
         String dep = t.dependsOn().get(k);
-        String at = "tasks[" + i + "].dependsOn[" + k + "]";
+        String here = place.apply(i) + ".dependsOn" + (at == null ? "[" + k + "]" : "");
         if (dep.equals(t.id())) {
-          errors.add(new FieldError(at, "a task cannot depend on itself"));
+          errors.add(new FieldError(here, "a task cannot depend on itself"));
         } else if (!index.containsKey(dep) && !stored.contains(dep)) {
-          errors.add(new FieldError(at, "unknown task id '" + dep + "'"));
+          errors.add(new FieldError(here, "unknown task id '" + dep + "'"));
         }
       }
     }
+    gangs(batch, place, gangTaken, errors);
     cycle(batch, index).ifPresent(c -> errors.add(new FieldError("tasks", c)));
     if (!errors.isEmpty()) {
-      throw new InvalidSubmissionException(errors);
+      throw new InvalidSubmissionException(List.copyOf(errors));
     }
+  }
+
+  /** The gang rules, each broken one an error naming the gang's first task in the body. */
+  private static void gangs(
+      List<TaskSpec> batch,
+      java.util.function.IntFunction<String> place,
+      java.util.function.Predicate<String> gangTaken,
+      Set<FieldError> errors) {
+    var members = new java.util.LinkedHashMap<String, List<Integer>>();
+    for (int i = 0; i < batch.size(); i++) {
+      Gang g = batch.get(i).gang();
+      if (g != null) {
+        members.computeIfAbsent(g.name(), n -> new ArrayList<>()).add(i);
+      }
+    }
+    members.forEach(
+        (name, tasks) -> {
+          int first = tasks.getFirst();
+          TaskSpec lead = batch.get(first);
+          for (int i : tasks) {
+            TaskSpec t = batch.get(i);
+            if (t.gang().size() != lead.gang().size()) {
+              errors.add(
+                  new FieldError(
+                      place.apply(i) + ".gang.size",
+                      "gang "
+                          + name
+                          + " has size "
+                          + lead.gang().size()
+                          + " in "
+                          + place.apply(first)
+                          + ", "
+                          + t.gang().size()
+                          + " here"));
+            } else if (!t.queue().equals(lead.queue())) {
+              errors.add(
+                  new FieldError(
+                      place.apply(i) + ".queue",
+                      "a gang's tasks wait in one queue: gang "
+                          + name
+                          + " waits in "
+                          + lead.queue()
+                          + " (as "
+                          + place.apply(first)
+                          + " says), not "
+                          + t.queue()));
+            }
+          }
+          if (tasks.size() != lead.gang().size()) {
+            errors.add(
+                new FieldError(
+                    place.apply(first) + ".gang.size",
+                    "gang "
+                        + name
+                        + " has size "
+                        + lead.gang().size()
+                        + " but this submission holds "
+                        + tasks.size()
+                        + " of its tasks: a gang is submitted whole, in one submission"));
+          }
+          if (gangTaken.test(name)) {
+            errors.add(
+                new FieldError(
+                    place.apply(first) + ".gang.name",
+                    "a gang named "
+                        + name
+                        + " has tasks in the store that have not finished: choose another name"));
+          }
+        });
   }
 
   /**

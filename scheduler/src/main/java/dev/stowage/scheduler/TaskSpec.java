@@ -25,6 +25,8 @@ import java.util.Objects;
  * @param tolerations the taints of nodes it may run on anyway (Kubernetes' rules)
  * @param queue the queue it waits in, which shares the cluster with the others by weight; {@value
  *     #DEFAULT_QUEUE} when null
+ * @param array which task of an array it is, or null for a task submitted on its own
+ * @param gang the gang it is placed with, all members in one cycle or none, or null
  */
 public record TaskSpec(
     String id,
@@ -44,7 +46,9 @@ public record TaskSpec(
     String owner,
     String image,
     List<Toleration> tolerations,
-    String queue) {
+    String queue,
+    ArrayMember array,
+    Gang gang) {
 
   /** The queue of a task that names none. */
   public static final String DEFAULT_QUEUE = "default";
@@ -75,6 +79,8 @@ public record TaskSpec(
         null,
         null,
         0,
+        null,
+        null,
         null,
         null,
         null,
@@ -144,6 +150,18 @@ public record TaskSpec(
     return change(b -> b.queue = q);
   }
 
+  public TaskSpec withArray(ArrayMember a) {
+    return change(b -> b.array = a);
+  }
+
+  public TaskSpec withGang(Gang g) {
+    return change(b -> b.gang = g);
+  }
+
+  public TaskSpec withId(String i) {
+    return change(b -> b.id = i);
+  }
+
   /** A copy with one thing changed: every wither goes through here. */
   private TaskSpec change(java.util.function.Consumer<Fields> edit) {
     var f = new Fields(this);
@@ -171,6 +189,8 @@ public record TaskSpec(
     String image;
     List<Toleration> tolerations;
     String queue;
+    ArrayMember array;
+    Gang gang;
 
     Fields(TaskSpec t) {
       id = t.id;
@@ -191,6 +211,8 @@ public record TaskSpec(
       image = t.image;
       tolerations = t.tolerations;
       queue = t.queue;
+      array = t.array;
+      gang = t.gang;
     }
 
     TaskSpec build() {
@@ -212,7 +234,9 @@ public record TaskSpec(
           owner,
           image,
           tolerations,
-          queue);
+          queue,
+          array,
+          gang);
     }
   }
 }

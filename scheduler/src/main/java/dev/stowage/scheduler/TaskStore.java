@@ -116,6 +116,26 @@ public interface TaskStore {
     return QueueLoad.of(unfinished());
   }
 
+  /** Whether any task of the gang of that name is stored and not finished. */
+  default boolean gangUnfinished(String gang) {
+    return unfinished().stream()
+        .anyMatch(t -> t.spec().gang() != null && t.spec().gang().name().equals(gang));
+  }
+
+  /**
+   * How many tasks of each of these gangs are in flight (placed and not finished): gangs with none
+   * are left out.
+   */
+  default java.util.Map<String, Integer> gangsInFlight(java.util.Collection<String> gangs) {
+    var out = new java.util.HashMap<String, Integer>();
+    for (StoredTask t : inFlight()) {
+      if (t.spec().gang() != null && gangs.contains(t.spec().gang().name())) {
+        out.merge(t.spec().gang().name(), 1, Integer::sum);
+      }
+    }
+    return out;
+  }
+
   /**
    * A queued task was placed on {@code offer}: it moves to assigned and its attempt count goes up
    * by one. Returns the new attempt number, or 0 if the task was no longer queued.

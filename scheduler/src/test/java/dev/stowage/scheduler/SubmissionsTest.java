@@ -131,4 +131,62 @@ class SubmissionsTest {
             InvalidSubmissionException.class, () -> Submissions.check(List.of(), Set.of()));
     assertThat(e).hasMessage("tasks: a submission needs at least one task");
   }
+
+  @Test
+  void aGangIsSubmittedWholeInOneQueueUnderANameNoUnfinishedGangHas() {
+    var whole =
+        List.of(
+            TaskSpec.of("w0", "true").withGang(new Gang("whole", 2)),
+            TaskSpec.of("w1", "true").withGang(new Gang("whole", 2)));
+    assertThatCode(() -> Submissions.check(whole, Set.of(), g -> false)).doesNotThrowAnyException();
+
+    var batch =
+        List.of(
+            TaskSpec.of("p0", "true").withGang(new Gang("part", 3)),
+            TaskSpec.of("p1", "true").withGang(new Gang("part", 3)),
+            TaskSpec.of("s0", "true").withGang(new Gang("sizes", 2)),
+            TaskSpec.of("s1", "true").withGang(new Gang("sizes", 3)),
+            TaskSpec.of("q0", "true").withGang(new Gang("queues", 2)),
+            TaskSpec.of("q1", "true").withGang(new Gang("queues", 2)).withQueue("other"),
+            TaskSpec.of("t0", "true").withGang(new Gang("taken", 1)));
+
+    var e =
+        catchThrowableOfType(
+            InvalidSubmissionException.class,
+            () -> Submissions.check(batch, Set.of(), g -> g.equals("taken")));
+
+    assertThat(e.errors())
+        .extracting(InvalidSubmissionException.FieldError::toString)
+        .containsExactly(
+            "tasks[0].gang.size: gang part has size 3 but this submission holds 2 of its tasks: a"
+                + " gang is submitted whole, in one submission",
+            "tasks[3].gang.size: gang sizes has size 2 in tasks[2], 3 here",
+            "tasks[5].queue: a gang's tasks wait in one queue: gang queues waits in default (as"
+                + " tasks[4] says), not other",
+            "tasks[6].gang.name: a gang named taken has tasks in the store that have not"
+                + " finished: choose another name");
+  }
+
+  @Test
+  void anArraysTasksAreNamedByTheirIndexAndAnErrorTheyShareIsReportedOnceForTheirTask() {
+    var members = TaskArrays.expand(TaskSpec.of("sweep", "true").withDependsOn("nowhere"), 3);
+
+    assertThat(members).extracting(TaskSpec::id).containsExactly("sweep_0", "sweep_1", "sweep_2");
+    assertThat(members.get(2).env())
+        .containsEntry(ArrayMember.INDEX_VARIABLE, "2")
+        .containsEntry(ArrayMember.SIZE_VARIABLE, "3");
+    assertThat(members.get(1).array()).isEqualTo(new ArrayMember("sweep", 1, 3));
+    assertThat(TaskArrays.members(List.of("a", "sweep", "a"), id -> id.equals("sweep") ? 2 : null))
+        .containsExactly("a", "sweep_0", "sweep_1");
+
+    var e =
+        catchThrowableOfType(
+            InvalidSubmissionException.class,
+            () ->
+                Submissions.check(
+                    members, List.of("tasks[4]", "tasks[4]", "tasks[4]"), Set.of(), g -> false));
+    assertThat(e.errors())
+        .extracting(InvalidSubmissionException.FieldError::toString)
+        .containsExactly("tasks[4].dependsOn: unknown task id 'nowhere'");
+  }
 }

@@ -6,7 +6,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
 import dev.stowage.engine.Resources;
 import dev.stowage.engine.Toleration;
+import dev.stowage.scheduler.ArrayMember;
 import dev.stowage.scheduler.AttemptId;
+import dev.stowage.scheduler.Gang;
 import dev.stowage.scheduler.RetryPolicy;
 import dev.stowage.scheduler.StagedInput;
 import dev.stowage.scheduler.StagedOutput;
@@ -53,7 +55,7 @@ public final class PostgresTaskStore implements TaskStore {
           + " env, labels, max_attempts, backoff_ms, max_backoff_ms, timeout_ms, trace_parent,"
           + " attempt, offer, pending_dependencies, not_before, submitted_at, updated_at,"
           + " depends_on, never_schedulable, inputs, last_error, trace_state, outputs, owner, image,"
-          + " tolerations, queue";
+          + " tolerations, queue, array_id, array_index, array_size, gang, gang_size";
 
   private final DataSource dataSource;
   private final int writers;
@@ -110,7 +112,14 @@ public final class PostgresTaskStore implements TaskStore {
             named.addAll(t.dependsOn());
           }
           Map<String, TaskState> stored = states(c, named);
-          Submissions.check(batch, stored.keySet());
+          Set<String> gangsTaken =
+              unfinishedGangs(
+                  c,
+                  batch.stream()
+                      .filter(t -> t.gang() != null)
+                      .map(t -> t.gang().name())
+                      .collect(java.util.stream.Collectors.toSet()));
+          Submissions.check(batch, stored.keySet(), gangsTaken::contains);
           Submissions.refuseTaken(batch, stored.keySet());
 
           // A dependency that already failed dooms its dependants, through the whole batch.
@@ -147,6 +156,11 @@ public final class PostgresTaskStore implements TaskStore {
           var images = new String[n];
           var tolerations = new String[n];
           var queues = new String[n];
+          var arrayIds = new String[n];
+          var arrayIndices = new Integer[n];
+          var arraySizes = new Integer[n];
+          var gangs = new String[n];
+          var gangSizes = new Integer[n];
           var edgeFrom = new ArrayList<String>();
           var edgeTo = new ArrayList<String>();
           for (int r = 0; r < n; r++) {
@@ -191,6 +205,15 @@ public final class PostgresTaskStore implements TaskStore {
             images[r] = t.image();
             tolerations[r] = json(t.tolerations());
             queues[r] = t.queue();
+            if (t.array() != null) {
+              arrayIds[r] = t.array().arrayId();
+              arrayIndices[r] = t.array().index();
+              arraySizes[r] = t.array().size();
+            }
+            if (t.gang() != null) {
+              gangs[r] = t.gang().name();
+              gangSizes[r] = t.gang().size();
+            }
           }
           try (PreparedStatement insert =
                   c.prepareStatement(
@@ -202,19 +225,22 @@ public final class PostgresTaskStore implements TaskStore {
                           + " pending, null, ?, ?,"
                           + " array(select jsonb_array_elements_text(depends_on::jsonb)),"
                           + " never, inputs::jsonb, null, trace_state, outputs::jsonb, owner,"
-                          + " image, tolerations::jsonb, queue"
+                          + " image, tolerations::jsonb, queue, array_id, array_index, array_size,"
+                          + " gang, gang_size"
                           + " from unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::bigint[],"
                           + " ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[],"
                           + " ?::text[], ?::text[], ?::int[], ?::bigint[], ?::bigint[],"
                           + " ?::bigint[], ?::text[], ?::int[], ?::text[], ?::text[], ?::text[],"
-                          + " ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])"
+                          + " ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],"
+                          + " ?::text[], ?::int[], ?::int[], ?::text[], ?::int[])"
                           + " with"
                           + " ordinality as"
                           + " u(id, name,"
                           + " state, priority, cpu, memory, disk, gpus, constraints, command, env,"
                           + " labels, max_attempts, backoff, max_backoff, timeout, trace_parent,"
                           + " pending, depends_on, never, inputs, trace_state, outputs, owner,"
-                          + " image, tolerations, queue, ord) order by ord");
+                          + " image, tolerations, queue, array_id, array_index, array_size, gang,"
+                          + " gang_size, ord) order by ord");
               PreparedStatement edge =
                   c.prepareStatement(
                       "insert into task_dependencies (task_id, depends_on)"
@@ -249,7 +275,12 @@ public final class PostgresTaskStore implements TaskStore {
             insert.setArray(i++, c.createArrayOf("text", owners));
             insert.setArray(i++, c.createArrayOf("text", images));
             insert.setArray(i++, c.createArrayOf("text", tolerations));
-            insert.setArray(i, c.createArrayOf("text", queues));
+            insert.setArray(i++, c.createArrayOf("text", queues));
+            insert.setArray(i++, c.createArrayOf("text", arrayIds));
+            insert.setArray(i++, c.createArrayOf("int4", arrayIndices));
+            insert.setArray(i++, c.createArrayOf("int4", arraySizes));
+            insert.setArray(i++, c.createArrayOf("text", gangs));
+            insert.setArray(i, c.createArrayOf("int4", gangSizes));
             insert.executeUpdate();
             if (!edgeFrom.isEmpty()) {
               edge.setArray(1, c.createArrayOf("text", edgeFrom.toArray()));
@@ -690,6 +721,31 @@ public final class PostgresTaskStore implements TaskStore {
         });
   }
 
+  /** The gangs among these that have a task stored and not finished. */
+  private static Set<String> unfinishedGangs(Connection c, Set<String> gangs) throws SQLException {
+    var out = new java.util.HashSet<String>();
+    if (gangs.isEmpty()) {
+      return out;
+    }
+    try (PreparedStatement q =
+        c.prepareStatement(
+            "select distinct gang from tasks where gang = any(?) and state in ('waiting',"
+                + " 'queued', 'assigned', 'staging', 'launched', 'running')")) {
+      q.setArray(1, c.createArrayOf("text", gangs.toArray()));
+      try (ResultSet rs = q.executeQuery()) {
+        while (rs.next()) {
+          out.add(rs.getString(1));
+        }
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public boolean gangUnfinished(String gang) {
+    return inTransaction(c -> unfinishedGangs(c, Set.of(gang))).contains(gang);
+  }
+
   private static Map<String, TaskState> states(Connection c, Set<String> ids) throws SQLException {
     var out = new HashMap<String, TaskState>();
     try (PreparedStatement q =
@@ -747,7 +803,14 @@ public final class PostgresTaskStore implements TaskStore {
             rs.getString("owner"),
             rs.getString("image"),
             tolerations(rs.getString("tolerations")),
-            rs.getString("queue"));
+            rs.getString("queue"),
+            rs.getString("array_id") == null
+                ? null
+                : new ArrayMember(
+                    rs.getString("array_id"), rs.getInt("array_index"), rs.getInt("array_size")),
+            rs.getString("gang") == null
+                ? null
+                : new Gang(rs.getString("gang"), rs.getInt("gang_size")));
     Timestamp notBefore = rs.getTimestamp("not_before");
     return new StoredTask(
         spec,

@@ -210,7 +210,7 @@ class PostgresTaskStoreTest {
   void aTaskComesBackAsItWasSubmitted() {
     var spec =
         new TaskSpec(
-            "train/model-7",
+            "train/model_7",
             "train model 7",
             List.of("python3", "train.py", "--epochs", "3"),
             Map.of("SEED", "7"),
@@ -232,10 +232,12 @@ class PostgresTaskStoreTest {
             List.of(
                 new dev.stowage.engine.Toleration("nvidia.com/gpu", true, "", "NoSchedule"),
                 new dev.stowage.engine.Toleration("dedicated", false, "ml", "")),
-            "team-ml");
+            "team-ml",
+            new dev.stowage.scheduler.ArrayMember("train/model", 7, 10),
+            new dev.stowage.scheduler.Gang("train-7", 1));
     store.submit(List.of(spec), T0);
 
-    StoredTask got = store.get("train/model-7").orElseThrow();
+    StoredTask got = store.get("train/model_7").orElseThrow();
 
     assertThat(got.spec()).isEqualTo(spec);
     assertThat(got.state()).isEqualTo(TaskState.QUEUED);

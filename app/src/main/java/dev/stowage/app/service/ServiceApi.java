@@ -17,6 +17,7 @@ import dev.stowage.scheduler.SchedulingCycle;
 import dev.stowage.scheduler.Stager;
 import dev.stowage.scheduler.StoredTask;
 import dev.stowage.scheduler.Submissions;
+import dev.stowage.scheduler.TaskArrays;
 import dev.stowage.scheduler.TaskSpec;
 import dev.stowage.scheduler.TaskState;
 import dev.stowage.scheduler.TaskStore;
@@ -111,6 +112,8 @@ final class ServiceApi {
               config.routes.get("/api/tasks", this::list, Access.READER);
               config.routes.get("/api/tasks/{id}", this::get, Access.READER);
               config.routes.post("/api/tasks/{id}/cancel", this::cancel, Access.SUBMITTER);
+              config.routes.get("/api/arrays/{id}", this::array, Access.READER);
+              config.routes.post("/api/arrays/{id}/cancel", this::cancelArray, Access.SUBMITTER);
               config.routes.get("/api/tasks/{id}/logs", this::logs, Access.READER);
               config.routes.get("/api/tasks/{id}/why", this::why, Access.READER);
               config.routes.get("/api/health", this::health, Access.OPEN);
@@ -276,11 +279,13 @@ final class ServiceApi {
             stager.allowedOutputs(),
             defaultRequest,
             name -> queues.get(name).isPresent());
-    List<TaskSpec> specs = parsed.specs();
+    List<TaskSpec> specs = dependOnStoredArrays(parsed.specs());
     var errors = parsed.errors();
-    if (!errors.isEmpty()) {
+    boolean grouped = specs.stream().anyMatch(t -> t.array() != null || t.gang() != null);
+    if (!errors.isEmpty() || grouped) {
       // Report the body's field errors and the batch's own problems (cycles, unknown ids)
-      // together.
+      // together, each naming the task of the body it is about (an array's tasks name the one
+      // that asked for them); the store checks a batch again as it stores it.
       var all = new java.util.ArrayList<>(errors);
       var named = new java.util.HashSet<String>();
       for (TaskSpec t : specs) {
@@ -288,11 +293,14 @@ final class ServiceApi {
         named.addAll(t.dependsOn());
       }
       try {
-        Submissions.check(specs, store.existing(named));
+        Submissions.check(
+            specs, grouped ? parsed.at() : null, store.existing(named), store::gangUnfinished);
       } catch (InvalidSubmissionException e) {
         all.addAll(e.errors());
       }
-      throw new InvalidSubmissionException(all);
+      if (!all.isEmpty()) {
+        throw new InvalidSubmissionException(all);
+      }
     }
     // A well-formed batch: the store checks its own problems (cycles, unknown dependencies, taken
     // ids) as it stores it, atomically, and refuses it whole with every one of them.
@@ -301,11 +309,7 @@ final class ServiceApi {
     String owner = ApiGuard.token(ctx).name();
     specs = specs.stream().map(t -> t.withOwner(owner)).toList();
     store.submit(specs, never, clock.instant());
-    audit(
-        ctx,
-        "submit",
-        String.join(", ", specs.stream().map(TaskSpec::id).toList()),
-        specs.size() + " task(s)");
+    audit(ctx, "submit", submittedIds(specs), specs.size() + " task(s)");
     loop.wakeUp();
     var body = new java.util.LinkedHashMap<String, Object>();
     body.put("ids", specs.stream().map(TaskSpec::id).toList());
@@ -313,6 +317,52 @@ final class ServiceApi {
       body.put("neverSchedulable", never);
     }
     return Answer.of(201, body);
+  }
+
+  /**
+   * Dependencies on an array stored earlier made dependencies on each of its tasks: the ids that
+   * are neither in the batch nor a stored task's are looked up as arrays.
+   */
+  private List<TaskSpec> dependOnStoredArrays(List<TaskSpec> specs) {
+    var inBatch = new java.util.HashSet<String>();
+    var outside = new java.util.HashSet<String>();
+    for (TaskSpec t : specs) {
+      inBatch.add(t.id());
+    }
+    for (TaskSpec t : specs) {
+      for (String d : t.dependsOn()) {
+        if (!inBatch.contains(d)) {
+          outside.add(d);
+        }
+      }
+    }
+    if (outside.isEmpty()) {
+      return specs;
+    }
+    outside.removeAll(store.existing(outside));
+    if (outside.isEmpty()) {
+      return specs;
+    }
+    Map<String, Integer> sizes = TaskArrays.storedSizes(outside, store);
+    if (sizes.isEmpty()) {
+      return specs;
+    }
+    return specs.stream()
+        .map(t -> t.withDependsOn(TaskArrays.members(t.dependsOn(), sizes::get)))
+        .toList();
+  }
+
+  /** The ids of a submission for the audit log, each array's as one range. */
+  private static String submittedIds(List<TaskSpec> specs) {
+    var parts = new java.util.ArrayList<String>();
+    for (TaskSpec t : specs) {
+      if (t.array() == null) {
+        parts.add(t.id());
+      } else if (t.array().index() == 0) {
+        parts.add(t.id() + " .. " + t.array().arrayId() + "_" + (t.array().size() - 1));
+      }
+    }
+    return String.join(", ", parts);
   }
 
   private void get(Context ctx) {
@@ -354,7 +404,29 @@ final class ServiceApi {
 
   private void cancel(Context ctx) {
     StoredTask t = found(ctx);
-    ApiToken token = ApiGuard.token(ctx);
+    mayCancel(ApiGuard.token(ctx), t);
+    audit(ctx, "cancel", t.id(), "was " + t.state().label());
+    switch (cancelOne(t, clock.instant())) {
+      case CANCELLED -> ctx.json(Map.of("id", t.id(), "state", "cancelled"));
+      case CANCELLING -> ctx.status(202).json(Map.of("id", t.id(), "state", "cancelling"));
+      case CHANGED ->
+          ctx.status(409).json(Map.of("error", "task '" + t.id() + "' changed state; try again"));
+      case FINISHED ->
+          ctx.status(409)
+              .json(Map.of("error", "task '" + t.id() + "' is already " + t.state().label()));
+    }
+  }
+
+  /** What cancelling one task did. */
+  private enum Cancel {
+    CANCELLED,
+    CANCELLING,
+    CHANGED,
+    FINISHED
+  }
+
+  /** A submitter cancels only what it submitted; an admin, anything. */
+  private static void mayCancel(ApiToken token, StoredTask t) {
     if (token.role() != Role.ADMIN && !token.name().equals(t.spec().owner())) {
       throw new ApiGuard.Refused(
           403,
@@ -365,24 +437,100 @@ final class ServiceApi {
               + "' was submitted by "
               + (t.spec().owner() == null ? "no token" : "'" + t.spec().owner() + "'"));
     }
-    audit(ctx, "cancel", t.id(), "was " + t.state().label());
-    Instant now = clock.instant();
-    switch (t.state()) {
-      case WAITING, QUEUED, ASSIGNED, STAGING -> {
-        if (!store.transition(t.id(), t.state(), TaskState.CANCELLED, now)) {
-          ctx.status(409).json(Map.of("error", "task '" + t.id() + "' changed state; try again"));
-          return;
-        }
-        ctx.json(Map.of("id", t.id(), "state", "cancelled"));
-      }
+  }
+
+  /**
+   * Cancels a task not yet running at once; asks the backend to stop a running one, whose end then
+   * cancels it.
+   */
+  private Cancel cancelOne(StoredTask t, Instant now) {
+    return switch (t.state()) {
+      case WAITING, QUEUED, ASSIGNED, STAGING ->
+          store.transition(t.id(), t.state(), TaskState.CANCELLED, now)
+              ? Cancel.CANCELLED
+              : Cancel.CHANGED;
       case LAUNCHED, RUNNING -> {
         backend.kill(new AttemptId(t.id(), t.attempt()));
-        ctx.status(202).json(Map.of("id", t.id(), "state", "cancelling"));
+        yield Cancel.CANCELLING;
       }
-      default ->
-          ctx.status(409)
-              .json(Map.of("error", "task '" + t.id() + "' is already " + t.state().label()));
+      default -> Cancel.FINISHED;
+    };
+  }
+
+  /** The size of the array of that id, from its first task; a 404 when there is no such array. */
+  private int arraySize(Context ctx) {
+    String id = ctx.pathParam("id");
+    Integer size = TaskArrays.storedSizes(List.of(id), store).get(id);
+    if (size == null) {
+      throw new NotFound("no array with id '" + id + "'");
     }
+    return size;
+  }
+
+  /**
+   * An array as a whole: its size, how many of its tasks are in each state, and one page of its
+   * tasks in index order ({@code from}, {@code limit}).
+   */
+  private void array(Context ctx) {
+    String id = ctx.pathParam("id");
+    int size = arraySize(ctx);
+    int from = intParam(ctx, "from", 0, 0, size - 1);
+    int limit = intParam(ctx, "limit", 100, 1, 1000);
+    Map<String, StoredTask> members = store.getAll(TaskArrays.memberIds(id, 0, size));
+    var states = new java.util.TreeMap<String, Integer>();
+    for (StoredTask t : members.values()) {
+      states.merge(t.state().label(), 1, Integer::sum);
+    }
+    var page = new java.util.ArrayList<TaskView>();
+    int to = Math.min(size, from + limit);
+    for (String member : TaskArrays.memberIds(id, from, to)) {
+      StoredTask t = members.get(member);
+      if (t != null) {
+        page.add(TaskView.of(t));
+      }
+    }
+    var body = new java.util.LinkedHashMap<String, Object>();
+    body.put("id", id);
+    body.put("size", size);
+    body.put("states", states);
+    body.put("tasks", page);
+    body.put("next", to < size ? to : null);
+    ctx.json(body);
+  }
+
+  /** Cancels every task of an array that has not finished, as a cancel of each would. */
+  private void cancelArray(Context ctx) {
+    String id = ctx.pathParam("id");
+    int size = arraySize(ctx);
+    Map<String, StoredTask> members = store.getAll(TaskArrays.memberIds(id, 0, size));
+    ApiToken token = ApiGuard.token(ctx);
+    for (StoredTask t : members.values()) {
+      mayCancel(token, t);
+    }
+    Instant now = clock.instant();
+    var outcomes = new java.util.EnumMap<Cancel, Integer>(Cancel.class);
+    // The tasks not running first: a running one's end frees room the cycle would otherwise give
+    // to one of them.
+    var ordered = new java.util.ArrayList<StoredTask>(members.values());
+    ordered.sort(java.util.Comparator.comparing((StoredTask t) -> t.state().isInFlight()));
+    for (StoredTask t : ordered) {
+      Cancel outcome = cancelOne(t, now);
+      // Placed (or ended) since it was read: once more, as it is now.
+      if (outcome == Cancel.CHANGED) {
+        outcome = store.get(t.id()).map(again -> cancelOne(again, now)).orElse(Cancel.FINISHED);
+      }
+      outcomes.merge(outcome, 1, Integer::sum);
+    }
+    audit(ctx, "cancel", id, "array of " + size + ": " + outcomes);
+    var body = new java.util.LinkedHashMap<String, Object>();
+    body.put("id", id);
+    body.put("cancelled", outcomes.getOrDefault(Cancel.CANCELLED, 0));
+    body.put("cancelling", outcomes.getOrDefault(Cancel.CANCELLING, 0));
+    // A task that moved on while this ran (placed, or finished) is counted with the finished.
+    body.put(
+        "alreadyFinished",
+        outcomes.getOrDefault(Cancel.FINISHED, 0) + outcomes.getOrDefault(Cancel.CHANGED, 0));
+    ctx.json(body);
   }
 
   /**
@@ -432,6 +580,7 @@ final class ServiceApi {
             loop::cyclesSince,
             stager::progress,
             cycle::queueAtLimit,
+            cycle::gangWaiting,
             clock.instant()));
   }
 

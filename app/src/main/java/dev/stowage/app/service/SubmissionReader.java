@@ -8,11 +8,14 @@ import dev.stowage.app.service.Document.Scalar;
 import dev.stowage.engine.Resources;
 import dev.stowage.engine.Toleration;
 import dev.stowage.scheduler.AllowedSources;
+import dev.stowage.scheduler.ArrayMember;
+import dev.stowage.scheduler.Gang;
 import dev.stowage.scheduler.InvalidSubmissionException;
 import dev.stowage.scheduler.InvalidSubmissionException.FieldError;
 import dev.stowage.scheduler.RetryPolicy;
 import dev.stowage.scheduler.StagedInput;
 import dev.stowage.scheduler.StagedOutput;
+import dev.stowage.scheduler.TaskArrays;
 import dev.stowage.scheduler.TaskSpec;
 import dev.stowage.scheduler.TraceContext;
 import java.math.BigInteger;
@@ -56,7 +59,10 @@ final class SubmissionReader {
           "outputs",
           "image",
           "tolerations",
-          "queue");
+          "queue",
+          "array",
+          "gang");
+  private static final Set<String> GANG_FIELDS = Set.of("name", "size");
   private static final Set<String> RETRY_FIELDS =
       Set.of("maxAttempts", "backoffSeconds", "maxBackoffSeconds");
   private static final Set<String> PAIR_FIELDS = Set.of("source", "destination");
@@ -72,6 +78,8 @@ final class SubmissionReader {
   private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
   private static final Pattern DECIMAL = Pattern.compile("-?[0-9]+");
   private static final BigInteger MAX_AMOUNT = BigInteger.valueOf(Resources.MAX_AMOUNT);
+  // The most tasks one submission may hold once its arrays are expanded: one transaction's worth.
+  private static final int MAX_EXPANDED = 100_000;
 
   private final boolean yaml;
   private final Resources defaults;
@@ -127,10 +135,66 @@ final class SubmissionReader {
     var reader = new SubmissionReader(yaml, defaults, queueExists);
     reader.errors.addAll(doc.duplicates);
     var specs = reader.tasks(doc.root, trace, allowed, allowedOutputs);
-    return new TaskJson.Parsed(specs, reader.errors);
+    var expanded = reader.expandArrays(specs);
+    return new TaskJson.Parsed(expanded.specs(), expanded.at(), reader.errors);
   }
 
-  private List<TaskSpec> tasks(
+  /** A task as read, before an array is expanded into its tasks. */
+  private record Read(TaskSpec spec, String at, Integer arraySize, Node arrayNode) {}
+
+  /**
+   * Each array's tasks in its place, and every dependency on an array of this submission made a
+   * dependency on each of its tasks (as a Slurm dependency on an array waits for all of it).
+   */
+  private TaskJson.Parsed expandArrays(List<Read> read) {
+    long total = 0;
+    var arrays = new HashMap<String, Integer>();
+    var ids = new HashMap<String, String>();
+    for (Read r : read) {
+      total += r.arraySize() == null ? 1 : r.arraySize();
+      String first = ids.putIfAbsent(r.spec().id(), r.at());
+      if (first != null && (r.arraySize() != null || arrays.containsKey(r.spec().id()))) {
+        error(
+            r.at() + ".id",
+            "'" + r.spec().id() + "' names an array and another task (also " + first + ")",
+            r.arrayNode());
+      }
+      if (r.arraySize() != null) {
+        arrays.put(r.spec().id(), r.arraySize());
+      }
+    }
+    var specs = new ArrayList<TaskSpec>();
+    var at = new ArrayList<String>();
+    if (total > MAX_EXPANDED) {
+      errors.add(
+          new FieldError(
+              "tasks",
+              "the arrays expand to "
+                  + total
+                  + " tasks, more than the "
+                  + MAX_EXPANDED
+                  + " one submission may hold"));
+      return new TaskJson.Parsed(specs, at, errors);
+    }
+    for (Read r : read) {
+      TaskSpec spec = r.spec();
+      if (!arrays.isEmpty()) {
+        spec = spec.withDependsOn(TaskArrays.members(spec.dependsOn(), arrays::get));
+      }
+      if (r.arraySize() == null) {
+        specs.add(spec);
+        at.add(r.at());
+      } else {
+        for (TaskSpec member : TaskArrays.expand(spec, r.arraySize())) {
+          specs.add(member);
+          at.add(r.at());
+        }
+      }
+    }
+    return new TaskJson.Parsed(specs, at, errors);
+  }
+
+  private List<Read> tasks(
       Node root, TraceContext trace, AllowedSources allowed, AllowedSources allowedOutputs) {
     if (!(root instanceof Obj obj)) {
       throw new InvalidSubmissionException(
@@ -140,7 +204,7 @@ final class SubmissionReader {
                   "expected a task object, or {\"tasks\": [...]} for a batch, got "
                       + describe(root))));
     }
-    var specs = new ArrayList<TaskSpec>();
+    var specs = new ArrayList<Read>();
     if (obj.fields().containsKey("tasks")) {
       for (String f : obj.fields().keySet()) {
         if (!f.equals("tasks")) {
@@ -156,16 +220,15 @@ final class SubmissionReader {
         return specs;
       }
       for (int i = 0; i < arr.items().size(); i++) {
-        TaskSpec spec =
-            task(arr.items().get(i), "tasks[" + i + "]", i, trace, allowed, allowedOutputs);
-        if (spec != null) {
-          specs.add(spec);
+        Read read = task(arr.items().get(i), "tasks[" + i + "]", i, trace, allowed, allowedOutputs);
+        if (read != null) {
+          specs.add(read);
         }
       }
     } else {
-      TaskSpec spec = task(obj, "", 0, trace, allowed, allowedOutputs);
-      if (spec != null) {
-        specs.add(spec);
+      Read read = task(obj, "", 0, trace, allowed, allowedOutputs);
+      if (read != null) {
+        specs.add(read);
       }
     }
     return specs;
@@ -174,7 +237,7 @@ final class SubmissionReader {
   /**
    * One task; where a field is wrong the spec carries a stand-in, so the batch is still checked.
    */
-  private TaskSpec task(
+  private Read task(
       Node node,
       String at,
       int index,
@@ -238,31 +301,88 @@ final class SubmissionReader {
     sameDestination(inputs, StagedInput::destination, prefix + "inputs", f.get("inputs"), true);
     sameDestination(
         outputs, StagedOutput::destination, prefix + "outputs", f.get("outputs"), false);
-    return new TaskSpec(
-        id == null || id.isBlank() ? "missing-id-" + index : id,
-        f.containsKey("name") ? string(f.get("name"), prefix + "name") : null,
-        command == null || command.contains(null) ? List.of("missing-command") : command,
-        f.containsKey("env") ? map(f.get("env"), prefix + "env", true) : null,
-        new Resources(amounts[0], amounts[1], amounts[2], amounts[3]),
-        f.containsKey("constraints")
-            ? map(f.get("constraints"), prefix + "constraints", false)
-            : null,
-        priority == null ? 0 : priority,
-        f.containsKey("dependsOn")
-            ? nonNull(strings(f.get("dependsOn"), prefix + "dependsOn"))
-            : null,
-        retry,
-        timeout,
-        f.containsKey("labels") ? map(f.get("labels"), prefix + "labels", false) : null,
-        trace,
-        inputs,
-        outputs,
-        null,
-        f.containsKey("image") ? image(f.get("image"), prefix + "image") : null,
-        f.containsKey("tolerations")
-            ? tolerations(f.get("tolerations"), prefix + "tolerations")
-            : null,
-        f.containsKey("queue") ? queue(f.get("queue"), prefix + "queue") : null);
+    Integer arraySize = null;
+    if (f.containsKey("array")) {
+      Long n =
+          integer(
+              f.get("array"),
+              prefix + "array",
+              BigInteger.ONE,
+              BigInteger.valueOf(ArrayMember.MAX_SIZE),
+              "[1, " + ArrayMember.MAX_SIZE + "] (how many tasks the array has)");
+      arraySize = n == null ? null : n.intValue();
+    }
+    Map<String, String> env = f.containsKey("env") ? map(f.get("env"), prefix + "env", true) : null;
+    if (arraySize != null && env != null) {
+      for (String reserved : List.of(ArrayMember.INDEX_VARIABLE, ArrayMember.SIZE_VARIABLE)) {
+        if (env.containsKey(reserved)) {
+          error(
+              prefix + "env." + reserved,
+              "is set by Stowage for each task of an array",
+              f.get("env"));
+        }
+      }
+    }
+    var spec =
+        new TaskSpec(
+            id == null || id.isBlank() ? "missing-id-" + index : id,
+            f.containsKey("name") ? string(f.get("name"), prefix + "name") : null,
+            command == null || command.contains(null) ? List.of("missing-command") : command,
+            env,
+            new Resources(amounts[0], amounts[1], amounts[2], amounts[3]),
+            f.containsKey("constraints")
+                ? map(f.get("constraints"), prefix + "constraints", false)
+                : null,
+            priority == null ? 0 : priority,
+            f.containsKey("dependsOn")
+                ? nonNull(strings(f.get("dependsOn"), prefix + "dependsOn"))
+                : null,
+            retry,
+            timeout,
+            f.containsKey("labels") ? map(f.get("labels"), prefix + "labels", false) : null,
+            trace,
+            inputs,
+            outputs,
+            null,
+            f.containsKey("image") ? image(f.get("image"), prefix + "image") : null,
+            f.containsKey("tolerations")
+                ? tolerations(f.get("tolerations"), prefix + "tolerations")
+                : null,
+            f.containsKey("queue") ? queue(f.get("queue"), prefix + "queue") : null,
+            null,
+            f.containsKey("gang") ? gang(f.get("gang"), prefix + "gang") : null);
+    return new Read(spec, at.isEmpty() ? "tasks[0]" : at, arraySize, f.get("array"));
+  }
+
+  /** A gang: {@code {name, size}}, the name a Kubernetes name's syntax. */
+  private Gang gang(Node node, String at) {
+    if (!(node instanceof Obj obj)) {
+      error(at, "must be {name, size}, got " + describe(node), node);
+      return null;
+    }
+    Map<String, Node> f = obj.fields();
+    unknown(f, GANG_FIELDS, at + ".", "a gang");
+    String name = field(obj, "name", at);
+    if (name != null && !dev.stowage.scheduler.queues.Queue.NAME.matcher(name).matches()) {
+      error(
+          at + ".name",
+          dev.stowage.scheduler.queues.Queue.NAME_RULE + ", got \"" + name + "\"",
+          f.get("name"));
+      name = null;
+    }
+    Long size = null;
+    if (!f.containsKey("size")) {
+      error(at + ".size", "required: how many tasks the gang has", obj);
+    } else {
+      size =
+          integer(
+              f.get("size"),
+              at + ".size",
+              BigInteger.ONE,
+              BigInteger.valueOf(Gang.MAX_SIZE),
+              "[1, " + Gang.MAX_SIZE + "]");
+    }
+    return name == null || size == null ? null : new Gang(name, size.intValue());
   }
 
   private String queue(Node node, String at) {

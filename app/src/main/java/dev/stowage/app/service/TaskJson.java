@@ -55,8 +55,11 @@ final class TaskJson {
    * Specs from a request body, with the field errors found in it. Where a field is wrong the spec
    * carries a stand-in value, so that the batch can still be checked as a whole; a submission with
    * any error is never stored.
+   *
+   * @param at for each spec, the task in the body it came from ({@code tasks[3]}), for errors found
+   *     later: an array's tasks all name the one that asked for them
    */
-  record Parsed(List<TaskSpec> specs, List<FieldError> errors) {}
+  record Parsed(List<TaskSpec> specs, List<String> at, List<FieldError> errors) {}
 
   static Map<String, Object> errors(List<FieldError> errors) {
     return Map.of(

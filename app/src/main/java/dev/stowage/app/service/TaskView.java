@@ -15,6 +15,8 @@ import java.util.Map;
  * record's fields). Resources use the workload files' field names; absent fields are left out.
  *
  * @param queue the queue it waits in
+ * @param array which task of which array it is, for a task of an array
+ * @param gang the gang it is placed with, for a task of a gang
  * @param offer the node its current attempt was placed on
  * @param traceId the trace its attempts' spans are in: {@code /api/traces/{traceId}}
  * @param image the container image its attempts run in, when it names one
@@ -27,6 +29,8 @@ record TaskView(
     String id,
     String name,
     String queue,
+    dev.stowage.scheduler.ArrayMember array,
+    dev.stowage.scheduler.Gang gang,
     String state,
     int attempt,
     String offer,
@@ -65,6 +69,8 @@ record TaskView(
         s.id(),
         s.name(),
         s.queue(),
+        s.array(),
+        s.gang(),
         t.state().label(),
         t.attempt(),
         t.offer(),

@@ -36,6 +36,7 @@ final class Why {
    * @param lastCycle the last cycle's counts for a task it left unplaced (see {@link
    *     SchedulingCycle#lastExplanation}), and when it ran
    * @param cyclesSince how many cycles have started since a moment
+   * @param gangWaiting why the last cycle left a gang of that name out, if it did
    */
   static Map<String, Object> of(
       StoredTask t,
@@ -45,6 +46,7 @@ final class Why {
       java.util.function.ToLongFunction<Instant> cyclesSince,
       Function<AttemptId, Optional<Stager.Progress>> staging,
       Function<String, Optional<FairShare.AtLimit>> queueAtLimit,
+      Function<String, Optional<String>> gangWaiting,
       Instant now) {
     var out = new LinkedHashMap<String, Object>();
     out.put("id", t.id());
@@ -100,6 +102,15 @@ final class Why {
                   + " (task "
                   + a.task()
                   + " next), so none of its tasks was placed"
+                  + queuedSince(t, cycles, out);
+        } else if (t.spec().gang() != null
+            && gangWaiting.apply(t.spec().gang().name()).orElse(null) instanceof String gang) {
+          long cycles = cyclesSince.applyAsLong(t.updatedAt());
+          out.put("gangWaiting", gang);
+          line =
+              "at the last cycle: "
+                  + gang
+                  + ", so none was placed (a gang is placed whole or not at all)"
                   + queuedSince(t, cycles, out);
         } else {
           var last = lastCycle.apply(t);

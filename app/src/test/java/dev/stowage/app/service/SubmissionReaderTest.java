@@ -186,9 +186,10 @@ class SubmissionReaderTest {
         .containsOnly(
             Map.entry(
                 "tasks[0].colour",
-                "unknown field of a task (expected one of command, constraints, cpuMillis,"
-                    + " dependsOn, diskMiB, env, gpus, id, image, inputs, labels, memoryMiB, name,"
-                    + " outputs, priority, queue, retry, timeoutSeconds, tolerations) (line 5)"),
+                "unknown field of a task (expected one of array, command, constraints, cpuMillis,"
+                    + " dependsOn, diskMiB, env, gang, gpus, id, image, inputs, labels, memoryMiB,"
+                    + " name, outputs, priority, queue, retry, timeoutSeconds, tolerations) (line"
+                    + " 5)"),
             Map.entry(
                 "tasks[0].command", "must be a list of strings, got the string \"echo\" (line 3)"),
             Map.entry("tasks[0].cpuMillis", "must be an integer in [0, 2^53], got -5 (line 4)"),
@@ -206,5 +207,95 @@ class SubmissionReaderTest {
     assertThatThrownBy(() -> json("{\"id\": \"x\",\n \"command\": [true}"))
         .hasMessageStartingWith("body: not JSON: ")
         .hasMessageContaining("(line 2, column");
+  }
+
+  @Test
+  void anArrayIsExpandedInItsPlaceAndADependencyOnItWaitsForAllOfIt() {
+    var parsed =
+        json(
+            """
+            {"tasks": [
+              {"id": "prep", "command": ["true"]},
+              {"id": "sweep", "command": ["run"], "array": 3, "dependsOn": ["prep"],
+               "env": {"MODE": "fast"}, "gang": {"name": "sweep-gang", "size": 3}},
+              {"id": "report", "command": ["true"], "dependsOn": ["sweep"]}
+            ]}
+            """);
+
+    assertThat(parsed.errors()).isEmpty();
+    assertThat(parsed.specs())
+        .extracting(dev.stowage.scheduler.TaskSpec::id)
+        .containsExactly("prep", "sweep_0", "sweep_1", "sweep_2", "report");
+    assertThat(parsed.at())
+        .containsExactly("tasks[0]", "tasks[1]", "tasks[1]", "tasks[1]", "tasks[2]");
+    var second = parsed.specs().get(2);
+    assertThat(second.env())
+        .containsOnly(
+            Map.entry("MODE", "fast"),
+            Map.entry("STOWAGE_ARRAY_INDEX", "1"),
+            Map.entry("STOWAGE_ARRAY_SIZE", "3"));
+    assertThat(second.dependsOn()).containsExactly("prep");
+    assertThat(second.gang()).isEqualTo(new dev.stowage.scheduler.Gang("sweep-gang", 3));
+    assertThat(parsed.specs().getLast().dependsOn())
+        .containsExactly("sweep_0", "sweep_1", "sweep_2");
+  }
+
+  @Test
+  void aBadArrayOrGangIsRefusedNamingEachField() {
+    var parsed =
+        json(
+            """
+            {"tasks": [
+              {"id": "a", "command": ["true"], "array": 0},
+              {"id": "b", "command": ["true"], "array": 100001},
+              {"id": "c", "command": ["true"], "array": 2, "env": {"STOWAGE_ARRAY_INDEX": "9"}},
+              {"id": "d", "command": ["true"], "gang": {"name": "Big Gang", "size": 0, "x": 1}},
+              {"id": "e", "command": ["true"], "gang": "g"},
+              {"id": "f", "command": ["true"], "gang": {"name": "g"}},
+              {"id": "c", "command": ["true"]}
+            ]}
+            """);
+
+    assertThat(errors(parsed))
+        .containsOnly(
+            Map.entry(
+                "tasks[0].array",
+                "must be an integer in [1, 100000] (how many tasks the" + " array has), got 0"),
+            Map.entry(
+                "tasks[1].array",
+                "must be an integer in [1, 100000] (how many tasks the"
+                    + " array has), got 100001"),
+            Map.entry(
+                "tasks[2].env.STOWAGE_ARRAY_INDEX",
+                "is set by Stowage for each task of an" + " array"),
+            Map.entry(
+                "tasks[3].gang.name",
+                "must be 1-63 lowercase letters, digits or '-',"
+                    + " starting and ending with a letter or digit, got \"Big Gang\""),
+            Map.entry("tasks[3].gang.size", "must be an integer in [1, 10000], got 0"),
+            Map.entry("tasks[3].gang.x", "unknown field of a gang (expected one of name, size)"),
+            Map.entry("tasks[4].gang", "must be {name, size}, got the string \"g\""),
+            Map.entry("tasks[5].gang.size", "required: how many tasks the gang has"),
+            Map.entry("tasks[6].id", "'c' names an array and another task (also tasks[2])"));
+  }
+
+  @Test
+  void arraysThatExpandPastOneSubmissionsLimitAreRefusedBeforeTheyAreExpanded() {
+    var parsed =
+        json(
+            """
+            {"tasks": [
+              {"id": "a", "command": ["true"], "array": 60000},
+              {"id": "b", "command": ["true"], "array": 60000}
+            ]}
+            """);
+
+    assertThat(parsed.specs()).isEmpty();
+    assertThat(errors(parsed))
+        .containsOnly(
+            Map.entry(
+                "tasks",
+                "the arrays expand to 120000 tasks, more than the 100000 one"
+                    + " submission may hold"));
   }
 }

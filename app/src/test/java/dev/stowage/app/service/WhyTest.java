@@ -40,6 +40,7 @@ class WhyTest {
             at -> 0,
             a -> a.equals(new AttemptId("big-input", 2)) ? Optional.of(progress) : Optional.empty(),
             q -> Optional.empty(),
+            g -> Optional.empty(),
             T0);
 
     assertThat(why.get("why"))
