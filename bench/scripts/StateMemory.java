@@ -47,6 +47,7 @@ public class StateMemory {
                 null,
                 null,
                   null,
+                  null,
                   null));
       }
       store.submit(batch, now);

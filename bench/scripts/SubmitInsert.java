@@ -55,6 +55,7 @@ public class SubmitInsert {
                   null,
                   null,
                   null,
+                  null,
                   null));
         }
         long t0 = System.nanoTime();

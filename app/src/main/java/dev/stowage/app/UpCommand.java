@@ -189,6 +189,16 @@ final class UpCommand implements Callable<Integer> {
   boolean deleteOrphans;
 
   @Option(
+      names = "--priority-class",
+      paramLabel = "NAME=VALUE[,preempts][,non-preemptible]",
+      description =
+          "A priority class to have at start, created or replaced (PUT /api/priority-classes/NAME"
+              + " changes it later): its tasks take VALUE as their priority; with preempts, one"
+              + " that fits nowhere may evict running tasks of lower priority; with"
+              + " non-preemptible, its own running tasks are never evicted. Repeat for more.")
+  List<String> priorityClasses = new java.util.ArrayList<>();
+
+  @Option(
       names = "--max-tasks-per-cycle",
       defaultValue = "20000",
       description = "Processable tasks one cycle considers at most. Default: ${DEFAULT-VALUE}.")
@@ -329,6 +339,7 @@ final class UpCommand implements Callable<Integer> {
                     dev.stowage.scheduler.AllowedSources::forOutputs))
             .exposure(exposure())
             .defaultRequest(defaultRequest())
+            .priorityClasses(priorityClasses())
             .start();
     var stopped = new CountDownLatch(1);
     Runtime.getRuntime()
@@ -501,6 +512,52 @@ final class UpCommand implements Callable<Integer> {
       throw usage(option + " must be at least 1, got " + value);
     }
     return value;
+  }
+
+  /** Each --priority-class, read; a bad one is a usage error naming it. */
+  private List<dev.stowage.scheduler.preemption.PriorityClass> priorityClasses() {
+    var out = new java.util.ArrayList<dev.stowage.scheduler.preemption.PriorityClass>();
+    for (String given : priorityClasses) {
+      String[] parts = given.split(",", -1);
+      int eq = parts[0].indexOf('=');
+      String name = eq < 0 ? parts[0] : parts[0].substring(0, eq);
+      Integer value = null;
+      if (eq >= 0) {
+        try {
+          value = Integer.parseInt(parts[0].substring(eq + 1));
+        } catch (NumberFormatException e) {
+          value = null;
+        }
+      }
+      if (value == null) {
+        throw usage(
+            "--priority-class "
+                + given
+                + ": expected NAME=VALUE[,preempts][,non-preemptible], VALUE an integer");
+      }
+      boolean preempts = dev.stowage.scheduler.preemption.PriorityClass.DEFAULT_PREEMPTS;
+      boolean preemptible = dev.stowage.scheduler.preemption.PriorityClass.DEFAULT_PREEMPTIBLE;
+      for (int i = 1; i < parts.length; i++) {
+        switch (parts[i]) {
+          case "preempts" -> preempts = true;
+          case "non-preemptible" -> preemptible = false;
+          default ->
+              throw usage(
+                  "--priority-class "
+                      + given
+                      + ": unknown flag '"
+                      + parts[i]
+                      + "' (expected preempts or non-preemptible)");
+        }
+      }
+      var problems = dev.stowage.scheduler.preemption.PriorityClass.problems(name);
+      if (!problems.isEmpty()) {
+        throw usage("--priority-class " + given + ": " + problems.getFirst());
+      }
+      out.add(
+          new dev.stowage.scheduler.preemption.PriorityClass(name, value, preempts, preemptible));
+    }
+    return out;
   }
 
   private ParameterException usage(String message) {

@@ -30,6 +30,30 @@ class UpCommandTest {
   }
 
   @Test
+  void aBadPriorityClassIsAUsageErrorNamingIt() {
+    String data = tmp.resolve("data").toString();
+    MainTest.Run noValue = MainTest.run("up", "--data-dir", data, "--priority-class", "urgent");
+    MainTest.Run badFlag =
+        MainTest.run("up", "--data-dir", data, "--priority-class", "urgent=10,preempt");
+    MainTest.Run badName =
+        MainTest.run("up", "--data-dir", data, "--priority-class", "Urgent=10,preempts");
+
+    assertThat(noValue.exit()).isEqualTo(2);
+    assertThat(noValue.err())
+        .startsWith(
+            "stowage: --priority-class urgent: expected NAME=VALUE[,preempts][,non-preemptible],"
+                + " VALUE an integer\n");
+    assertThat(badFlag.err())
+        .startsWith(
+            "stowage: --priority-class urgent=10,preempt: unknown flag 'preempt' (expected"
+                + " preempts or non-preemptible)\n");
+    assertThat(badName.err())
+        .startsWith(
+            "stowage: --priority-class Urgent=10,preempts: name: must be 1-63 lowercase letters,"
+                + " digits or '-', starting and ending with a letter or digit, got \"Urgent\"\n");
+  }
+
+  @Test
   void inconsistentClusterOptionsAreUsageErrors() {
     String data = tmp.resolve("data").toString();
 

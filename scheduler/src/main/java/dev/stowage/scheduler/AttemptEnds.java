@@ -65,7 +65,9 @@ final class AttemptEnds {
     StoredTask t = store.get(attempt.taskId()).orElse(null);
     if (t != null && !t.state().isTerminal()) {
       RetryPolicy retry = t.spec().retry();
-      boolean again = attempt.attempt() < retry.maxAttempts();
+      // Attempts evicted for other tasks do not count against the task's retries.
+      int counted = attempt.attempt() - t.preemptions();
+      boolean again = counted < retry.maxAttempts();
       // One record per failed attempt, inside its span: the record leads to the trace.
       try (var ignored = spans.enter(attempt);
           var fields =
@@ -83,8 +85,8 @@ final class AttemptEnds {
             attempt.taskId(),
             cause.label(),
             reason,
-            again ? retry.delayBefore(attempt.attempt() + 1) : retry.maxAttempts(),
-            attempt.attempt() + 1,
+            again ? retry.delayBefore(counted + 1) : retry.maxAttempts(),
+            counted + 1,
             retry.maxAttempts());
       }
     }
@@ -94,8 +96,9 @@ final class AttemptEnds {
       return false;
     }
     RetryPolicy retry = t.spec().retry();
-    if (attempt.attempt() < retry.maxAttempts()) {
-      return store.requeue(t.id(), from, now.plus(retry.delayBefore(attempt.attempt() + 1)), now);
+    int counted = attempt.attempt() - t.preemptions();
+    if (counted < retry.maxAttempts()) {
+      return store.requeue(t.id(), from, now.plus(retry.delayBefore(counted + 1)), now);
     }
     return store.transition(t.id(), from, TaskState.FAILED, now);
   }

@@ -52,6 +52,7 @@ final class CycleMetrics {
   private final LongCounter attemptsFailed;
   private final LongCounter attemptsStarted;
   private final LongCounter attemptsSucceeded;
+  private final LongCounter preemptions;
   private final Map<String, Attributes> phaseAttributes = new HashMap<>();
 
   CycleMetrics(Meter meter) {
@@ -121,8 +122,18 @@ final class CycleMetrics {
                 "Task attempts that succeeded: with stowage.attempts.failed, the failure ratio")
             .setUnit("{attempt}")
             .build();
+    preemptions =
+        meter
+            .counterBuilder("stowage.preemptions")
+            .setDescription(
+                "Running attempts evicted for a task that fit nowhere, by the evicted task's queue"
+                    + " (stowage.queue) and the preempting task's (stowage.preemptor.queue)")
+            .setUnit("{attempt}")
+            .build();
     attemptsStarted.add(0);
     attemptsSucceeded.add(0);
+    preemptions.add(
+        0, Attributes.of(QUEUE, TaskSpec.DEFAULT_QUEUE, PREEMPTOR_QUEUE, TaskSpec.DEFAULT_QUEUE));
     // Every series from the start, at zero: a rate of a series that appears on first use is
     // unknown until then, and an alert on it never fires.
     matched.add(0);
@@ -222,5 +233,14 @@ final class CycleMetrics {
 
   void attemptFailed(Failure cause) {
     attemptsFailed.add(1, cause.attributes);
+  }
+
+  private static final io.opentelemetry.api.common.AttributeKey<String> QUEUE =
+      io.opentelemetry.api.common.AttributeKey.stringKey("stowage.queue");
+  private static final io.opentelemetry.api.common.AttributeKey<String> PREEMPTOR_QUEUE =
+      io.opentelemetry.api.common.AttributeKey.stringKey("stowage.preemptor.queue");
+
+  void preempted(String queue, String preemptorQueue) {
+    preemptions.add(1, Attributes.of(QUEUE, queue, PREEMPTOR_QUEUE, preemptorQueue));
   }
 }

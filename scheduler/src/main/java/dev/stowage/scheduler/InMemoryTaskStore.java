@@ -267,7 +267,9 @@ public final class InMemoryTaskStore implements TaskStore {
         t.submittedAt(),
         t.updatedAt(),
         neverSchedulable,
-        lastError);
+        lastError,
+        t.preemptions(),
+        t.preemptedBy());
   }
 
   @Override
@@ -557,6 +559,37 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   @Override
+  public synchronized boolean preempt(AttemptId attempt, TaskState from, String by, Instant now) {
+    if (from != TaskState.LAUNCHED && from != TaskState.RUNNING) {
+      throw new IllegalArgumentException(
+          "only a launched or running task is preempted, not " + from);
+    }
+    Held h = held.get(attempt.taskId());
+    if (h == null || h.task().state() != from || h.task().attempt() != attempt.attempt()) {
+      return false;
+    }
+    StoredTask t = h.task();
+    counts[t.state().ordinal()]--;
+    counts[TaskState.QUEUED.ordinal()]++;
+    replace(
+        h,
+        new StoredTask(
+            t.spec(),
+            TaskState.QUEUED,
+            t.attempt(),
+            null,
+            t.pendingDependencies(),
+            null,
+            t.submittedAt(),
+            now,
+            t.neverSchedulable(),
+            "attempt " + t.attempt() + " preempted by " + by,
+            t.preemptions() + 1,
+            by));
+    return true;
+  }
+
+  @Override
   public synchronized boolean unassign(String id, TaskState from, Instant now) {
     if (from != TaskState.ASSIGNED && from != TaskState.STAGING) {
       throw new IllegalArgumentException("only a task not yet launched is unassigned, not " + from);
@@ -654,7 +687,9 @@ public final class InMemoryTaskStore implements TaskStore {
             t.submittedAt(),
             now,
             t.neverSchedulable(),
-            t.lastError()));
+            t.lastError(),
+            t.preemptions(),
+            t.preemptedBy()));
   }
 
   /** Puts a new version of a held task in place of the old, in every index. */

@@ -50,6 +50,7 @@ public final class SchedulingCycle {
   static final AttributeKey<Long> UNMATCHED = AttributeKey.longKey("stowage.tasks.unmatched");
   static final AttributeKey<Long> LAUNCHED = AttributeKey.longKey("stowage.tasks.launched");
   static final AttributeKey<Long> EVENTS = AttributeKey.longKey("stowage.events");
+  static final AttributeKey<Long> PREEMPTED = AttributeKey.longKey("stowage.tasks.preempted");
   static final AttributeKey<String> MODE = AttributeKey.stringKey("stowage.match.mode");
 
   /** On a cycle's root span: true when it applied no event and placed or launched nothing. */
@@ -85,6 +86,7 @@ public final class SchedulingCycle {
   private final FairShareOrder order;
   private final MatchTasks match;
   private final PlaceGangs gangs;
+  private final PreemptForWaiting preemption;
   private final PreparePayloads payloads;
   private final LaunchAttempts launches;
   private final Reconcile reconciler;
@@ -150,14 +152,7 @@ public final class SchedulingCycle {
         dev.stowage.scheduler.queues.QueueStore.inMemory());
   }
 
-  /**
-   * With metrics recorded through {@code meter} (see {@link CycleMetrics}) and the crash tests'
-   * {@code crashPoints} armed ({@link CrashPoints#NONE} but in those tests). The stages are wired
-   * here, and only here.
-   *
-   * @param stager null: a task that declares inputs or outputs fails its attempt, saying so
-   * @param queues the queues the order stage shares the cluster between
-   */
+  /** With no priority classes: nothing preempts. */
   public SchedulingCycle(
       TaskStore store,
       ClusterBackend backend,
@@ -170,6 +165,43 @@ public final class SchedulingCycle {
       io.opentelemetry.api.metrics.Meter meter,
       CrashPoints crashPoints,
       dev.stowage.scheduler.queues.QueueStore queues) {
+    this(
+        store,
+        backend,
+        stager,
+        matcher,
+        mode,
+        maxTasksPerCycle,
+        clock,
+        tracer,
+        meter,
+        crashPoints,
+        queues,
+        dev.stowage.scheduler.preemption.PriorityClassStore.inMemory());
+  }
+
+  /**
+   * With metrics recorded through {@code meter} (see {@link CycleMetrics}) and the crash tests'
+   * {@code crashPoints} armed ({@link CrashPoints#NONE} but in those tests). The stages are wired
+   * here, and only here.
+   *
+   * @param stager null: a task that declares inputs or outputs fails its attempt, saying so
+   * @param queues the queues the order stage shares the cluster between
+   * @param classes the priority classes, whose policies say who may preempt whom
+   */
+  public SchedulingCycle(
+      TaskStore store,
+      ClusterBackend backend,
+      Stager stager,
+      Matcher matcher,
+      MatchMode mode,
+      int maxTasksPerCycle,
+      Clock clock,
+      Tracer tracer,
+      io.opentelemetry.api.metrics.Meter meter,
+      CrashPoints crashPoints,
+      dev.stowage.scheduler.queues.QueueStore queues,
+      dev.stowage.scheduler.preemption.PriorityClassStore classes) {
     this.store = store;
     this.maxTasksPerCycle = maxTasksPerCycle;
     this.clock = clock;
@@ -184,6 +216,7 @@ public final class SchedulingCycle {
     this.order = new FairShareOrder(store, queues, nodes);
     this.match = new MatchTasks(matcher, mode, clock);
     this.gangs = new PlaceGangs(store, match);
+    this.preemption = new PreemptForWaiting(parts, classes, queues, nodes, matcher);
     this.payloads = new PreparePayloads(parts, handOff);
     this.launches = new LaunchAttempts(parts, handOff);
     this.reconciler = new Reconcile(parts, handOff);
@@ -229,6 +262,9 @@ public final class SchedulingCycle {
                 Span.current()
                     .setAttribute(
                         UNMATCHED, (long) (taken.size() - matched.result().matchedCount()));
+                // Room for what fits nowhere, freed for a later cycle to place it in.
+                int evicted = preemption.preempt(matched.tasks(), matched.result(), offers);
+                Span.current().setAttribute(PREEMPTED, (long) evicted);
                 return matched;
               },
               m -> (long) m.result().matchedCount(),
@@ -336,6 +372,24 @@ public final class SchedulingCycle {
    */
   public Optional<String> gangWaiting(String gang) {
     return gangs.waiting(gang).map(PlaceGangs.Waiting::describe);
+  }
+
+  /**
+   * What the task preempted, when it did lately: the offer and the tasks it evicted there, and
+   * when. Safe from any thread.
+   */
+  public Optional<String> preempted(String task) {
+    return preemption
+        .preempted(task)
+        .map(
+            p ->
+                "preempted "
+                    + String.join(", ", p.victims())
+                    + " on "
+                    + p.offer()
+                    + " at "
+                    + p.at()
+                    + ", to be placed there once they have stopped");
   }
 
   /** The cluster's nodes as the last cycle (or reconcile) knew them. Safe from any thread. */

@@ -341,6 +341,12 @@ public final class SchedulingState implements TaskStore, AutoCloseable {
   }
 
   @Override
+  public boolean preempt(AttemptId attempt, TaskState from, String by, Instant now) {
+    Instant at = micros(now);
+    return write("a preemption", s -> s.preempt(attempt, from, by, at), false);
+  }
+
+  @Override
   public boolean unassign(String id, TaskState from, Instant now) {
     Instant at = micros(now);
     return write("an unassign", s -> s.unassign(id, from, at), false);

@@ -7,6 +7,9 @@ import java.time.Instant;
  *
  * @param neverSchedulable why no node of the cluster could ever host it, or null if one could
  * @param lastError what made the last failed attempt fail, when known (staging, launch, exit code)
+ * @param preemptions how many of its attempts were evicted for other tasks: they do not count
+ *     against its retries
+ * @param preemptedBy the task its last evicted attempt made room for, or null
  */
 public record StoredTask(
     TaskSpec spec,
@@ -18,7 +21,41 @@ public record StoredTask(
     Instant submittedAt,
     Instant updatedAt,
     String neverSchedulable,
-    String lastError) {
+    String lastError,
+    int preemptions,
+    String preemptedBy) {
+
+  /** A task never preempted. */
+  public StoredTask(
+      TaskSpec spec,
+      TaskState state,
+      int attempt,
+      String offer,
+      int pendingDependencies,
+      Instant notBefore,
+      Instant submittedAt,
+      Instant updatedAt,
+      String neverSchedulable,
+      String lastError) {
+    this(
+        spec,
+        state,
+        attempt,
+        offer,
+        pendingDependencies,
+        notBefore,
+        submittedAt,
+        updatedAt,
+        neverSchedulable,
+        lastError,
+        0,
+        null);
+  }
+
+  /** How many of its attempts count against its retries: those not evicted for others. */
+  public int attemptsCounted() {
+    return attempt - preemptions;
+  }
 
   public String id() {
     return spec.id();

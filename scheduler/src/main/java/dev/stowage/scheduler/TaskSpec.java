@@ -27,6 +27,8 @@ import java.util.Objects;
  *     #DEFAULT_QUEUE} when null
  * @param array which task of an array it is, or null for a task submitted on its own
  * @param gang the gang it is placed with, all members in one cycle or none, or null
+ * @param priorityClass the priority class it was submitted with (its priority is the class's value
+ *     then), whose policy says whether it may preempt and be preempted; null for none
  */
 public record TaskSpec(
     String id,
@@ -48,7 +50,8 @@ public record TaskSpec(
     List<Toleration> tolerations,
     String queue,
     ArrayMember array,
-    Gang gang) {
+    Gang gang,
+    String priorityClass) {
 
   /** The queue of a task that names none. */
   public static final String DEFAULT_QUEUE = "default";
@@ -79,6 +82,7 @@ public record TaskSpec(
         null,
         null,
         0,
+        null,
         null,
         null,
         null,
@@ -158,6 +162,10 @@ public record TaskSpec(
     return change(b -> b.gang = g);
   }
 
+  public TaskSpec withPriorityClass(String c) {
+    return change(b -> b.priorityClass = c);
+  }
+
   public TaskSpec withId(String i) {
     return change(b -> b.id = i);
   }
@@ -191,6 +199,7 @@ public record TaskSpec(
     String queue;
     ArrayMember array;
     Gang gang;
+    String priorityClass;
 
     Fields(TaskSpec t) {
       id = t.id;
@@ -213,6 +222,7 @@ public record TaskSpec(
       queue = t.queue;
       array = t.array;
       gang = t.gang;
+      priorityClass = t.priorityClass;
     }
 
     TaskSpec build() {
@@ -236,7 +246,8 @@ public record TaskSpec(
           tolerations,
           queue,
           array,
-          gang);
+          gang,
+          priorityClass);
     }
   }
 }

@@ -172,6 +172,14 @@ public interface TaskStore {
   boolean requeue(String id, TaskState from, Instant notBefore, Instant now);
 
   /**
+   * A running attempt is evicted to make room for task {@code by}: if it is still its task's
+   * current attempt and in {@code from} (launched or running), the task goes back to queued at
+   * once, due now, its preemptions counted up (so the attempt does not count against its retries)
+   * and {@code by} recorded. Returns whether it moved; its process is the caller's to stop.
+   */
+  boolean preempt(AttemptId attempt, TaskState from, String by, Instant now);
+
+  /**
    * An attempt that never started (its placement or staging cut short by a restart) goes back to
    * queued and does not count: its attempt number is given back, so the next placement is that
    * attempt again and a task allowed one attempt still gets it.

@@ -136,6 +136,12 @@ class SchedulingStateTest {
     }
 
     @Override
+    public boolean preempt(AttemptId attempt, TaskState from, String by, Instant now) {
+      write();
+      return real.preempt(attempt, from, by, now);
+    }
+
+    @Override
     public boolean transition(String id, TaskState from, TaskState to, Instant now) {
       write();
       return real.transition(id, from, to, now);

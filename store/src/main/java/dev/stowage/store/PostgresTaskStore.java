@@ -55,7 +55,8 @@ public final class PostgresTaskStore implements TaskStore {
           + " env, labels, max_attempts, backoff_ms, max_backoff_ms, timeout_ms, trace_parent,"
           + " attempt, offer, pending_dependencies, not_before, submitted_at, updated_at,"
           + " depends_on, never_schedulable, inputs, last_error, trace_state, outputs, owner, image,"
-          + " tolerations, queue, array_id, array_index, array_size, gang, gang_size";
+          + " tolerations, queue, array_id, array_index, array_size, gang, gang_size,"
+          + " priority_class, preemptions, preempted_by";
 
   private final DataSource dataSource;
   private final int writers;
@@ -161,6 +162,7 @@ public final class PostgresTaskStore implements TaskStore {
           var arraySizes = new Integer[n];
           var gangs = new String[n];
           var gangSizes = new Integer[n];
+          var priorityClasses = new String[n];
           var edgeFrom = new ArrayList<String>();
           var edgeTo = new ArrayList<String>();
           for (int r = 0; r < n; r++) {
@@ -210,6 +212,7 @@ public final class PostgresTaskStore implements TaskStore {
               arrayIndices[r] = t.array().index();
               arraySizes[r] = t.array().size();
             }
+            priorityClasses[r] = t.priorityClass();
             if (t.gang() != null) {
               gangs[r] = t.gang().name();
               gangSizes[r] = t.gang().size();
@@ -226,13 +229,13 @@ public final class PostgresTaskStore implements TaskStore {
                           + " array(select jsonb_array_elements_text(depends_on::jsonb)),"
                           + " never, inputs::jsonb, null, trace_state, outputs::jsonb, owner,"
                           + " image, tolerations::jsonb, queue, array_id, array_index, array_size,"
-                          + " gang, gang_size"
+                          + " gang, gang_size, priority_class, 0, null"
                           + " from unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::bigint[],"
                           + " ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[],"
                           + " ?::text[], ?::text[], ?::int[], ?::bigint[], ?::bigint[],"
                           + " ?::bigint[], ?::text[], ?::int[], ?::text[], ?::text[], ?::text[],"
                           + " ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],"
-                          + " ?::text[], ?::int[], ?::int[], ?::text[], ?::int[])"
+                          + " ?::text[], ?::int[], ?::int[], ?::text[], ?::int[], ?::text[])"
                           + " with"
                           + " ordinality as"
                           + " u(id, name,"
@@ -240,7 +243,7 @@ public final class PostgresTaskStore implements TaskStore {
                           + " labels, max_attempts, backoff, max_backoff, timeout, trace_parent,"
                           + " pending, depends_on, never, inputs, trace_state, outputs, owner,"
                           + " image, tolerations, queue, array_id, array_index, array_size, gang,"
-                          + " gang_size, ord) order by ord");
+                          + " gang_size, priority_class, ord) order by ord");
               PreparedStatement edge =
                   c.prepareStatement(
                       "insert into task_dependencies (task_id, depends_on)"
@@ -280,7 +283,8 @@ public final class PostgresTaskStore implements TaskStore {
             insert.setArray(i++, c.createArrayOf("int4", arrayIndices));
             insert.setArray(i++, c.createArrayOf("int4", arraySizes));
             insert.setArray(i++, c.createArrayOf("text", gangs));
-            insert.setArray(i, c.createArrayOf("int4", gangSizes));
+            insert.setArray(i++, c.createArrayOf("int4", gangSizes));
+            insert.setArray(i, c.createArrayOf("text", priorityClasses));
             insert.executeUpdate();
             if (!edgeFrom.isEmpty()) {
               edge.setArray(1, c.createArrayOf("text", edgeFrom.toArray()));
@@ -662,6 +666,31 @@ public final class PostgresTaskStore implements TaskStore {
   }
 
   @Override
+  public boolean preempt(
+      dev.stowage.scheduler.AttemptId attempt, TaskState from, String by, Instant now) {
+    if (from != TaskState.LAUNCHED && from != TaskState.RUNNING) {
+      throw new IllegalArgumentException(
+          "only a launched or running task is preempted, not " + from);
+    }
+    return inTransaction(
+        c -> {
+          try (PreparedStatement q =
+              c.prepareStatement(
+                  "update tasks set state = 'queued', offer = null, not_before = null,"
+                      + " preemptions = preemptions + 1, preempted_by = ?, last_error = ?,"
+                      + " updated_at = ? where id = ? and state = ? and attempt = ?")) {
+            q.setString(1, by);
+            q.setString(2, "attempt " + attempt.attempt() + " preempted by " + by);
+            q.setTimestamp(3, Timestamp.from(now));
+            q.setString(4, attempt.taskId());
+            q.setString(5, from.label());
+            q.setInt(6, attempt.attempt());
+            return q.executeUpdate() == 1;
+          }
+        });
+  }
+
+  @Override
   public boolean unassign(String id, TaskState from, Instant now) {
     if (from != TaskState.ASSIGNED && from != TaskState.STAGING) {
       throw new IllegalArgumentException("only a task not yet launched is unassigned, not " + from);
@@ -810,7 +839,8 @@ public final class PostgresTaskStore implements TaskStore {
                     rs.getString("array_id"), rs.getInt("array_index"), rs.getInt("array_size")),
             rs.getString("gang") == null
                 ? null
-                : new Gang(rs.getString("gang"), rs.getInt("gang_size")));
+                : new Gang(rs.getString("gang"), rs.getInt("gang_size")),
+            rs.getString("priority_class"));
     Timestamp notBefore = rs.getTimestamp("not_before");
     return new StoredTask(
         spec,
@@ -822,7 +852,9 @@ public final class PostgresTaskStore implements TaskStore {
         rs.getTimestamp("submitted_at").toInstant(),
         rs.getTimestamp("updated_at").toInstant(),
         rs.getString("never_schedulable"),
-        rs.getString("last_error"));
+        rs.getString("last_error"),
+        rs.getInt("preemptions"),
+        rs.getString("preempted_by"));
   }
 
   private static String json(Object value) {

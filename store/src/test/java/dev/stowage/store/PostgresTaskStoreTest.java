@@ -234,7 +234,8 @@ class PostgresTaskStoreTest {
                 new dev.stowage.engine.Toleration("dedicated", false, "ml", "")),
             "team-ml",
             new dev.stowage.scheduler.ArrayMember("train/model", 7, 10),
-            new dev.stowage.scheduler.Gang("train-7", 1));
+            new dev.stowage.scheduler.Gang("train-7", 1),
+            "batch-high");
     store.submit(List.of(spec), T0);
 
     StoredTask got = store.get("train/model_7").orElseThrow();

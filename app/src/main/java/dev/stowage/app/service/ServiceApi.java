@@ -54,6 +54,8 @@ final class ServiceApi {
   private final AccessStore access;
   private final dev.stowage.scheduler.queues.QueueStore queues;
   private final QueueApi queueApi;
+  private final dev.stowage.scheduler.preemption.PriorityClassStore priorityClasses;
+  private final PriorityClassApi classApi;
   private final IdempotencyKeys idempotency;
   private final Tokens tokens;
   private final ApiGuard guard;
@@ -71,6 +73,7 @@ final class ServiceApi {
       HttpTracing httpTracing,
       AccessStore access,
       dev.stowage.scheduler.queues.QueueStore queues,
+      dev.stowage.scheduler.preemption.PriorityClassStore priorityClasses,
       IdempotencyKeys idempotency,
       Tokens tokens,
       ApiGuard guard,
@@ -87,6 +90,8 @@ final class ServiceApi {
     this.access = access;
     this.queues = queues;
     this.queueApi = new QueueApi(queues, store, cycle, access, clock);
+    this.priorityClasses = priorityClasses;
+    this.classApi = new PriorityClassApi(priorityClasses, access, clock);
     this.idempotency = idempotency;
     this.tokens = tokens;
     this.guard = guard;
@@ -152,6 +157,11 @@ final class ServiceApi {
               config.routes.get("/api/queues/{name}", queueApi::get, Access.READER);
               config.routes.put("/api/queues/{name}", queueApi::replace, Access.ADMIN);
               config.routes.delete("/api/queues/{name}", queueApi::delete, Access.ADMIN);
+              config.routes.post("/api/priority-classes", classApi::create, Access.ADMIN);
+              config.routes.get("/api/priority-classes", classApi::list, Access.READER);
+              config.routes.get("/api/priority-classes/{name}", classApi::get, Access.READER);
+              config.routes.put("/api/priority-classes/{name}", classApi::replace, Access.ADMIN);
+              config.routes.delete("/api/priority-classes/{name}", classApi::delete, Access.ADMIN);
               config.routes.post("/api/tokens", this::createToken, Access.ADMIN);
               config.routes.get("/api/tokens", this::listTokens, Access.ADMIN);
               config.routes.post("/api/tokens/{name}/revoke", this::revokeToken, Access.ADMIN);
@@ -278,7 +288,8 @@ final class ServiceApi {
             stager.allowedSources(),
             stager.allowedOutputs(),
             defaultRequest,
-            name -> queues.get(name).isPresent());
+            name -> queues.get(name).isPresent(),
+            priorityClasses::get);
     List<TaskSpec> specs = dependOnStoredArrays(parsed.specs());
     var errors = parsed.errors();
     boolean grouped = specs.stream().anyMatch(t -> t.array() != null || t.gang() != null);
@@ -581,6 +592,7 @@ final class ServiceApi {
             stager::progress,
             cycle::queueAtLimit,
             cycle::gangWaiting,
+            cycle::preempted,
             clock.instant()));
   }
 

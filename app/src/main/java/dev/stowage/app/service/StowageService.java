@@ -74,6 +74,7 @@ public final class StowageService implements AutoCloseable {
     private MatchMode mode = MatchMode.PACK;
     private Matcher matcher = Matcher.fast();
     private Function<String, String> environment = System::getenv;
+    private List<dev.stowage.scheduler.preemption.PriorityClass> priorityClasses = List.of();
 
     private Builder(Path dataDir) {
       this.dataDir = java.util.Objects.requireNonNull(dataDir, "dataDir");
@@ -96,6 +97,15 @@ public final class StowageService implements AutoCloseable {
     /** The longest wait between cycles (events wake the loop sooner). */
     public Builder interval(Duration interval) {
       this.interval = java.util.Objects.requireNonNull(interval, "interval");
+      return this;
+    }
+
+    /**
+     * Priority classes to have at start, each created or replaced (as {@code up --priority-class}
+     * gives them); the others the API made stay.
+     */
+    public Builder priorityClasses(List<dev.stowage.scheduler.preemption.PriorityClass> classes) {
+      this.priorityClasses = List.copyOf(classes);
       return this;
     }
 
@@ -296,6 +306,7 @@ public final class StowageService implements AutoCloseable {
   private SchedulingState state; // the store above: what it has not recorded is written at close
   private AccessStore access;
   private dev.stowage.scheduler.queues.QueueStore queues;
+  private dev.stowage.scheduler.preemption.PriorityClassStore priorityClasses;
   private IdempotencyKeys idempotency;
   private Tokens tokens;
   private ApiGuard guard;
@@ -325,6 +336,12 @@ public final class StowageService implements AutoCloseable {
     store = state;
     access = new PostgresAccessStore(database.dataSource());
     queues = new dev.stowage.store.PostgresQueueStore(database.dataSource());
+    priorityClasses = new dev.stowage.store.PostgresPriorityClassStore(database.dataSource());
+    for (var pc : config.priorityClasses) {
+      if (!priorityClasses.replace(pc)) {
+        priorityClasses.create(pc);
+      }
+    }
     idempotency = new PostgresIdempotencyKeys(database.dataSource());
     tokens = new Tokens(access, clock);
     adminTokenFile = data.resolve("admin.token");
@@ -394,7 +411,8 @@ public final class StowageService implements AutoCloseable {
             otel.getTracer("dev.stowage.scheduler"),
             otel.getMeter("dev.stowage.scheduler"),
             crashPoints,
-            queues);
+            queues,
+            priorityClasses);
     ServiceMetrics.register(otel.getMeter("dev.stowage.service"), store, backend, cycle.nodes());
     ServiceMetrics.registerQueues(
         otel.getMeter("dev.stowage.service"), store, queues, cycle.nodes());
@@ -423,6 +441,7 @@ public final class StowageService implements AutoCloseable {
                 httpTracing,
                 access,
                 queues,
+                priorityClasses,
                 idempotency,
                 tokens,
                 guard,

@@ -18,6 +18,7 @@ import dev.stowage.scheduler.StagedOutput;
 import dev.stowage.scheduler.TaskArrays;
 import dev.stowage.scheduler.TaskSpec;
 import dev.stowage.scheduler.TraceContext;
+import dev.stowage.scheduler.preemption.PriorityClass;
 import java.math.BigInteger;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -61,7 +62,8 @@ final class SubmissionReader {
           "tolerations",
           "queue",
           "array",
-          "gang");
+          "gang",
+          "priorityClass");
   private static final Set<String> GANG_FIELDS = Set.of("name", "size");
   private static final Set<String> RETRY_FIELDS =
       Set.of("maxAttempts", "backoffSeconds", "maxBackoffSeconds");
@@ -84,13 +86,18 @@ final class SubmissionReader {
   private final boolean yaml;
   private final Resources defaults;
   private final java.util.function.Predicate<String> queueExists;
+  private final Function<String, java.util.Optional<PriorityClass>> priorityClasses;
   private final List<FieldError> errors = new ArrayList<>();
 
   private SubmissionReader(
-      boolean yaml, Resources defaults, java.util.function.Predicate<String> queueExists) {
+      boolean yaml,
+      Resources defaults,
+      java.util.function.Predicate<String> queueExists,
+      Function<String, java.util.Optional<PriorityClass>> priorityClasses) {
     this.yaml = yaml;
     this.defaults = defaults;
     this.queueExists = queueExists;
+    this.priorityClasses = priorityClasses;
   }
 
   /**
@@ -114,7 +121,15 @@ final class SubmissionReader {
       AllowedSources allowed,
       AllowedSources allowedOutputs,
       Resources defaults) {
-    return read(body, yaml, trace, allowed, allowedOutputs, defaults, q -> true);
+    return read(
+        body,
+        yaml,
+        trace,
+        allowed,
+        allowedOutputs,
+        defaults,
+        q -> true,
+        c -> java.util.Optional.empty());
   }
 
   /**
@@ -122,6 +137,7 @@ final class SubmissionReader {
    *
    * @param defaults what a task that names no amount of a resource requests of it
    * @param queueExists whether a queue of that name exists: a task naming another is an error
+   * @param priorityClasses the priority class of each name: a task naming none of them is an error
    */
   static TaskJson.Parsed read(
       String body,
@@ -130,9 +146,10 @@ final class SubmissionReader {
       AllowedSources allowed,
       AllowedSources allowedOutputs,
       Resources defaults,
-      java.util.function.Predicate<String> queueExists) {
+      java.util.function.Predicate<String> queueExists,
+      Function<String, java.util.Optional<PriorityClass>> priorityClasses) {
     Document doc = Document.read(body, yaml);
-    var reader = new SubmissionReader(yaml, defaults, queueExists);
+    var reader = new SubmissionReader(yaml, defaults, queueExists, priorityClasses);
     reader.errors.addAll(doc.duplicates);
     var specs = reader.tasks(doc.root, trace, allowed, allowedOutputs);
     var expanded = reader.expandArrays(specs);
@@ -281,6 +298,16 @@ final class SubmissionReader {
               "[-2^31, 2^31-1]");
       priority = p == null ? null : p.intValue();
     }
+    PriorityClass priorityClass = null;
+    if (f.containsKey("priorityClass")) {
+      priorityClass = priorityClass(f.get("priorityClass"), prefix + "priorityClass");
+      if (f.containsKey("priority")) {
+        error(
+            prefix + "priority",
+            "give priority or priorityClass, not both (a class's tasks take its value)",
+            f.get("priority"));
+      }
+    }
     RetryPolicy retry = f.containsKey("retry") ? retry(f.get("retry"), prefix + "retry") : null;
     Duration timeout = null;
     if (f.containsKey("timeoutSeconds")) {
@@ -333,7 +360,7 @@ final class SubmissionReader {
             f.containsKey("constraints")
                 ? map(f.get("constraints"), prefix + "constraints", false)
                 : null,
-            priority == null ? 0 : priority,
+            priorityClass != null ? priorityClass.value() : priority == null ? 0 : priority,
             f.containsKey("dependsOn")
                 ? nonNull(strings(f.get("dependsOn"), prefix + "dependsOn"))
                 : null,
@@ -350,7 +377,8 @@ final class SubmissionReader {
                 : null,
             f.containsKey("queue") ? queue(f.get("queue"), prefix + "queue") : null,
             null,
-            f.containsKey("gang") ? gang(f.get("gang"), prefix + "gang") : null);
+            f.containsKey("gang") ? gang(f.get("gang"), prefix + "gang") : null,
+            priorityClass == null ? null : priorityClass.name());
     return new Read(spec, at.isEmpty() ? "tasks[0]" : at, arraySize, f.get("array"));
   }
 
@@ -383,6 +411,24 @@ final class SubmissionReader {
               "[1, " + Gang.MAX_SIZE + "]");
     }
     return name == null || size == null ? null : new Gang(name, size.intValue());
+  }
+
+  private PriorityClass priorityClass(Node node, String at) {
+    String s = string(node, at);
+    if (s == null) {
+      return null;
+    }
+    var found = priorityClasses.apply(s);
+    if (found.isEmpty()) {
+      error(
+          at,
+          "no priority class named \""
+              + s.replace("\0", "\\0")
+              + "\" (GET /api/priority-classes lists them)",
+          node);
+      return null;
+    }
+    return found.get();
   }
 
   private String queue(Node node, String at) {

@@ -17,6 +17,10 @@ import java.util.Map;
  * @param queue the queue it waits in
  * @param array which task of which array it is, for a task of an array
  * @param gang the gang it is placed with, for a task of a gang
+ * @param priorityClass the priority class it was submitted with, whose value is its priority
+ * @param preemptions how many of its attempts were evicted for other tasks (not counted against its
+ *     retries)
+ * @param preemptedBy the task its last evicted attempt made room for
  * @param offer the node its current attempt was placed on
  * @param traceId the trace its attempts' spans are in: {@code /api/traces/{traceId}}
  * @param image the container image its attempts run in, when it names one
@@ -36,6 +40,9 @@ record TaskView(
     String offer,
     List<String> command,
     int priority,
+    String priorityClass,
+    Integer preemptions,
+    String preemptedBy,
     long cpuMillis,
     long memoryMiB,
     long diskMiB,
@@ -76,6 +83,9 @@ record TaskView(
         t.offer(),
         s.command(),
         s.priority(),
+        s.priorityClass(),
+        t.preemptions() == 0 ? null : t.preemptions(),
+        t.preemptedBy(),
         s.resources().cpuMillis(),
         s.resources().memoryMiB(),
         s.resources().diskMiB(),

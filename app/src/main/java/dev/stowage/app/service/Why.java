@@ -37,6 +37,7 @@ final class Why {
    *     SchedulingCycle#lastExplanation}), and when it ran
    * @param cyclesSince how many cycles have started since a moment
    * @param gangWaiting why the last cycle left a gang of that name out, if it did
+   * @param preempted what a task preempted lately, if it did
    */
   static Map<String, Object> of(
       StoredTask t,
@@ -47,6 +48,7 @@ final class Why {
       Function<AttemptId, Optional<Stager.Progress>> staging,
       Function<String, Optional<FairShare.AtLimit>> queueAtLimit,
       Function<String, Optional<String>> gangWaiting,
+      Function<String, Optional<String>> preempted,
       Instant now) {
     var out = new LinkedHashMap<String, Object>();
     out.put("id", t.id());
@@ -83,10 +85,14 @@ final class Why {
                 + String.join(", ", unfinished);
       }
       case QUEUED -> {
-        if (t.notBefore() != null && t.notBefore().isAfter(now)) {
+        var evicted = preempted.apply(t.id());
+        if (evicted.isPresent()) {
+          out.put("preempted", evicted.get());
+          line = evicted.get() + queuedSince(t, cyclesSince.applyAsLong(t.updatedAt()), out);
+        } else if (t.notBefore() != null && t.notBefore().isAfter(now)) {
           line =
               "retrying: attempt "
-                  + (t.attempt() + 1)
+                  + (t.attemptsCounted() + 1)
                   + " of "
                   + t.spec().retry().maxAttempts()
                   + " not before "
@@ -192,6 +198,11 @@ final class Why {
                   + (t.state() == TaskState.FAILED && t.lastError() != null
                       ? "; last attempt: " + t.lastError()
                       : "");
+    }
+    if (t.preemptedBy() != null && t.state() == TaskState.QUEUED) {
+      // Back in the queue because a task of higher claim took its place.
+      out.put("preemptedBy", t.preemptedBy());
+      line += "; attempt " + t.attempt() + " was preempted by " + t.preemptedBy();
     }
     out.put("why", line);
     return out;

@@ -188,8 +188,8 @@ class SubmissionReaderTest {
                 "tasks[0].colour",
                 "unknown field of a task (expected one of array, command, constraints, cpuMillis,"
                     + " dependsOn, diskMiB, env, gang, gpus, id, image, inputs, labels, memoryMiB,"
-                    + " name, outputs, priority, queue, retry, timeoutSeconds, tolerations) (line"
-                    + " 5)"),
+                    + " name, outputs, priority, priorityClass, queue, retry, timeoutSeconds,"
+                    + " tolerations) (line 5)"),
             Map.entry(
                 "tasks[0].command", "must be a list of strings, got the string \"echo\" (line 3)"),
             Map.entry("tasks[0].cpuMillis", "must be an integer in [0, 2^53], got -5 (line 4)"),

@@ -41,6 +41,7 @@ class WhyTest {
             a -> a.equals(new AttemptId("big-input", 2)) ? Optional.of(progress) : Optional.empty(),
             q -> Optional.empty(),
             g -> Optional.empty(),
+            p -> Optional.empty(),
             T0);
 
     assertThat(why.get("why"))
