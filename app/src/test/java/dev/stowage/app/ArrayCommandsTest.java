@@ -67,4 +67,25 @@ class ArrayCommandsTest {
     assertThat(run("tasks", "--from", "2", "--url", service.url()).err())
         .isEqualTo("stowage: --from goes with --array\n");
   }
+
+  @Test
+  void theExampleSweepRunsEachPointAndThenItsReport() throws Exception {
+    Path sweep = Path.of("..", "examples", "sweep.yaml");
+    MainTest.Run submitted = run("submit", sweep.toString(), "--url", service.url());
+    assertThat(submitted.exit()).as(submitted.err()).isZero();
+
+    long deadline = System.nanoTime() + java.time.Duration.ofSeconds(60).toNanos();
+    while (!run("status", "example/sweep-report", "--url", service.url())
+        .out()
+        .startsWith("example/sweep-report: succeeded")) {
+      assertThat(System.nanoTime()).as("the report succeeds").isLessThan(deadline);
+      Thread.sleep(200);
+    }
+    assertThat(run("tasks", "--array", "example/sweep", "--url", service.url()).out())
+        .startsWith("array example/sweep: 8 tasks: 8 succeeded\n");
+    assertThat(run("logs", "example/sweep_3", "--url", service.url()).out())
+        .isEqualTo("point 3 of 8\n");
+    assertThat(run("logs", "example/sweep-report", "--url", service.url()).out())
+        .isEqualTo("all 8 points done\n");
+  }
 }

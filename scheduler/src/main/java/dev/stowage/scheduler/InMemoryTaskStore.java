@@ -59,13 +59,15 @@ public final class InMemoryTaskStore implements TaskStore {
   private final NavigableMap<Long, String> bySeq = new TreeMap<>();
   private final Map<String, List<String>> dependants = new HashMap<>();
   // Queued tasks that may be placed now (backoff over, not flagged), per queue, in take order.
-  private final Map<String, NavigableSet<Held>> queues = new TreeMap<>();
+  // Hashed, not sorted: each queued task's move looks its queue up, and a sorted map's string
+  // compares grew the cycle with the number of queues.
+  private final Map<String, NavigableSet<Held>> queues = new HashMap<>();
   // Queued tasks still in their retry's backoff, soonest first: they join their queue when due.
   private final NavigableSet<Held> backingOff = new TreeSet<>(BACKOFF_ORDER);
   private final Set<String> flagged = new HashSet<>(); // never schedulable, not finished
   // Per queue: [queued tasks, tasks in flight, what those hold by dimension], kept as tasks move,
   // so that the order stage reads each queue's share without a scan.
-  private final Map<String, long[]> queueCounts = new TreeMap<>();
+  private final Map<String, long[]> queueCounts = new HashMap<>();
   // Per gang: [tasks not finished, tasks in flight], for the submit's check and the gang rule.
   private final Map<String, int[]> gangCounts = new HashMap<>();
   private final long[] counts = new long[TaskState.values().length]; // by ordinal
@@ -363,7 +365,7 @@ public final class InMemoryTaskStore implements TaskStore {
     promoteDue(now);
     var names = new ArrayList<String>();
     var heads = new ArrayList<Iterator<StoredTask>>();
-    for (var e : queues.entrySet()) {
+    for (var e : new TreeMap<>(queues).entrySet()) {
       if (!e.getValue().isEmpty()) {
         names.add(e.getKey());
         heads.add(due(e.getValue().iterator(), now));
