@@ -2,7 +2,6 @@ package dev.stowage.app.service;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.stowage.access.AccessStore;
-import dev.stowage.access.AuditEntry;
 import dev.stowage.scheduler.InvalidSubmissionException;
 import dev.stowage.scheduler.InvalidSubmissionException.FieldError;
 import dev.stowage.scheduler.preemption.PriorityClass;
@@ -74,18 +73,18 @@ final class PriorityClassApi {
   }
 
   private void audit(Context ctx, String action, PriorityClass pc) {
-    access.record(
-        AuditEntry.of(
-            clock.instant(),
-            ApiGuard.token(ctx).name(),
-            action,
-            pc.name(),
-            "value "
-                + pc.value()
-                + ", preempts "
-                + pc.preempts()
-                + ", preemptible "
-                + pc.preemptible()));
+    AdminBodies.audit(
+        access,
+        clock,
+        ctx,
+        action,
+        pc.name(),
+        "value "
+            + pc.value()
+            + ", preempts "
+            + pc.preempts()
+            + ", preemptible "
+            + pc.preemptible());
   }
 
   /**
@@ -113,19 +112,8 @@ final class PriorityClassApi {
                         f, "unknown field (expected " + String.join(", ", FIELDS) + ")"));
               }
             });
-    String name = pathName;
-    JsonNode n = root.get("name");
-    if (n == null) {
-      if (pathName == null) {
-        errors.add(new FieldError("name", "required: a string"));
-      }
-    } else if (!n.isTextual()) {
-      errors.add(new FieldError("name", "must be a string, got " + n));
-    } else if (pathName != null && !pathName.equals(n.asText())) {
-      errors.add(
-          new FieldError("name", "is '" + n.asText() + "' but the path names '" + pathName + "'"));
-    } else {
-      name = n.asText();
+    String name = AdminBodies.name(root, pathName, errors);
+    if (name != null) {
       for (String p : PriorityClass.problems(name)) {
         errors.add(new FieldError("name", p.substring("name: ".length())));
       }

@@ -2,7 +2,6 @@ package dev.stowage.app.service;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.stowage.access.AccessStore;
-import dev.stowage.access.AuditEntry;
 import dev.stowage.engine.Resources;
 import dev.stowage.scheduler.InvalidSubmissionException;
 import dev.stowage.scheduler.InvalidSubmissionException.FieldError;
@@ -101,13 +100,8 @@ final class QueueApi {
   }
 
   private void audit(Context ctx, String action, Queue q) {
-    access.record(
-        AuditEntry.of(
-            clock.instant(),
-            ApiGuard.token(ctx).name(),
-            action,
-            q.name(),
-            "weight " + q.weight() + ", limits " + q.limits()));
+    AdminBodies.audit(
+        access, clock, ctx, action, q.name(), "weight " + q.weight() + ", limits " + q.limits());
   }
 
   /** These queues as the API shows them, from one read of what every queue holds. */
@@ -173,20 +167,7 @@ final class QueueApi {
                 errors.add(new FieldError(f, "unknown field (expected name, weight, limits)"));
               }
             });
-    String name = pathName;
-    JsonNode n = root.get("name");
-    if (n == null || n.isNull()) {
-      if (pathName == null) {
-        errors.add(new FieldError("name", "required: a string"));
-      }
-    } else if (!n.isTextual()) {
-      errors.add(new FieldError("name", "must be a string, got " + n));
-    } else if (pathName != null && !pathName.equals(n.asText())) {
-      errors.add(
-          new FieldError("name", "is '" + n.asText() + "' but the path names '" + pathName + "'"));
-    } else {
-      name = n.asText();
-    }
+    String name = AdminBodies.name(root, pathName, errors);
     double weight = 1;
     JsonNode w = root.get("weight");
     if (w != null && !w.isNull()) {

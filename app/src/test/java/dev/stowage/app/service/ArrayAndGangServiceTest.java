@@ -1,13 +1,10 @@
 package dev.stowage.app.service;
 
+import static dev.stowage.app.service.TestApi.json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.stowage.engine.Resources;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -24,10 +21,10 @@ import org.junit.jupiter.api.io.TempDir;
  * taken as one node of four CPUs.
  */
 class ArrayAndGangServiceTest {
-  private static final HttpClient HTTP = HttpClient.newHttpClient();
   @TempDir Path tmp;
   private StowageService service;
   private String admin;
+  private TestApi api;
 
   @BeforeEach
   void start() throws Exception {
@@ -38,6 +35,7 @@ class ArrayAndGangServiceTest {
             .cluster(new StowageService.Cluster.Local(new Resources(4000, 8192, 100_000, 0)))
             .start();
     admin = Files.readString(service.adminTokenFile()).strip();
+    api = new TestApi(service);
   }
 
   @AfterEach
@@ -51,7 +49,7 @@ class ArrayAndGangServiceTest {
   void anArrayRunsEachTaskWithItsIndexIsReadAsAWholeAndADependencyOnItWaitsForAllOfIt()
       throws Exception {
     var created =
-        send(
+        api.send(
             "POST",
             "/api/tasks",
             """
@@ -67,13 +65,13 @@ class ArrayAndGangServiceTest {
         .isEqualTo("[\"sweep_0\",\"sweep_1\",\"sweep_2\",\"sweep_3\",\"report\"]");
 
     awaitState("report", "succeeded");
-    var log = send("GET", "/api/tasks/sweep_2/logs", null, admin);
+    var log = api.send("GET", "/api/tasks/sweep_2/logs", null, admin);
     assertThat(log.body()).isEqualTo("index 2 of 4\n");
-    JsonNode report = json(send("GET", "/api/tasks/report", null, admin));
+    JsonNode report = json(api.send("GET", "/api/tasks/report", null, admin));
     assertThat(report.get("dependsOn").toString())
         .isEqualTo("[\"sweep_0\",\"sweep_1\",\"sweep_2\",\"sweep_3\"]");
 
-    JsonNode array = json(send("GET", "/api/arrays/sweep?limit=3", null, admin));
+    JsonNode array = json(api.send("GET", "/api/arrays/sweep?limit=3", null, admin));
     assertThat(array.get("size").asInt()).isEqualTo(4);
     assertThat(array.get("states").toString()).isEqualTo("{\"succeeded\":4}");
     assertThat(array.get("tasks").findValuesAsText("id"))
@@ -82,27 +80,27 @@ class ArrayAndGangServiceTest {
         .isEqualTo("{\"arrayId\":\"sweep\",\"index\":1,\"size\":4}");
     assertThat(array.get("next").asInt()).isEqualTo(3);
     assertThat(
-            json(send("GET", "/api/arrays/sweep?from=3", null, admin))
+            json(api.send("GET", "/api/arrays/sweep?from=3", null, admin))
                 .get("tasks")
                 .findValuesAsText("id"))
         .containsExactly("sweep_3");
 
     // A later submission may depend on the stored array by its id.
     var later =
-        send(
+        api.send(
             "POST",
             "/api/tasks",
             "{\"id\": \"later\", \"command\": [\"true\"], \"dependsOn\": [\"sweep\"]}",
             admin);
     assertThat(later.statusCode()).as(later.body()).isEqualTo(201);
-    assertThat(json(send("GET", "/api/tasks/later", null, admin)).get("dependsOn").size())
+    assertThat(json(api.send("GET", "/api/tasks/later", null, admin)).get("dependsOn").size())
         .isEqualTo(4);
     awaitState("later", "succeeded");
 
-    assertThat(send("GET", "/api/arrays/nothing", null, admin).statusCode()).isEqualTo(404);
-    assertThat(send("GET", "/api/arrays/sweep_1", null, admin).statusCode()).isEqualTo(404);
+    assertThat(api.send("GET", "/api/arrays/nothing", null, admin).statusCode()).isEqualTo(404);
+    assertThat(api.send("GET", "/api/arrays/sweep_1", null, admin).statusCode()).isEqualTo(404);
     var bad =
-        send(
+        api.send(
             "POST",
             "/api/tasks",
             """
@@ -123,7 +121,7 @@ class ArrayAndGangServiceTest {
     Files.setPosixFilePermissions(pids, PosixFilePermissions.fromString("rwxrwxrwx"));
     // Six tasks of one CPU on four: four run, two wait.
     var created =
-        send(
+        api.send(
             "POST",
             "/api/tasks",
             ("{\"id\": \"sleepers\", \"array\": 6, \"cpuMillis\": 1000, \"command\": [\"sh\","
@@ -149,10 +147,11 @@ class ArrayAndGangServiceTest {
     assertThat(running).hasSize(4);
     assertThat(running).allMatch(pid -> ProcessHandle.of(pid).isPresent());
 
-    String other = token("other", "submitter");
-    assertThat(send("POST", "/api/arrays/sleepers/cancel", "", other).statusCode()).isEqualTo(403);
+    String other = api.token("other", "submitter", admin);
+    assertThat(api.send("POST", "/api/arrays/sleepers/cancel", "", other).statusCode())
+        .isEqualTo(403);
 
-    var cancelled = send("POST", "/api/arrays/sleepers/cancel", "", admin);
+    var cancelled = api.send("POST", "/api/arrays/sleepers/cancel", "", admin);
     assertThat(cancelled.statusCode()).as(cancelled.body()).isEqualTo(200);
     assertThat(cancelled.body())
         .isEqualTo("{\"id\":\"sleepers\",\"cancelled\":2,\"cancelling\":4,\"alreadyFinished\":0}");
@@ -162,14 +161,14 @@ class ArrayAndGangServiceTest {
           .as("process " + pid)
           .isFalse();
     }
-    var again = json(send("POST", "/api/arrays/sleepers/cancel", "", admin));
+    var again = json(api.send("POST", "/api/arrays/sleepers/cancel", "", admin));
     assertThat(again.get("alreadyFinished").asInt()).isEqualTo(6);
   }
 
   @Test
   void aGangIsPlacedWholeOrWaitsHoldingNothingAndWhySaysHowManyFit() throws Exception {
     assertThat(
-            send(
+            api.send(
                     "POST",
                     "/api/tasks",
                     "{\"id\": \"blocker\", \"cpuMillis\": 1000, \"command\": [\"sleep\", \"300\"]}",
@@ -180,7 +179,7 @@ class ArrayAndGangServiceTest {
     // Four tasks of one CPU on the three free: the gang waits whole, and the task behind it runs
     // (so from the next cycle on, two of the gang fit).
     var created =
-        send(
+        api.send(
             "POST",
             "/api/tasks",
             """
@@ -194,21 +193,21 @@ class ArrayAndGangServiceTest {
     assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
     awaitState("small", "running");
     Thread.sleep(300); // a cycle or more after small started
-    JsonNode why = json(send("GET", "/api/tasks/train_0/why", null, admin));
+    JsonNode why = json(api.send("GET", "/api/tasks/train_0/why", null, admin));
     assertThat(why.get("state").asText()).isEqualTo("queued");
     assertThat(why.get("gangWaiting").asText()).isEqualTo("gang train-4: 2 of 4 members fit");
     assertThat(why.get("why").asText())
         .startsWith(
             "at the last cycle: gang train-4: 2 of 4 members fit, so none was placed (a gang is"
                 + " placed whole or not at all); queued since");
-    assertThat(json(send("GET", "/api/arrays/train", null, admin)).get("states").toString())
+    assertThat(json(api.send("GET", "/api/arrays/train", null, admin)).get("states").toString())
         .isEqualTo("{\"queued\":4}");
-    assertThat(json(send("GET", "/api/tasks/train_3", null, admin)).get("gang").toString())
+    assertThat(json(api.send("GET", "/api/tasks/train_3", null, admin)).get("gang").toString())
         .isEqualTo("{\"name\":\"train-4\",\"size\":4}");
 
     // Two CPUs are free: a gang of two is placed, both at once, past the gang that waits.
     var pair =
-        send(
+        api.send(
             "POST",
             "/api/tasks",
             """
@@ -223,12 +222,12 @@ class ArrayAndGangServiceTest {
     assertThat(pair.statusCode()).as(pair.body()).isEqualTo(201);
     awaitState("pair-a", "running");
     awaitState("pair-b", "running");
-    assertThat(json(send("GET", "/api/tasks/train_0", null, admin)).get("state").asText())
+    assertThat(json(api.send("GET", "/api/tasks/train_0", null, admin)).get("state").asText())
         .isEqualTo("queued");
 
     // A gang is submitted whole, and its name is free only once its tasks have finished.
     var refused =
-        send(
+        api.send(
             "POST",
             "/api/tasks",
             """
@@ -250,72 +249,17 @@ class ArrayAndGangServiceTest {
 
     // Once the others end, the gang of four fits and runs whole.
     for (String id : List.of("blocker", "small", "pair-a", "pair-b")) {
-      assertThat(send("POST", "/api/tasks/" + id + "/cancel", "", admin).statusCode())
+      assertThat(api.send("POST", "/api/tasks/" + id + "/cancel", "", admin).statusCode())
           .isEqualTo(202);
     }
     awaitArray("train", "{\"running\":4}");
   }
 
-  /** Polls the task until it is in {@code state}, for 30 s at most. */
   private void awaitState(String id, String state) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    String now = "";
-    while (!now.equals(state)) {
-      assertThat(System.nanoTime())
-          .as(id + " reaches " + state + ", is " + now)
-          .isLessThan(deadline);
-      Thread.sleep(100);
-      now = json(send("GET", "/api/tasks/" + id, null, admin)).get("state").asText();
-    }
+    api.await("/api/tasks/" + id, "state", state, admin);
   }
 
-  /** Polls the array until its states are counted as {@code states}, for 30 s at most. */
   private void awaitArray(String id, String states) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    String now = "";
-    while (!now.equals(states)) {
-      assertThat(System.nanoTime())
-          .as(id + " reaches " + states + ", is " + now)
-          .isLessThan(deadline);
-      Thread.sleep(100);
-      now = json(send("GET", "/api/arrays/" + id, null, admin)).get("states").toString();
-    }
-  }
-
-  private String token(String name, String role) throws Exception {
-    var r =
-        send(
-            "POST",
-            "/api/tokens",
-            "{\"name\": \"" + name + "\", \"role\": \"" + role + "\"}",
-            admin);
-    assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
-    return json(r).get("token").asText();
-  }
-
-  private HttpResponse<String> send(String method, String path, String body, String token)
-      throws Exception {
-    var request =
-        HttpRequest.newBuilder(URI.create(service.url() + path))
-            .method(
-                method,
-                body == null
-                    ? HttpRequest.BodyPublishers.noBody()
-                    : HttpRequest.BodyPublishers.ofString(body));
-    if (body != null) {
-      request.header("Content-Type", "application/json");
-    }
-    if (token != null) {
-      request.header("Authorization", "Bearer " + token);
-    }
-    return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
-  }
-
-  private static JsonNode json(HttpResponse<String> response) {
-    try {
-      return TaskJson.MAPPER.readTree(response.body());
-    } catch (Exception e) {
-      throw new IllegalStateException(response.body(), e);
-    }
+    api.await("/api/arrays/" + id, "states", states, admin);
   }
 }

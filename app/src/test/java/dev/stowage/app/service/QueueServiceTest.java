@@ -1,13 +1,11 @@
 package dev.stowage.app.service;
 
+import static dev.stowage.app.service.TestApi.json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.stowage.backend.sim.SimulatedCluster;
 import dev.stowage.engine.Resources;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,10 +18,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Queues through the API, kept in embedded PostgreSQL, and the cycle sharing a cluster by them. */
 class QueueServiceTest {
-  private static final HttpClient HTTP = HttpClient.newHttpClient();
   @TempDir Path tmp;
   private StowageService service;
   private String admin;
+  private TestApi api;
 
   private void start() throws Exception {
     java.nio.file.Files.setPosixFilePermissions(
@@ -37,6 +35,7 @@ class QueueServiceTest {
             .cluster(new StowageService.Cluster.Simulated(nodes))
             .start();
     admin = Files.readString(service.adminTokenFile()).strip();
+    api = new TestApi(service);
   }
 
   @AfterEach
@@ -50,11 +49,11 @@ class QueueServiceTest {
   void queuesAreCreatedChangedAndDeletedByAdminsCheckedFieldByFieldAndKeptAcrossARestart()
       throws Exception {
     start();
-    JsonNode initial = json(send("GET", "/api/queues", null, admin));
+    JsonNode initial = json(api.send("GET", "/api/queues", null, admin));
     assertThat(initial.get("queues").findValuesAsText("name")).containsExactly("default");
 
     var created =
-        send(
+        api.send(
             "POST",
             "/api/queues",
             "{\"name\": \"team-a\", \"weight\": 2, \"limits\": {\"cpuMillis\": 2000}}",
@@ -62,11 +61,11 @@ class QueueServiceTest {
     assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
     assertThat(json(created).get("weight").asDouble()).isEqualTo(2.0);
     assertThat(json(created).at("/limits/cpuMillis").asLong()).isEqualTo(2000);
-    assertThat(send("POST", "/api/queues", "{\"name\": \"team-a\"}", admin).statusCode())
+    assertThat(api.send("POST", "/api/queues", "{\"name\": \"team-a\"}", admin).statusCode())
         .isEqualTo(409);
 
     var bad =
-        send(
+        api.send(
             "POST",
             "/api/queues",
             "{\"name\": \"Team A\", \"weight\": -1, \"limits\": {\"gpus\": 1.5, \"cpus\": 1},"
@@ -77,13 +76,13 @@ class QueueServiceTest {
         .containsExactlyInAnyOrder("colour", "name", "weight", "limits.gpus", "limits.cpus");
 
     // A key given twice is refused, naming it, for queues and tokens alike.
-    var twice = send("POST", "/api/queues", "{\"name\": \"a\", \"name\": \"b\"}", admin);
+    var twice = api.send("POST", "/api/queues", "{\"name\": \"a\", \"name\": \"b\"}", admin);
     assertThat(twice.statusCode()).isEqualTo(400);
     assertThat(json(twice).at("/fields/0/field").asText()).isEqualTo("name");
     assertThat(json(twice).at("/fields/0/message").asText()).isEqualTo("given twice");
-    assertThat(send("GET", "/api/queues/b", null, admin).statusCode()).isEqualTo(404);
+    assertThat(api.send("GET", "/api/queues/b", null, admin).statusCode()).isEqualTo(404);
     var tokenTwice =
-        send(
+        api.send(
             "POST",
             "/api/tokens",
             "{\"name\": \"t1\", \"name\": \"t2\", \"role\": \"reader\"}",
@@ -91,18 +90,18 @@ class QueueServiceTest {
     assertThat(tokenTwice.statusCode()).isEqualTo(400);
     assertThat(json(tokenTwice).at("/fields/0/field").asText()).isEqualTo("name");
 
-    String reader = token("watcher", "reader");
-    assertThat(send("POST", "/api/queues", "{\"name\": \"mine\"}", reader).statusCode())
+    String reader = api.token("watcher", "reader", admin);
+    assertThat(api.send("POST", "/api/queues", "{\"name\": \"mine\"}", reader).statusCode())
         .isEqualTo(403);
-    assertThat(send("GET", "/api/queues/team-a", null, reader).statusCode()).isEqualTo(200);
-    assertThat(send("GET", "/api/queues", null, null).statusCode()).isEqualTo(401);
+    assertThat(api.send("GET", "/api/queues/team-a", null, reader).statusCode()).isEqualTo(200);
+    assertThat(api.send("GET", "/api/queues", null, null).statusCode()).isEqualTo(401);
 
-    var changed = send("PUT", "/api/queues/team-a", "{\"weight\": 3}", admin);
+    var changed = api.send("PUT", "/api/queues/team-a", "{\"weight\": 3}", admin);
     assertThat(changed.statusCode()).as(changed.body()).isEqualTo(200);
     assertThat(json(changed).get("limits").size()).isZero();
-    assertThat(send("PUT", "/api/queues/nope", "{\"weight\": 3}", admin).statusCode())
+    assertThat(api.send("PUT", "/api/queues/nope", "{\"weight\": 3}", admin).statusCode())
         .isEqualTo(404);
-    var renamed = send("PUT", "/api/queues/team-a", "{\"name\": \"team-b\"}", admin);
+    var renamed = api.send("PUT", "/api/queues/team-a", "{\"name\": \"team-b\"}", admin);
     assertThat(renamed.statusCode()).isEqualTo(400);
     assertThat(json(renamed).at("/fields/0/message").asText())
         .isEqualTo("is 'team-b' but the path names 'team-a'");
@@ -110,7 +109,7 @@ class QueueServiceTest {
     // A task names its queue; an unknown one is refused with the field, with the batch's other
     // errors.
     var unknown =
-        send(
+        api.send(
             "POST",
             "/api/tasks",
             "{\"tasks\": [{\"id\": \"x\", \"command\": [\"true\"], \"queue\": \"nope\"},"
@@ -122,59 +121,60 @@ class QueueServiceTest {
         .containsExactly("tasks[0].queue", "tasks[1].queue", "tasks[2].priority");
     assertThat(json(unknown).at("/fields/0/message").asText())
         .startsWith("no queue named \"nope\" (GET /api/queues lists them)");
-    assertThat(json(send("GET", "/api/tasks/x", null, admin)).get("error").asText())
+    assertThat(json(api.send("GET", "/api/tasks/x", null, admin)).get("error").asText())
         .isEqualTo("no task with id 'x'");
 
-    send("POST", "/api/scheduling/pause", "", admin);
+    api.send("POST", "/api/scheduling/pause", "", admin);
     var ok =
-        send(
+        api.send(
             "POST",
             "/api/tasks",
             "{\"id\": \"a-1\", \"command\": [\"true\"], \"queue\": \"team-a\"}",
             admin);
     assertThat(ok.statusCode()).as(ok.body()).isEqualTo(201);
-    assertThat(json(send("GET", "/api/tasks/a-1", null, admin)).get("queue").asText())
+    assertThat(json(api.send("GET", "/api/tasks/a-1", null, admin)).get("queue").asText())
         .isEqualTo("team-a");
-    JsonNode teamA = json(send("GET", "/api/queues/team-a", null, admin));
+    JsonNode teamA = json(api.send("GET", "/api/queues/team-a", null, admin));
     assertThat(teamA.get("queued").asLong()).isEqualTo(1);
     assertThat(teamA.at("/oldestQueued/id").asText()).isEqualTo("a-1");
 
-    var busy = send("DELETE", "/api/queues/team-a", null, admin);
+    var busy = api.send("DELETE", "/api/queues/team-a", null, admin);
     assertThat(busy.statusCode()).isEqualTo(409);
     assertThat(json(busy).get("error").asText())
         .isEqualTo(
             "queue 'team-a' holds 1 queued and 0 running task(s): cancel them or let them finish"
                 + " first");
-    assertThat(send("DELETE", "/api/queues/default", null, admin).statusCode()).isEqualTo(409);
-    assertThat(send("POST", "/api/tasks/a-1/cancel", "", admin).statusCode()).isEqualTo(200);
-    assertThat(send("POST", "/api/queues", "{\"name\": \"gone\"}", admin).statusCode())
+    assertThat(api.send("DELETE", "/api/queues/default", null, admin).statusCode()).isEqualTo(409);
+    assertThat(api.send("POST", "/api/tasks/a-1/cancel", "", admin).statusCode()).isEqualTo(200);
+    assertThat(api.send("POST", "/api/queues", "{\"name\": \"gone\"}", admin).statusCode())
         .isEqualTo(201);
-    assertThat(send("DELETE", "/api/queues/gone", null, admin).statusCode()).isEqualTo(200);
-    assertThat(send("GET", "/api/queues/gone", null, admin).statusCode()).isEqualTo(404);
+    assertThat(api.send("DELETE", "/api/queues/gone", null, admin).statusCode()).isEqualTo(200);
+    assertThat(api.send("GET", "/api/queues/gone", null, admin).statusCode()).isEqualTo(404);
 
-    var audit = json(send("GET", "/api/audit?limit=1000", null, admin)).get("entries");
+    var audit = json(api.send("GET", "/api/audit?limit=1000", null, admin)).get("entries");
     assertThat(audit.findValuesAsText("action"))
         .contains("queue.create", "queue.replace", "queue.delete");
 
     // The queues are in PostgreSQL: a restart on the same data keeps them.
     service.close();
     start();
-    JsonNode after = json(send("GET", "/api/queues", null, admin));
+    JsonNode after = json(api.send("GET", "/api/queues", null, admin));
     assertThat(after.get("queues").findValuesAsText("name")).containsExactly("default", "team-a");
     assertThat(after.at("/queues/1/weight").asDouble()).isEqualTo(3.0);
-    assertThat(json(send("GET", "/api/tasks/a-1", null, admin)).get("queue").asText())
+    assertThat(json(api.send("GET", "/api/tasks/a-1", null, admin)).get("queue").asText())
         .isEqualTo("team-a");
   }
 
   @Test
   void theCycleSharesTheClusterByWeightAndStopsAQueueAtItsLimitSayingWhy() throws Exception {
     start();
-    send("POST", "/api/scheduling/pause", "", admin);
+    api.send("POST", "/api/scheduling/pause", "", admin);
     assertThat(
-            send("POST", "/api/queues", "{\"name\": \"big\", \"weight\": 3}", admin).statusCode())
+            api.send("POST", "/api/queues", "{\"name\": \"big\", \"weight\": 3}", admin)
+                .statusCode())
         .isEqualTo(201);
     assertThat(
-            send(
+            api.send(
                     "POST",
                     "/api/queues",
                     "{\"name\": \"capped\", \"weight\": 1, \"limits\": {\"cpuMillis\": 1000}}",
@@ -191,13 +191,13 @@ class QueueServiceTest {
       tasks.append(", ").append(task("big-" + i, "big", 0));
     }
     tasks.append("]}");
-    var submitted = send("POST", "/api/tasks", tasks.toString(), admin);
+    var submitted = api.send("POST", "/api/tasks", tasks.toString(), admin);
     assertThat(submitted.statusCode()).as(submitted.body()).isEqualTo(201);
-    send("POST", "/api/scheduling/resume", "", admin);
+    api.send("POST", "/api/scheduling/resume", "", admin);
 
     JsonNode queues = null;
     for (int i = 0; i < 200; i++) {
-      queues = json(send("GET", "/api/queues", null, admin));
+      queues = json(api.send("GET", "/api/queues", null, admin));
       if (queues.at("/queues/0/runningTasks").asLong() == 3
           && queues.at("/queues/1/runningTasks").asLong() == 1) {
         break;
@@ -224,13 +224,13 @@ class QueueServiceTest {
         List.of("capped-0", "capped-1", "capped-2").stream()
             .filter(
                 id ->
-                    json(unchecked(() -> send("GET", "/api/tasks/" + id, null, admin)))
+                    json(unchecked(() -> api.send("GET", "/api/tasks/" + id, null, admin)))
                         .get("state")
                         .asText()
                         .equals("queued"))
             .findFirst()
             .orElseThrow();
-    JsonNode why = json(send("GET", "/api/tasks/" + waiting + "/why", null, admin));
+    JsonNode why = json(api.send("GET", "/api/tasks/" + waiting + "/why", null, admin));
     assertThat(why.get("why").asText())
         .startsWith(
             "at the last cycle: queue capped is at its limit of cpuMillis: 1000 held + 1000"
@@ -238,7 +238,7 @@ class QueueServiceTest {
     assertThat(why.at("/queueAtLimit/limit").asLong()).isEqualTo(1000);
 
     // Per queue, in /metrics: every configured queue, the idle default one at zero.
-    String metrics = send("GET", "/metrics", null, admin).body();
+    String metrics = api.send("GET", "/metrics", null, admin).body();
     var lines = metrics.lines().filter(l -> l.startsWith("stowage_queue_")).toList();
     String scope = "otel_scope_name=\"dev.stowage.service\",";
     assertThat(lines)
@@ -269,17 +269,6 @@ class QueueServiceTest {
         + ", \"env\": {\"STOWAGE_SIM_DURATION_MS\": \"600000\"}}";
   }
 
-  private String token(String name, String role) throws Exception {
-    var r =
-        send(
-            "POST",
-            "/api/tokens",
-            "{\"name\": \"" + name + "\", \"role\": \"" + role + "\"}",
-            admin);
-    assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
-    return json(r).get("token").asText();
-  }
-
   private interface Call {
     HttpResponse<String> call() throws Exception;
   }
@@ -289,32 +278,6 @@ class QueueServiceTest {
       return c.call();
     } catch (Exception e) {
       throw new IllegalStateException(e);
-    }
-  }
-
-  private HttpResponse<String> send(String method, String path, String body, String token)
-      throws Exception {
-    var request =
-        HttpRequest.newBuilder(URI.create(service.url() + path))
-            .method(
-                method,
-                body == null
-                    ? HttpRequest.BodyPublishers.noBody()
-                    : HttpRequest.BodyPublishers.ofString(body));
-    if (body != null) {
-      request.header("Content-Type", "application/json");
-    }
-    if (token != null) {
-      request.header("Authorization", "Bearer " + token);
-    }
-    return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
-  }
-
-  private static JsonNode json(HttpResponse<String> response) {
-    try {
-      return TaskJson.MAPPER.readTree(response.body());
-    } catch (Exception e) {
-      throw new IllegalStateException(response.body(), e);
     }
   }
 }
