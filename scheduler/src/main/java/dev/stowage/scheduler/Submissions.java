@@ -18,6 +18,11 @@ public final class Submissions {
 
   private Submissions() {}
 
+  /** Whether this is an id a task may have. */
+  public static boolean validId(String id) {
+    return ID.matcher(id).matches();
+  }
+
   /**
    * Throws {@link DuplicateTaskException} when the batch names ids the store holds: a retry of a
    * submit that went through, or two clients choosing one id. Told apart from a bad batch, so that

@@ -11,7 +11,22 @@ import java.util.function.Function;
 
 /** Arrays: one task submitted with a size, stored as that many tasks. */
 public final class TaskArrays {
+  /**
+   * The most dependency edges one submission may hold once the arrays it depends on are expanded: a
+   * dependency on an array is one on each of its tasks, and an array's tasks each copy theirs.
+   */
+  public static final long MAX_EDGES = 1_000_000;
+
   private TaskArrays() {}
+
+  /** The error for a submission whose dependencies expand past {@link #MAX_EDGES}. */
+  public static String tooManyEdges(long edges) {
+    return "the dependencies expand to "
+        + edges
+        + " edges once arrays are expanded, more than the "
+        + MAX_EDGES
+        + " one submission may hold: let one task depend on the array, and the others on it";
+  }
 
   /**
    * The tasks of an array of {@code size} copies of {@code spec}: ids {@code <id>_<index>}, each

@@ -358,6 +358,15 @@ final class ServiceApi {
     if (sizes.isEmpty()) {
       return specs;
     }
+    long edges = 0;
+    for (TaskSpec t : specs) {
+      for (String d : t.dependsOn()) {
+        edges += sizes.getOrDefault(d, 1);
+      }
+    }
+    if (edges > TaskArrays.MAX_EDGES) {
+      throw invalid("tasks", TaskArrays.tooManyEdges(edges));
+    }
     return specs.stream()
         .map(t -> t.withDependsOn(TaskArrays.members(t.dependsOn(), sizes::get)))
         .toList();

@@ -15,6 +15,7 @@ import dev.stowage.scheduler.InvalidSubmissionException.FieldError;
 import dev.stowage.scheduler.RetryPolicy;
 import dev.stowage.scheduler.StagedInput;
 import dev.stowage.scheduler.StagedOutput;
+import dev.stowage.scheduler.Submissions;
 import dev.stowage.scheduler.TaskArrays;
 import dev.stowage.scheduler.TaskSpec;
 import dev.stowage.scheduler.TraceContext;
@@ -182,6 +183,17 @@ final class SubmissionReader {
     }
     var specs = new ArrayList<TaskSpec>();
     var at = new ArrayList<String>();
+    long edges = 0;
+    for (Read r : read) {
+      long copies = r.arraySize() == null ? 1 : r.arraySize();
+      for (String dep : r.spec().dependsOn()) {
+        edges += copies * arrays.getOrDefault(dep, 1);
+      }
+    }
+    if (edges > TaskArrays.MAX_EDGES) {
+      errors.add(new FieldError("tasks", TaskArrays.tooManyEdges(edges)));
+      return new TaskJson.Parsed(specs, at, errors);
+    }
     if (total > MAX_EXPANDED) {
       errors.add(
           new FieldError(
@@ -198,9 +210,17 @@ final class SubmissionReader {
       if (!arrays.isEmpty()) {
         spec = spec.withDependsOn(TaskArrays.members(spec.dependsOn(), arrays::get));
       }
-      if (r.arraySize() == null) {
+      String last =
+          r.arraySize() == null ? null : ArrayMember.memberId(spec.id(), r.arraySize() - 1);
+      if (r.arraySize() == null || !Submissions.validId(spec.id())) {
+        // Not an array, or one whose id the batch's check refuses once, not once per task.
         specs.add(spec);
         at.add(r.at());
+      } else if (!Submissions.validId(last)) {
+        error(
+            r.at() + ".id",
+            "'" + last + "', the array's last task, is not an id: at most 200 characters",
+            r.arrayNode());
       } else {
         for (TaskSpec member : TaskArrays.expand(spec, r.arraySize())) {
           specs.add(member);

@@ -298,4 +298,51 @@ class SubmissionReaderTest {
                 "the arrays expand to 120000 tasks, more than the 100000 one"
                     + " submission may hold"));
   }
+
+  @Test
+  void dependenciesThatExpandPastOneSubmissionsLimitAreRefusedBeforeTheyAreExpanded() {
+    var parsed =
+        json(
+            """
+            {"tasks": [
+              {"id": "a", "command": ["true"], "array": 2000},
+              {"id": "b", "command": ["true"], "array": 600, "dependsOn": ["a"]}
+            ]}
+            """);
+
+    assertThat(parsed.specs()).isEmpty();
+    assertThat(errors(parsed))
+        .containsOnly(
+            Map.entry(
+                "tasks",
+                "the dependencies expand to 1200000 edges once arrays are expanded, more than the"
+                    + " 1000000 one submission may hold: let one task depend on the array, and the"
+                    + " others on it"));
+  }
+
+  @Test
+  void anArrayWhoseTasksCouldNotBeNamedIsOneErrorNotOneForEachTask() {
+    String longId = "x".repeat(198);
+    var parsed =
+        json(
+            """
+            {"tasks": [
+              {"id": "%s", "command": ["true"], "array": 100},
+              {"id": "bad id!", "command": ["true"], "array": 1000}
+            ]}
+            """
+                .formatted(longId));
+
+    assertThat(errors(parsed))
+        .containsOnly(
+            Map.entry(
+                "tasks[0].id",
+                "'"
+                    + longId
+                    + "_99', the array's last task, is not an id: at most 200 characters"));
+    // The other is kept whole, for the batch's check to refuse its id once.
+    assertThat(parsed.specs())
+        .extracting(dev.stowage.scheduler.TaskSpec::id)
+        .containsExactly("bad id!");
+  }
 }
