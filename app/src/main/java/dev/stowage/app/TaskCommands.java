@@ -126,7 +126,7 @@ final class TaskCommands {
       out.printf(
           "array %s: %d tasks: %s%n", array, body.get("size").asInt(), String.join(", ", counts));
       printTasks(out, body);
-      if (!body.path("next").isNull()) {
+      if (body.path("next").isNumber()) {
         out.printf("more: --array %s --from %d%n", array, body.get("next").asInt());
       }
       return 0;

@@ -54,13 +54,16 @@ class ArrayCommandsTest {
         .contains("cli-array_1")
         .doesNotContain("cli-array_2")
         .endsWith("more: --array cli-array --from 2\n");
-    assertThat(run("tasks", "--array", "cli-array", "--from", "2", "--url", service.url()).out())
-        .contains("cli-array_2")
-        .doesNotContain("more:");
+    // The last page: no next, and nothing on standard error.
+    MainTest.Run last = run("tasks", "--array", "cli-array", "--from", "2", "--url", service.url());
+    assertThat(last.exit()).as(last.err()).isZero();
+    assertThat(last.err()).isEmpty();
+    assertThat(last.out()).contains("cli-array_2").doesNotContain("more:");
     assertThat(run("cancel", "--array", "cli-array", "--url", service.url()).out())
         .isEqualTo("cli-array: 3 cancelled, 0 cancelling, 0 already finished\n");
-    assertThat(run("tasks", "--array", "cli-array", "--url", service.url()).out())
-        .startsWith("array cli-array: 3 tasks: 3 cancelled\n");
+    MainTest.Run after = run("tasks", "--array", "cli-array", "--url", service.url());
+    assertThat(after.exit()).as(after.err()).isZero();
+    assertThat(after.out()).startsWith("array cli-array: 3 tasks: 3 cancelled\n");
     MainTest.Run unknown = run("tasks", "--array", "no-array", "--url", service.url());
     assertThat(unknown.exit()).isEqualTo(Main.BAD_INPUT);
     assertThat(unknown.err()).isEqualTo("stowage: no array with id 'no-array'\n");
@@ -81,8 +84,9 @@ class ArrayCommandsTest {
       assertThat(System.nanoTime()).as("the report succeeds").isLessThan(deadline);
       Thread.sleep(200);
     }
-    assertThat(run("tasks", "--array", "example/sweep", "--url", service.url()).out())
-        .startsWith("array example/sweep: 8 tasks: 8 succeeded\n");
+    MainTest.Run listed = run("tasks", "--array", "example/sweep", "--url", service.url());
+    assertThat(listed.exit()).as(listed.err()).isZero();
+    assertThat(listed.out()).startsWith("array example/sweep: 8 tasks: 8 succeeded\n");
     assertThat(run("logs", "example/sweep_3", "--url", service.url()).out())
         .isEqualTo("point 3 of 8\n");
     assertThat(run("logs", "example/sweep-report", "--url", service.url()).out())

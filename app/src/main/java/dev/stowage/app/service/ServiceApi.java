@@ -509,14 +509,18 @@ final class ServiceApi {
         page.add(TaskView.of(t));
       }
     }
-    var body = new java.util.LinkedHashMap<String, Object>();
-    body.put("id", id);
-    body.put("size", size);
-    body.put("states", states);
-    body.put("tasks", page);
-    body.put("next", to < size ? to : null);
-    ctx.json(body);
+    ctx.json(new ArrayView(id, size, states, page, to < size ? to : null));
   }
+
+  /** An array as {@code GET /api/arrays/{id}} shows it; {@code next} null on the last page. */
+  record ArrayView(
+      String id,
+      int size,
+      Map<String, Integer> states,
+      List<TaskView> tasks,
+      @com.fasterxml.jackson.annotation.JsonInclude(
+              com.fasterxml.jackson.annotation.JsonInclude.Include.ALWAYS)
+          Integer next) {}
 
   /** Cancels every task of an array that has not finished, as a cancel of each would. */
   private void cancelArray(Context ctx) {

@@ -79,11 +79,10 @@ class ArrayAndGangServiceTest {
     assertThat(array.at("/tasks/1/array").toString())
         .isEqualTo("{\"arrayId\":\"sweep\",\"index\":1,\"size\":4}");
     assertThat(array.get("next").asInt()).isEqualTo(3);
-    assertThat(
-            json(api.send("GET", "/api/arrays/sweep?from=3", null, admin))
-                .get("tasks")
-                .findValuesAsText("id"))
-        .containsExactly("sweep_3");
+    JsonNode lastPage = json(api.send("GET", "/api/arrays/sweep?from=3", null, admin));
+    assertThat(lastPage.get("tasks").findValuesAsText("id")).containsExactly("sweep_3");
+    assertThat(lastPage.has("next")).isTrue();
+    assertThat(lastPage.get("next").isNull()).isTrue();
 
     // A later submission may depend on the stored array by its id.
     var later =
