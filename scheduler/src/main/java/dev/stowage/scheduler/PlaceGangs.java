@@ -96,8 +96,8 @@ final class PlaceGangs {
           placed.merge(g, 1, Integer::sum);
         }
       }
-      // In take order: a gang's fate depends only on the tasks ahead of it, so the first gang
-      // placed in part is left out for sure; those behind it may fit once it is.
+      // In take order, so priority decides: the first gang placed in part is left out, and the
+      // gangs behind it, which may fit once it is, are matched again without it.
       var partial = new java.util.LinkedHashSet<String>();
       for (StoredTask t : left) {
         String g = gangOf.get(t.id());
