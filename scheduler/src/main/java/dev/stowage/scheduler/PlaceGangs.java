@@ -18,30 +18,6 @@ import java.util.Set;
  * tasks it is one match, as without this rule. Keeps why each gang waited, for {@code why}.
  */
 final class PlaceGangs {
-  /**
-   * Why a gang was not placed in the last cycle.
-   *
-   * @param needed its tasks not already in flight: those that must be placed together
-   * @param taken how many of those the order stage took (all of them queued and due)
-   * @param fit how many of those the match placed, when it was matched (-1 when it was not)
-   */
-  record Waiting(String gang, int size, int needed, int taken, int fit) {
-    /** For people: {@code gang train-7: 5 of 8 members fit}. */
-    String describe() {
-      if (fit < 0) {
-        return "gang "
-            + gang
-            + ": "
-            + taken
-            + " of "
-            + needed
-            + " members are queued and ready to place (the others wait on dependencies, a retry's"
-            + " backoff or the cycle's limit)";
-      }
-      return "gang " + gang + ": " + fit + " of " + needed + " members fit";
-    }
-  }
-
   /** The match once the gang rule holds: the tasks left and their match. */
   record Placed(List<StoredTask> tasks, MatchResult result) {}
 
@@ -53,7 +29,7 @@ final class PlaceGangs {
 
   private final TaskStore store;
   private final MatchTasks match;
-  private volatile Map<String, Waiting> lastWaiting = Map.of();
+  private volatile Map<String, GangWait> lastWaiting = Map.of();
 
   PlaceGangs(TaskStore store, MatchTasks match) {
     this.store = store;
@@ -75,7 +51,7 @@ final class PlaceGangs {
       return new Placed(tasks, match.match(tasks, offers));
     }
     Map<String, Integer> inFlight = store.gangsInFlight(members.keySet());
-    var waiting = new HashMap<String, Waiting>();
+    var waiting = new HashMap<String, GangWait>();
     var needed = new HashMap<String, Integer>();
     members.forEach(
         (name, at) -> {
@@ -83,7 +59,7 @@ final class PlaceGangs {
           int need = g.size() - inFlight.getOrDefault(name, 0);
           needed.put(name, need);
           if (at.size() < need) {
-            waiting.put(name, new Waiting(name, g.size(), need, at.size(), -1));
+            waiting.put(name, new GangWait(name, g.size(), need, at.size(), -1));
           }
         });
     List<StoredTask> left = without(tasks, waiting.keySet());
@@ -115,7 +91,7 @@ final class PlaceGangs {
         int need = needed.get(name);
         waiting.put(
             name,
-            new Waiting(
+            new GangWait(
                 name,
                 need + inFlight.getOrDefault(name, 0),
                 need,
@@ -140,7 +116,7 @@ final class PlaceGangs {
   }
 
   /** Why this gang was not placed in the last cycle, if it was not. Safe from any thread. */
-  Optional<Waiting> waiting(String gang) {
+  Optional<GangWait> waiting(String gang) {
     return Optional.ofNullable(lastWaiting.get(gang));
   }
 }

@@ -46,9 +46,6 @@ final class PreemptForWaiting {
    */
   static final Duration COOLDOWN = Duration.ofSeconds(60);
 
-  /** What one task preempted, for {@code why}. */
-  record Preempted(String offer, List<String> victims, Instant at) {}
-
   private final CycleParts parts;
   private final PriorityClassStore classes;
   private final QueueStore queues;

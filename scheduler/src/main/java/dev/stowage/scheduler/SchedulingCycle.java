@@ -370,26 +370,16 @@ public final class SchedulingCycle {
    * Why the gang of that name was not placed in the last cycle (how many of its tasks were ready,
    * how many fit), if it was not. Safe from any thread.
    */
-  public Optional<String> gangWaiting(String gang) {
-    return gangs.waiting(gang).map(PlaceGangs.Waiting::describe);
+  public Optional<GangWait> gangWaiting(String gang) {
+    return gangs.waiting(gang);
   }
 
   /**
    * What the task preempted, when it did lately: the offer and the tasks it evicted there, and
    * when. Safe from any thread.
    */
-  public Optional<String> preempted(String task) {
-    return preemption
-        .preempted(task)
-        .map(
-            p ->
-                "preempted "
-                    + String.join(", ", p.victims())
-                    + " on "
-                    + p.offer()
-                    + " at "
-                    + p.at()
-                    + ", to be placed there once they have stopped");
+  public Optional<Preempted> preempted(String task) {
+    return preemption.preempted(task);
   }
 
   /** The cluster's nodes as the last cycle (or reconcile) knew them. Safe from any thread. */

@@ -95,7 +95,7 @@ class PreemptionTest {
     assertThat(victim.preemptions()).isEqualTo(1);
     assertThat(victim.attemptsCounted()).isZero();
     assertThat(victim.lastError()).isEqualTo("attempt 1 preempted by urgent-1");
-    assertThat(cycle.preempted("urgent-1").orElseThrow())
+    assertThat(cycle.preempted("urgent-1").orElseThrow().describe())
         .startsWith("preempted low-3, low-2 on node-1 at ");
     assertThat(get("low-0").state()).isEqualTo(TaskState.LAUNCHED);
 

@@ -47,8 +47,8 @@ final class Why {
       java.util.function.ToLongFunction<Instant> cyclesSince,
       Function<AttemptId, Optional<Stager.Progress>> staging,
       Function<String, Optional<FairShare.AtLimit>> queueAtLimit,
-      Function<String, Optional<String>> gangWaiting,
-      Function<String, Optional<String>> preempted,
+      Function<String, Optional<dev.stowage.scheduler.GangWait>> gangWaiting,
+      Function<String, Optional<dev.stowage.scheduler.Preempted>> preempted,
       Instant now) {
     var out = new LinkedHashMap<String, Object>();
     out.put("id", t.id());
@@ -85,7 +85,7 @@ final class Why {
                 + String.join(", ", unfinished);
       }
       case QUEUED -> {
-        var evicted = preempted.apply(t.id());
+        var evicted = preempted.apply(t.id()).map(dev.stowage.scheduler.Preempted::describe);
         if (evicted.isPresent()) {
           out.put("preempted", evicted.get());
           line = evicted.get() + queuedSince(t, cyclesSince.applyAsLong(t.updatedAt()), out);
@@ -110,7 +110,9 @@ final class Why {
                   + " next), so none of its tasks was placed"
                   + queuedSince(t, cycles, out);
         } else if (t.spec().gang() != null
-            && gangWaiting.apply(t.spec().gang().name()).orElse(null) instanceof String gang) {
+            && gangWaiting.apply(t.spec().gang().name()).orElse(null)
+                instanceof dev.stowage.scheduler.GangWait wait) {
+          String gang = wait.describe();
           long cycles = cyclesSince.applyAsLong(t.updatedAt());
           out.put("gangWaiting", gang);
           line =
