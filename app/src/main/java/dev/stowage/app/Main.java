@@ -26,6 +26,7 @@ public final class Main implements Runnable {
           TaskCommands.Cancel.class,
           TaskCommands.Why.class,
           TokensCommand.class,
+          DashboardCommand.class,
           QueuesCommand.class,
           PurgeCommand.class,
           StageCommand.class,
@@ -36,7 +37,8 @@ public final class Main implements Runnable {
           BenchCommand.class,
           BenchCycleCommand.class,
           BenchFairShareCommand.class,
-          BenchApiCommand.class);
+          BenchApiCommand.class,
+          BenchDashboardCommand.class);
 
   /** Exit code for bad input: a file, a line, a value. */
   static final int BAD_INPUT = 1;

@@ -305,6 +305,15 @@ final class UpCommand implements Callable<Integer> {
               + " Stowage and reaches it on a private network.")
   boolean behindProxy;
 
+  @Option(
+      names = "--trace-link",
+      paramLabel = "URL",
+      description =
+          "Where the dashboard links a trace: a URL of your trace viewer with {traceId} in it"
+              + " (Jaeger: https://jaeger.example/trace/{traceId}). Default: the service's own"
+              + " /api/traces/{traceId}.")
+  String traceLink;
+
   /** Allowed locations, checked now so that a wrong one stops the start, naming its option. */
   private List<String> checked(
       String option,
@@ -340,6 +349,7 @@ final class UpCommand implements Callable<Integer> {
             .exposure(exposure())
             .defaultRequest(defaultRequest())
             .priorityClasses(priorityClasses())
+            .traceLink(traceLink())
             .start();
     var stopped = new CountDownLatch(1);
     Runtime.getRuntime()
@@ -356,6 +366,14 @@ final class UpCommand implements Callable<Integer> {
     spec.commandLine().getOut().flush();
     stopped.await();
     return 0;
+  }
+
+  private String traceLink() {
+    try {
+      return StowageService.checkTraceLink(traceLink);
+    } catch (IllegalArgumentException e) {
+      throw usage("--trace-link: " + e.getMessage());
+    }
   }
 
   private Duration keepWork() {

@@ -80,6 +80,35 @@ class ServiceCommandsTest {
   }
 
   @Test
+  void dashboardPrintsAOneTimeSignInLinkThatSetsASessionCookieOnce() throws Exception {
+    MainTest.Run printed = run("dashboard", "--no-open", "--url", service.url());
+    assertThat(printed.exit()).as(printed.err()).isZero();
+    String link = printed.out().strip();
+    assertThat(link).matches(java.util.regex.Pattern.quote(service.url()) + "/sign-in/[\\w-]{43}");
+    var http = java.net.http.HttpClient.newHttpClient(); // follows no redirects
+    var first =
+        http.send(
+            java.net.http.HttpRequest.newBuilder(java.net.URI.create(link)).build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(first.statusCode()).isEqualTo(303);
+    assertThat(first.headers().firstValue("Location")).hasValue("/");
+    assertThat(first.headers().firstValue("Set-Cookie").orElseThrow())
+        .startsWith("stowage_session=")
+        .contains("HttpOnly", "SameSite=Strict");
+    var again =
+        http.send(
+            java.net.http.HttpRequest.newBuilder(java.net.URI.create(link)).build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(again.statusCode()).isEqualTo(303);
+    assertThat(again.headers().firstValue("Location").orElseThrow()).startsWith("/sign-in?error=");
+    assertThat(again.headers().firstValue("Set-Cookie")).isEmpty();
+
+    MainTest.Run refused = MainTest.run("dashboard", "--no-open", "--url", service.url());
+    assertThat(refused.exit()).isEqualTo(1);
+    assertThat(refused.err()).startsWith("stowage: ").contains("no token");
+  }
+
+  @Test
   void theExampleDagSubmitsFromYamlAndRunsToTheEnd() throws Exception {
     Path dag = Path.of("..", "examples", "etl-dag.yaml");
 

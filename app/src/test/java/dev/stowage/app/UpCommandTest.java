@@ -30,6 +30,23 @@ class UpCommandTest {
   }
 
   @Test
+  void aTraceLinkWithoutItsTraceIdIsAUsageErrorNamingIt() {
+    MainTest.Run bad =
+        MainTest.run(
+            "up",
+            "--data-dir",
+            tmp.resolve("data").toString(),
+            "--trace-link",
+            "https://jaeger.example/trace/");
+
+    assertThat(bad.exit()).isEqualTo(2);
+    assertThat(bad.err())
+        .startsWith(
+            "stowage: --trace-link: must be an http(s) URL with {traceId} in it, got"
+                + " 'https://jaeger.example/trace/'\n");
+  }
+
+  @Test
   void aBadPriorityClassIsAUsageErrorNamingIt() {
     String data = tmp.resolve("data").toString();
     MainTest.Run noValue = MainTest.run("up", "--data-dir", data, "--priority-class", "urgent");

@@ -194,6 +194,50 @@ public final class InMemoryTaskStore implements TaskStore {
   }
 
   @Override
+  public synchronized TaskFilter.Page newest(TaskFilter filter, String beforeId, int limit) {
+    var before = bySeq;
+    if (beforeId != null) {
+      Held h = held.get(beforeId);
+      if (h == null) {
+        return new TaskFilter.Page(List.of(), null);
+      }
+      before = bySeq.headMap(h.seq(), false);
+    }
+    var out = new ArrayList<StoredTask>();
+    int searched = 0;
+    String last = null;
+    for (String id : before.descendingMap().values()) {
+      if (out.size() >= limit) {
+        return new TaskFilter.Page(out, null);
+      }
+      if (searched == TaskFilter.SEARCHED_MAX) {
+        return new TaskFilter.Page(out, last);
+      }
+      StoredTask t = held.get(id).task();
+      searched++;
+      last = id;
+      if (filter.test(t)) {
+        out.add(t);
+      }
+    }
+    return new TaskFilter.Page(out, null);
+  }
+
+  @Override
+  public synchronized Set<String> dependantsOf(Collection<String> ids) {
+    var out = new java.util.TreeSet<String>();
+    var wanted = Set.copyOf(ids);
+    for (Held h : held.values()) {
+      for (String d : h.task().spec().dependsOn()) {
+        if (wanted.contains(d)) {
+          out.add(h.id());
+        }
+      }
+    }
+    return out;
+  }
+
+  @Override
   public synchronized List<StoredTask> inFlight() {
     var out = new ArrayList<StoredTask>();
     for (String id : bySeq.values()) {

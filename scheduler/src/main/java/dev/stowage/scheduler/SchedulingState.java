@@ -464,4 +464,14 @@ public final class SchedulingState implements TaskStore, AutoCloseable {
   public List<StoredTask> list(TaskState state, String afterId, int limit) {
     return durable.list(state, afterId, limit);
   }
+
+  @Override
+  public TaskFilter.Page newest(TaskFilter filter, String beforeId, int limit) {
+    return durable.newest(filter, beforeId, limit);
+  }
+
+  @Override
+  public java.util.Set<String> dependantsOf(Collection<String> ids) {
+    return durable.dependantsOf(ids);
+  }
 }

@@ -150,6 +150,10 @@ public record TaskSpec(
     return change(b -> b.tolerations = t);
   }
 
+  public TaskSpec withLabels(Map<String, String> l) {
+    return change(b -> b.labels = l);
+  }
+
   public TaskSpec withQueue(String q) {
     return change(b -> b.queue = q);
   }

@@ -49,6 +49,16 @@ public interface TaskStore {
   java.util.Map<String, StoredTask> getAll(java.util.Collection<String> ids);
 
   /**
+   * The newest tasks that pass {@code filter}, newest first: those submitted before the task {@code
+   * beforeId} (null: from the newest), at most {@code limit}, looking at no more than {@link
+   * TaskFilter#SEARCHED_MAX} tasks. An id not stored gives an empty page.
+   */
+  TaskFilter.Page newest(TaskFilter filter, String beforeId, int limit);
+
+  /** The ids of the tasks that depend on any of these, in one read. */
+  java.util.Set<String> dependantsOf(java.util.Collection<String> ids);
+
+  /**
    * Which of these ids are stored: for checking a submission before it is sent to {@link #submit}.
    */
   java.util.Set<String> existing(java.util.Collection<String> ids);

@@ -83,6 +83,16 @@ class SchedulingStateTest {
     }
 
     @Override
+    public TaskFilter.Page newest(TaskFilter filter, String beforeId, int limit) {
+      return real.newest(filter, beforeId, limit);
+    }
+
+    @Override
+    public java.util.Set<String> dependantsOf(java.util.Collection<String> ids) {
+      return real.dependantsOf(ids);
+    }
+
+    @Override
     public List<StoredTask> inFlight() {
       return real.inFlight();
     }

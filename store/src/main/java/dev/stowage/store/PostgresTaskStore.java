@@ -14,6 +14,7 @@ import dev.stowage.scheduler.StagedInput;
 import dev.stowage.scheduler.StagedOutput;
 import dev.stowage.scheduler.StoredTask;
 import dev.stowage.scheduler.Submissions;
+import dev.stowage.scheduler.TaskFilter;
 import dev.stowage.scheduler.TaskSpec;
 import dev.stowage.scheduler.TaskState;
 import dev.stowage.scheduler.TaskStore;
@@ -26,6 +27,7 @@ import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -316,6 +318,121 @@ public final class PostgresTaskStore implements TaskStore {
             q.setString(4, afterId);
             q.setInt(5, limit);
             return readAll(q);
+          }
+        });
+  }
+
+  @Override
+  public TaskFilter.Page newest(TaskFilter filter, String beforeId, int limit) {
+    // The tasks looked at: newest first, at most SEARCHED_MAX (one more tells whether there are
+    // older ones), and no more once the page is full. State and queue stay in the WHERE, each
+    // with an index that gives its tasks in order; the label is tested on each task looked at,
+    // since a label with a state can match none of a million tasks and its index would then
+    // have the planner read all that the state matches.
+    var where = new StringBuilder(" where true");
+    var hit = new StringBuilder("true");
+    var whereParams = new ArrayList<String>();
+    var hitParams = new ArrayList<String>();
+    if (filter.state() != null) {
+      where.append(" and state = ?");
+      whereParams.add(filter.state().label());
+    }
+    if (filter.queue() != null) {
+      where.append(" and queue = ?");
+      whereParams.add(filter.queue());
+    }
+    if (beforeId != null) {
+      // An id that is not stored gives no page, rather than the first.
+      where.append(" and seq < coalesce((select seq from tasks where id = ?), -1)");
+      whereParams.add(beforeId);
+    }
+    if (filter.idPrefix() != null) {
+      // Alone, by its index; beside a state or a queue, tested on each task they give (the two
+      // together can match none, and the planner cannot know).
+      boolean alone = filter.state() == null && filter.queue() == null;
+      // The prefix literally: its backslashes, % and _ escaped.
+      (alone ? where : hit).append(" and id like ? escape '\\'");
+      (alone ? whereParams : hitParams)
+          .add(filter.idPrefix().replaceAll("([\\\\%_])", "\\\\$1") + "%");
+    }
+    if (filter.labelKey() != null) {
+      hit.append(" and labels @> jsonb_build_object(?::text, ?::text)");
+      hitParams.add(filter.labelKey());
+      hitParams.add(filter.labelValue());
+    }
+    // Both running counts only grow, so PostgreSQL stops the scan at the first row past either
+    // bound (a window function's run condition) instead of reading all SEARCHED_MAX.
+    String sql =
+        "with looked as (select seq, id, hit, looked_n from ("
+            + "select seq, id, hit, row_number() over w as looked_n,"
+            + " count(case when hit then 1 end) over w as hits_n from ("
+            + "select seq, id, "
+            + hit
+            + " as hit from tasks"
+            + where
+            + " order by seq desc limit ?) candidates"
+            + " window w as (order by seq desc rows between unbounded preceding and current row)"
+            + ") counted where looked_n <= ? and hits_n <= ?),"
+            + " summary as (select (select max(looked_n) from looked) as looked_n,"
+            + " (select id from looked where looked_n = ?) as oldest)"
+            + " select s.looked_n, s.oldest, t.* from summary s left join (select "
+            + COLUMNS
+            + ", seq from tasks where seq in (select seq from looked where hit and looked_n <= ?))"
+            + " t on true order by t.seq desc nulls last";
+    return inTransaction(
+        c -> {
+          // A plan for these very values: a generic plan, which the driver's prepared statement
+          // gets after a few runs, cannot use the prefix's index for an unknown prefix.
+          try (var s = c.createStatement()) {
+            s.execute("set local plan_cache_mode = force_custom_plan");
+          }
+          try (PreparedStatement q = c.prepareStatement(sql)) {
+            int i = 1;
+            for (String p : hitParams) {
+              q.setString(i++, p);
+            }
+            for (String p : whereParams) {
+              q.setString(i++, p);
+            }
+            q.setInt(i++, TaskFilter.SEARCHED_MAX + 1);
+            q.setInt(i++, TaskFilter.SEARCHED_MAX + 1);
+            q.setInt(i++, limit);
+            q.setInt(i++, TaskFilter.SEARCHED_MAX);
+            q.setInt(i, TaskFilter.SEARCHED_MAX);
+            var tasks = new ArrayList<StoredTask>();
+            long looked = 0;
+            String oldest = null;
+            try (ResultSet rs = q.executeQuery()) {
+              while (rs.next()) {
+                looked = rs.getLong("looked_n");
+                oldest = rs.getString("oldest");
+                if (rs.getString("id") != null) {
+                  tasks.add(read(rs));
+                }
+              }
+            }
+            boolean stopped = looked > TaskFilter.SEARCHED_MAX && tasks.size() < limit;
+            return new TaskFilter.Page(tasks, stopped ? oldest : null);
+          }
+        });
+  }
+
+  @Override
+  public Set<String> dependantsOf(Collection<String> ids) {
+    return inTransaction(
+        c -> {
+          try (PreparedStatement q =
+              c.prepareStatement(
+                  "select distinct task_id from task_dependencies where depends_on = any(?)"
+                      + " order by task_id")) {
+            q.setArray(1, c.createArrayOf("text", ids.toArray()));
+            var out = new java.util.LinkedHashSet<String>();
+            try (var rs = q.executeQuery()) {
+              while (rs.next()) {
+                out.add(rs.getString(1));
+              }
+            }
+            return out;
           }
         });
   }

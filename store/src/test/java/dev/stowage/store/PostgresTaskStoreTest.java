@@ -198,6 +198,125 @@ class PostgresTaskStoreTest {
   }
 
   @Test
+  void theNewestTasksAreFilteredByStateQueueLabelAndIdPrefixAsTheInMemoryTwinFiltersThem() {
+    var memory = new dev.stowage.scheduler.InMemoryTaskStore();
+    var batch =
+        List.of(
+            TaskSpec.of("etl/a", "true").withLabels(Map.of("team", "x")),
+            TaskSpec.of("etl/b", "true").withQueue("default").withDependsOn("etl/a"),
+            TaskSpec.of("etl_c", "true").withLabels(Map.of("team", "y")).withDependsOn("etl/a"),
+            TaskSpec.of("ml/d", "true").withLabels(Map.of("team", "x")),
+            TaskSpec.of("ml/e", "true").withDependsOn("etl/b"));
+    for (var s : List.<dev.stowage.scheduler.TaskStore>of(store, memory)) {
+      s.submit(batch, T0);
+      s.transition("ml/d", TaskState.QUEUED, TaskState.CANCELLED, T0);
+      var all = dev.stowage.scheduler.TaskFilter.ALL;
+      assertThat(s.newest(all, null, 10).tasks())
+          .extracting(StoredTask::id)
+          .as(s.getClass().getSimpleName())
+          .containsExactly("ml/e", "ml/d", "etl_c", "etl/b", "etl/a");
+      assertThat(s.newest(all, null, 2).tasks())
+          .extracting(StoredTask::id)
+          .containsExactly("ml/e", "ml/d");
+      assertThat(s.newest(all, "ml/d", 2).tasks())
+          .extracting(StoredTask::id)
+          .containsExactly("etl_c", "etl/b");
+      assertThat(s.newest(all, "no-such-id", 2).tasks()).isEmpty();
+      assertThat(
+              s.newest(
+                      new dev.stowage.scheduler.TaskFilter(
+                          TaskState.WAITING, null, null, null, null),
+                      null,
+                      10)
+                  .tasks())
+          .extracting(StoredTask::id)
+          .containsExactly("ml/e", "etl_c", "etl/b");
+      assertThat(
+              s.newest(
+                      new dev.stowage.scheduler.TaskFilter(null, null, "team", "x", null), null, 10)
+                  .tasks())
+          .extracting(StoredTask::id)
+          .containsExactly("ml/d", "etl/a");
+      // The prefix is literal: its '_' matches only '_', not any character.
+      assertThat(
+              s.newest(
+                      new dev.stowage.scheduler.TaskFilter(null, null, null, null, "etl_"),
+                      null,
+                      10)
+                  .tasks())
+          .extracting(StoredTask::id)
+          .containsExactly("etl_c");
+      assertThat(
+              s.newest(
+                      new dev.stowage.scheduler.TaskFilter(
+                          TaskState.WAITING, "default", null, null, "etl/"),
+                      null,
+                      10)
+                  .tasks())
+          .extracting(StoredTask::id)
+          .containsExactly("etl/b");
+      assertThat(
+              s.newest(
+                      new dev.stowage.scheduler.TaskFilter(null, "q-9", null, null, null), null, 10)
+                  .tasks())
+          .isEmpty();
+      assertThat(s.dependantsOf(List.of("etl/a"))).containsExactly("etl/b", "etl_c");
+      assertThat(s.dependantsOf(List.of("etl/b", "ml/e"))).containsExactly("ml/e");
+    }
+  }
+
+  @Test
+  void pagesThatStopAtTheSearchLimitGoOnWhereTheyStoppedAndTogetherListEveryMatchOnce() {
+    var memory = new dev.stowage.scheduler.InMemoryTaskStore();
+    int n = dev.stowage.scheduler.TaskFilter.SEARCHED_MAX + 50;
+    var batch = new java.util.ArrayList<TaskSpec>();
+    for (int i = 0; i < n; i++) {
+      // The oldest ten carry team=z: far beyond one search from the newest.
+      batch.add(
+          TaskSpec.of("big/" + i, "true").withLabels(Map.of("team", i < 10 ? "z" : "t" + i % 3)));
+    }
+    var filters =
+        List.of(
+            new dev.stowage.scheduler.TaskFilter(TaskState.QUEUED, null, "team", "z", null),
+            new dev.stowage.scheduler.TaskFilter(null, null, "team", "z", null),
+            new dev.stowage.scheduler.TaskFilter(null, "default", "team", "t1", "big/1"),
+            new dev.stowage.scheduler.TaskFilter(TaskState.QUEUED, null, null, null, "big/2000"));
+    for (var s : List.<dev.stowage.scheduler.TaskStore>of(store, memory)) {
+      for (int from = 0; from < n; from += 5000) {
+        s.submit(batch.subList(from, Math.min(n, from + 5000)), T0);
+      }
+      for (var f : filters) {
+        var want = new java.util.ArrayList<String>();
+        for (int i = n - 1; i >= 0; i--) {
+          var t = batch.get(i);
+          if ((f.labelKey() == null || f.labelValue().equals(t.labels().get(f.labelKey())))
+              && (f.idPrefix() == null || t.id().startsWith(f.idPrefix()))) {
+            want.add(t.id());
+          }
+        }
+        var got = new java.util.ArrayList<String>();
+        String before = null;
+        int pages = 0;
+        while (true) {
+          var page = s.newest(f, before, 50);
+          page.tasks().forEach(t -> got.add(t.id()));
+          pages++;
+          assertThat(pages).as("pages of " + f).isLessThan(1000);
+          if (page.searchedTo() != null) {
+            assertThat(page.tasks().size()).isLessThan(50);
+            before = page.searchedTo();
+          } else if (page.tasks().size() == 50) {
+            before = page.tasks().getLast().id();
+          } else {
+            break;
+          }
+        }
+        assertThat(got).as(s.getClass().getSimpleName() + " " + f).isEqualTo(want);
+      }
+    }
+  }
+
+  @Test
   void aPageAfterAnIdThatIsNotStoredIsEmptyRatherThanTheFirstAgain() {
     store.submit(List.of(TaskSpec.of("p1", "true"), TaskSpec.of("p2", "true")), T0);
 

@@ -47,6 +47,8 @@ final class ApiGuard {
 
   private final Tokens tokens;
   private final Set<String> hosts;
+  private java.util.function.Function<Context, java.util.Optional<String>> session =
+      ctx -> java.util.Optional.empty();
 
   /**
    * @param hosts the host names and addresses (lower case, IPv6 in brackets) this service answers
@@ -55,6 +57,14 @@ final class ApiGuard {
   ApiGuard(Tokens tokens, Set<String> hosts) {
     this.tokens = tokens;
     this.hosts = Set.copyOf(hosts);
+  }
+
+  /**
+   * Where a request without an {@code Authorization} header finds one: the dashboard's session
+   * cookie, standing for the token it was opened with.
+   */
+  void sessions(java.util.function.Function<Context, java.util.Optional<String>> session) {
+    this.session = session;
   }
 
   /** For every request, matched or not: a foreign Host gets nothing, not even a 404. */
@@ -77,7 +87,18 @@ final class ApiGuard {
     HandlerType method = ctx.method();
     boolean change =
         method != HandlerType.GET && method != HandlerType.HEAD && method != HandlerType.OPTIONS;
+    String authorization = ctx.header("Authorization");
+    boolean bySession = false;
+    if (authorization == null) {
+      authorization = session.apply(ctx).orElse(null);
+      bySession = authorization != null;
+    }
     if (change) {
+      // A browser sends the cookie with any request to this host: a change it carries must say
+      // it comes from this service's own pages.
+      if (bySession && ctx.header("Origin") == null) {
+        throw new Refused(403, "a change made with a session cookie must carry an Origin header");
+      }
       checkOrigin(ctx);
       checkContentType(ctx);
     }
@@ -90,7 +111,7 @@ final class ApiGuard {
     if (needed == Access.OPEN) {
       return;
     }
-    switch (tokens.authenticate(ctx.header("Authorization"))) {
+    switch (tokens.authenticate(authorization)) {
       case Tokens.Authentication.Refused(var reason) -> {
         ctx.header("WWW-Authenticate", "Bearer realm=\"stowage\"");
         throw new Refused(401, reason);
@@ -113,6 +134,20 @@ final class ApiGuard {
         ctx.attribute(TOKEN, token);
       }
     }
+  }
+
+  /** The token's name and role, for the dashboard's header. */
+  static String who(Context ctx) {
+    ApiToken token = ctx.attribute(TOKEN);
+    return token == null ? "" : token.name() + " (" + token.role().label() + ")";
+  }
+
+  /** Why a header is refused, or empty when it is accepted. */
+  java.util.Optional<String> refusal(String authorization) {
+    return switch (tokens.authenticate(authorization)) {
+      case Tokens.Authentication.Refused(var reason) -> java.util.Optional.of(reason);
+      case Tokens.Authentication.Authenticated a -> java.util.Optional.empty();
+    };
   }
 
   /** The token the request was authenticated with (routes that need one). */
@@ -153,8 +188,13 @@ final class ApiGuard {
     String type = ctx.contentType();
     String media =
         type == null ? "" : type.split(";", 2)[0].strip().toLowerCase(java.util.Locale.ROOT);
-    boolean submit = ctx.endpoints().matchedHttpEndpoint().path.equals("/api/tasks");
+    String path = ctx.endpoints().matchedHttpEndpoint().path;
+    boolean submit = path.equals("/api/tasks");
     if (media.equals("application/json") || (submit && YAML.contains(media))) {
+      return;
+    }
+    // The dashboard's sign-in form, a plain HTML form: it checks its own origin.
+    if (path.equals("/sign-in") && media.equals("application/x-www-form-urlencoded")) {
       return;
     }
     throw new Refused(

@@ -49,6 +49,14 @@ final class CycleLoop implements AutoCloseable {
     this.thread = Thread.ofPlatform().name("stowage-cycle").start(this::loop);
   }
 
+  private final java.util.List<Runnable> listeners =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  /** Runs {@code listener} after each cycle, on the loop's thread: it must return at once. */
+  void onCycle(Runnable listener) {
+    listeners.add(listener);
+  }
+
   void wakeUp() {
     wake.release();
   }
@@ -132,6 +140,9 @@ final class CycleLoop implements AutoCloseable {
           if (recent.size() > KEPT) {
             recent.removeFirst();
           }
+        }
+        for (Runnable l : listeners) {
+          l.run();
         }
       } catch (RuntimeException e) {
         // The store or backend failed the whole cycle (a task's own failure never does):

@@ -100,7 +100,8 @@ final class ServiceApi {
   }
 
   /** Starts serving the routes on {@code port}, as {@code exposure} says. */
-  Javalin start(int port, StowageService.Exposure exposure) {
+  Javalin start(
+      int port, StowageService.Exposure exposure, dev.stowage.app.dashboard.Dashboard dashboard) {
     return Javalin.create(
             config -> {
               config.concurrency.useVirtualThreads = true;
@@ -113,6 +114,7 @@ final class ServiceApi {
               config.routes.beforeMatched(httpTracing::start);
               config.routes.beforeMatched(guard::check);
               config.routes.afterMatched(httpTracing::end);
+              dashboard.register(config, Access.OPEN, Access.READER);
               config.routes.post("/api/tasks", this::submit, Access.SUBMITTER);
               config.routes.get("/api/tasks", this::list, Access.READER);
               config.routes.get("/api/tasks/{id}", this::get, Access.READER);
@@ -180,7 +182,19 @@ final class ServiceApi {
                   Access.OPEN);
               config.routes.exception(
                   ApiGuard.Refused.class,
-                  (e, ctx) -> ctx.status(e.status).json(Map.of("error", e.getMessage())));
+                  (e, ctx) -> {
+                    if (e.status == 401 && isPage(ctx)) {
+                      dev.stowage.app.dashboard.Dashboard.toSignIn(ctx);
+                    } else {
+                      ctx.status(e.status).json(Map.of("error", e.getMessage()));
+                    }
+                  });
+              config.routes.exception(
+                  dev.stowage.app.dashboard.Dashboard.NotFound.class,
+                  (e, ctx) ->
+                      ctx.status(404)
+                          .contentType("text/plain; charset=utf-8")
+                          .result(e.getMessage()));
               ErrorBodies.register(config);
               config.routes.exception(
                   InvalidSubmissionException.class,
@@ -202,6 +216,14 @@ final class ServiceApi {
                   });
             })
         .start();
+  }
+
+  /** A dashboard page or fragment, which a browser without a session is sent to sign in from. */
+  private static boolean isPage(Context ctx) {
+    String path = ctx.path();
+    return ctx.method() == io.javalin.http.HandlerType.GET
+        && !path.startsWith("/api/")
+        && !path.equals("/metrics");
   }
 
   private void submit(Context ctx) {

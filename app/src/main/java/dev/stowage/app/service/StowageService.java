@@ -70,6 +70,7 @@ public final class StowageService implements AutoCloseable {
     private List<String> allowedOutputs = List.of();
     private Exposure exposure = Exposure.LOOPBACK;
     private dev.stowage.engine.Resources defaultRequest = DEFAULT_REQUEST;
+    private String traceLink;
     private Clock clock = Clock.systemUTC();
     private MatchMode mode = MatchMode.PACK;
     private Matcher matcher = Matcher.fast();
@@ -151,6 +152,15 @@ public final class StowageService implements AutoCloseable {
 
     public Builder exposure(Exposure exposure) {
       this.exposure = exposure == null ? Exposure.LOOPBACK : exposure;
+      return this;
+    }
+
+    /**
+     * Where the dashboard links a trace: a URL of the operator's trace viewer (Jaeger, Tempo) with
+     * {@code {traceId}} in it; null for the service's own {@code /api/traces/{traceId}}.
+     */
+    public Builder traceLink(String template) {
+      this.traceLink = checkTraceLink(template);
       return this;
     }
 
@@ -302,6 +312,7 @@ public final class StowageService implements AutoCloseable {
   private SchedulingCycle cycle;
   private CycleLoop loop;
   private Javalin http;
+  private dev.stowage.app.dashboard.Dashboard dashboard;
   private TaskStore store;
   private SchedulingState state; // the store above: what it has not recorded is written at close
   private AccessStore access;
@@ -428,6 +439,17 @@ public final class StowageService implements AutoCloseable {
         new HttpTracing(otel.getTracer("dev.stowage.api"), otel.getMeter("dev.stowage.api"));
     guard = new ApiGuard(tokens, Exposures.hostNames(config.exposure));
     tls = config.exposure.tls() != null;
+    var sessions = new dev.stowage.app.dashboard.Sessions(clock);
+    dashboard =
+        new dev.stowage.app.dashboard.Dashboard(
+            new ServiceDashboardData(
+                store, cycle, loop, backend, stager, telemetry.recentTraces(), clock),
+            sessions,
+            guard::refusal,
+            ApiGuard::who,
+            tls,
+            config.traceLink);
+    guard.sessions(dashboard::authorization);
     defaultRequest = config.defaultRequest;
     http =
         new ServiceApi(
@@ -447,7 +469,7 @@ public final class StowageService implements AutoCloseable {
                 guard,
                 defaultRequest,
                 clock)
-            .start(config.port, config.exposure);
+            .start(config.port, config.exposure, dashboard);
   }
 
   /**
@@ -495,11 +517,32 @@ public final class StowageService implements AutoCloseable {
     return adminTokenFile;
   }
 
-  /** Every HTTP route the API serves, as {@code METHOD /path}: what the OpenAPI document names. */
+  /** Dashboard pages holding their live event stream open now. */
+  int liveDashboardPages() {
+    return dashboard.livePages();
+  }
+
+  /** A trace link template as given, or why it is not one (null is none). */
+  public static String checkTraceLink(String template) {
+    if (template != null
+        && (!template.contains("{traceId}")
+            || !(template.startsWith("https://") || template.startsWith("http://")))) {
+      throw new IllegalArgumentException(
+          "must be an http(s) URL with {traceId} in it, got '" + template + "'");
+    }
+    return template;
+  }
+
+  /**
+   * Every HTTP route the API serves, as {@code METHOD /path}: what the OpenAPI document names. The
+   * dashboard's pages are not the API and are left out.
+   */
   java.util.SortedSet<String> routes() {
     var out = new java.util.TreeSet<String>();
     for (var parsed : http.unsafe.internalRouter.allHttpHandlers()) {
-      if (parsed.endpoint.method.isHttpMethod()) {
+      String path = parsed.endpoint.path;
+      if (parsed.endpoint.method.isHttpMethod()
+          && (path.startsWith("/api/") || path.equals("/metrics"))) {
         out.add(parsed.endpoint.method.name() + " " + parsed.endpoint.path);
       }
     }
@@ -510,6 +553,9 @@ public final class StowageService implements AutoCloseable {
   public void close() {
     if (http != null) {
       http.stop();
+    }
+    if (dashboard != null) {
+      dashboard.close();
     }
     if (loop != null) {
       loop.close();

@@ -106,6 +106,12 @@ public final class RecentTraces implements SpanProcessor {
     return out;
   }
 
+  /** The ended spans kept of the trace, in the order they ended (none when it is not kept). */
+  public synchronized List<SpanData> spans(String traceId) {
+    Trace trace = traces.get(traceId);
+    return trace == null ? List.of() : List.copyOf(trace.spans);
+  }
+
   /** The trace's spans as an OTLP/JSON {@code ExportTraceServiceRequest}, if it is kept. */
   public Optional<byte[]> otlpJson(String traceId) {
     List<SpanData> spans;

@@ -1,0 +1,404 @@
+package dev.stowage.app.service;
+
+import static dev.stowage.app.service.TestApi.json;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.stowage.engine.Resources;
+import java.io.File;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.logging.Level;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.By;
+import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.logging.LogEntry;
+import org.openqa.selenium.logging.LogType;
+import org.openqa.selenium.logging.LoggingPreferences;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+/**
+ * The dashboard in a real browser: Debian's headless Chromium driven by its ChromeDriver, against
+ * the real service (embedded PostgreSQL, real processes). Screenshots of each page go to {@code
+ * target/dashboard-screenshots}. Without Chromium installed the test is skipped, unless {@code
+ * STOWAGE_REQUIRE_BROWSER} is set (as CI sets it, after installing Chromium): then it fails.
+ */
+class DashboardBrowserTest {
+  static final Path CHROMIUM = Path.of("/usr/bin/chromium");
+  static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
+  static final Path SHOTS = Path.of("target", "dashboard-screenshots");
+
+  @TempDir static Path browserHome;
+  @TempDir Path tmp;
+  private ChromeDriverService driverService;
+  private StowageService service;
+  private String admin;
+  private TestApi api;
+  private WebDriver browser;
+  private final List<String> consoleErrors = new ArrayList<>();
+
+  @BeforeAll
+  static void browserInstalled() throws Exception {
+    boolean installed = Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER);
+    if (System.getenv("STOWAGE_REQUIRE_BROWSER") != null) {
+      assertThat(installed)
+          .as(
+              "STOWAGE_REQUIRE_BROWSER is set but Debian's chromium and chromium-driver are not"
+                  + " installed (apt-get install chromium chromium-driver)")
+          .isTrue();
+    }
+    Assumptions.assumeTrue(installed, "Chromium is not installed: the browser tests need it");
+    Files.createDirectories(SHOTS);
+  }
+
+  @BeforeEach
+  void start() throws Exception {
+    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+    service =
+        StowageService.builder(tmp.resolve("data"))
+            .interval(Duration.ofMillis(100))
+            .cluster(new StowageService.Cluster.Local(new Resources(4000, 8192, 100_000, 0)))
+            .start();
+    admin = Files.readString(service.adminTokenFile()).strip();
+    api = new TestApi(service);
+    var options = new ChromeOptions();
+    options.setBinary(CHROMIUM.toFile());
+    // As this machine's closed network needs: no background connections, no sandbox as root.
+    options.addArguments(
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1366,1400",
+        "--user-data-dir=" + Files.createTempDirectory(browserHome, "profile"));
+    var logs = new LoggingPreferences();
+    logs.enable(LogType.BROWSER, Level.ALL);
+    options.setCapability("goog:loggingPrefs", logs);
+    driverService =
+        new ChromeDriverService.Builder()
+            .usingDriverExecutable(CHROMEDRIVER.toFile())
+            .usingAnyFreePort()
+            .build();
+    browser = new ChromeDriver(driverService, options);
+  }
+
+  @AfterEach
+  void stop() {
+    if (browser != null) {
+      browser.quit();
+    }
+    if (driverService != null) {
+      driverService.stop();
+    }
+    if (service != null) {
+      service.close();
+    }
+  }
+
+  private void open(String path) {
+    browser.get(service.url() + path);
+    collectConsole();
+  }
+
+  private void collectConsole() {
+    for (LogEntry e : browser.manage().logs().get(LogType.BROWSER)) {
+      if (e.getLevel().intValue() >= Level.SEVERE.intValue()) {
+        consoleErrors.add(e.getMessage());
+      }
+    }
+  }
+
+  private WebDriverWait waitUpTo(int seconds) {
+    return new WebDriverWait(browser, Duration.ofSeconds(seconds));
+  }
+
+  private void shot(String name) throws Exception {
+    File f = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE);
+    Files.copy(f.toPath(), SHOTS.resolve(name + ".png"), StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  private void signIn(String token) {
+    open("/tasks");
+    assertThat(browser.getCurrentUrl()).endsWith("/sign-in");
+    browser.findElement(By.id("token")).sendKeys(token);
+    browser.findElement(By.cssSelector("form button[type=submit]")).click();
+    waitUpTo(10)
+        .withMessage(() -> browser.getCurrentUrl() + ": " + browser.getPageSource())
+        .until(d -> d.getTitle().startsWith("Overview"));
+  }
+
+  private static String encoded(String id) {
+    return id.replace("/", "%2F");
+  }
+
+  @Test
+  void theDagTurnsSucceededLiveLogsShowTheSumCancelWorksAndCyclesShowTheirSixPhases()
+      throws Exception {
+    signIn(admin);
+    var cookie = browser.manage().getCookieNamed("stowage_session");
+    assertThat(cookie.isHttpOnly()).isTrue();
+    assertThat(cookie.getSameSite()).isEqualTo("Strict");
+    shot("overview-empty");
+
+    String dag = Files.readString(Path.of("..", "examples", "etl-dag.yaml"));
+    var submitted =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(URI.create(service.url() + "/api/tasks"))
+                    .header("Authorization", "Bearer " + admin)
+                    .header("Content-Type", "application/yaml")
+                    .POST(HttpRequest.BodyPublishers.ofString(dag))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
+    assertThat(submitted.statusCode()).as(submitted.body()).isEqualTo(201);
+
+    // The DAG page, left open: its table turns to succeeded without the page being loaded again.
+    open("/dag/" + encoded("example/load"));
+    ((JavascriptExecutor) browser).executeScript("window.stowageNotReloaded = true;");
+    waitUpTo(60)
+        .until(
+            d ->
+                d.findElements(By.cssSelector("#dag-table td.state")).size() == 4
+                    && d.findElements(By.cssSelector("#dag-table td.state")).stream()
+                        .allMatch(e -> e.getText().equals("succeeded")));
+    assertThat(
+            ((JavascriptExecutor) browser)
+                .executeScript("return window.stowageNotReloaded === true"))
+        .isEqualTo(true);
+    assertThat(browser.findElements(By.cssSelector("#dag canvas"))).isNotEmpty();
+    shot("dag");
+
+    open("/tasks/" + encoded("example/sum"));
+    waitUpTo(30).until(d -> d.findElement(By.id("log")).getText().contains("sum is 5000050000"));
+    // Its attempt's steps, from its trace.
+    assertThat(browser.findElement(By.cssSelector("ol.timeline")).getText())
+        .containsPattern("attempt 1 on local: placed .* → launched \\+\\d+ ms .*→ succeeded");
+    shot("task");
+
+    // Cancel from the page: a long task, cancelled by its button, is cancelled.
+    var created =
+        api.send(
+            "POST",
+            "/api/tasks",
+            "{\"tasks\": [{\"id\": \"long\", \"command\": [\"sleep\", \"120\"], \"cpuMillis\": 100}]}",
+            admin);
+    assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+    api.await("/api/tasks/long", "state", "running", admin);
+    open("/tasks/long");
+    browser.findElement(By.cssSelector("button[data-action$='/cancel']")).click();
+    api.await("/api/tasks/long", "state", "cancelled", admin);
+    waitUpTo(30).until(d -> d.findElement(By.id("task-state")).getText().equals("cancelled"));
+
+    // Cancel a whole DAG from its page.
+    var pair =
+        api.send(
+            "POST",
+            "/api/tasks",
+            """
+            {"tasks": [
+              {"id": "pair/first", "command": ["sleep", "120"], "cpuMillis": 100},
+              {"id": "pair/then", "command": ["true"], "cpuMillis": 100, "dependsOn": ["pair/first"]}
+            ]}
+            """,
+            admin);
+    assertThat(pair.statusCode()).as(pair.body()).isEqualTo(201);
+    api.await("/api/tasks/" + encoded("pair/first"), "state", "running", admin);
+    open("/dag/" + encoded("pair/first"));
+    browser.findElement(By.xpath("//button[text()='Cancel the 2 unfinished tasks']")).click();
+    api.await("/api/tasks/" + encoded("pair/first"), "state", "cancelled", admin);
+    // Its dependant ends too: cancelled by its own request, or failed upstream if the first's
+    // cancel doomed it before that request came.
+    waitUpTo(30)
+        .until(
+            d -> {
+              try {
+                String state =
+                    json(api.send("GET", "/api/tasks/" + encoded("pair/then"), null, admin))
+                        .get("state")
+                        .asText();
+                return state.equals("cancelled") || state.equals("upstream_failed");
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+            });
+    assertThat(browser.findElement(By.id("action-result")).getText()).contains("pair/first: ");
+
+    open("/tasks?state=succeeded");
+    assertThat(browser.findElements(By.cssSelector("#tasks-table tr[data-task]"))).hasSize(4);
+    // A filter change answers in place.
+    var prefix = browser.findElement(By.name("prefix"));
+    prefix.sendKeys("example/s");
+    waitUpTo(10)
+        .until(d -> d.findElements(By.cssSelector("#tasks-table tr[data-task]")).size() == 1);
+    assertThat(browser.findElement(By.cssSelector("#tasks-table tr[data-task]")).getText())
+        .contains("example/sum");
+    assertThat(browser.getCurrentUrl()).contains("prefix=example%2Fs");
+    shot("tasks");
+
+    open("/cycles");
+    WebElement first = browser.findElement(By.cssSelector("ol.cycles svg.waterfall"));
+    assertThat(first.findElements(By.cssSelector("g[data-phase]")))
+        .extracting(e -> e.getDomAttribute("data-phase"))
+        .containsExactly(
+            "apply_cluster_events",
+            "get_resource_offers_from_cluster",
+            "get_processable_tasks",
+            "match_tasks_to_offers",
+            "prepare_payloads",
+            "launch");
+    shot("cycles");
+    browser.findElement(By.cssSelector("ol.cycles a")).click();
+    waitUpTo(10).until(d -> d.getTitle().startsWith("Cycle "));
+
+    open("/nodes");
+    assertThat(browser.findElements(By.cssSelector("meter"))).isNotEmpty();
+    shot("nodes");
+
+    open("/");
+    waitUpTo(20).until(d -> d.findElements(By.cssSelector(".uplot")).size() == 4);
+    shot("overview");
+
+    collectConsole();
+    assertThat(consoleErrors).as("console errors").isEmpty();
+  }
+
+  @Test
+  void aPageLeftOpenIsUpdatedByTheServerAndDoesNotGrow() throws Exception {
+    signIn(admin);
+    for (String page : List.of("/", "/cycles", "/tasks", "/nodes")) {
+      open(page);
+      var js = (JavascriptExecutor) browser;
+      js.executeScript(
+          "window.stowageEvents = 0; window.stowageNotReloaded = true;"
+              + " document.addEventListener('htmx:sseMessage', e => {"
+              + " if (e.detail.type === 'cycle') window.stowageEvents++; });");
+      waitUpTo(20)
+          .withMessage(() -> page + ": " + js.executeScript("return window.stowageEvents"))
+          .until(d -> ((Long) js.executeScript("return window.stowageEvents")) >= 3);
+      long early = (Long) js.executeScript("return document.getElementsByTagName('*').length");
+      waitUpTo(30).until(d -> ((Long) js.executeScript("return window.stowageEvents")) >= 7);
+      long later = (Long) js.executeScript("return document.getElementsByTagName('*').length");
+      assertThat(later).as(page + ": elements after 3 and after 7 updates").isEqualTo(early);
+      assertThat(js.executeScript("return window.stowageNotReloaded === true")).isEqualTo(true);
+      // One event stream for the page, however many updates it had (the last page's stream
+      // is dropped at the first write after it closed).
+      waitUpTo(10).until(d -> service.liveDashboardPages() == 1);
+    }
+    collectConsole();
+    assertThat(consoleErrors).as("console errors").isEmpty();
+  }
+
+  @Test
+  void aOneTimeLinkSignsInOnceAndASessionHasOnlyItsTokensRole() throws Exception {
+    String reader = api.token("viewer", "reader", admin);
+    var link = api.send("POST", "/api/sign-in-links", null, reader);
+    assertThat(link.statusCode()).as(link.body()).isEqualTo(201);
+    String url = json(link).get("url").asText();
+
+    browser.get(url);
+    waitUpTo(10)
+        .withMessage(() -> browser.getCurrentUrl() + ": " + browser.getPageSource())
+        .until(d -> d.getTitle().startsWith("Overview"));
+    assertThat(browser.findElement(By.className("who")).getText()).isEqualTo("viewer (reader)");
+
+    var created =
+        api.send(
+            "POST",
+            "/api/tasks",
+            "{\"tasks\": [{\"id\": \"held\", \"command\": [\"sleep\", \"120\"], \"cpuMillis\": 100}]}",
+            admin);
+    assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+    open("/tasks/held");
+    browser.findElement(By.cssSelector("button[data-action$='/cancel']")).click();
+    waitUpTo(10)
+        .until(d -> d.findElement(By.id("action-result")).getText().startsWith("refused (403)"));
+    assertThat(json(api.send("GET", "/api/tasks/held", null, admin)).get("state").asText())
+        .isNotEqualTo("cancelled");
+
+    // Revoking the token ends its sessions at once.
+    assertThat(api.send("POST", "/api/tokens/viewer/revoke", null, admin).statusCode())
+        .isEqualTo(200);
+    open("/tasks");
+    assertThat(browser.getCurrentUrl()).endsWith("/sign-in");
+
+    // The link was used up.
+    browser.manage().deleteAllCookies();
+    browser.get(url);
+    assertThat(browser.findElement(By.cssSelector("p.error")).getText())
+        .contains("used already or has expired");
+    collectConsole();
+    // The refused cancel, which the browser logs as a failed request, and nothing else.
+    assertThat(consoleErrors)
+        .as("console errors")
+        .singleElement()
+        .asString()
+        .contains("/api/tasks/held/cancel", "403");
+  }
+
+  @Test
+  void aChangeByCookieWithoutAnOriginAndASignInFromAnotherSiteAreRefused() throws Exception {
+    signIn(admin);
+    String session = browser.manage().getCookieNamed("stowage_session").getValue();
+    var http = HttpClient.newHttpClient();
+    var pause =
+        http.send(
+            HttpRequest.newBuilder(URI.create(service.url() + "/api/scheduling/pause"))
+                .header("Cookie", "stowage_session=" + session)
+                .POST(HttpRequest.BodyPublishers.noBody())
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(pause.statusCode()).as(pause.body()).isEqualTo(403);
+    assertThat(json(pause).get("error").asText()).contains("Origin");
+    var read =
+        http.send(
+            HttpRequest.newBuilder(URI.create(service.url() + "/api/scheduling"))
+                .header("Cookie", "stowage_session=" + session)
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(read.statusCode()).as(read.body()).isEqualTo(200);
+    assertThat(json(read).get("paused").asBoolean()).isFalse();
+
+    var forged =
+        http.send(
+            HttpRequest.newBuilder(URI.create(service.url() + "/sign-in"))
+                .header("Origin", "http://evil.example")
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .POST(HttpRequest.BodyPublishers.ofString("token=" + admin))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(forged.statusCode()).isEqualTo(403);
+    assertThat(forged.headers().firstValue("Set-Cookie")).isEmpty();
+
+    var page =
+        http.send(
+            HttpRequest.newBuilder(URI.create(service.url() + "/tasks")).build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(page.statusCode()).isEqualTo(303);
+    assertThat(page.headers().firstValue("Location")).hasValue("/sign-in");
+  }
+}
