@@ -28,7 +28,6 @@ import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.WebDriver;
-import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
@@ -182,6 +181,13 @@ class DashboardBrowserTest {
         .until(d -> d.getTitle().startsWith("Overview"));
   }
 
+  /** The text of the first element {@code css} selects, read in one script (live pages). */
+  private String text(String css) {
+    return (String)
+        ((JavascriptExecutor) browser)
+            .executeScript("return document.querySelector(arguments[0]).innerText", css);
+  }
+
   private static String encoded(String id) {
     return id.replace("/", "%2F");
   }
@@ -226,7 +232,7 @@ class DashboardBrowserTest {
     open("/tasks/" + encoded("example/sum"));
     waitUpTo(30).until(d -> d.findElement(By.id("log")).getText().contains("sum is 5000050000"));
     // Its attempt's steps, from its trace.
-    assertThat(browser.findElement(By.cssSelector("ol.timeline")).getText())
+    assertThat(text("ol.timeline"))
         .containsPattern("attempt 1 on local: placed .* → launched \\+\\d+ ms .*→ succeeded");
     shot("task");
 
@@ -259,7 +265,13 @@ class DashboardBrowserTest {
     assertThat(pair.statusCode()).as(pair.body()).isEqualTo(201);
     api.await("/api/tasks/" + encoded("pair/first"), "state", "running", admin);
     open("/dag/" + encoded("pair/first"));
-    browser.findElement(By.xpath("//button[text()='Cancel the 2 unfinished tasks']")).click();
+    // In the live table: clicked again if an update replaced it first.
+    waitUpTo(10)
+        .until(
+            d -> {
+              d.findElement(By.xpath("//button[text()='Cancel the 2 unfinished tasks']")).click();
+              return true;
+            });
     api.await("/api/tasks/" + encoded("pair/first"), "state", "cancelled", admin);
     // Its dependant ends too: cancelled by its own request, or failed upstream if the first's
     // cancel doomed it before that request came.
@@ -285,15 +297,18 @@ class DashboardBrowserTest {
     prefix.sendKeys("example/s");
     waitUpTo(10)
         .until(d -> d.findElements(By.cssSelector("#tasks-table tr[data-task]")).size() == 1);
-    assertThat(browser.findElement(By.cssSelector("#tasks-table tr[data-task]")).getText())
-        .contains("example/sum");
+    assertThat(text("#tasks-table tr[data-task]")).contains("example/sum");
     assertThat(browser.getCurrentUrl()).contains("prefix=example%2Fs");
     shot("tasks");
 
     open("/cycles");
-    WebElement first = browser.findElement(By.cssSelector("ol.cycles svg.waterfall"));
-    assertThat(first.findElements(By.cssSelector("g[data-phase]")))
-        .extracting(e -> e.getDomAttribute("data-phase"))
+    // Read in one script: the list is replaced as cycles run.
+    assertThat(
+            (List<Object>)
+                ((JavascriptExecutor) browser)
+                    .executeScript(
+                        "return Array.from(document.querySelector('ol.cycles svg.waterfall')"
+                            + ".querySelectorAll('g[data-phase]')).map(g => g.dataset.phase)"))
         .containsExactly(
             "apply_cluster_events",
             "get_resource_offers_from_cluster",
@@ -302,7 +317,12 @@ class DashboardBrowserTest {
             "prepare_payloads",
             "launch");
     shot("cycles");
-    browser.findElement(By.cssSelector("ol.cycles a")).click();
+    waitUpTo(10)
+        .until(
+            d -> {
+              d.findElement(By.cssSelector("ol.cycles a")).click();
+              return true;
+            });
     waitUpTo(10).until(d -> d.getTitle().startsWith("Cycle "));
 
     open("/nodes");
