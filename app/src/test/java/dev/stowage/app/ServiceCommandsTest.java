@@ -103,9 +103,13 @@ class ServiceCommandsTest {
     assertThat(again.headers().firstValue("Location").orElseThrow()).startsWith("/sign-in?error=");
     assertThat(again.headers().firstValue("Set-Cookie")).isEmpty();
 
-    MainTest.Run refused = MainTest.run("dashboard", "--no-open", "--url", service.url());
+    Path bogus = tmp.resolve("bogus.token");
+    Files.writeString(bogus, "stw_not-a-token\n");
+    MainTest.Run refused =
+        MainTest.run(
+            "dashboard", "--no-open", "--url", service.url(), "--token-file", bogus.toString());
     assertThat(refused.exit()).isEqualTo(1);
-    assertThat(refused.err()).startsWith("stowage: ").contains("no token");
+    assertThat(refused.err()).isEqualTo("stowage: the token is not one this service issued\n");
   }
 
   @Test

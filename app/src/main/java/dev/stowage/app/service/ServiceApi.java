@@ -617,18 +617,7 @@ final class ServiceApi {
 
   private void why(Context ctx) {
     StoredTask t = found(ctx);
-    ctx.json(
-        Why.of(
-            t,
-            store,
-            backend,
-            cycle::lastExplanation,
-            loop::cyclesSince,
-            stager::progress,
-            cycle::queueAtLimit,
-            cycle::gangWaiting,
-            cycle::preempted,
-            clock.instant()));
+    ctx.json(Why.of(t, store, backend, cycle, loop, stager, clock.instant()));
   }
 
   private StoredTask found(Context ctx) {

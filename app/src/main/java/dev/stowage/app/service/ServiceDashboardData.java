@@ -134,19 +134,7 @@ final class ServiceDashboardData implements DashboardData {
 
   @Override
   public String why(StoredTask t) {
-    Object line =
-        Why.of(
-                t,
-                store,
-                backend,
-                cycle::lastExplanation,
-                loop::cyclesSince,
-                stager::progress,
-                cycle::queueAtLimit,
-                cycle::gangWaiting,
-                cycle::preempted,
-                clock.instant())
-            .get("why");
+    Object line = Why.of(t, store, backend, cycle, loop, stager, clock.instant()).get("why");
     return line == null ? "" : line.toString();
   }
 

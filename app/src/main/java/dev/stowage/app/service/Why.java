@@ -32,6 +32,28 @@ final class Why {
 
   private Why() {}
 
+  /** Why, as the running service knows it: from its cycle, its loop and its stager. */
+  static Map<String, Object> of(
+      StoredTask t,
+      TaskStore store,
+      ClusterBackend backend,
+      SchedulingCycle cycle,
+      CycleLoop loop,
+      Stager stager,
+      Instant now) {
+    return of(
+        t,
+        store,
+        backend,
+        cycle::lastExplanation,
+        loop::cyclesSince,
+        stager::progress,
+        cycle::queueAtLimit,
+        cycle::gangWaiting,
+        cycle::preempted,
+        now);
+  }
+
   /**
    * @param lastCycle the last cycle's counts for a task it left unplaced (see {@link
    *     SchedulingCycle#lastExplanation}), and when it ran
