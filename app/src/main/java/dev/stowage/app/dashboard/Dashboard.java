@@ -61,7 +61,6 @@ public final class Dashboard implements AutoCloseable {
   private final LiveEvents live = new LiveEvents();
   private final History history = new History();
   private final ScheduledExecutorService ticks;
-  private volatile long placed;
 
   /**
    * @param refusal why an {@code Authorization} header is refused, or empty when it is accepted
@@ -101,11 +100,6 @@ public final class Dashboard implements AutoCloseable {
 
   private void sample() {
     try {
-      long sum = 0;
-      for (DashboardData.Cycle c : data.recentCycles()) {
-        sum += c.launched();
-      }
-      placed = Math.max(placed, sum);
       history.sample(data, countPlaced());
     } catch (RuntimeException e) {
       // The store may be down for a moment: the chart misses one sample.
