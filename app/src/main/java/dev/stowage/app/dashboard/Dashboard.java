@@ -611,13 +611,7 @@ public final class Dashboard implements AutoCloseable {
 
   private String tasksTable(Context ctx, TaskFilter filter, String before, String error) {
     // Read again, with the same filters and page, whenever cycles ran.
-    var self = new StringBuilder("/tasks?");
-    for (String p : List.of("state", "queue", "label", "prefix", "before")) {
-      String v = blankToNull(ctx.queryParam(p));
-      if (v != null) {
-        self.append(p).append('=').append(uri(v)).append('&');
-      }
-    }
+    String self = tasksUrl(ctx, blankToNull(ctx.queryParam("before")));
     var out =
         new StringBuilder("<div id=\"tasks-table\" hx-get=\"")
             .append(attr(self))
@@ -642,14 +636,7 @@ public final class Dashboard implements AutoCloseable {
       out.append("<p>No tasks match.</p>");
     }
     if (next != null) {
-      var q = new StringBuilder("/tasks?");
-      for (String p : List.of("state", "queue", "label", "prefix")) {
-        String v = blankToNull(ctx.queryParam(p));
-        if (v != null) {
-          q.append(p).append('=').append(uri(v)).append('&');
-        }
-      }
-      q.append("before=").append(uri(next));
+      String q = tasksUrl(ctx, next);
       out.append("<p><a href=\"")
           .append(attr(q))
           .append("\" hx-get=\"")
@@ -659,6 +646,21 @@ public final class Dashboard implements AutoCloseable {
           .append("</a></p>");
     }
     return out.append("</div>").toString();
+  }
+
+  /** The Tasks page with this request's filters, from before {@code before} (null: newest). */
+  private static String tasksUrl(Context ctx, String before) {
+    var q = new StringBuilder("/tasks?");
+    for (String p : List.of("state", "queue", "label", "prefix")) {
+      String v = blankToNull(ctx.queryParam(p));
+      if (v != null) {
+        q.append(p).append('=').append(uri(v)).append('&');
+      }
+    }
+    if (before != null) {
+      q.append("before=").append(uri(before));
+    }
+    return q.toString();
   }
 
   private String taskTable(List<StoredTask> tasks) {
