@@ -679,13 +679,15 @@ public final class InMemoryTaskStore implements TaskStore {
         put(dep, s, dt.attempt(), dt.offer(), pending, dt.notBefore(), now);
       }
     } else if (to.blocksDependants()) {
-      // Every task below, as the database walks them; those still waiting can never run.
+      // The waiting tasks below, through waiting tasks only, as the database walks them: one
+      // not waiting was doomed already, or still runs and dooms its own dependants when it ends.
+      // So a finished task, which may be forgotten, never has to be walked through.
       List<String> below = dependants.getOrDefault(id, List.of());
       var stack = new ArrayList<>(below);
       var seen = new HashSet<>(below);
       while (!stack.isEmpty()) {
         Held dep = held.get(stack.removeLast());
-        if (dep == null) {
+        if (dep == null || dep.task().state() != TaskState.WAITING) {
           continue;
         }
         for (String next : dependants.getOrDefault(dep.id(), List.of())) {
@@ -693,17 +695,15 @@ public final class InMemoryTaskStore implements TaskStore {
             stack.add(next);
           }
         }
-        if (dep.task().state() == TaskState.WAITING) {
-          StoredTask dt = dep.task();
-          put(
-              dep,
-              TaskState.UPSTREAM_FAILED,
-              dt.attempt(),
-              dt.offer(),
-              dt.pendingDependencies(),
-              dt.notBefore(),
-              now);
-        }
+        StoredTask dt = dep.task();
+        put(
+            dep,
+            TaskState.UPSTREAM_FAILED,
+            dt.attempt(),
+            dt.offer(),
+            dt.pendingDependencies(),
+            dt.notBefore(),
+            now);
       }
     }
     put(h, to, t.attempt(), t.offer(), t.pendingDependencies(), t.notBefore(), now);

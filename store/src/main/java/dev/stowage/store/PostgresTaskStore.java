@@ -852,12 +852,16 @@ public final class PostgresTaskStore implements TaskStore {
           } else if (to.blocksDependants()) {
             try (PreparedStatement doom =
                 c.prepareStatement(
+                    // Only through waiting tasks: one that is not waiting was doomed already,
+                    // or still runs, and dooms its own dependants when it ends.
                     "with recursive below(id) as ("
-                        + " select task_id from task_dependencies where depends_on = ?"
+                        + " select d.task_id from task_dependencies d join tasks t"
+                        + " on t.id = d.task_id where d.depends_on = ? and t.state = 'waiting'"
                         + " union select d.task_id from task_dependencies d join below b"
-                        + " on d.depends_on = b.id)"
+                        + " on d.depends_on = b.id join tasks t on t.id = d.task_id"
+                        + " where t.state = 'waiting')"
                         + " update tasks set state = 'upstream_failed', updated_at = ?"
-                        + " where id in (select id from below) and state = 'waiting'")) {
+                        + " where id in (select id from below)")) {
               doom.setString(1, id);
               doom.setTimestamp(2, at);
               doom.executeUpdate();

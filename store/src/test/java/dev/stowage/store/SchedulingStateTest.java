@@ -109,6 +109,31 @@ class SchedulingStateTest {
     PropertyCheck.forAll(40, d -> d.list(1, 40, SchedulingStateTest::step), this::replay);
   }
 
+  /**
+   * A history the property found: a task queued by a requeue while its dependency was waiting, then
+   * that dependency cancelled and forgotten, then a task submitted below the queued one, then the
+   * top task failed. The failure's walk must not go through the cancelled task (memory no longer
+   * holds it): the waiting task below the queued one stays waiting in every store.
+   */
+  @Test
+  void aFailureDoomsWaitingTasksThroughWaitingTasksOnly() {
+    replay(
+        List.of(
+            new Submit(4, List.of(0), 0, false, 1),
+            new Submit(2, List.of(7), 0, false, 1),
+            new Submit(2, List.of(), 0, false, 1),
+            new Move(Kind.REQUEUE, 21, 0),
+            new Move(Kind.CANCEL, 26, 0),
+            new Submit(1, List.of(13), 0, false, 1),
+            new Move(Kind.FAIL, 0, 0)));
+    var durable = new PostgresTaskStore(db.dataSource());
+    assertThat(durable.get("t8")).get().extracting(StoredTask::state).isEqualTo(TaskState.WAITING);
+    assertThat(durable.get("t4"))
+        .get()
+        .extracting(StoredTask::state)
+        .isEqualTo(TaskState.UPSTREAM_FAILED);
+  }
+
   private static void empty(Database database) {
     try (var c = database.dataSource().getConnection()) {
       c.createStatement().execute("truncate tasks cascade");
