@@ -65,8 +65,8 @@ final class AttemptEnds {
     StoredTask t = store.get(attempt.taskId()).orElse(null);
     if (t != null && !t.state().isTerminal()) {
       RetryPolicy retry = t.spec().retry();
-      // Attempts evicted for other tasks do not count against the task's retries.
-      int counted = attempt.attempt() - t.preemptions();
+      // Attempts evicted for other tasks, or made before a retry by hand, do not count.
+      int counted = t.attemptsCounted(attempt.attempt());
       boolean again = counted < retry.maxAttempts();
       // One record per failed attempt, inside its span: the record leads to the trace.
       try (var ignored = spans.enter(attempt);
@@ -96,7 +96,7 @@ final class AttemptEnds {
       return false;
     }
     RetryPolicy retry = t.spec().retry();
-    int counted = attempt.attempt() - t.preemptions();
+    int counted = t.attemptsCounted(attempt.attempt());
     if (counted < retry.maxAttempts()) {
       return store.requeue(t.id(), from, now.plus(retry.delayBefore(counted + 1)), now);
     }

@@ -315,7 +315,8 @@ public final class InMemoryTaskStore implements TaskStore {
         neverSchedulable,
         lastError,
         t.preemptions(),
-        t.preemptedBy());
+        t.preemptedBy(),
+        t.attemptsBeforeRetry());
   }
 
   @Override
@@ -631,7 +632,8 @@ public final class InMemoryTaskStore implements TaskStore {
             t.neverSchedulable(),
             "attempt " + t.attempt() + " preempted by " + by,
             t.preemptions() + 1,
-            by));
+            by,
+            t.attemptsBeforeRetry()));
     return true;
   }
 
@@ -710,6 +712,155 @@ public final class InMemoryTaskStore implements TaskStore {
     return true;
   }
 
+  @Override
+  public synchronized List<StoredTask> retry(String id, TaskState from, Instant now) {
+    TaskStores.requireRetryable(id, from);
+    if (forgotten != null) {
+      throw new IllegalStateException(
+          "a store holding only unfinished tasks cannot walk the finished ones: retry "
+              + id
+              + " in the durable store and take the tasks back");
+    }
+    Held h = held.get(id);
+    if (h == null || h.task().state() != from) {
+      return List.of();
+    }
+    // What each task opened again is now, for the checks of those below it.
+    var reopened = new HashMap<String, TaskState>();
+    StoredTask t = h.task();
+    TaskState to = reopenedState(t, reopened);
+    reopened.put(id, to);
+    var below = new TreeSet<String>();
+    var frontier = to.blocksDependants() ? List.<String>of() : List.of(id);
+    while (!frontier.isEmpty()) {
+      var next = new ArrayList<String>();
+      for (String f : frontier) {
+        for (String d : dependants.getOrDefault(f, List.of())) {
+          Held dh = held.get(d);
+          if (dh == null
+              || reopened.containsKey(d)
+              || dh.task().state() != TaskState.UPSTREAM_FAILED
+              || reopenedState(dh.task(), reopened).blocksDependants()) {
+            continue;
+          }
+          reopened.put(d, TaskState.WAITING);
+          below.add(d);
+          next.add(d);
+        }
+      }
+      frontier = next;
+    }
+    var out = new ArrayList<StoredTask>(1 + below.size());
+    out.add(
+        new StoredTask(
+            t.spec(),
+            to,
+            t.attempt(),
+            null,
+            pendingOf(t),
+            now,
+            t.submittedAt(),
+            now,
+            t.neverSchedulable(),
+            t.lastError(),
+            t.preemptions(),
+            t.preemptedBy(),
+            t.attempt() - t.preemptions()));
+    for (String d : below) {
+      StoredTask dt = held.get(d).task();
+      out.add(
+          new StoredTask(
+              dt.spec(),
+              TaskState.WAITING,
+              dt.attempt(),
+              dt.offer(),
+              pendingOf(dt),
+              dt.notBefore(),
+              dt.submittedAt(),
+              now,
+              dt.neverSchedulable(),
+              dt.lastError(),
+              dt.preemptions(),
+              dt.preemptedBy(),
+              dt.attemptsBeforeRetry()));
+    }
+    takeBack(out, from, Set.of());
+    return out;
+  }
+
+  /**
+   * Where a task opened again goes: upstream_failed if a dependency blocks it, queued if all have
+   * succeeded, else waiting ({@code reopened} overrides the states of tasks this retry opens).
+   */
+  private TaskState reopenedState(StoredTask t, Map<String, TaskState> reopened) {
+    boolean waits = false;
+    for (String d : t.spec().dependsOn()) {
+      TaskState s = reopened.getOrDefault(d, held.get(d).task().state());
+      if (s.blocksDependants()) {
+        return TaskState.UPSTREAM_FAILED;
+      }
+      waits |= s != TaskState.SUCCEEDED;
+    }
+    return waits ? TaskState.WAITING : TaskState.QUEUED;
+  }
+
+  private int pendingOf(StoredTask t) {
+    int pending = 0;
+    for (String d : t.spec().dependsOn()) {
+      if (held.get(d).task().state() != TaskState.SUCCEEDED) {
+        pending++;
+      }
+    }
+    return pending;
+  }
+
+  /**
+   * Takes in the tasks a retry opened again (as {@link #retry} answers them: the first was {@code
+   * from}, the others upstream_failed), each at the end of submit order, in this order. {@code
+   * dependantsOfThem} names tasks that depend on them, some perhaps held: those are linked to them.
+   */
+  synchronized void takeBack(
+      List<StoredTask> reopened, TaskState from, Collection<String> dependantsOfThem) {
+    var ids = new HashSet<String>();
+    for (int i = 0; i < reopened.size(); i++) {
+      StoredTask t = reopened.get(i);
+      ids.add(t.id());
+      Held old = held.remove(t.id());
+      if (old != null) {
+        bySeq.remove(old.seq());
+        unindex(old);
+      }
+      counts[(i == 0 ? from : TaskState.UPSTREAM_FAILED).ordinal()]--;
+      counts[t.state().ordinal()]++;
+      if (forgotten == null || !t.state().isTerminal()) {
+        hold(t);
+      }
+    }
+    for (StoredTask t : reopened) {
+      if (held.containsKey(t.id())) {
+        link(t);
+      }
+    }
+    for (String d : dependantsOfThem) {
+      Held h = held.get(d);
+      if (h != null && !ids.contains(d)) {
+        link(h.task());
+      }
+    }
+  }
+
+  /** Lists a held task among the dependants of each of its dependencies held. */
+  private void link(StoredTask t) {
+    for (String d : t.spec().dependsOn()) {
+      if (held.containsKey(d)) {
+        List<String> below = dependants.computeIfAbsent(d, k -> new ArrayList<>());
+        if (!below.contains(t.id())) {
+          below.add(t.id());
+        }
+      }
+    }
+  }
+
   private void put(
       Held h,
       TaskState state,
@@ -735,7 +886,8 @@ public final class InMemoryTaskStore implements TaskStore {
             t.neverSchedulable(),
             t.lastError(),
             t.preemptions(),
-            t.preemptedBy()));
+            t.preemptedBy(),
+            t.attemptsBeforeRetry()));
   }
 
   /** Puts a new version of a held task in place of the old, in every index. */

@@ -359,6 +359,41 @@ public final class SchedulingState implements TaskStore, AutoCloseable {
     return write("a transition", s -> s.transition(id, from, to, at), to == TaskState.CANCELLED);
   }
 
+  /**
+   * A retry walks finished tasks, which memory no longer holds: so it is done by the durable store,
+   * with every earlier write recorded first and no other write in between, and memory takes the
+   * tasks it opened again. It returns once durable, as a cancel does.
+   */
+  @Override
+  public List<StoredTask> retry(String id, TaskState from, Instant now) {
+    TaskStores.requireRetryable(id, from);
+    Instant at = micros(now);
+    synchronized (writes) {
+      if (closed) {
+        throw new IllegalStateException("the scheduling state is closed");
+      }
+      flush();
+      if (stale) {
+        memory = load();
+        stale = false;
+        generation.incrementAndGet();
+      }
+      List<StoredTask> reopened = durable.retry(id, from, at);
+      if (reopened.isEmpty()) {
+        return reopened;
+      }
+      try {
+        memory.takeBack(
+            reopened, from, durable.dependantsOf(reopened.stream().map(StoredTask::id).toList()));
+      } catch (RuntimeException e) {
+        // The store has the retry and memory may lack part of it: load memory again next time.
+        stale = true;
+        throw e;
+      }
+      return reopened;
+    }
+  }
+
   // Reads. What only unfinished tasks answer comes from memory alone.
 
   @Override

@@ -10,6 +10,8 @@ import java.time.Instant;
  * @param preemptions how many of its attempts were evicted for other tasks: they do not count
  *     against its retries
  * @param preemptedBy the task its last evicted attempt made room for, or null
+ * @param attemptsBeforeRetry the counted attempts it had made when it was last retried by hand: its
+ *     retries start again after them
  */
 public record StoredTask(
     TaskSpec spec,
@@ -23,7 +25,38 @@ public record StoredTask(
     String neverSchedulable,
     String lastError,
     int preemptions,
-    String preemptedBy) {
+    String preemptedBy,
+    int attemptsBeforeRetry) {
+
+  /** A task never retried by hand. */
+  public StoredTask(
+      TaskSpec spec,
+      TaskState state,
+      int attempt,
+      String offer,
+      int pendingDependencies,
+      Instant notBefore,
+      Instant submittedAt,
+      Instant updatedAt,
+      String neverSchedulable,
+      String lastError,
+      int preemptions,
+      String preemptedBy) {
+    this(
+        spec,
+        state,
+        attempt,
+        offer,
+        pendingDependencies,
+        notBefore,
+        submittedAt,
+        updatedAt,
+        neverSchedulable,
+        lastError,
+        preemptions,
+        preemptedBy,
+        0);
+  }
 
   /** A task never preempted. */
   public StoredTask(
@@ -52,9 +85,17 @@ public record StoredTask(
         null);
   }
 
-  /** How many of its attempts count against its retries: those not evicted for others. */
+  /**
+   * How many of its attempts count against its retries: those not evicted for others, since it was
+   * last retried by hand.
+   */
   public int attemptsCounted() {
-    return attempt - preemptions;
+    return attemptsCounted(attempt);
+  }
+
+  /** {@link #attemptsCounted()} once attempt {@code attempt} has been made. */
+  public int attemptsCounted(int attempt) {
+    return attempt - preemptions - attemptsBeforeRetry;
   }
 
   public String id() {

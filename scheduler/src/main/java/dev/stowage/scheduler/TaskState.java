@@ -6,8 +6,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Where a task is in its life. {@link #canMoveTo} is the whole lifecycle; the database enforces the
- * same edges (migration V1), so an illegal transition is rejected twice.
+ * Where a task is in its life. {@link #canMoveTo} is the whole lifecycle; {@link #canReopenTo} adds
+ * the edges of a retry by hand, which opens a finished task again. The database enforces the same
+ * edges (migrations V1 and V16), so an illegal transition is rejected twice.
  */
 public enum TaskState {
   /** Dependencies not all succeeded yet. */
@@ -42,11 +43,30 @@ public enum TaskState {
           CANCELLED, EnumSet.noneOf(TaskState.class),
           UPSTREAM_FAILED, EnumSet.noneOf(TaskState.class));
 
+  // A retry by hand: a failed or cancelled task is queued again (waiting while a dependency has not
+  // succeeded; upstream_failed at once if one has failed since), and the tasks it had doomed wait
+  // again. Not part of the lifecycle: no event of the cycle takes these edges.
+  private static final Map<TaskState, Set<TaskState>> REOPEN =
+      Map.of(
+          FAILED, EnumSet.of(QUEUED, WAITING, UPSTREAM_FAILED),
+          CANCELLED, EnumSet.of(QUEUED, WAITING, UPSTREAM_FAILED),
+          UPSTREAM_FAILED, EnumSet.of(WAITING));
+
   public boolean canMoveTo(TaskState next) {
     return NEXT.get(this).contains(next);
   }
 
-  /** No transition leaves this state. */
+  /** An edge of a retry by hand, from a finished state: see {@link TaskStore#retry}. */
+  public boolean canReopenTo(TaskState next) {
+    return REOPEN.getOrDefault(this, Set.of()).contains(next);
+  }
+
+  /** A task that failed or was cancelled: what a person may retry. */
+  public boolean isRetryable() {
+    return this == FAILED || this == CANCELLED;
+  }
+
+  /** No transition of the lifecycle leaves this state (only a retry by hand). */
   public boolean isTerminal() {
     return NEXT.get(this).isEmpty();
   }

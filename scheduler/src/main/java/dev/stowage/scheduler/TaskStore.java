@@ -199,9 +199,25 @@ public interface TaskStore {
   /**
    * Moves a task from {@code from} to {@code to} if it is still in {@code from}; returns whether it
    * moved. Success releases dependants whose last dependency this was; failure (out of attempts)
-   * and cancellation make every task that depends on it, directly or not, upstream_failed.
+   * and cancellation make every task that waits on it, directly or through waiting tasks,
+   * upstream_failed.
    *
    * @throws IllegalArgumentException when the lifecycle has no such transition
    */
   boolean transition(String id, TaskState from, TaskState to, Instant now);
+
+  /**
+   * A retry by hand, as Airflow's "clear" with its downstream: a failed or cancelled task, if it is
+   * still in {@code from}, is queued again with a fresh set of attempts (waiting while one of its
+   * dependencies has not succeeded; upstream_failed if one failed or was cancelled), at the end of
+   * submit order as a resubmission would be, its queue time starting {@code now}. Then every
+   * upstream_failed task below it, through upstream_failed tasks, none of whose dependencies is
+   * failed, cancelled or upstream_failed any more, waits again, in id order after it. A cancelled
+   * task below stays cancelled: someone cancelled it.
+   *
+   * @return the tasks opened again, this one first and the others in id order; empty when it was
+   *     not in {@code from}
+   * @throws IllegalArgumentException when {@code from} is not failed or cancelled
+   */
+  List<StoredTask> retry(String id, TaskState from, Instant now);
 }

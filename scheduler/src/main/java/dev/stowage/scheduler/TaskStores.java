@@ -4,6 +4,14 @@ package dev.stowage.scheduler;
 public final class TaskStores {
   private TaskStores() {}
 
+  /** A retry by hand opens only a task that failed or was cancelled. */
+  public static void requireRetryable(String id, TaskState from) {
+    if (!from.isRetryable()) {
+      throw new IllegalArgumentException(
+          "only a failed or cancelled task is retried, not task " + id + " (" + from.label() + ")");
+    }
+  }
+
   /** Batch transitions are for edges that touch no other task. */
   public static void requireSideEffectFree(TaskState from, TaskState to) {
     if (!from.canMoveTo(to)) {

@@ -156,6 +156,12 @@ class SchedulingStateTest {
       write();
       return real.transition(id, from, to, now);
     }
+
+    @Override
+    public List<StoredTask> retry(String id, TaskState from, Instant now) {
+      write();
+      return real.retry(id, from, now);
+    }
   }
 
   @Test

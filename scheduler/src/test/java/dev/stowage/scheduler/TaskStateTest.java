@@ -21,6 +21,24 @@ class TaskStateTest {
   }
 
   @Test
+  void aRetryByHandReopensOnlyWhatEndedWithoutSuccess() {
+    assertThat(TaskState.FAILED.canReopenTo(TaskState.QUEUED)).isTrue();
+    assertThat(TaskState.CANCELLED.canReopenTo(TaskState.WAITING)).isTrue();
+    assertThat(TaskState.UPSTREAM_FAILED.canReopenTo(TaskState.WAITING)).isTrue();
+    assertThat(TaskState.UPSTREAM_FAILED.canReopenTo(TaskState.QUEUED)).isFalse();
+    assertThat(TaskState.SUCCEEDED.canReopenTo(TaskState.QUEUED)).isFalse();
+    for (TaskState s : TaskState.values()) {
+      assertThat(s.isRetryable()).as(s.label()).isEqualTo(s.canReopenTo(TaskState.QUEUED));
+      assertThat(s.canMoveTo(TaskState.WAITING) && s.canReopenTo(TaskState.WAITING))
+          .as("the two kinds of edge are apart, from " + s.label())
+          .isFalse();
+      if (!s.isTerminal()) {
+        assertThat(TaskState.values()).noneMatch(s::canReopenTo);
+      }
+    }
+  }
+
+  @Test
   void backoffDoublesUpToItsCap() {
     var retry = new RetryPolicy(5, Duration.ofSeconds(10), Duration.ofSeconds(30));
     assertThat(retry.delayBefore(1)).isZero();

@@ -58,7 +58,7 @@ public final class PostgresTaskStore implements TaskStore {
           + " attempt, offer, pending_dependencies, not_before, submitted_at, updated_at,"
           + " depends_on, never_schedulable, inputs, last_error, trace_state, outputs, owner, image,"
           + " tolerations, queue, array_id, array_index, array_size, gang, gang_size,"
-          + " priority_class, preemptions, preempted_by";
+          + " priority_class, preemptions, preempted_by, attempts_before_retry";
 
   private final DataSource dataSource;
   private final int writers;
@@ -231,7 +231,7 @@ public final class PostgresTaskStore implements TaskStore {
                           + " array(select jsonb_array_elements_text(depends_on::jsonb)),"
                           + " never, inputs::jsonb, null, trace_state, outputs::jsonb, owner,"
                           + " image, tolerations::jsonb, queue, array_id, array_index, array_size,"
-                          + " gang, gang_size, priority_class, 0, null"
+                          + " gang, gang_size, priority_class, 0, null, 0"
                           + " from unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::bigint[],"
                           + " ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[],"
                           + " ?::text[], ?::text[], ?::int[], ?::bigint[], ?::bigint[],"
@@ -871,6 +871,132 @@ public final class PostgresTaskStore implements TaskStore {
         });
   }
 
+  @Override
+  public List<StoredTask> retry(String id, TaskState from, Instant now) {
+    dev.stowage.scheduler.TaskStores.requireRetryable(id, from);
+    return inTransaction(
+        c -> {
+          Timestamp at = Timestamp.from(now);
+          try (PreparedStatement lock =
+              c.prepareStatement("select state from tasks where id = ? for update")) {
+            lock.setString(1, id);
+            try (ResultSet rs = lock.executeQuery()) {
+              if (!rs.next() || !rs.getString(1).equals(from.label())) {
+                return List.<StoredTask>of();
+              }
+            }
+          }
+          TaskState to = reopenedState(c, List.of(id)).get(id);
+          try (PreparedStatement q =
+              c.prepareStatement(
+                  "update tasks set state = ?, offer = null, not_before = ?,"
+                      + " attempts_before_retry = attempt - preemptions, seq = default,"
+                      + PENDING
+                      + ", updated_at = ? where id = ?")) {
+            q.setString(1, to.label());
+            q.setTimestamp(2, at);
+            q.setTimestamp(3, at);
+            q.setString(4, id);
+            q.executeUpdate();
+          }
+          // Level by level through upstream_failed tasks: one blocked only by another that this
+          // retry opens is looked at again once that one waits, being its dependant too.
+          var below = new java.util.TreeSet<String>();
+          List<String> frontier = to.blocksDependants() ? List.of() : List.of(id);
+          while (!frontier.isEmpty()) {
+            var candidates = new ArrayList<String>();
+            try (PreparedStatement q =
+                c.prepareStatement(
+                    "select distinct d.task_id from task_dependencies d join tasks t"
+                        + " on t.id = d.task_id where d.depends_on = any(?)"
+                        + " and t.state = 'upstream_failed' order by d.task_id")) {
+              q.setArray(1, c.createArrayOf("text", frontier.toArray()));
+              try (ResultSet rs = q.executeQuery()) {
+                while (rs.next()) {
+                  candidates.add(rs.getString(1));
+                }
+              }
+            }
+            var next = new ArrayList<String>();
+            reopenedState(c, candidates)
+                .forEach(
+                    (task, state) -> {
+                      if (!state.blocksDependants()) {
+                        next.add(task);
+                      }
+                    });
+            if (!next.isEmpty()) {
+              try (PreparedStatement q =
+                  c.prepareStatement(
+                      "update tasks set state = 'waiting', updated_at = ? where id = any(?)")) {
+                q.setTimestamp(1, at);
+                q.setArray(2, c.createArrayOf("text", next.toArray()));
+                q.executeUpdate();
+              }
+            }
+            below.addAll(next);
+            frontier = next;
+          }
+          // Their places at the end of submit order, one at a time so that they follow in id
+          // order, and their dependencies not succeeded counted afresh.
+          try (PreparedStatement q =
+              c.prepareStatement("update tasks set seq = default, " + PENDING + " where id = ?")) {
+            for (String task : below) {
+              q.setString(1, task);
+              q.addBatch();
+            }
+            q.executeBatch();
+          }
+          var order = new ArrayList<String>(1 + below.size());
+          order.add(id);
+          order.addAll(below);
+          Map<String, StoredTask> read = new HashMap<>();
+          try (PreparedStatement q =
+              c.prepareStatement("select " + COLUMNS + " from tasks where id = any(?)")) {
+            q.setArray(1, c.createArrayOf("text", order.toArray()));
+            for (StoredTask t : readAll(q)) {
+              read.put(t.id(), t);
+            }
+          }
+          return order.stream().map(read::get).toList();
+        });
+  }
+
+  /** How many of a task's dependencies have not succeeded, as an assignment of the column. */
+  private static final String PENDING =
+      " pending_dependencies = (select count(*) from task_dependencies d join tasks u"
+          + " on u.id = d.depends_on where d.task_id = tasks.id and u.state <> 'succeeded')";
+
+  /**
+   * Where each of these tasks would go if opened again now: upstream_failed when a dependency
+   * blocks it, queued when all have succeeded, else waiting.
+   */
+  private static Map<String, TaskState> reopenedState(Connection c, List<String> ids)
+      throws SQLException {
+    var out = new java.util.LinkedHashMap<String, TaskState>();
+    for (String id : ids) {
+      out.put(id, TaskState.QUEUED);
+    }
+    try (PreparedStatement q =
+        c.prepareStatement(
+            "select d.task_id, u.state from task_dependencies d join tasks u on u.id ="
+                + " d.depends_on where d.task_id = any(?)")) {
+      q.setArray(1, c.createArrayOf("text", ids.toArray()));
+      try (ResultSet rs = q.executeQuery()) {
+        while (rs.next()) {
+          TaskState s = TaskState.parse(rs.getString(2));
+          String task = rs.getString(1);
+          if (s.blocksDependants()) {
+            out.put(task, TaskState.UPSTREAM_FAILED);
+          } else if (s != TaskState.SUCCEEDED && out.get(task) == TaskState.QUEUED) {
+            out.put(task, TaskState.WAITING);
+          }
+        }
+      }
+    }
+    return out;
+  }
+
   /** The gangs among these that have a task stored and not finished. */
   private static Set<String> unfinishedGangs(Connection c, Set<String> gangs) throws SQLException {
     var out = new java.util.HashSet<String>();
@@ -975,7 +1101,8 @@ public final class PostgresTaskStore implements TaskStore {
         rs.getString("never_schedulable"),
         rs.getString("last_error"),
         rs.getInt("preemptions"),
-        rs.getString("preempted_by"));
+        rs.getString("preempted_by"),
+        rs.getInt("attempts_before_retry"));
   }
 
   private static String json(Object value) {

@@ -93,6 +93,100 @@ class PostgresTaskStoreTest {
   }
 
   @Test
+  void aRetryByHandQueuesTheTaskWithFreshAttemptsAndWakesWhatItHadDoomed() throws Exception {
+    retryScenario(store);
+    empty();
+    retryScenario(new dev.stowage.scheduler.InMemoryTaskStore());
+    empty();
+    try (var state = dev.stowage.scheduler.SchedulingState.load(store)) {
+      retryScenario(state);
+      state.flush();
+      assertThat(state.divergences()).isZero();
+    }
+    // What the state wrote is in the database too, in the same submit order.
+    assertThat(store.newest(dev.stowage.scheduler.TaskFilter.ALL, null, 4).tasks())
+        .extracting(StoredTask::id)
+        .containsExactly("x", "f", "e", "d");
+  }
+
+  /** a → b → c, a → d, f after b and e; x after w: failures, cancels, retries, in one store. */
+  private static void retryScenario(dev.stowage.scheduler.TaskStore s) {
+    var once = new RetryPolicy(1, Duration.ZERO, Duration.ZERO);
+    s.submit(
+        List.of(
+            TaskSpec.of("a", "false").withRetry(once),
+            TaskSpec.of("b", "true").withDependsOn("a"),
+            TaskSpec.of("c", "true").withDependsOn("b"),
+            TaskSpec.of("d", "true").withDependsOn("a"),
+            TaskSpec.of("e", "true"),
+            TaskSpec.of("f", "true").withDependsOn("b", "e"),
+            TaskSpec.of("w", "true"),
+            TaskSpec.of("x", "true").withDependsOn("w")),
+        T0);
+    assertThat(s.assign("a", "n1", T0)).isEqualTo(1);
+    assertThat(s.transition("a", TaskState.ASSIGNED, TaskState.FAILED, T0)).isTrue();
+    assertThat(s.transition("e", TaskState.QUEUED, TaskState.CANCELLED, T0)).isTrue();
+    assertThat(s.transition("x", TaskState.WAITING, TaskState.CANCELLED, T0)).isTrue();
+    assertThat(s.transition("w", TaskState.QUEUED, TaskState.FAILED, T0)).isTrue();
+    assertThat(states(s, "b", "c", "d", "f")).containsOnly(TaskState.UPSTREAM_FAILED).hasSize(4);
+
+    Instant later = T0.plusSeconds(60);
+    assertThat(s.retry("a", TaskState.FAILED, later))
+        .extracting(StoredTask::id, StoredTask::state)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("a", TaskState.QUEUED),
+            org.assertj.core.groups.Tuple.tuple("b", TaskState.WAITING),
+            org.assertj.core.groups.Tuple.tuple("c", TaskState.WAITING),
+            org.assertj.core.groups.Tuple.tuple("d", TaskState.WAITING));
+    // f still has a cancelled dependency: it stays doomed.
+    assertThat(states(s, "f")).containsExactly(TaskState.UPSTREAM_FAILED);
+    StoredTask a = s.get("a").orElseThrow();
+    assertThat(a.attemptsCounted()).as("a fresh set of attempts").isZero();
+    assertThat(a.attempt()).isEqualTo(1);
+    assertThat(a.notBefore()).isEqualTo(later);
+    assertThat(s.get("b").orElseThrow().pendingDependencies()).isEqualTo(1);
+    assertThat(s.processable(10, later)).extracting(StoredTask::id).containsExactly("a");
+    // Again: it is not failed any more, so nothing moves.
+    assertThat(s.retry("a", TaskState.FAILED, later)).isEmpty();
+    assertThatThrownBy(() -> s.retry("b", TaskState.WAITING, later))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("only a failed or cancelled task is retried");
+
+    // The cancelled dependency retried: f waits again, on b and e.
+    assertThat(s.retry("e", TaskState.CANCELLED, later))
+        .extracting(StoredTask::id, StoredTask::state)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("e", TaskState.QUEUED),
+            org.assertj.core.groups.Tuple.tuple("f", TaskState.WAITING));
+    assertThat(s.get("f").orElseThrow().pendingDependencies()).isEqualTo(2);
+    // A cancelled task whose dependency has failed since is doomed at once.
+    assertThat(s.retry("x", TaskState.CANCELLED, later))
+        .extracting(StoredTask::id, StoredTask::state)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple("x", TaskState.UPSTREAM_FAILED));
+
+    // The retried task's new attempt is its first of one: it succeeds and releases the rest.
+    assertThat(s.assign("a", "n1", later)).isEqualTo(2);
+    assertThat(s.get("a").orElseThrow().attemptsCounted()).isEqualTo(1);
+    assertThat(s.transition("a", TaskState.ASSIGNED, TaskState.LAUNCHED, later)).isTrue();
+    assertThat(s.succeedAll(List.of(new AttemptId("a", 2)), TaskState.LAUNCHED, later))
+        .containsExactly("a");
+    assertThat(states(s, "b", "d")).containsOnly(TaskState.QUEUED);
+    assertThat(states(s, "c", "f")).containsOnly(TaskState.WAITING);
+    assertThat(s.countByState())
+        .isEqualTo(
+            Map.of(
+                TaskState.SUCCEEDED, 1L,
+                TaskState.QUEUED, 3L,
+                TaskState.WAITING, 2L,
+                TaskState.FAILED, 1L,
+                TaskState.UPSTREAM_FAILED, 1L));
+  }
+
+  private static List<TaskState> states(dev.stowage.scheduler.TaskStore s, String... ids) {
+    return java.util.Arrays.stream(ids).map(id -> s.get(id).orElseThrow().state()).toList();
+  }
+
+  @Test
   void aTaskDependingOnAFailedTaskIsUpstreamFailedAtSubmit() {
     store.submit(List.of(TaskSpec.of("broken", "false")), T0);
     runToEnd("broken", TaskState.FAILED);
@@ -555,7 +649,7 @@ class PostgresTaskStoreTest {
             rs.next();
             assertThat(rs.getBoolean(1))
                 .as(from.label() + " -> " + to.label())
-                .isEqualTo(from.canMoveTo(to));
+                .isEqualTo(from.canMoveTo(to) || from.canReopenTo(to));
           }
         }
       }

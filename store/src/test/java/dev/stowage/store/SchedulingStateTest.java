@@ -29,8 +29,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The scheduling state answers every call as PostgreSQL does, and so does the in-memory twin:
- * random histories of submits, placements, events, retries and cancels are applied to all three,
- * each answer compared, and then everything each holds, and a state loaded afresh from the store.
+ * random histories of submits, placements, events, retries (the cycle's and by hand) and cancels
+ * are applied to all three, each answer compared, and then everything each holds, and a state
+ * loaded afresh from the store.
  */
 class SchedulingStateTest {
   @TempDir static Path tmp;
@@ -74,6 +75,9 @@ class SchedulingStateTest {
 
   record Clear(int pick) implements Step {}
 
+  /** A retry by hand of one of the tasks that failed or were cancelled, picked among those. */
+  record RetryEnded(int pick) implements Step {}
+
   enum Kind {
     LAUNCH,
     START,
@@ -82,7 +86,8 @@ class SchedulingStateTest {
     CANCEL,
     REQUEUE,
     UNASSIGN,
-    ERROR
+    ERROR,
+    RETRY
   }
 
   static Step step(Draw d) {
@@ -101,7 +106,8 @@ class SchedulingStateTest {
         Draw.weight(1, x -> new Later(x.between(1, 3) * 500)),
         Draw.weight(
             8, x -> new Move(x.oneOf(Kind.values()), x.between(0, 40), x.between(0, 2) * 1000)),
-        Draw.weight(1, x -> new Clear(x.between(0, 40))));
+        Draw.weight(1, x -> new Clear(x.between(0, 40))),
+        Draw.weight(2, x -> new RetryEnded(x.between(0, 40))));
   }
 
   @Test
@@ -208,6 +214,17 @@ class SchedulingStateTest {
             same(step, stores, st -> run(() -> st.clearNeverSchedulable(one)));
           }
         }
+        case RetryEnded r -> {
+          var ended =
+              ids.stream()
+                  .filter(id -> durable.get(id).orElseThrow().state().isRetryable())
+                  .toList();
+          if (!ended.isEmpty()) {
+            String id = ended.get(r.pick() % ended.size());
+            TaskState from = durable.get(id).orElseThrow().state();
+            same(step, stores, st -> st.retry(id, from, at));
+          }
+        }
         case Move m -> {
           if (ids.isEmpty()) {
             continue;
@@ -235,6 +252,7 @@ class SchedulingStateTest {
                 case REQUEUE ->
                     st -> attempt(() -> st.requeue(id, from, at.plusMillis(m.millis()), at));
                 case UNASSIGN -> st -> attempt(() -> st.unassign(id, from, at));
+                case RETRY -> st -> attempt(() -> st.retry(id, from, at));
                 case ERROR ->
                     st -> run(() -> st.recordError(id, attempt.attempt(), "exited with code 3"));
               };
