@@ -24,6 +24,7 @@ public final class Main implements Runnable {
           TaskCommands.List.class,
           TaskCommands.Logs.class,
           TaskCommands.Cancel.class,
+          TaskCommands.Retry.class,
           TaskCommands.Why.class,
           TokensCommand.class,
           DashboardCommand.class,

@@ -344,6 +344,40 @@ final class TaskCommands {
   }
 
   @Command(
+      name = "retry",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Retry a failed or cancelled task: queued again with a fresh set of attempts; the tasks"
+            + " its end made upstream_failed wait again."
+      })
+  static final class Retry implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+    @Parameters(index = "0", description = "The task id.")
+    String id;
+
+    @Mixin ServiceUrl service;
+
+    @Override
+    public Integer call() throws Exception {
+      HttpResponse<String> response = service.client().post(path(id) + "/retry", "");
+      if (response.statusCode() >= 300) {
+        return failed(spec, response);
+      }
+      JsonNode body = JSON.readTree(response.body());
+      int below = body.get("reopened").size();
+      spec.commandLine()
+          .getOut()
+          .printf(
+              "%s: %s%s%n",
+              id,
+              body.get("state").asText(),
+              below == 0 ? "" : "; " + below + " task(s) below wait again");
+      return 0;
+    }
+  }
+
+  @Command(
       name = "why",
       mixinStandardHelpOptions = true,
       description = "Say why a task is where it is (for a queued task: why no offer fits it).")

@@ -188,6 +188,26 @@ class ServiceCommandsTest {
     MainTest.Run again = run("cancel", "why/huge", "--url", service.url());
     assertThat(again.exit()).isEqualTo(Main.BAD_INPUT);
     assertThat(again.err()).isEqualTo("stowage: task 'why/huge' is already cancelled\n");
+
+    // Retried by hand: the sleeper runs again, and the task its cancel doomed waits for it again.
+    assertThat(run("retry", "why/after-sleeper", "--url", service.url()).err())
+        .isEqualTo(
+            "stowage: task 'why/after-sleeper' is upstream_failed: only a failed or cancelled"
+                + " task is retried; retry its dependency 'why/sleeper' (cancelled)\n");
+    assertThat(run("retry", "why/sleeper", "--url", service.url()).out())
+        .isEqualTo("why/sleeper: queued; 1 task(s) below wait again\n");
+    assertThat(run("status", "why/after-sleeper", "--url", service.url()).out())
+        .startsWith("why/after-sleeper: waiting");
+    awaitState("why/sleeper", "running");
+    MainTest.Run running = run("retry", "why/sleeper", "--url", service.url());
+    assertThat(running.exit()).isEqualTo(Main.BAD_INPUT);
+    assertThat(running.err())
+        .isEqualTo(
+            "stowage: task 'why/sleeper' is running: only a failed or cancelled task is"
+                + " retried\n");
+    assertThat(run("cancel", "why/sleeper", "--url", service.url()).out())
+        .isEqualTo("why/sleeper: cancelling\n");
+    awaitState("why/sleeper", "cancelled");
     assertThat(run("tasks", "--state", "sideways", "--url", service.url()).err())
         .isEqualTo("stowage: state: unknown task state 'sideways'\n");
   }

@@ -764,16 +764,28 @@ public final class Dashboard implements AutoCloseable {
         .append("\" hx-trigger=\"sse:cycle\" hx-swap=\"innerHTML\">")
         .append(taskLive(t))
         .append("</div><p>")
-        .append(
-            t.state().isTerminal()
-                ? ""
-                : "<button type=\"button\" data-action=\"/api/tasks/"
-                    + attr(uri(t.id()))
-                    + "/cancel\">Cancel this task</button> ")
+        .append(actions(t))
         .append("<a href=\"/dag/")
         .append(attr(uri(t.id())))
         .append("\">Its DAG</a></p><p id=\"action-result\" role=\"status\"></p>");
     return Html.page("Task " + t.id(), "Tasks", who.apply(ctx), out.toString());
+  }
+
+  /**
+   * What may be done to the task as the page loads: cancel it while unfinished, retry it once it
+   * failed or was cancelled (not a gang's task: its gang runs together). The API decides.
+   */
+  private static String actions(StoredTask t) {
+    String path = "/api/tasks/" + attr(uri(t.id()));
+    if (!t.state().isTerminal()) {
+      return "<button type=\"button\" data-action=\""
+          + path
+          + "/cancel\">Cancel this task</button> ";
+    }
+    if (t.state().isRetryable() && t.spec().gang() == null) {
+      return "<button type=\"button\" data-action=\"" + path + "/retry\">Retry this task</button> ";
+    }
+    return "";
   }
 
   private String taskLive(StoredTask t) {
@@ -789,7 +801,17 @@ public final class Dashboard implements AutoCloseable {
             + "</span>");
     fact(out, "Why", "<span id=\"task-why\">" + text(data.why(t)) + "</span>");
     fact(out, "Queue", text(t.spec().queue()));
-    fact(out, "Attempt", t.attempt() + " of " + t.spec().retry().maxAttempts());
+    fact(
+        out,
+        "Attempt",
+        t.attemptsBeforeRetry() == 0
+            ? t.attempt() + " of " + t.spec().retry().maxAttempts()
+            : t.attempt()
+                + " ("
+                + t.attemptsCounted()
+                + " of "
+                + t.spec().retry().maxAttempts()
+                + " since it was retried by hand)");
     fact(out, "Node", text(t.offer()));
     fact(out, "Command", text(String.join(" ", t.spec().command())));
     data.staging(t).ifPresent(s -> fact(out, "Staging", text(s)));

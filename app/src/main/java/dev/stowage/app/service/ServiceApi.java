@@ -119,6 +119,7 @@ final class ServiceApi {
               config.routes.get("/api/tasks", this::list, Access.READER);
               config.routes.get("/api/tasks/{id}", this::get, Access.READER);
               config.routes.post("/api/tasks/{id}/cancel", this::cancel, Access.SUBMITTER);
+              config.routes.post("/api/tasks/{id}/retry", this::retry, Access.SUBMITTER);
               config.routes.get("/api/arrays/{id}", this::array, Access.READER);
               config.routes.post("/api/arrays/{id}/cancel", this::cancelArray, Access.SUBMITTER);
               config.routes.get("/api/tasks/{id}/logs", this::logs, Access.READER);
@@ -459,6 +460,79 @@ final class ServiceApi {
     }
   }
 
+  /**
+   * A retry by hand of a failed or cancelled task, as Airflow's clear with its downstream: queued
+   * again with a fresh set of attempts, and the tasks its end had made upstream_failed wait again.
+   * Refused, saying why, for a task in another state, a gang's task (its gang runs together), or
+   * one whose own dependency has failed or was cancelled (retry that one).
+   */
+  private void retry(Context ctx) {
+    StoredTask t = found(ctx);
+    may(ApiGuard.token(ctx), t, "retry");
+    if (!t.state().isRetryable()) {
+      String why =
+          t.state() == TaskState.UPSTREAM_FAILED
+              ? blockingDependency(t)
+                  .map(d -> "; retry its dependency '" + d.id() + "' (" + d.state().label() + ")")
+                  .orElse("")
+              : "";
+      throw new ApiGuard.Refused(
+          409,
+          "task '"
+              + t.id()
+              + "' is "
+              + t.state().label()
+              + ": only a failed or cancelled task is retried"
+              + why);
+    }
+    if (t.spec().gang() != null) {
+      throw new ApiGuard.Refused(
+          409,
+          "task '"
+              + t.id()
+              + "' is in gang '"
+              + t.spec().gang().name()
+              + "', whose tasks run together: submit the gang again rather than retry one task");
+    }
+    var blocking = blockingDependency(t);
+    if (blocking.isPresent()) {
+      throw new ApiGuard.Refused(
+          409,
+          "task '"
+              + t.id()
+              + "' depends on '"
+              + blocking.get().id()
+              + "', which is "
+              + blocking.get().state().label()
+              + ": retry that one first");
+    }
+    List<StoredTask> reopened = store.retry(t.id(), t.state(), clock.instant());
+    if (reopened.isEmpty()) {
+      throw new ApiGuard.Refused(409, "task '" + t.id() + "' changed state; try again");
+    }
+    List<String> below = reopened.subList(1, reopened.size()).stream().map(StoredTask::id).toList();
+    audit(
+        ctx,
+        "retry",
+        t.id(),
+        "was "
+            + t.state().label()
+            + (below.isEmpty() ? "" : "; " + below.size() + " below wait again"));
+    loop.wakeUp();
+    var body = new java.util.LinkedHashMap<String, Object>();
+    body.put("id", t.id());
+    body.put("state", reopened.getFirst().state().label());
+    body.put("reopened", below);
+    ctx.json(body);
+  }
+
+  /** A dependency of the task that failed, was cancelled or is upstream_failed, if any. */
+  private java.util.Optional<StoredTask> blockingDependency(StoredTask t) {
+    return store.getAll(t.spec().dependsOn()).values().stream()
+        .filter(d -> d.state().blocksDependants())
+        .min(java.util.Comparator.comparing(StoredTask::id));
+  }
+
   /** What cancelling one task did. */
   private enum Cancel {
     CANCELLED,
@@ -469,12 +543,19 @@ final class ServiceApi {
 
   /** A submitter cancels only what it submitted; an admin, anything. */
   private static void mayCancel(ApiToken token, StoredTask t) {
+    may(token, t, "cancel");
+  }
+
+  /** A submitter cancels or retries only what it submitted; an admin, anything. */
+  private static void may(ApiToken token, StoredTask t, String action) {
     if (token.role() != Role.ADMIN && !token.name().equals(t.spec().owner())) {
       throw new ApiGuard.Refused(
           403,
           "token '"
               + token.name()
-              + "' may cancel only the tasks it submitted; '"
+              + "' may "
+              + action
+              + " only the tasks it submitted; '"
               + t.id()
               + "' was submitted by "
               + (t.spec().owner() == null ? "no token" : "'" + t.spec().owner() + "'"));

@@ -170,6 +170,23 @@ class ApiSecurityTest {
     assertThat(send("GET", "/api/audit", null, alice, Map.of()).statusCode()).isEqualTo(403);
     assertThat(send("POST", "/api/tasks/alice%2Fbig/cancel", "", alice, Map.of()).statusCode())
         .isEqualTo(200);
+    // A retry by hand goes by the same rules as a cancel.
+    var bobsRetry = send("POST", "/api/tasks/alice%2Fbig/retry", "", bob, Map.of());
+    assertThat(bobsRetry.statusCode()).isEqualTo(403);
+    assertThat(json(bobsRetry).get("error").asText())
+        .isEqualTo(
+            "token 'bob' may retry only the tasks it submitted; 'alice/big' was submitted by"
+                + " 'alice'");
+    var readers = send("POST", "/api/tasks/alice%2Fbig/retry", "", reader, Map.of());
+    assertThat(readers.statusCode()).as(readers.body()).isEqualTo(403);
+    assertThat(json(readers).get("error").asText())
+        .isEqualTo(
+            "token 'viewer' has the reader role; POST /api/tasks/{id}/retry needs submitter");
+    var alicesRetry = send("POST", "/api/tasks/alice%2Fbig/retry", "", alice, Map.of());
+    assertThat(alicesRetry.statusCode()).as(alicesRetry.body()).isEqualTo(200);
+    assertThat(json(alicesRetry).get("state").asText()).isEqualTo("queued");
+    assertThat(send("POST", "/api/tasks/alice%2Fbig/cancel", "", alice, Map.of()).statusCode())
+        .isEqualTo(200);
 
     String big2 = "{\"id\": \"alice/big2\", \"command\": [\"x\"], \"cpuMillis\": 5000}";
     assertThat(send("POST", "/api/tasks", big2, alice, Map.of()).statusCode()).isEqualTo(201);

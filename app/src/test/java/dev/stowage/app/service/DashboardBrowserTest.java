@@ -249,6 +249,17 @@ class DashboardBrowserTest {
     browser.findElement(By.cssSelector("button[data-action$='/cancel']")).click();
     api.await("/api/tasks/long", "state", "cancelled", admin);
     waitUpTo(30).until(d -> d.findElement(By.id("task-state")).getText().equals("cancelled"));
+    // Retry from the page: the cancelled task runs again, as its second attempt.
+    open("/tasks/long");
+    assertThat(browser.findElements(By.cssSelector("button[data-action$='/cancel']"))).isEmpty();
+    browser.findElement(By.xpath("//button[text()='Retry this task']")).click();
+    waitUpTo(10).until(d -> d.findElement(By.id("action-result")).getText().equals("long: queued"));
+    api.await("/api/tasks/long", "state", "running", admin);
+    waitUpTo(30).until(d -> d.findElement(By.id("task-state")).getText().equals("running"));
+    assertThat(json(api.send("GET", "/api/tasks/long", null, admin)).get("attempt").asInt())
+        .isEqualTo(2);
+    assertThat(api.send("POST", "/api/tasks/long/cancel", "{}", admin).statusCode()).isEqualTo(202);
+    api.await("/api/tasks/long", "state", "cancelled", admin);
 
     // Cancel a whole DAG from its page.
     var pair =

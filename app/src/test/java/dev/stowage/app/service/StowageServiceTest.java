@@ -591,6 +591,13 @@ class StowageServiceTest {
                 "post", "/api/tasks/schema%2Fthen/cancel", "/api/tasks/{id}/cancel", "{}", 409),
             new Call(
                 "post", "/api/tasks/schema%2Fnowhere/cancel", "/api/tasks/{id}/cancel", "{}", 200),
+            new Call("post", "/api/tasks/schema%2Fthen/retry", "/api/tasks/{id}/retry", "{}", 409),
+            new Call(
+                "post", "/api/tasks/schema%2Fnowhere/retry", "/api/tasks/{id}/retry", "{}", 200),
+            new Call(
+                "post", "/api/tasks/schema%2Fmissing/retry", "/api/tasks/{id}/retry", "{}", 404),
+            new Call(
+                "post", "/api/tasks/schema%2Fnowhere/cancel", "/api/tasks/{id}/cancel", "{}", 200),
             new Call("get", "/api/cluster", "/api/cluster", null, 200),
             new Call("get", "/api/cycles", "/api/cycles", null, 200),
             new Call("get", "/api/scheduling", "/api/scheduling", null, 200),
@@ -603,6 +610,55 @@ class StowageServiceTest {
           .isEqualTo(c.status());
       assertShape(doc, c.method(), c.template(), answer);
     }
+  }
+
+  @Test
+  void aFailedTaskRetriedByHandRunsAgainWithFreshAttemptsAndWhatItDoomedFollows() throws Exception {
+    String batch =
+        """
+        {"tasks": [
+          {"id": "again/flaky", "command": ["sh", "-c", "test $STOWAGE_ATTEMPT -ge 2"]},
+          {"id": "again/after", "command": ["true"], "dependsOn": ["again/flaky"]},
+          {"id": "again/other", "command": ["false"]},
+          {"id": "again/both", "command": ["true"], "dependsOn": ["again/flaky", "again/other"]}
+        ]}
+        """;
+    assertThat(post("/api/tasks", batch, null).statusCode()).isEqualTo(201);
+    awaitState("again%2Fflaky", "failed");
+    awaitState("again%2Fother", "failed");
+    awaitState("again%2Fafter", "upstream_failed");
+
+    var doomed = post("/api/tasks/again%2Fafter/retry", "{}", null);
+    assertThat(doomed.statusCode()).isEqualTo(409);
+    assertThat(json(doomed).get("error").asText())
+        .isEqualTo(
+            "task 'again/after' is upstream_failed: only a failed or cancelled task is retried;"
+                + " retry its dependency 'again/flaky' (failed)");
+    var retried = post("/api/tasks/again%2Fflaky/retry", "{}", null);
+    assertThat(retried.statusCode()).as(retried.body()).isEqualTo(200);
+    // again/both still depends on a failed task: it stays doomed.
+    assertThat(json(retried))
+        .isEqualTo(
+            TaskJson.MAPPER.readTree(
+                "{\"id\": \"again/flaky\", \"state\": \"queued\", \"reopened\":"
+                    + " [\"again/after\"]}"));
+    awaitState("again%2Fafter", "succeeded");
+    JsonNode flaky = json(get("/api/tasks/again%2Fflaky"));
+    assertThat(flaky.get("state").asText()).isEqualTo("succeeded");
+    assertThat(flaky.get("attempt").asInt()).as("attempts go on counting").isEqualTo(2);
+    assertThat(flaky.get("attemptsBeforeRetry").asInt()).isEqualTo(1);
+    assertThat(json(get("/api/tasks/again%2Fboth")).get("state").asText())
+        .isEqualTo("upstream_failed");
+
+    var twice = post("/api/tasks/again%2Fflaky/retry", "{}", null);
+    assertThat(twice.statusCode()).isEqualTo(409);
+    assertThat(json(twice).get("error").asText())
+        .isEqualTo("task 'again/flaky' is succeeded: only a failed or cancelled task is retried");
+    // The other failure retried: it fails again (its command does), and says so by its attempt.
+    assertThat(post("/api/tasks/again%2Fother/retry", "{}", null).statusCode()).isEqualTo(200);
+    assertThat(json(get("/api/tasks/again%2Fboth")).get("state").asText()).isEqualTo("waiting");
+    awaitState("again%2Fboth", "upstream_failed");
+    assertThat(json(get("/api/tasks/again%2Fother")).get("attempt").asInt()).isEqualTo(2);
   }
 
   /** Well formed, naming a dependency that is not stored: refused by the store as it stores. */

@@ -117,6 +117,9 @@
         try {
           const j = JSON.parse(body);
           message = j.error || (j.state ? j.id + ": " + j.state : body);
+          if (j.reopened && j.reopened.length) {
+            message += "; " + j.reopened.length + " task(s) below wait again";
+          }
         } catch (e) { /* not JSON: shown as it is */ }
         lines.push((r.ok ? "" : "refused (" + r.status + "): ") + message);
       }
