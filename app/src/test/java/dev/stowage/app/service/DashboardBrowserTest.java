@@ -386,6 +386,17 @@ class DashboardBrowserTest {
           .isLessThanOrEqualTo(streams);
     }
     collectConsole();
+    // Leaving the dashboard: the server drops the last page's stream (at its next write), even
+    // though the browser keeps the page in its back/forward cache; and the page works on Back.
+    assertThat(service.liveDashboardPages()).isPositive();
+    browser.get("about:blank");
+    waitUpTo(20)
+        .withMessage(() -> service.liveDashboardPages() + " streams still open")
+        .until(d -> service.liveDashboardPages() == 0);
+    browser.navigate().back();
+    waitUpTo(20)
+        .withMessage(() -> service.liveDashboardPages() + " streams open after Back")
+        .until(d -> service.liveDashboardPages() == 1);
     assertThat(consoleErrors).as("console errors").isEmpty();
   }
 

@@ -7,6 +7,21 @@
   const charts = {};
   let lastChartLoad = 0;
 
+  // A page left for another stays in the browser's back/forward cache with its event stream open,
+  // holding one of the server's streams: close it as the page is hidden (through the SSE
+  // extension's own hook for making its sources), and load the page afresh if it comes back.
+  const sources = new Set();
+  const createEventSource = htmx.createEventSource;
+  htmx.createEventSource = (url) => {
+    const source = createEventSource(url);
+    sources.add(source);
+    return source;
+  };
+  window.addEventListener("pagehide", () => sources.forEach((s) => s.close()));
+  window.addEventListener("pageshow", (e) => {
+    if (e.persisted) location.reload();
+  });
+
   async function json(url) {
     const r = await fetch(url, { headers: { Accept: "application/json" } });
     if (!r.ok) throw new Error(url + " answered " + r.status);
