@@ -30,12 +30,23 @@ final class StatusCommand implements Callable<Integer> {
       return Main.BAD_INPUT;
     }
     var out = spec.commandLine().getOut();
+    int attempt = body.get("attempt").asInt();
+    int max = body.get("maxAttempts").asInt();
+    // After a retry by hand its attempts go on counting, and its retries start again.
+    int before = body.path("attemptsBeforeRetry").asInt(0);
     out.printf(
-        "%s: %s (attempt %d of %d)%n",
+        "%s: %s (%s)%n",
         body.get("id").asText(),
         body.get("state").asText(),
-        body.get("attempt").asInt(),
-        body.get("maxAttempts").asInt());
+        before == 0
+            ? "attempt " + attempt + " of " + max
+            : "attempt "
+                + attempt
+                + "; "
+                + (attempt - body.path("preemptions").asInt(0) - before)
+                + " of "
+                + max
+                + " since it was retried by hand");
     out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(body));
     return 0;
   }

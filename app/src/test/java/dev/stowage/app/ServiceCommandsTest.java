@@ -199,6 +199,8 @@ class ServiceCommandsTest {
     assertThat(run("status", "why/after-sleeper", "--url", service.url()).out())
         .startsWith("why/after-sleeper: waiting");
     awaitState("why/sleeper", "running");
+    assertThat(run("status", "why/sleeper", "--url", service.url()).out())
+        .startsWith("why/sleeper: running (attempt 2; 1 of 1 since it was retried by hand)\n");
     MainTest.Run running = run("retry", "why/sleeper", "--url", service.url());
     assertThat(running.exit()).isEqualTo(Main.BAD_INPUT);
     assertThat(running.err())
