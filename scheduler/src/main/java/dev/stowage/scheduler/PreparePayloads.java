@@ -26,6 +26,10 @@ final class PreparePayloads {
 
   /** The launches that can go now: the placed tasks less those whose inputs are being staged. */
   List<Launch> prepare(List<StoredTask> tasks, List<Assignment> assignments, SpanContext cycle) {
+    if (assignments.isEmpty()) {
+      // Nothing placed: no write, and no crash point reached by a cycle that had nothing to do.
+      return List.of();
+    }
     var byId = HashMap.<String, StoredTask>newHashMap(tasks.size());
     for (StoredTask t : tasks) {
       byId.put(t.id(), t);
