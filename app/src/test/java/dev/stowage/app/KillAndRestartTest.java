@@ -58,8 +58,13 @@ class KillAndRestartTest {
       }
 
       assertThat(Files.readAllLines(runs)).containsExactly("slow-start", "slow-end", "after");
-      assertThat(cli(data, "status", "slow", "--url", url).out())
-          .startsWith("slow: succeeded (attempt 1 of 1)");
+      String slow = cli(data, "status", "slow", "--url", url).out();
+      assertThat(slow).startsWith("slow: succeeded (attempt 1 of 1)");
+      // Its one attempt, kept by the store across the kill.
+      assertThat(slow.lines().skip(1).findFirst())
+          .get()
+          .asString()
+          .matches("  attempt 1 on local: placed \\S+Z, .*succeeded \\+\\d+ (ms|s)");
     } finally {
       first.destroyForcibly();
       if (second != null) {
@@ -210,7 +215,9 @@ class KillAndRestartTest {
   static void awaitHealthy(String url, Process service, Path data) throws Exception {
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
     while (true) {
-      assertThat(service.isAlive()).as("the service is running").isTrue();
+      assertThat(service.isAlive())
+          .as(() -> "the service is running; its output ends:\n" + lastOutput(data))
+          .isTrue();
       var r =
           Files.exists(data.resolve("admin.token"))
               ? cli(data, "status", "health-probe", "--url", url)
@@ -220,6 +227,22 @@ class KillAndRestartTest {
       }
       assertThat(System.nanoTime()).as("the service answers within 60 s").isLessThan(deadline);
       Thread.sleep(200);
+    }
+  }
+
+  /** The last lines the newest service started on {@code data} wrote, for a failure's message. */
+  static String lastOutput(Path data) {
+    try (var logs = Files.list(data.getParent())) {
+      var newest =
+          logs.filter(f -> f.getFileName().toString().startsWith("service-"))
+              .max(java.util.Comparator.comparing(Path::getFileName));
+      if (newest.isEmpty()) {
+        return "(no output)";
+      }
+      var lines = Files.readAllLines(newest.get());
+      return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+    } catch (java.io.IOException e) {
+      return "(unreadable: " + e.getMessage() + ")";
     }
   }
 

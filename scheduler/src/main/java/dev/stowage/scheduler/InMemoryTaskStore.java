@@ -73,6 +73,10 @@ public final class InMemoryTaskStore implements TaskStore {
   private final long[] counts = new long[TaskState.values().length]; // by ordinal
   private final Forgotten forgotten; // null: finished tasks are kept
   private final List<String> finishing = new ArrayList<>(); // finished, not forgotten yet
+  // Kept only when finished tasks are (the twin of a durable store): per task, the current
+  // attempt's step times [placed, staged, launched, started], and the attempts that ended.
+  private final Map<String, Instant[]> steps = new HashMap<>();
+  private final Map<String, List<AttemptRecord>> ended = new HashMap<>();
   private long seq;
 
   public InMemoryTaskStore() {
@@ -892,11 +896,78 @@ public final class InMemoryTaskStore implements TaskStore {
 
   /** Puts a new version of a held task in place of the old, in every index. */
   private void replace(Held old, StoredTask task) {
+    if (forgotten == null && task.state() != old.task().state()) {
+      recordAttempt(old.task(), task);
+    }
     unindex(old);
     var h = new Held(task, old.seq());
     held.put(task.id(), h);
     index(h);
     forgetIfFinished(task);
+  }
+
+  /** The attempt history a durable store keeps with each state change: the same rules. */
+  private void recordAttempt(StoredTask was, StoredTask now) {
+    Instant at = now.updatedAt();
+    switch (now.state()) {
+      case ASSIGNED -> steps.put(now.id(), new Instant[] {at, null, null, null});
+      case STAGING -> stepsOf(now.id())[1] = at;
+      case LAUNCHED -> stepsOf(now.id())[2] = at;
+      case RUNNING -> stepsOf(now.id())[3] = at;
+      default -> {}
+    }
+    boolean endsAttempt =
+        was.state().isInFlight()
+            && (now.state().isTerminal() || now.state() == TaskState.QUEUED)
+            && now.attempt() == was.attempt()
+            && was.attempt() >= 1;
+    if (!endsAttempt) {
+      return;
+    }
+    AttemptRecord.Outcome outcome =
+        switch (now.state()) {
+          case SUCCEEDED -> AttemptRecord.Outcome.SUCCEEDED;
+          case FAILED -> AttemptRecord.Outcome.FAILED;
+          case CANCELLED -> AttemptRecord.Outcome.CANCELLED;
+          default ->
+              now.preemptions() > was.preemptions()
+                  ? AttemptRecord.Outcome.PREEMPTED
+                  : AttemptRecord.Outcome.REQUEUED;
+        };
+    Instant[] s = stepsOf(now.id());
+    ended
+        .computeIfAbsent(now.id(), k -> new ArrayList<>())
+        .add(
+            new AttemptRecord(
+                was.attempt(),
+                was.offer(),
+                s[0],
+                s[1],
+                s[2],
+                s[3],
+                at,
+                outcome,
+                outcome == AttemptRecord.Outcome.SUCCEEDED
+                        || outcome == AttemptRecord.Outcome.CANCELLED
+                    ? null
+                    : now.lastError()));
+  }
+
+  private Instant[] stepsOf(String id) {
+    return steps.computeIfAbsent(id, k -> new Instant[4]);
+  }
+
+  @Override
+  public synchronized List<AttemptRecord> attempts(String id) {
+    var out = new ArrayList<>(ended.getOrDefault(id, List.of()));
+    Held h = held.get(id);
+    if (h != null && h.task().state().isInFlight()) {
+      Instant[] s = stepsOf(id);
+      out.add(
+          new AttemptRecord(
+              h.task().attempt(), h.task().offer(), s[0], s[1], s[2], s[3], null, null, null));
+    }
+    return out;
   }
 
   /** Takes a task in at the end of submit order. */

@@ -495,6 +495,12 @@ public final class SchedulingState implements TaskStore, AutoCloseable {
    * Pages in submit order mix finished and unfinished tasks: the durable store's, a consistent
    * snapshot that may lag memory by the writes not recorded yet (never by an acknowledged one).
    */
+  /** As durable, like {@link #list}: the cycle's last writes may not be there yet. */
+  @Override
+  public List<AttemptRecord> attempts(String id) {
+    return durable.attempts(id);
+  }
+
   @Override
   public List<StoredTask> list(TaskState state, String afterId, int limit) {
     return durable.list(state, afterId, limit);

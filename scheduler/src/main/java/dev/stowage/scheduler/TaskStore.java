@@ -45,6 +45,12 @@ public interface TaskStore {
 
   Optional<StoredTask> get(String id);
 
+  /**
+   * The task's attempts in order: those that ended, then the current one while it is placed,
+   * staging, launched or running. Empty for a task never placed, or not stored.
+   */
+  List<AttemptRecord> attempts(String id);
+
   /** The stored tasks among these ids, in one read. */
   java.util.Map<String, StoredTask> getAll(java.util.Collection<String> ids);
 

@@ -51,6 +51,11 @@ class SchedulingStateTest {
     }
 
     @Override
+    public List<AttemptRecord> attempts(String id) {
+      return real.attempts(id);
+    }
+
+    @Override
     public void recordError(String id, int attempt, String error) {
       write();
       real.recordError(id, attempt, error);

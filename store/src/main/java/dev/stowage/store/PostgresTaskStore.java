@@ -500,6 +500,49 @@ public final class PostgresTaskStore implements TaskStore {
   }
 
   @Override
+  public List<dev.stowage.scheduler.AttemptRecord> attempts(String id) {
+    return inTransaction(
+        c -> {
+          try (PreparedStatement q =
+              c.prepareStatement(
+                  "select attempt, node, placed_at, staged_at, launched_at, started_at, ended_at,"
+                      + " outcome, error from task_attempts where task_id = ?"
+                      + " union all select attempt, offer, placed_at, staged_at, launched_at,"
+                      + " started_at, null, null, null from tasks where id = ?"
+                      + " and state in ('assigned', 'staging', 'launched', 'running')"
+                      + " order by attempt")) {
+            q.setString(1, id);
+            q.setString(2, id);
+            var out = new ArrayList<dev.stowage.scheduler.AttemptRecord>();
+            try (ResultSet rs = q.executeQuery()) {
+              while (rs.next()) {
+                String outcome = rs.getString(8);
+                out.add(
+                    new dev.stowage.scheduler.AttemptRecord(
+                        rs.getInt(1),
+                        rs.getString(2),
+                        instant(rs, 3),
+                        instant(rs, 4),
+                        instant(rs, 5),
+                        instant(rs, 6),
+                        instant(rs, 7),
+                        outcome == null
+                            ? null
+                            : dev.stowage.scheduler.AttemptRecord.Outcome.ofLabel(outcome),
+                        rs.getString(9)));
+              }
+            }
+            return out;
+          }
+        });
+  }
+
+  private static Instant instant(ResultSet rs, int column) throws SQLException {
+    Timestamp at = rs.getTimestamp(column);
+    return at == null ? null : at.toInstant();
+  }
+
+  @Override
   public Map<TaskState, Long> countByState() {
     return inTransaction(
         c -> {

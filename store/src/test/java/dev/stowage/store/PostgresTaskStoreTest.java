@@ -48,7 +48,7 @@ class PostgresTaskStoreTest {
   @BeforeEach
   void empty() throws Exception {
     try (var c = db.dataSource().getConnection()) {
-      c.createStatement().execute("truncate tasks cascade");
+      c.createStatement().execute("truncate tasks, task_attempts cascade");
     }
     store = new PostgresTaskStore(db.dataSource());
   }

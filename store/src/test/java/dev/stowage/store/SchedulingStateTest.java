@@ -3,6 +3,8 @@ package dev.stowage.store;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.stowage.scheduler.AttemptId;
+import dev.stowage.scheduler.AttemptRecord;
+import dev.stowage.scheduler.AttemptRecord.Outcome;
 import dev.stowage.scheduler.InMemoryTaskStore;
 import dev.stowage.scheduler.RetryPolicy;
 import dev.stowage.scheduler.SchedulingState;
@@ -29,9 +31,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The scheduling state answers every call as PostgreSQL does, and so does the in-memory twin:
- * random histories of submits, placements, events, retries (the cycle's and by hand) and cancels
- * are applied to all three, each answer compared, and then everything each holds, and a state
- * loaded afresh from the store.
+ * random histories of submits, placements, events, preemptions, retries (the cycle's and by hand)
+ * and cancels are applied to all three, each answer compared, and then everything each holds, and a
+ * state loaded afresh from the store.
  */
 class SchedulingStateTest {
   @TempDir static Path tmp;
@@ -79,6 +81,7 @@ class SchedulingStateTest {
   record RetryEnded(int pick) implements Step {}
 
   enum Kind {
+    STAGE,
     LAUNCH,
     START,
     SUCCEED,
@@ -86,6 +89,7 @@ class SchedulingStateTest {
     CANCEL,
     REQUEUE,
     UNASSIGN,
+    PREEMPT,
     ERROR,
     RETRY
   }
@@ -142,7 +146,7 @@ class SchedulingStateTest {
 
   private static void empty(Database database) {
     try (var c = database.dataSource().getConnection()) {
-      c.createStatement().execute("truncate tasks cascade");
+      c.createStatement().execute("truncate tasks, task_attempts cascade");
     } catch (java.sql.SQLException e) {
       throw new IllegalStateException(e);
     }
@@ -235,6 +239,10 @@ class SchedulingStateTest {
           TaskState from = t.state();
           Function<TaskStore, Object> move =
               switch (m.kind()) {
+                case STAGE ->
+                    st ->
+                        attempt(
+                            () -> st.transitionAll(List.of(attempt), from, TaskState.STAGING, at));
                 case LAUNCH ->
                     st ->
                         attempt(
@@ -252,6 +260,7 @@ class SchedulingStateTest {
                 case REQUEUE ->
                     st -> attempt(() -> st.requeue(id, from, at.plusMillis(m.millis()), at));
                 case UNASSIGN -> st -> attempt(() -> st.unassign(id, from, at));
+                case PREEMPT -> st -> attempt(() -> st.preempt(attempt, from, "urgent", at));
                 case RETRY -> st -> attempt(() -> st.retry(id, from, at));
                 case ERROR ->
                     st -> run(() -> st.recordError(id, attempt.attempt(), "exited with code 3"));
@@ -311,6 +320,7 @@ class SchedulingStateTest {
     same(step + ", then the tasks", stores, st -> st.getAll(ids));
     for (String id : ids) {
       same(step + ", then task " + id, stores, st -> st.get(id));
+      same(step + ", then the attempts of " + id, stores, st -> st.attempts(id));
     }
     same(step + ", then a page", stores, st -> st.list(TaskState.QUEUED, null, 5));
   }
@@ -358,5 +368,88 @@ class SchedulingStateTest {
     // Everything was recorded by then, the finished task's end first.
     assertThat(durable.get("a")).get().extracting(StoredTask::state).isEqualTo(TaskState.SUCCEEDED);
     assertThat(durable.get("c")).get().extracting(StoredTask::state).isEqualTo(TaskState.QUEUED);
+  }
+
+  /**
+   * Every store keeps each attempt's steps and end: a requeue after an error, a placement taken
+   * back (no attempt), a preemption, a success; a cancel while running. The current attempt is
+   * listed with the steps it reached.
+   */
+  @Test
+  void everyStoreKeepsEachAttemptsStepsAndEnd() {
+    empty(db);
+    empty(behindState);
+    var durable = new PostgresTaskStore(db.dataSource());
+    var state = SchedulingState.load(new PostgresTaskStore(behindState.dataSource()));
+    var stores =
+        Map.<String, TaskStore>of(
+            "postgres", durable, "state", state, "twin", new InMemoryTaskStore());
+    var retried = new RetryPolicy(3, Duration.ZERO, Duration.ZERO);
+    stores.forEach(
+        (name, st) -> {
+          st.submit(
+              List.of(TaskSpec.of("a", "true").withRetry(retried), TaskSpec.of("b", "true")), T0);
+          var a1 = List.of(new AttemptId("a", 1));
+          st.assignAll(Map.of("a", "node-1", "b", "node-2"), at(0));
+          st.transitionAll(a1, TaskState.ASSIGNED, TaskState.STAGING, at(1));
+          st.transitionAll(a1, TaskState.STAGING, TaskState.LAUNCHED, at(2));
+          st.transitionAll(a1, TaskState.LAUNCHED, TaskState.RUNNING, at(3));
+          st.recordError("a", 1, "exited with code 3");
+          st.requeue("a", TaskState.RUNNING, at(4), at(4));
+          st.assign("a", "node-2", at(5));
+          st.unassign("a", TaskState.ASSIGNED, at(6));
+          st.assign("a", "node-3", at(7));
+          var a2 = List.of(new AttemptId("a", 2));
+          st.transitionAll(a2, TaskState.ASSIGNED, TaskState.LAUNCHED, at(8));
+          st.transitionAll(a2, TaskState.LAUNCHED, TaskState.RUNNING, at(9));
+          st.preempt(new AttemptId("a", 2), TaskState.RUNNING, "urgent", at(10));
+          st.assign("a", "node-1", at(11));
+          var a3 = List.of(new AttemptId("a", 3));
+          st.transitionAll(a3, TaskState.ASSIGNED, TaskState.LAUNCHED, at(12));
+          var b1 = List.of(new AttemptId("b", 1));
+          st.transitionAll(b1, TaskState.ASSIGNED, TaskState.LAUNCHED, at(12));
+          st.transitionAll(b1, TaskState.LAUNCHED, TaskState.RUNNING, at(13));
+          st.transition("b", TaskState.RUNNING, TaskState.CANCELLED, at(14));
+        });
+    state.flush();
+    var requeued =
+        new AttemptRecord(
+            1, "node-1", at(0), at(1), at(2), at(3), at(4), Outcome.REQUEUED, "exited with code 3");
+    var preempted =
+        new AttemptRecord(
+            2,
+            "node-3",
+            at(7),
+            null,
+            at(8),
+            at(9),
+            at(10),
+            Outcome.PREEMPTED,
+            "attempt 2 preempted by urgent");
+    var current = new AttemptRecord(3, "node-1", at(11), null, at(12), null, null, null, null);
+    var cancelled =
+        new AttemptRecord(
+            1, "node-2", at(0), null, at(12), at(13), at(14), Outcome.CANCELLED, null);
+    stores.forEach(
+        (name, st) -> {
+          assertThat(st.attempts("a")).as(name).containsExactly(requeued, preempted, current);
+          assertThat(st.attempts("b")).as(name).containsExactly(cancelled);
+          assertThat(st.attempts("c")).as(name).isEmpty();
+          st.succeedAll(List.of(new AttemptId("a", 3)), TaskState.LAUNCHED, at(15));
+        });
+    state.flush();
+    var succeeded =
+        new AttemptRecord(3, "node-1", at(11), null, at(12), null, at(15), Outcome.SUCCEEDED, null);
+    stores.forEach(
+        (name, st) ->
+            assertThat(st.attempts("a"))
+                .as(name)
+                .containsExactly(requeued, preempted, succeeded)
+                .allMatch(a -> !a.current()));
+    state.close();
+  }
+
+  private static Instant at(int seconds) {
+    return T0.plusSeconds(seconds);
   }
 }

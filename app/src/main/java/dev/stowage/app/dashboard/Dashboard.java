@@ -840,8 +840,8 @@ public final class Dashboard implements AutoCloseable {
         .append("<li>submitted ")
         .append(Html.time(t.submittedAt()))
         .append("</li>");
-    List<DashboardData.Attempt> ended = data.attempts(t);
-    for (DashboardData.Attempt a : ended) {
+    List<DashboardData.Attempt> attempts = data.attempts(t);
+    for (DashboardData.Attempt a : attempts) {
       out.append("<li>attempt ")
           .append(a.number())
           .append(a.node() == null ? "" : " on " + text(a.node()))
@@ -854,12 +854,21 @@ public final class Dashboard implements AutoCloseable {
             .append(' ')
             .append(i == 0 ? Html.time(step.at()) : "+" + millis(first, step.at()));
       }
+      if (a.error() != null) {
+        out.append(" <span class=\"error\">").append(text(a.error())).append("</span>");
+      }
+      if (a.current()) {
+        out.append(" → ")
+            .append(text(t.state().label()))
+            .append(" for ")
+            .append(human(Duration.between(t.updatedAt(), now)));
+      }
       out.append("</li>");
     }
     if (t.notBefore() != null) {
       out.append("<li>queued again, not before ").append(Html.time(t.notBefore())).append("</li>");
     }
-    boolean shown = ended.stream().anyMatch(a -> a.number() == t.attempt());
+    boolean shown = attempts.stream().anyMatch(a -> a.number() == t.attempt());
     if (t.attempt() > 0 && !shown) {
       out.append("<li>attempt ")
           .append(t.attempt())

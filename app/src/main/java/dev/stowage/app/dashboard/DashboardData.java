@@ -32,13 +32,18 @@ public interface DashboardData {
   /** A node: what it has free, what its tasks in flight hold, and those tasks. */
   record Node(String name, Resources free, Resources used, List<StoredTask> tasks) {}
 
-  /** One step of an attempt, as its trace recorded it: placed, staged, started, succeeded... */
+  /** One step of an attempt: placed, staged, launched, started, and how it ended. */
   record Step(String name, Instant at) {}
 
-  /** An ended attempt of a task, from its trace while the service keeps it. */
-  record Attempt(long number, String node, List<Step> steps) {}
+  /**
+   * An attempt of a task as the store keeps it, with the steps it reached.
+   *
+   * @param error why it failed, was requeued or preempted; null otherwise
+   * @param current it has not ended: the task is placed, staging, launched or running
+   */
+  record Attempt(long number, String node, List<Step> steps, String error, boolean current) {}
 
-  /** The task's ended attempts that its trace still holds, in order. */
+  /** The task's attempts, in order: those that ended, then the current one. */
   List<Attempt> attempts(StoredTask task);
 
   /** The last cycles, newest first. */

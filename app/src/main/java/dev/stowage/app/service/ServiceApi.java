@@ -124,6 +124,7 @@ final class ServiceApi {
               config.routes.post("/api/arrays/{id}/cancel", this::cancelArray, Access.SUBMITTER);
               config.routes.get("/api/tasks/{id}/logs", this::logs, Access.READER);
               config.routes.get("/api/tasks/{id}/why", this::why, Access.READER);
+              config.routes.get("/api/tasks/{id}/attempts", this::attempts, Access.READER);
               config.routes.get("/api/health", this::health, Access.OPEN);
               config.routes.get("/api/ready", this::ready, Access.OPEN);
               config.routes.get("/api/cluster", this::cluster, Access.READER);
@@ -699,6 +700,13 @@ final class ServiceApi {
   private void why(Context ctx) {
     StoredTask t = found(ctx);
     ctx.json(Why.of(t, store, backend, cycle, loop, stager, clock.instant()));
+  }
+
+  private void attempts(Context ctx) {
+    StoredTask t = found(ctx);
+    ctx.json(
+        new AttemptView.Attempts(
+            t.id(), store.attempts(t.id()).stream().map(AttemptView::of).toList()));
   }
 
   private StoredTask found(Context ctx) {

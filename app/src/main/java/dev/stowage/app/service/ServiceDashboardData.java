@@ -31,7 +31,6 @@ final class ServiceDashboardData implements DashboardData {
   private final ClusterBackend backend;
   private final Stager stager;
   private final Clock clock;
-  private final dev.stowage.app.telemetry.RecentTraces traces;
 
   ServiceDashboardData(
       TaskStore store,
@@ -39,9 +38,7 @@ final class ServiceDashboardData implements DashboardData {
       CycleLoop loop,
       ClusterBackend backend,
       Stager stager,
-      dev.stowage.app.telemetry.RecentTraces traces,
       Clock clock) {
-    this.traces = traces;
     this.store = store;
     this.cycle = cycle;
     this.loop = loop;
@@ -73,38 +70,27 @@ final class ServiceDashboardData implements DashboardData {
     return out;
   }
 
-  private static final io.opentelemetry.api.common.AttributeKey<String> TASK =
-      io.opentelemetry.api.common.AttributeKey.stringKey("stowage.task.id");
-  private static final io.opentelemetry.api.common.AttributeKey<Long> ATTEMPT =
-      io.opentelemetry.api.common.AttributeKey.longKey("stowage.attempt");
-  private static final io.opentelemetry.api.common.AttributeKey<String> NODE =
-      io.opentelemetry.api.common.AttributeKey.stringKey("stowage.node");
-
   @Override
   public List<Attempt> attempts(StoredTask t) {
-    if (t.spec().trace() == null) {
-      return List.of();
-    }
-    String[] parent = t.spec().trace().traceparent().split("-");
-    if (parent.length < 3) {
-      return List.of();
-    }
     var out = new ArrayList<Attempt>();
-    for (var span : traces.spans(parent[1])) {
-      if (!span.getName().equals("task_attempt")
-          || !t.id().equals(span.getAttributes().get(TASK))) {
-        continue;
-      }
+    for (var a : store.attempts(t.id())) {
       var steps = new ArrayList<Step>();
-      steps.add(new Step("placed", Instant.ofEpochSecond(0, span.getStartEpochNanos())));
-      for (var e : span.getEvents()) {
-        steps.add(new Step(e.getName(), Instant.ofEpochSecond(0, e.getEpochNanos())));
+      step(steps, "placed", a.placed());
+      step(steps, "staged", a.staged());
+      step(steps, "launched", a.launched());
+      step(steps, "started", a.started());
+      step(steps, a.current() ? null : a.outcome().label(), a.ended());
+      if (!steps.isEmpty()) { // placed before the service kept steps: the task row says more
+        out.add(new Attempt(a.attempt(), a.node(), steps, a.error(), a.current()));
       }
-      Long number = span.getAttributes().get(ATTEMPT);
-      out.add(new Attempt(number == null ? 0 : number, span.getAttributes().get(NODE), steps));
     }
-    out.sort(java.util.Comparator.comparingLong(Attempt::number));
     return out;
+  }
+
+  private static void step(List<Step> steps, String name, Instant at) {
+    if (at != null) {
+      steps.add(new Step(name, at));
+    }
   }
 
   @Override

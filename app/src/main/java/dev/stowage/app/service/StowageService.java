@@ -442,8 +442,7 @@ public final class StowageService implements AutoCloseable {
     var sessions = new dev.stowage.app.dashboard.Sessions(clock);
     dashboard =
         new dev.stowage.app.dashboard.Dashboard(
-            new ServiceDashboardData(
-                store, cycle, loop, backend, stager, telemetry.recentTraces(), clock),
+            new ServiceDashboardData(store, cycle, loop, backend, stager, clock),
             sessions,
             guard::refusal,
             ApiGuard::who,

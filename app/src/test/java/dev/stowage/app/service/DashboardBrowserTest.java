@@ -231,7 +231,7 @@ class DashboardBrowserTest {
 
     open("/tasks/" + encoded("example/sum"));
     waitUpTo(30).until(d -> d.findElement(By.id("log")).getText().contains("sum is 5000050000"));
-    // Its attempt's steps, from its trace.
+    // Its attempt's steps, as the store keeps them.
     assertThat(text("ol.timeline"))
         .containsPattern("attempt 1 on local: placed .* → launched \\+\\d+ ms .*→ succeeded");
     shot("task");
@@ -258,6 +258,11 @@ class DashboardBrowserTest {
     waitUpTo(30).until(d -> d.findElement(By.id("task-state")).getText().equals("running"));
     assertThat(json(api.send("GET", "/api/tasks/long", null, admin)).get("attempt").asInt())
         .isEqualTo(2);
+    // The cancelled attempt, then the one running now.
+    open("/tasks/long");
+    assertThat(text("ol.timeline"))
+        .containsPattern("attempt 1 on local: placed .* → launched \\+\\d+ ms .*→ cancelled \\+")
+        .containsPattern("attempt 2 on local: placed .* → running for \\d+ s");
     assertThat(api.send("POST", "/api/tasks/long/cancel", "{}", admin).statusCode()).isEqualTo(202);
     api.await("/api/tasks/long", "state", "cancelled", admin);
 
@@ -427,7 +432,9 @@ class DashboardBrowserTest {
     assertThat(json(api.send("GET", "/api/tasks/held", null, admin)).get("state").asText())
         .isNotEqualTo("cancelled");
 
-    // Revoking the token ends its sessions at once.
+    // Revoking the token ends its sessions at once. The page is left first: its refresh on the
+    // next cycle would be refused too, and logged, before the page below is opened.
+    browser.get("about:blank");
     assertThat(api.send("POST", "/api/tokens/viewer/revoke", null, admin).statusCode())
         .isEqualTo(200);
     open("/tasks");

@@ -560,6 +560,14 @@ class StowageServiceTest {
             java.util.Arrays.stream(TaskView.class.getRecordComponents())
                 .map(java.lang.reflect.RecordComponent::getName))
         .containsExactlyInAnyOrderElementsOf(documented);
+    var attemptFields = new java.util.ArrayList<String>();
+    doc.at("/components/schemas/Attempt/properties")
+        .fieldNames()
+        .forEachRemaining(attemptFields::add);
+    assertThat(
+            java.util.Arrays.stream(AttemptView.class.getRecordComponents())
+                .map(java.lang.reflect.RecordComponent::getName))
+        .containsExactlyInAnyOrderElementsOf(attemptFields);
 
     String batch =
         """
@@ -587,6 +595,14 @@ class StowageServiceTest {
             new Call("get", "/api/tasks/schema%2Fmissing", "/api/tasks/{id}", null, 404),
             new Call("get", "/api/tasks/schema%2Fthen/why", "/api/tasks/{id}/why", null, 200),
             new Call("get", "/api/tasks/schema%2Fnowhere/why", "/api/tasks/{id}/why", null, 200),
+            new Call(
+                "get", "/api/tasks/schema%2Fthen/attempts", "/api/tasks/{id}/attempts", null, 200),
+            new Call(
+                "get",
+                "/api/tasks/schema%2Fmissing/attempts",
+                "/api/tasks/{id}/attempts",
+                null,
+                404),
             new Call(
                 "post", "/api/tasks/schema%2Fthen/cancel", "/api/tasks/{id}/cancel", "{}", 409),
             new Call(
@@ -647,6 +663,21 @@ class StowageServiceTest {
     assertThat(flaky.get("state").asText()).isEqualTo("succeeded");
     assertThat(flaky.get("attempt").asInt()).as("attempts go on counting").isEqualTo(2);
     assertThat(flaky.get("attemptsBeforeRetry").asInt()).isEqualTo(1);
+    // Both attempts, as the store kept them: the failure with its error, then the success.
+    JsonNode tried = json(get("/api/tasks/again%2Fflaky/attempts")).get("attempts");
+    assertThat(tried).hasSize(2);
+    assertThat(tried.get(0).get("outcome").asText()).isEqualTo("failed");
+    assertThat(tried.get(0).get("error").asText()).contains("exited with code 1");
+    assertThat(tried.get(1).get("outcome").asText()).isEqualTo("succeeded");
+    assertThat(tried.get(1).has("error")).isFalse();
+    for (JsonNode a : tried) {
+      assertThat(a.get("node").asText()).isEqualTo("local");
+      var steps =
+          java.util.stream.Stream.of("placedAt", "launchedAt", "startedAt", "endedAt")
+              .map(f -> java.time.Instant.parse(a.get(f).asText()))
+              .toList();
+      assertThat(steps).as("steps in order: %s", a).isSorted();
+    }
     assertThat(json(get("/api/tasks/again%2Fboth")).get("state").asText())
         .isEqualTo("upstream_failed");
 
