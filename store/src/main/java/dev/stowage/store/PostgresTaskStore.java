@@ -439,7 +439,7 @@ public final class PostgresTaskStore implements TaskStore {
 
   @Override
   public List<StoredTask> inFlight() {
-    return tasksWhere("state in ('assigned', 'staging', 'launched', 'running')");
+    return tasksWhere("state in " + IN_FLIGHT);
   }
 
   @Override
@@ -499,6 +499,9 @@ public final class PostgresTaskStore implements TaskStore {
         });
   }
 
+  /** The states of a placed task not finished, as {@link TaskState#isInFlight()} names them. */
+  private static final String IN_FLIGHT = "('assigned', 'staging', 'launched', 'running')";
+
   @Override
   public List<dev.stowage.scheduler.AttemptRecord> attempts(String id) {
     return inTransaction(
@@ -509,7 +512,8 @@ public final class PostgresTaskStore implements TaskStore {
                       + " outcome, error from task_attempts where task_id = ?"
                       + " union all select attempt, offer, placed_at, staged_at, launched_at,"
                       + " started_at, null, null, null from tasks where id = ?"
-                      + " and state in ('assigned', 'staging', 'launched', 'running')"
+                      + " and state in "
+                      + IN_FLIGHT
                       + " order by attempt")) {
             q.setString(1, id);
             q.setString(2, id);
