@@ -763,34 +763,36 @@ public final class Dashboard implements AutoCloseable {
         .append(attr(uri(t.id())))
         .append("\" hx-trigger=\"sse:cycle\" hx-swap=\"innerHTML\">")
         .append(taskLive(t))
-        .append("</div><p>")
-        .append(actions(t))
-        .append("<a href=\"/dag/")
+        .append("</div><p><a href=\"/dag/")
         .append(attr(uri(t.id())))
         .append("\">Its DAG</a></p><p id=\"action-result\" role=\"status\"></p>");
     return Html.page("Task " + t.id(), "Tasks", who.apply(ctx), out.toString());
   }
 
   /**
-   * What may be done to the task as the page loads: cancel it while unfinished, retry it once it
-   * failed or was cancelled (not a gang's task: its gang runs together). The API decides.
+   * What may be done to the task in its state now, live with it: cancel it while unfinished, retry
+   * it once it failed or was cancelled (not a gang's task: its gang runs together). The API
+   * decides. One id for either button, so that htmx keeps the keyboard's focus on it across
+   * updates, and moves it to the new button when the state changes what may be done.
    */
   private static String actions(StoredTask t) {
     String path = "/api/tasks/" + attr(uri(t.id()));
     if (!t.state().isTerminal()) {
-      return "<button type=\"button\" data-action=\""
+      return "<p><button type=\"button\" id=\"task-action\" data-action=\""
           + path
-          + "/cancel\">Cancel this task</button> ";
+          + "/cancel\">Cancel this task</button></p>";
     }
     if (t.state().isRetryable() && t.spec().gang() == null) {
-      return "<button type=\"button\" data-action=\"" + path + "/retry\">Retry this task</button> ";
+      return "<p><button type=\"button\" id=\"task-action\" data-action=\""
+          + path
+          + "/retry\">Retry this task</button></p>";
     }
     return "";
   }
 
   private String taskLive(StoredTask t) {
     Instant now = data.now();
-    var out = new StringBuilder("<dl class=\"facts\">");
+    var out = new StringBuilder(actions(t)).append("<dl class=\"facts\">");
     fact(
         out,
         "State",

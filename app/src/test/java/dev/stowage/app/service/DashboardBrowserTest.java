@@ -249,13 +249,22 @@ class DashboardBrowserTest {
     browser.findElement(By.cssSelector("button[data-action$='/cancel']")).click();
     api.await("/api/tasks/long", "state", "cancelled", admin);
     waitUpTo(30).until(d -> d.findElement(By.id("task-state")).getText().equals("cancelled"));
-    // Retry from the page: the cancelled task runs again, as its second attempt.
-    open("/tasks/long");
+    // Without a reload, the button is now the one for its new state, and has the keyboard's focus
+    // (the clicked button had it).
+    waitUpTo(30)
+        .until(d -> d.findElement(By.id("task-action")).getText().equals("Retry this task"));
     assertThat(browser.findElements(By.cssSelector("button[data-action$='/cancel']"))).isEmpty();
-    browser.findElement(By.xpath("//button[text()='Retry this task']")).click();
+    assertThat(
+            ((JavascriptExecutor) browser)
+                .executeScript("return document.activeElement && document.activeElement.id"))
+        .isEqualTo("task-action");
+    // Retry from the page: the cancelled task runs again, as its second attempt.
+    browser.findElement(By.id("task-action")).click();
     waitUpTo(10).until(d -> d.findElement(By.id("action-result")).getText().equals("long: queued"));
     api.await("/api/tasks/long", "state", "running", admin);
     waitUpTo(30).until(d -> d.findElement(By.id("task-state")).getText().equals("running"));
+    waitUpTo(30)
+        .until(d -> d.findElement(By.id("task-action")).getText().equals("Cancel this task"));
     assertThat(json(api.send("GET", "/api/tasks/long", null, admin)).get("attempt").asInt())
         .isEqualTo(2);
     // The cancelled attempt, then the one running now.

@@ -119,9 +119,12 @@
   }
 
   // One POST per path the button names (a DAG's cancel names one per task), each answer shown.
+  // A button at work is marked aria-disabled, not disabled: a disabled button loses the keyboard's
+  // focus, which the live update would then not give back.
   async function act(button) {
+    if (button.getAttribute("aria-disabled") === "true") return;
     const out = document.getElementById("action-result");
-    button.disabled = true;
+    button.setAttribute("aria-disabled", "true");
     const lines = [];
     try {
       for (const path of button.dataset.action.split(" ")) {
@@ -141,7 +144,7 @@
     } catch (e) {
       lines.push("failed: " + e.message);
     } finally {
-      button.disabled = false;
+      button.removeAttribute("aria-disabled");
     }
     if (out) out.textContent = lines.join("; ");
   }
