@@ -158,9 +158,13 @@ class ReadmeOtlpIT {
       this.port = socket.getLocalPort();
     }
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    // A temporary directory of its own, as on a fresh machine: the jar unpacks PostgreSQL itself
+    // rather than finding what the build's tests unpacked, on their class path, before it.
+    Path tmpdir = Files.createDirectories(tmp.resolve("tmpdir-" + data));
     var builder =
         new ProcessBuilder(
                 java,
+                "-Djava.io.tmpdir=" + tmpdir,
                 "-jar",
                 Path.of("target", "stowage.jar").toAbsolutePath().toString(),
                 "up",
