@@ -18,7 +18,6 @@ import io.javalin.http.staticfiles.Location;
 import io.javalin.security.RouteRole;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -82,7 +81,11 @@ public final class Dashboard implements AutoCloseable {
     this.who = who;
     this.secureCookie = secureCookie;
     this.traceLink = traceLink;
-    data.onCycle(live::cycleRan);
+    data.onCycle(
+        c -> {
+          live.cycleRan();
+          history.cycleRan(c);
+        });
     this.ticks =
         Executors.newSingleThreadScheduledExecutor(
             r -> Thread.ofPlatform().daemon().name("stowage-dashboard").unstarted(r));
@@ -100,30 +103,10 @@ public final class Dashboard implements AutoCloseable {
 
   private void sample() {
     try {
-      history.sample(data, countPlaced());
+      history.sample(data);
     } catch (RuntimeException e) {
       // The store may be down for a moment: the chart misses one sample.
     }
-  }
-
-  // Placements counted from the cycles seen, each once.
-  private final ArrayDeque<Long> seenCycles = new ArrayDeque<>();
-  private long placedTotal;
-
-  private synchronized long countPlaced() {
-    long last = seenCycles.isEmpty() ? 0 : seenCycles.peekLast();
-    var fresh = new ArrayList<>(data.recentCycles());
-    java.util.Collections.reverse(fresh);
-    for (DashboardData.Cycle c : fresh) {
-      if (c.number() > last) {
-        placedTotal += c.launched();
-        seenCycles.addLast(c.number());
-        if (seenCycles.size() > 100) {
-          seenCycles.removeFirst();
-        }
-      }
-    }
-    return placedTotal;
   }
 
   /** Adds the dashboard's routes: {@code open} for sign-in, {@code reader} for everything else. */
@@ -162,7 +145,6 @@ public final class Dashboard implements AutoCloseable {
     r.get("/ui/nodes", ctx -> html(ctx, nodesLive()), reader);
     r.get("/ui/tasks/{id}", ctx -> html(ctx, taskLive(found(ctx.pathParam("id")))), reader);
     r.get("/ui/data/history", this::historyData, reader);
-    r.get("/ui/data/cycles", this::cyclesData, reader);
     r.get("/ui/data/dag/{id}", this::dagData, reader);
     r.sse(
         "/ui/events",
@@ -305,7 +287,7 @@ public final class Dashboard implements AutoCloseable {
     String body =
         "<div class=\"grid\">"
             + chart("utilisation", "Cluster utilisation per resource (%)")
-            + chart("phases", "Cycle duration by phase (ms), last cycles")
+            + chart("phases", "Mean cycle duration by phase (ms) per 10 s")
             + chart("shares", "Queue dominant shares over time (%)")
             + chart("rates", "Placements and failure ratio per sample")
             + "</div>"
@@ -1066,6 +1048,11 @@ public final class Dashboard implements AutoCloseable {
     for (String q : queues) {
       shares.put(q, new ArrayList<>());
     }
+    List<String> phases = history.phases();
+    var phaseMs = new LinkedHashMap<String, List<Double>>();
+    for (String p : phases) {
+      phaseMs.put(p, new ArrayList<>());
+    }
     var placedPerSample = new ArrayList<Long>();
     var failureRatio = new ArrayList<Double>();
     for (History.Sample s : samples) {
@@ -1078,6 +1065,10 @@ public final class Dashboard implements AutoCloseable {
       }
       placedPerSample.add(s.placed());
       failureRatio.add(s.finished() == 0 ? null : (double) s.failed() / s.finished());
+      for (int p = 0; p < phases.size(); p++) {
+        // No bar where no cycle ran (paused, or the service was busy elsewhere).
+        phaseMs.get(phases.get(p)).add(s.cycles() == 0 ? null : s.phaseMs(p));
+      }
     }
     var out = new LinkedHashMap<String, Object>();
     out.put("t", t);
@@ -1086,30 +1077,10 @@ public final class Dashboard implements AutoCloseable {
     out.put("shares", shares);
     out.put("placed", placedPerSample);
     out.put("failureRatio", failureRatio);
+    out.put("phaseMs", phaseMs);
     ctx.contentType("application/json")
         .header("Cache-Control", "no-store")
         .result(JSON.writeValueAsString(out));
-  }
-
-  private void cyclesData(Context ctx) throws Exception {
-    List<DashboardData.Cycle> recent = new ArrayList<>(data.recentCycles());
-    java.util.Collections.reverse(recent); // oldest first, as a time axis
-    var phases = new LinkedHashMap<String, List<Double>>();
-    for (DashboardData.Cycle c : recent) {
-      for (String p : c.phasesMs().keySet()) {
-        phases.putIfAbsent(p, new ArrayList<>());
-      }
-    }
-    var numbers = new ArrayList<Long>();
-    for (DashboardData.Cycle c : recent) {
-      numbers.add(c.number());
-      for (var e : phases.entrySet()) {
-        e.getValue().add(c.phasesMs().getOrDefault(e.getKey(), 0.0));
-      }
-    }
-    ctx.contentType("application/json")
-        .header("Cache-Control", "no-store")
-        .result(JSON.writeValueAsString(Map.of("cycles", numbers, "phasesMs", phases)));
   }
 
   private static String blankToNull(String s) {

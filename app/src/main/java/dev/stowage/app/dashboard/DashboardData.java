@@ -77,6 +77,9 @@ public interface DashboardData {
 
   Instant now();
 
-  /** Runs {@code listener} after every cycle, on the cycle's thread: it must return at once. */
-  void onCycle(Runnable listener);
+  /**
+   * Gives every cycle to {@code listener} after it ran, on the cycle's thread: it must return at
+   * once.
+   */
+  void onCycle(java.util.function.Consumer<Cycle> listener);
 }

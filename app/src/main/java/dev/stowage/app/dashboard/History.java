@@ -5,34 +5,64 @@ import dev.stowage.scheduler.TaskState;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
 /**
  * The overview's charts over time: one sample every {@link #EVERY}, the last {@link #KEPT} of them
- * (a day), so that a page left open, and the service, hold a bounded amount.
+ * (a day), so that a page left open, and the service, hold a bounded amount. The cycles run between
+ * two samples are tallied as they run, so that none is missed however fast they come.
  */
 final class History {
   static final java.time.Duration EVERY = java.time.Duration.ofSeconds(10);
   static final int KEPT = 8_640;
 
-  /** What the cluster held, and how the tasks stood, at one moment. */
+  /** What the cluster held, how the tasks stood, and how the cycles went, at one moment. */
   record Sample(
       Instant at,
       double[] used, // per resource dimension, the fraction of the cluster's total in use
       Map<String, Double> queueShares, // dominant share of each queue with tasks in flight
-      long placed, // tasks placed since the sample before
+      long placed, // tasks placed since the sample before (the first: since the start)
       long finished, // tasks that succeeded or failed since the sample before
-      long failed) {}
+      long failed,
+      long cycles, // cycles run since the sample before
+      double[] phaseMs) { // per phase of phases(), their mean time (ms) over those cycles
+
+    /** The mean time of {@code phase} (an index into {@link #phases()}); 0 if none ran. */
+    double phaseMs(int phase) {
+      return phase < phaseMs.length ? phaseMs[phase] : 0;
+    }
+  }
 
   private final ArrayDeque<Sample> samples = new ArrayDeque<>();
   private long lastSucceeded = -1;
   private long lastFailed = -1;
-  private long lastPlaced = -1;
 
-  /** Takes a sample of {@code data} now; {@code placedSoFar} counts every placement since start. */
-  synchronized void sample(DashboardData data, long placedSoFar) {
+  // Since the last sample, written by the cycle's thread.
+  private long cyclesSince;
+  private long placedSince;
+  private final List<String> phases = new ArrayList<>(); // every phase seen, in the order seen
+  private double[] phaseSumMs = new double[0];
+
+  /** Counts a cycle that ran. Called on the cycle's thread: takes no more than a short lock. */
+  synchronized void cycleRan(DashboardData.Cycle cycle) {
+    cyclesSince++;
+    placedSince += cycle.launched();
+    for (Map.Entry<String, Double> p : cycle.phasesMs().entrySet()) {
+      int i = phases.indexOf(p.getKey());
+      if (i < 0) {
+        phases.add(p.getKey());
+        i = phases.size() - 1;
+        phaseSumMs = Arrays.copyOf(phaseSumMs, phases.size());
+      }
+      phaseSumMs[i] += p.getValue();
+    }
+  }
+
+  /** Takes a sample of {@code data} now. Reads the data before it takes the lock. */
+  void sample(DashboardData data) {
     long[] total = new long[4];
     long[] used = new long[4];
     for (DashboardData.Node n : data.nodes()) {
@@ -58,21 +88,43 @@ final class History {
     Map<TaskState, Long> counts = data.countByState();
     long succeeded = counts.getOrDefault(TaskState.SUCCEEDED, 0L);
     long failed = counts.getOrDefault(TaskState.FAILED, 0L);
-    long newlyFailed = lastFailed < 0 ? 0 : Math.max(0, failed - lastFailed);
-    long newlySucceeded = lastSucceeded < 0 ? 0 : Math.max(0, succeeded - lastSucceeded);
-    long placed = lastPlaced < 0 ? 0 : Math.max(0, placedSoFar - lastPlaced);
-    lastFailed = failed;
-    lastSucceeded = succeeded;
-    lastPlaced = placedSoFar;
-    samples.addLast(
-        new Sample(
-            data.now(), fraction, shares, placed, newlySucceeded + newlyFailed, newlyFailed));
-    while (samples.size() > KEPT) {
-      samples.removeFirst();
+    Instant at = data.now();
+    synchronized (this) {
+      long newlyFailed = lastFailed < 0 ? 0 : Math.max(0, failed - lastFailed);
+      long newlySucceeded = lastSucceeded < 0 ? 0 : Math.max(0, succeeded - lastSucceeded);
+      lastFailed = failed;
+      lastSucceeded = succeeded;
+      double[] meanMs = new double[phaseSumMs.length];
+      for (int i = 0; i < meanMs.length && cyclesSince > 0; i++) {
+        meanMs[i] = phaseSumMs[i] / cyclesSince;
+      }
+      long placed = placedSince;
+      long cycles = cyclesSince;
+      samples.addLast(
+          new Sample(
+              at,
+              fraction,
+              shares,
+              placed,
+              newlySucceeded + newlyFailed,
+              newlyFailed,
+              cycles,
+              cycles == 0 ? new double[0] : meanMs));
+      cyclesSince = 0;
+      placedSince = 0;
+      Arrays.fill(phaseSumMs, 0);
+      while (samples.size() > KEPT) {
+        samples.removeFirst();
+      }
     }
   }
 
   synchronized List<Sample> samples() {
     return new ArrayList<>(samples);
+  }
+
+  /** The phases the samples' {@code phaseMs} are indexed by. */
+  synchronized List<String> phases() {
+    return List.copyOf(phases);
   }
 }

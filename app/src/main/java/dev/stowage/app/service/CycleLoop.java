@@ -49,11 +49,14 @@ final class CycleLoop implements AutoCloseable {
     this.thread = Thread.ofPlatform().name("stowage-cycle").start(this::loop);
   }
 
-  private final java.util.List<Runnable> listeners =
+  private final java.util.List<java.util.function.Consumer<Recent>> listeners =
       new java.util.concurrent.CopyOnWriteArrayList<>();
 
-  /** Runs {@code listener} after each cycle, on the loop's thread: it must return at once. */
-  void onCycle(Runnable listener) {
+  /**
+   * Gives each cycle to {@code listener} after it ran, on the loop's thread: it must return at
+   * once.
+   */
+  void onCycle(java.util.function.Consumer<Recent> listener) {
     listeners.add(listener);
   }
 
@@ -135,14 +138,15 @@ final class CycleLoop implements AutoCloseable {
           }
         }
         lastCycleNanos = System.nanoTime();
+        var ran = new Recent(cycles, started, report);
         synchronized (recent) {
-          recent.addLast(new Recent(cycles, started, report));
+          recent.addLast(ran);
           if (recent.size() > KEPT) {
             recent.removeFirst();
           }
         }
-        for (Runnable l : listeners) {
-          l.run();
+        for (var l : listeners) {
+          l.accept(ran);
         }
       } catch (RuntimeException e) {
         // The store or backend failed the whole cycle (a task's own failure never does):

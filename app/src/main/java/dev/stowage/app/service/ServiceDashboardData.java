@@ -51,23 +51,26 @@ final class ServiceDashboardData implements DashboardData {
   public List<Cycle> recentCycles() {
     var out = new ArrayList<Cycle>();
     for (CycleLoop.Recent r : loop.recent()) {
-      var phases = new LinkedHashMap<String, Double>();
-      r.report().phases().forEach((k, v) -> phases.put(k, v.toNanos() / 1e6));
-      var report = r.report();
-      out.add(
-          new Cycle(
-              r.number(),
-              r.at(),
-              report.took().toNanos() / 1e6,
-              phases,
-              report.offers(),
-              report.considered(),
-              report.matched(),
-              report.launched(),
-              report.eventsApplied(),
-              report.traceId()));
+      out.add(cycle(r));
     }
     return out;
+  }
+
+  private static Cycle cycle(CycleLoop.Recent r) {
+    var phases = new LinkedHashMap<String, Double>();
+    r.report().phases().forEach((k, v) -> phases.put(k, v.toNanos() / 1e6));
+    var report = r.report();
+    return new Cycle(
+        r.number(),
+        r.at(),
+        report.took().toNanos() / 1e6,
+        phases,
+        report.offers(),
+        report.considered(),
+        report.matched(),
+        report.launched(),
+        report.eventsApplied(),
+        report.traceId());
   }
 
   @Override
@@ -212,7 +215,7 @@ final class ServiceDashboardData implements DashboardData {
   }
 
   @Override
-  public void onCycle(Runnable listener) {
-    loop.onCycle(listener);
+  public void onCycle(java.util.function.Consumer<Cycle> listener) {
+    loop.onCycle(r -> listener.accept(cycle(r)));
   }
 }

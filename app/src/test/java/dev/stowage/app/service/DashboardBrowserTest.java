@@ -258,9 +258,28 @@ class DashboardBrowserTest {
             ((JavascriptExecutor) browser)
                 .executeScript("return document.activeElement && document.activeElement.id"))
         .isEqualTo("task-action");
-    // Retry from the page: the cancelled task runs again, as its second attempt.
-    browser.findElement(By.id("task-action")).click();
+    // Retry from the page: the cancelled task runs again, as its second attempt. Clicked, and
+    // clicked again on a copy put in its place while the first is at work, as a live update
+    // would: one request.
+    ((JavascriptExecutor) browser)
+        .executeScript(
+            """
+            window.stowagePosts = 0;
+            const send = window.fetch;
+            window.fetch = (url, init) => {
+              if (init && init.method === "POST") window.stowagePosts++;
+              return send(url, init);
+            };
+            const clicked = document.getElementById("task-action");
+            clicked.click();
+            const fresh = clicked.cloneNode(true);
+            fresh.removeAttribute("aria-disabled");
+            clicked.replaceWith(fresh);
+            fresh.click();
+            """);
     waitUpTo(10).until(d -> d.findElement(By.id("action-result")).getText().equals("long: queued"));
+    assertThat(((JavascriptExecutor) browser).executeScript("return window.stowagePosts"))
+        .isEqualTo(1L);
     api.await("/api/tasks/long", "state", "running", admin);
     waitUpTo(30).until(d -> d.findElement(By.id("task-state")).getText().equals("running"));
     waitUpTo(30)
@@ -356,6 +375,32 @@ class DashboardBrowserTest {
 
     open("/");
     waitUpTo(20).until(d -> d.findElements(By.cssSelector(".uplot")).size() == 4);
+    // The phases chart is drawn from the samples (one every 10 s), not from the last cycles
+    // kept: once a sample holds cycles, it has a bar, and its legend names the six phases.
+    var js = (JavascriptExecutor) browser;
+    waitUpTo(40)
+        .until(
+            d ->
+                Boolean.TRUE.equals(
+                    js.executeAsyncScript(
+                        "const done = arguments[arguments.length - 1];"
+                            + "fetch('/ui/data/history').then(r => r.json()).then(h => done("
+                            + "Object.values(h.phaseMs).some(v => v.some(x => x !== null))))")));
+    browser.navigate().refresh();
+    waitUpTo(20).until(d -> d.findElements(By.cssSelector(".uplot")).size() == 4);
+    assertThat(
+            (List<Object>)
+                js.executeScript(
+                    "return Array.from(document.querySelectorAll("
+                        + "'[data-chart=phases] .u-legend .u-series .u-label'))"
+                        + ".slice(1).map(e => e.textContent)")) // the first is the time axis
+        .containsExactlyInAnyOrder(
+            "apply_cluster_events",
+            "get_resource_offers_from_cluster",
+            "get_processable_tasks",
+            "match_tasks_to_offers",
+            "prepare_payloads",
+            "launch");
     shot("overview");
 
     collectConsole();

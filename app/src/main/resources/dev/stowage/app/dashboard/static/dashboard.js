@@ -48,7 +48,6 @@
     if (!els.length || typeof uPlot === "undefined") return;
     lastChartLoad = Date.now();
     const history = await json("/ui/data/history");
-    const cycles = await json("/ui/data/cycles");
     for (const el of els) {
       const name = el.dataset.chart;
       if (name === "utilisation") {
@@ -66,23 +65,29 @@
           axes: [{}, {}, { scale: "ratio", side: 1 }],
         }, [history.t, history.placed, history.failureRatio]);
       } else if (name === "phases") {
-        // Stacked: each series is the running sum, drawn as bars from the largest down.
-        const names = Object.keys(cycles.phasesMs);
+        // Stacked: each series is the running sum, drawn as bars from the largest down; no bar
+        // where no cycle ran.
+        const names = Object.keys(history.phaseMs);
         const sums = [];
-        let acc = cycles.cycles.map(() => 0);
+        let acc = history.t.map(() => 0);
         for (const n of names) {
-          acc = acc.map((v, i) => v + cycles.phasesMs[n][i]);
+          acc = acc.map((v, i) => (v === null || history.phaseMs[n][i] === null
+            ? null : v + history.phaseMs[n][i]));
           sums.push(acc);
         }
         const bars = uPlot.paths.bars({ size: [0.8] });
-        const s = [{ label: "cycle" }];
-        const d = [cycles.cycles];
+        const s = [{}];
+        const d = [history.t];
         for (let i = names.length - 1; i >= 0; i--) {
+          // The legend gives the phase's own time, not the running sum its bar reaches.
+          const own = history.phaseMs[names[i]];
           s.push({ label: names[i], fill: COLOURS[i % COLOURS.length],
-            stroke: COLOURS[i % COLOURS.length], paths: bars, points: { show: false } });
+            stroke: COLOURS[i % COLOURS.length], paths: bars, points: { show: false },
+            value: (u, v, si, idx) => (idx == null || own[idx] == null ? "--"
+              : own[idx].toFixed(1)) });
           d.push(sums[i]);
         }
-        draw(el, { series: s, scales: { x: { time: false } } }, d);
+        draw(el, { series: s }, d);
       }
     }
   }
@@ -119,15 +124,28 @@
   }
 
   // One POST per path the button names (a DAG's cancel names one per task), each answer shown.
-  // A button at work is marked aria-disabled, not disabled: a disabled button loses the keyboard's
-  // focus, which the live update would then not give back.
+  // An action at work is not sent again, even from the button a live update put in place of the
+  // one clicked; its buttons are marked aria-disabled, not disabled: a disabled button loses the
+  // keyboard's focus, which the live update would then not give back.
+  const working = new Set();
+
+  function mark(action, atWork) {
+    for (const b of document.querySelectorAll("button[data-action]")) {
+      if (b.dataset.action !== action) continue;
+      if (atWork) b.setAttribute("aria-disabled", "true");
+      else b.removeAttribute("aria-disabled");
+    }
+  }
+
   async function act(button) {
-    if (button.getAttribute("aria-disabled") === "true") return;
+    const action = button.dataset.action;
+    if (working.has(action)) return;
+    working.add(action);
+    mark(action, true);
     const out = document.getElementById("action-result");
-    button.setAttribute("aria-disabled", "true");
     const lines = [];
     try {
-      for (const path of button.dataset.action.split(" ")) {
+      for (const path of action.split(" ")) {
         const r = await fetch(path, {
           method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
         const body = await r.text();
@@ -144,10 +162,13 @@
     } catch (e) {
       lines.push("failed: " + e.message);
     } finally {
-      button.removeAttribute("aria-disabled");
+      working.delete(action);
+      mark(action, false);
     }
     if (out) out.textContent = lines.join("; ");
   }
+
+  document.addEventListener("htmx:afterSwap", () => working.forEach((a) => mark(a, true)));
 
   document.addEventListener("click", (e) => {
     const b = e.target.closest("button[data-action]");

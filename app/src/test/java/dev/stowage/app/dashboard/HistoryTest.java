@@ -1,0 +1,186 @@
+package dev.stowage.app.dashboard;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import dev.stowage.engine.Resources;
+import dev.stowage.scheduler.StoredTask;
+import dev.stowage.scheduler.TaskFilter;
+import dev.stowage.scheduler.TaskState;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class HistoryTest {
+  private final Cluster cluster = new Cluster();
+  private final History history = new History();
+
+  @Test
+  void aSampleTalliesEveryCycleSinceTheOneBeforeHoweverMany() {
+    // Far more cycles than the service keeps as its recent ones.
+    for (int i = 0; i < 500; i++) {
+      history.cycleRan(cycle(i, 1, ordered("offers", 1.0, "match", 3.0 + (i % 2) * 2)));
+    }
+    history.sample(cluster);
+    history.cycleRan(cycle(500, 4, ordered("offers", 2.0, "match", 6.0)));
+    history.cycleRan(cycle(501, 0, ordered("offers", 4.0, "match", 2.0)));
+    history.sample(cluster);
+
+    assertThat(history.phases()).containsExactly("offers", "match");
+    List<History.Sample> s = history.samples();
+    assertThat(s).extracting(History.Sample::cycles).containsExactly(500L, 2L);
+    assertThat(s).extracting(History.Sample::placed).containsExactly(500L, 4L);
+    assertThat(s.get(0).phaseMs(0)).isCloseTo(1.0, within(1e-9));
+    assertThat(s.get(0).phaseMs(1)).isCloseTo(4.0, within(1e-9));
+    assertThat(s.get(1).phaseMs(0)).isCloseTo(3.0, within(1e-9));
+    assertThat(s.get(1).phaseMs(1)).isCloseTo(4.0, within(1e-9));
+  }
+
+  @Test
+  void aWindowWithoutCyclesHasNoPhaseTimesAndAPhaseSeenLaterIsZeroBefore() {
+    history.cycleRan(cycle(1, 0, ordered("offers", 1.0)));
+    history.sample(cluster);
+    history.sample(cluster); // paused: no cycle ran
+    history.cycleRan(cycle(2, 0, ordered("offers", 1.0, "launch", 7.0)));
+    history.sample(cluster);
+
+    assertThat(history.phases()).containsExactly("offers", "launch");
+    List<History.Sample> s = history.samples();
+    assertThat(s).extracting(History.Sample::cycles).containsExactly(1L, 0L, 1L);
+    assertThat(s.get(0).phaseMs(1)).isZero();
+    assertThat(s.get(1).phaseMs()).isEmpty();
+    assertThat(s.get(2).phaseMs(1)).isEqualTo(7.0);
+  }
+
+  @Test
+  void usageSharesAndFailuresAreWhatChangedSinceTheSampleBefore() {
+    cluster.counts = Map.of(TaskState.SUCCEEDED, 10L, TaskState.FAILED, 2L);
+    history.sample(cluster);
+    cluster.counts = Map.of(TaskState.SUCCEEDED, 13L, TaskState.FAILED, 3L);
+    cluster.nodes =
+        List.of(
+            new DashboardData.Node(
+                "n1", new Resources(3000, 1024, 0, 0), new Resources(1000, 1024, 0, 0), List.of()));
+    cluster.byQueue = Map.of("etl", new Resources(1000, 256, 0, 0));
+    history.sample(cluster);
+
+    List<History.Sample> s = history.samples();
+    // The first sample has nothing before it to count from.
+    assertThat(s.get(0).finished()).isZero();
+    assertThat(s.get(1).finished()).isEqualTo(4);
+    assertThat(s.get(1).failed()).isEqualTo(1);
+    assertThat(s.get(1).used()).containsExactly(0.25, 0.5, 0, 0);
+    assertThat(s.get(1).queueShares()).containsExactly(Map.entry("etl", 0.25));
+  }
+
+  @Test
+  void keepsADayOfSamplesAndNoMore() {
+    for (int i = 0; i < History.KEPT + 5; i++) {
+      cluster.at = Instant.ofEpochSecond(i * 10L);
+      history.sample(cluster);
+    }
+    List<History.Sample> s = history.samples();
+    assertThat(s).hasSize(History.KEPT);
+    assertThat(s.getFirst().at()).isEqualTo(Instant.ofEpochSecond(50));
+  }
+
+  private static DashboardData.Cycle cycle(long n, int launched, Map<String, Double> phases) {
+    return new DashboardData.Cycle(n, Instant.EPOCH, 0, phases, 1, 1, launched, launched, 0, null);
+  }
+
+  private static Map<String, Double> ordered(Object... nameThenMs) {
+    var out = new LinkedHashMap<String, Double>();
+    for (int i = 0; i < nameThenMs.length; i += 2) {
+      out.put((String) nameThenMs[i], (Double) nameThenMs[i + 1]);
+    }
+    return out;
+  }
+
+  /** What a sample reads; the rest of the dashboard's data is not asked for. */
+  private static final class Cluster implements DashboardData {
+    List<Node> nodes = List.of();
+    Map<String, Resources> byQueue = Map.of();
+    Map<TaskState, Long> counts = Map.of();
+    Instant at = Instant.EPOCH;
+
+    @Override
+    public List<Node> nodes() {
+      return nodes;
+    }
+
+    @Override
+    public Map<String, Resources> runningByQueue() {
+      return byQueue;
+    }
+
+    @Override
+    public Map<TaskState, Long> countByState() {
+      return counts;
+    }
+
+    @Override
+    public Instant now() {
+      return at;
+    }
+
+    @Override
+    public List<Attempt> attempts(StoredTask task) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public List<Cycle> recentCycles() {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public TaskFilter.Page newest(TaskFilter filter, String beforeId, int limit) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public Optional<StoredTask> task(String id) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public Map<String, StoredTask> tasks(Collection<String> ids) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public Set<String> dependantsOf(Collection<String> ids) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public String why(StoredTask task) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public String logTail(StoredTask task, int maxBytes) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public Optional<String> staging(StoredTask task) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public boolean paused() {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public void onCycle(java.util.function.Consumer<Cycle> listener) {
+      throw new UnsupportedOperationException();
+    }
+  }
+}
