@@ -58,10 +58,11 @@ public final class Dashboard implements AutoCloseable {
   private final boolean secureCookie;
   private final String traceLink;
   private final LiveEvents live = new LiveEvents();
-  private final History history = new History();
+  private final History history;
   private final ScheduledExecutorService ticks;
 
   /**
+   * @param kept where the charts' samples are kept, to outlive a restart
    * @param refusal why an {@code Authorization} header is refused, or empty when it is accepted
    * @param who the name and role of the token a request was authenticated with
    * @param secureCookie whether the service is served over TLS (the cookie is then Secure)
@@ -70,12 +71,14 @@ public final class Dashboard implements AutoCloseable {
    */
   public Dashboard(
       DashboardData data,
+      dev.stowage.scheduler.history.ClusterHistory kept,
       Sessions sessions,
       Function<String, Optional<String>> refusal,
       Function<Context, String> who,
       boolean secureCookie,
       String traceLink) {
     this.data = data;
+    this.history = new History(kept, data.now());
     this.sessions = sessions;
     this.refusal = refusal;
     this.who = who;

@@ -2,22 +2,30 @@ package dev.stowage.app.dashboard;
 
 import dev.stowage.engine.Resources;
 import dev.stowage.scheduler.TaskState;
+import dev.stowage.scheduler.history.ClusterHistory;
+import dev.stowage.scheduler.history.ClusterSample;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The overview's charts over time: one sample every {@link #EVERY}, the last {@link #KEPT} of them
  * (a day), so that a page left open, and the service, hold a bounded amount. The cycles run between
- * two samples are tallied as they run, so that none is missed however fast they come.
+ * two samples are tallied as they run, so that none is missed however fast they come. Each sample
+ * is also kept in a {@link ClusterHistory}, from which a restarted service takes up the last day.
  */
 final class History {
+  private static final Logger LOG = LoggerFactory.getLogger(History.class);
   static final java.time.Duration EVERY = java.time.Duration.ofSeconds(10);
   static final int KEPT = 8_640;
+  static final java.time.Duration SPAN = EVERY.multipliedBy(KEPT);
 
   /** What the cluster held, how the tasks stood, and how the cycles went, at one moment. */
   record Sample(
@@ -37,6 +45,7 @@ final class History {
   }
 
   private final ArrayDeque<Sample> samples = new ArrayDeque<>();
+  private final ClusterHistory kept;
   private long lastSucceeded = -1;
   private long lastFailed = -1;
 
@@ -45,6 +54,20 @@ final class History {
   private long placedSince;
   private final List<String> phases = new ArrayList<>(); // every phase seen, in the order seen
   private double[] phaseSumMs = new double[0];
+
+  /** Takes up the last day's samples from {@code kept}, if it can read them. */
+  History(ClusterHistory kept, Instant now) {
+    this.kept = kept;
+    try {
+      for (ClusterSample s : kept.since(now.minus(SPAN))) {
+        add(fromKept(s));
+      }
+    } catch (RuntimeException e) {
+      // The charts start empty rather than the service not at all.
+      LOG.warn(
+          "the dashboard's charts start empty: their history could not be read: {}", e.toString());
+    }
+  }
 
   /** Counts a cycle that ran. Called on the cycle's thread: takes no more than a short lock. */
   synchronized void cycleRan(DashboardData.Cycle cycle) {
@@ -88,7 +111,9 @@ final class History {
     Map<TaskState, Long> counts = data.countByState();
     long succeeded = counts.getOrDefault(TaskState.SUCCEEDED, 0L);
     long failed = counts.getOrDefault(TaskState.FAILED, 0L);
-    Instant at = data.now();
+    Instant at = data.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+    Sample sample;
+    List<String> phaseNames;
     synchronized (this) {
       long newlyFailed = lastFailed < 0 ? 0 : Math.max(0, failed - lastFailed);
       long newlySucceeded = lastSucceeded < 0 ? 0 : Math.max(0, succeeded - lastSucceeded);
@@ -100,7 +125,7 @@ final class History {
       }
       long placed = placedSince;
       long cycles = cyclesSince;
-      samples.addLast(
+      sample =
           new Sample(
               at,
               fraction,
@@ -109,14 +134,62 @@ final class History {
               newlySucceeded + newlyFailed,
               newlyFailed,
               cycles,
-              cycles == 0 ? new double[0] : meanMs));
+              cycles == 0 ? new double[0] : meanMs);
+      phaseNames = List.copyOf(phases);
       cyclesSince = 0;
       placedSince = 0;
       Arrays.fill(phaseSumMs, 0);
-      while (samples.size() > KEPT) {
-        samples.removeFirst();
-      }
+      add(sample);
     }
+    try {
+      kept.append(toKept(sample, phaseNames), at.minus(SPAN));
+    } catch (RuntimeException e) {
+      // Kept in memory all the same: only a restart within the outage loses it.
+      LOG.warn("a sample of the cluster for the dashboard's charts was not kept: {}", e.toString());
+    }
+  }
+
+  private void add(Sample sample) {
+    samples.addLast(sample);
+    while (samples.size() > KEPT) {
+      samples.removeFirst();
+    }
+  }
+
+  private static ClusterSample toKept(Sample s, List<String> phaseNames) {
+    var used = new ArrayList<Double>();
+    for (double u : s.used()) {
+      used.add(u);
+    }
+    var phases = new LinkedHashMap<String, Double>();
+    for (int p = 0; p < s.phaseMs().length; p++) {
+      phases.put(phaseNames.get(p), s.phaseMs()[p]);
+    }
+    return new ClusterSample(
+        s.at(), used, s.queueShares(), s.placed(), s.finished(), s.failed(), s.cycles(), phases);
+  }
+
+  // Called while constructing only, so that the phase names need no lock.
+  private Sample fromKept(ClusterSample s) {
+    double[] used = new double[4];
+    for (int d = 0; d < used.length && d < s.used().size(); d++) {
+      used[d] = s.used().get(d);
+    }
+    double[] meanMs = new double[0];
+    for (Map.Entry<String, Double> p : s.phaseMeanMs().entrySet()) {
+      int i = phases.indexOf(p.getKey());
+      if (i < 0) {
+        phases.add(p.getKey());
+        i = phases.size() - 1;
+        phaseSumMs = Arrays.copyOf(phaseSumMs, phases.size());
+      }
+      if (meanMs.length <= i) {
+        meanMs = Arrays.copyOf(meanMs, i + 1);
+      }
+      meanMs[i] = p.getValue();
+    }
+    return new Sample(
+        s.at(), used, s.queueShares(), s.placed(), s.finished(), s.failed(), s.cycles(), meanMs);
   }
 
   synchronized List<Sample> samples() {

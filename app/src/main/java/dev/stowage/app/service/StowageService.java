@@ -443,6 +443,7 @@ public final class StowageService implements AutoCloseable {
     dashboard =
         new dev.stowage.app.dashboard.Dashboard(
             new ServiceDashboardData(store, cycle, loop, backend, stager, clock),
+            new dev.stowage.store.PostgresClusterHistory(database.dataSource()),
             sessions,
             guard::refusal,
             ApiGuard::who,

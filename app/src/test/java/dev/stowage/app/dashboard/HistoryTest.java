@@ -7,6 +7,7 @@ import dev.stowage.engine.Resources;
 import dev.stowage.scheduler.StoredTask;
 import dev.stowage.scheduler.TaskFilter;
 import dev.stowage.scheduler.TaskState;
+import dev.stowage.scheduler.history.ClusterHistory;
 import java.time.Instant;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -18,7 +19,8 @@ import org.junit.jupiter.api.Test;
 
 class HistoryTest {
   private final Cluster cluster = new Cluster();
-  private final History history = new History();
+  private final ClusterHistory kept = ClusterHistory.inMemory();
+  private final History history = new History(kept, Instant.EPOCH);
 
   @Test
   void aSampleTalliesEveryCycleSinceTheOneBeforeHoweverMany() {
@@ -87,6 +89,67 @@ class HistoryTest {
     List<History.Sample> s = history.samples();
     assertThat(s).hasSize(History.KEPT);
     assertThat(s.getFirst().at()).isEqualTo(Instant.ofEpochSecond(50));
+  }
+
+  @Test
+  void aHistoryStartedAgainTakesUpTheLastDayOfSamplesKept() {
+    cluster.at = Instant.ofEpochSecond(1_000);
+    history.cycleRan(cycle(1, 2, ordered("offers", 1.0, "launch", 3.0)));
+    cluster.nodes =
+        List.of(
+            new DashboardData.Node(
+                "n1", new Resources(3000, 1024, 0, 0), new Resources(1000, 1024, 0, 0), List.of()));
+    cluster.byQueue = Map.of("etl", new Resources(1000, 256, 0, 0));
+    history.sample(cluster);
+    cluster.at = Instant.ofEpochSecond(1_010);
+    history.sample(cluster);
+
+    // A day and ten seconds on, the first sample is out of the last day; the second is not.
+    var again = new History(kept, Instant.ofEpochSecond(1_010).plus(History.SPAN));
+    List<History.Sample> s = again.samples();
+    assertThat(s).hasSize(1);
+    assertThat(s.get(0).at()).isEqualTo(Instant.ofEpochSecond(1_010));
+    assertThat(again.phases()).as("no cycle ran before the sample left").isEmpty();
+
+    var fresh = new History(kept, Instant.ofEpochSecond(1_020));
+    List<History.Sample> both = fresh.samples();
+    assertThat(both)
+        .extracting(History.Sample::at)
+        .containsExactly(Instant.ofEpochSecond(1_000), Instant.ofEpochSecond(1_010));
+    History.Sample first = both.get(0);
+    assertThat(first.used()).containsExactly(0.25, 0.5, 0, 0);
+    assertThat(first.queueShares()).containsExactly(Map.entry("etl", 0.25));
+    assertThat(first.placed()).isEqualTo(2);
+    assertThat(first.cycles()).isEqualTo(1);
+    assertThat(first.phaseMs(0)).isEqualTo(1.0);
+    assertThat(first.phaseMs(1)).isEqualTo(3.0);
+    assertThat(both.get(1).cycles()).isZero();
+    // What it samples next continues the phases it took up.
+    fresh.cycleRan(cycle(2, 0, ordered("launch", 5.0, "offers", 4.0)));
+    cluster.at = Instant.ofEpochSecond(1_030);
+    fresh.sample(cluster);
+    assertThat(fresh.samples().getLast().phaseMs(0)).isEqualTo(4.0);
+    assertThat(fresh.samples().getLast().phaseMs(1)).isEqualTo(5.0);
+  }
+
+  @Test
+  void aHistoryThatCannotReadOrKeepItsSamplesStillCharts() {
+    var broken =
+        new ClusterHistory() {
+          @Override
+          public void append(dev.stowage.scheduler.history.ClusterSample s, Instant keepFrom) {
+            throw new IllegalStateException("the store is down");
+          }
+
+          @Override
+          public List<dev.stowage.scheduler.history.ClusterSample> since(Instant from) {
+            throw new IllegalStateException("the store is down");
+          }
+        };
+    var h = new History(broken, Instant.EPOCH);
+    h.cycleRan(cycle(1, 1, ordered("offers", 1.0)));
+    h.sample(cluster);
+    assertThat(h.samples()).extracting(History.Sample::placed).containsExactly(1L);
   }
 
   private static DashboardData.Cycle cycle(long n, int launched, Map<String, Double> phases) {
