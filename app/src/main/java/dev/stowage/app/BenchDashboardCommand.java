@@ -4,8 +4,11 @@ import dev.stowage.app.service.StowageService;
 import dev.stowage.backend.sim.SimulatedCluster;
 import dev.stowage.engine.Resources;
 import dev.stowage.scheduler.TaskSpec;
+import dev.stowage.scheduler.history.ClusterHistory;
+import dev.stowage.scheduler.history.ClusterSample;
 import dev.stowage.store.Database;
 import dev.stowage.store.EmbeddedPostgres;
+import dev.stowage.store.PostgresClusterHistory;
 import dev.stowage.store.PostgresTaskStore;
 import java.io.PrintWriter;
 import java.net.URI;
@@ -36,7 +39,11 @@ import picocli.CommandLine.Spec;
           + " dashboard, and time its Tasks page: the first load, and each filter change, as"
           + " the page's htmx requests them.",
       "Prints, per request, the median and the slowest of --runs round trips on loopback (an"
-          + " upper bound of the server's time) and the rows it showed."
+          + " upper bound of the server's time) and the rows it showed.",
+      "Then, with a day of the overview's samples stored (one every 10 s, --queues queues in"
+          + " flight in each), times the overview and its charts' data: the first request, the"
+          + " median and the slowest, the median of three made each just after a new sample"
+          + " (new), and the bytes sent, plain and gzipped."
     })
 final class BenchDashboardCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
@@ -47,10 +54,17 @@ final class BenchDashboardCommand implements Callable<Integer> {
   @Option(names = "--runs", defaultValue = "15", description = "Default: ${DEFAULT-VALUE}.")
   int runs;
 
+  @Option(
+      names = "--queues",
+      defaultValue = "100",
+      description = "Queues in flight in each stored sample. Default: ${DEFAULT-VALUE}.")
+  int queues;
+
   @Override
   public Integer call() throws Exception {
-    if (tasks < 1000 || runs < 1) {
-      throw new IllegalArgumentException("--tasks must be 1000 or more and --runs 1 or more");
+    if (tasks < 1000 || runs < 1 || queues < 0) {
+      throw new IllegalArgumentException(
+          "--tasks must be 1000 or more, --runs 1 or more and --queues 0 or more");
     }
     PrintWriter out = spec.commandLine().getOut();
     Path dir = Files.createTempDirectory("stowage-bench-dashboard");
@@ -86,6 +100,7 @@ final class BenchDashboardCommand implements Callable<Integer> {
           s.execute("vacuum analyze tasks");
           s.execute("vacuum analyze task_dependencies");
         }
+        storeADayOfSamples(new PostgresClusterHistory(db.dataSource()));
       }
       out.printf(
           "# stored %d tasks (80%% succeeded, 5%% failed, 5%% cancelled, 10%% waiting) in %.1f s%n",
@@ -153,11 +168,110 @@ final class BenchDashboardCommand implements Callable<Integer> {
           out.printf("%-44s %10.1f %10.1f %6d%n", r[0], ms[runs / 2], ms[runs - 1], rows);
           out.flush();
         }
+        out.printf(
+            "%n%-44s %10s %10s %10s %10s %10s %10s%n",
+            "request (a day of samples, " + queues + " queues)",
+            "first ms",
+            "median ms",
+            "max ms",
+            "new ms",
+            "KB",
+            "KB gzip");
+        for (String[] r :
+            new String[][] {{"overview, whole page", "/"}, {"charts' data", "/ui/data/history"}}) {
+          double[] ms = new double[runs];
+          double firstMs = 0;
+          int plain = 0;
+          for (int i = 0; i < runs; i++) {
+            var request =
+                HttpRequest.newBuilder(URI.create(service.url() + r[1])).header("Cookie", cookie);
+            long q0 = System.nanoTime();
+            HttpResponse<byte[]> answer =
+                http.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+            ms[i] = (System.nanoTime() - q0) / 1e6;
+            if (answer.statusCode() != 200) {
+              throw new IllegalStateException(r[1] + " answered " + answer.statusCode());
+            }
+            firstMs = i == 0 ? ms[0] : firstMs;
+            plain = answer.body().length;
+          }
+          // The charts' data is built once per sample: time it again just after new ones.
+          double[] fresh = new double[3];
+          for (int i = 0; i < fresh.length; i++) {
+            Thread.sleep(10_500);
+            long q0 = System.nanoTime();
+            http.send(
+                HttpRequest.newBuilder(URI.create(service.url() + r[1]))
+                    .header("Cookie", cookie)
+                    .build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+            fresh[i] = (System.nanoTime() - q0) / 1e6;
+          }
+          Arrays.sort(fresh);
+          var zipped =
+              http.send(
+                  HttpRequest.newBuilder(URI.create(service.url() + r[1]))
+                      .header("Cookie", cookie)
+                      .header("Accept-Encoding", "gzip")
+                      .build(),
+                  HttpResponse.BodyHandlers.ofByteArray());
+          boolean gzipped =
+              zipped.headers().firstValue("Content-Encoding").orElse("").equals("gzip");
+          Arrays.sort(ms);
+          out.printf(
+              "%-44s %10.1f %10.1f %10.1f %10.1f %10.1f %10s%n",
+              r[0],
+              firstMs,
+              ms[runs / 2],
+              ms[runs - 1],
+              fresh[1],
+              plain / 1e3,
+              gzipped ? String.format("%.1f", zipped.body().length / 1e3) : "not sent");
+          out.flush();
+        }
       }
     } finally {
       BenchCycleCommand.deleteTree(dir);
     }
     return 0;
+  }
+
+  /** A day of samples up to now, one every 10 s, each with {@link #queues} queues in flight. */
+  private void storeADayOfSamples(ClusterHistory history) {
+    Instant now = Instant.now();
+    int samples = 8_640;
+    var phases = new java.util.LinkedHashMap<String, Double>();
+    var shares = new java.util.TreeMap<String, Double>();
+    var random = new java.util.Random(7);
+    for (int i = 0; i < samples; i++) {
+      Instant sampled = now.minusSeconds(10L * (samples - i));
+      phases.clear();
+      for (String phase :
+          List.of(
+              "apply_cluster_events",
+              "get_resource_offers_from_cluster",
+              "get_processable_tasks",
+              "match_tasks_to_offers",
+              "prepare_payloads",
+              "launch")) {
+        phases.put(phase, random.nextDouble() * 20);
+      }
+      shares.clear();
+      for (int q = 0; q < queues; q++) {
+        shares.put("team-" + q, random.nextDouble() / Math.max(1, queues));
+      }
+      history.append(
+          new ClusterSample(
+              sampled,
+              List.of(random.nextDouble(), random.nextDouble(), random.nextDouble(), 0.0),
+              shares,
+              random.nextInt(500),
+              random.nextInt(500),
+              random.nextInt(20),
+              10,
+              phases),
+          now.minus(java.time.Duration.ofDays(1)));
+    }
   }
 
   private static String enc(String s) {

@@ -1037,53 +1037,108 @@ public final class Dashboard implements AutoCloseable {
   // Chart data
 
   private void historyData(Context ctx) throws Exception {
-    List<History.Sample> samples = history.samples();
-    var t = new ArrayList<Long>();
-    var used = new ArrayList<List<Double>>();
-    for (int d = 0; d < 4; d++) {
-      used.add(new ArrayList<>());
+    ctx.contentType("application/json").header("Cache-Control", "no-store").result(chartsJson());
+  }
+
+  private record Drawn(long added, String json) {}
+
+  private volatile Drawn drawn = new Drawn(-1, "");
+
+  // Built once per sample, however many pages ask: the samples change every 10 s only.
+  private String chartsJson() throws Exception {
+    Drawn d = drawn;
+    if (d.added() == history.added()) {
+      return d.json();
     }
-    var queues = new java.util.TreeSet<String>();
+    History.View view = history.view();
+    String json = JSON.writeValueAsString(charts(view));
+    drawn = new Drawn(view.added(), json);
+    return json;
+  }
+
+  /** The queues charted by name; the rest are summed into one series. */
+  static final int QUEUES_CHARTED = 8;
+
+  /** The charts' series, from a view of the samples: what the overview draws. */
+  static Map<String, Object> charts(History.View view) {
+    List<History.Sample> samples = view.samples();
+    int n = samples.size();
+    long[] t = new long[n];
+    double[][] used = new double[4][n];
+    long[] placed = new long[n];
+    Double[] failureRatio = new Double[n];
+    List<String> phases = view.phases();
+    Double[][] phaseMs = new Double[phases.size()][n];
+    // The queues by their highest share over the samples: the first few are charted by name.
+    double[] peak = new double[view.queues().size()];
     for (History.Sample s : samples) {
-      queues.addAll(s.queueShares().keySet());
+      for (int i = 0; i < s.queues().length; i++) {
+        peak[s.queues()[i]] = Math.max(peak[s.queues()[i]], s.shares()[i]);
+      }
     }
-    var shares = new LinkedHashMap<String, List<Double>>();
-    for (String q : queues) {
-      shares.put(q, new ArrayList<>());
+    List<Integer> byPeak = new ArrayList<>();
+    for (int q = 0; q < peak.length; q++) {
+      if (peak[q] > 0) {
+        byPeak.add(q);
+      }
     }
-    List<String> phases = history.phases();
-    var phaseMs = new LinkedHashMap<String, List<Double>>();
-    for (String p : phases) {
-      phaseMs.put(p, new ArrayList<>());
-    }
-    var placedPerSample = new ArrayList<Long>();
-    var failureRatio = new ArrayList<Double>();
-    for (History.Sample s : samples) {
-      t.add(s.at().getEpochSecond());
+    byPeak.sort((a, b) -> Double.compare(peak[b], peak[a]));
+    List<Integer> named = byPeak.subList(0, Math.min(QUEUES_CHARTED, byPeak.size()));
+    int others = byPeak.size() - named.size();
+    double[][] shares = new double[named.size() + (others > 0 ? 1 : 0)][n];
+    for (int i = 0; i < n; i++) {
+      History.Sample s = samples.get(i);
+      t[i] = s.at().getEpochSecond();
       for (int d = 0; d < 4; d++) {
-        used.get(d).add(100 * s.used()[d]);
+        used[d][i] = round(100 * s.used()[d], 2);
       }
-      for (String q : queues) {
-        shares.get(q).add(100 * s.queueShares().getOrDefault(q, 0.0));
+      double namedSum = 0;
+      for (int k = 0; k < named.size(); k++) {
+        double share = s.share(named.get(k));
+        namedSum += share;
+        shares[k][i] = round(100 * share, 2);
       }
-      placedPerSample.add(s.placed());
-      failureRatio.add(s.finished() == 0 ? null : (double) s.failed() / s.finished());
+      if (others > 0) {
+        double all = 0;
+        for (float share : s.shares()) {
+          all += share;
+        }
+        shares[named.size()][i] = round(100 * Math.max(0, all - namedSum), 2);
+      }
+      placed[i] = s.placed();
+      failureRatio[i] = s.finished() == 0 ? null : round((double) s.failed() / s.finished(), 3);
       for (int p = 0; p < phases.size(); p++) {
         // No bar where no cycle ran (paused, or the service was busy elsewhere).
-        phaseMs.get(phases.get(p)).add(s.cycles() == 0 ? null : s.phaseMs(p));
+        phaseMs[p][i] = s.cycles() == 0 ? null : round(s.phaseMs(p), 3);
       }
+    }
+    var shareSeries = new LinkedHashMap<String, double[]>();
+    for (int k = 0; k < named.size(); k++) {
+      shareSeries.put(view.queues().get(named.get(k)), shares[k]);
+    }
+    if (others > 0) {
+      shareSeries.put(
+          others + " other queue" + (others == 1 ? "" : "s") + ", summed", shares[named.size()]);
+    }
+    var phaseSeries = new LinkedHashMap<String, Double[]>();
+    for (int p = 0; p < phases.size(); p++) {
+      phaseSeries.put(phases.get(p), phaseMs[p]);
     }
     var out = new LinkedHashMap<String, Object>();
     out.put("t", t);
     out.put("dimensions", List.of(dev.stowage.engine.Resources.DIMENSIONS));
     out.put("used", used);
-    out.put("shares", shares);
-    out.put("placed", placedPerSample);
+    out.put("shares", shareSeries);
+    out.put("placed", placed);
     out.put("failureRatio", failureRatio);
-    out.put("phaseMs", phaseMs);
-    ctx.contentType("application/json")
-        .header("Cache-Control", "no-store")
-        .result(JSON.writeValueAsString(out));
+    out.put("phaseMs", phaseSeries);
+    return out;
+  }
+
+  // Charted values need no more digits than a chart shows; fewer make the data much smaller.
+  private static double round(double v, int decimals) {
+    double scale = Math.pow(10, decimals);
+    return Math.round(v * scale) / scale;
   }
 
   private static String blankToNull(String s) {

@@ -8,6 +8,7 @@ import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,6 +21,10 @@ import org.slf4j.LoggerFactory;
  * (a day), so that a page left open, and the service, hold a bounded amount. The cycles run between
  * two samples are tallied as they run, so that none is missed however fast they come. Each sample
  * is also kept in a {@link ClusterHistory}, from which a restarted service takes up the last day.
+ *
+ * <p>A sample holds primitive arrays, queue and phase names as indexes into this history's lists of
+ * them, and only the queues with tasks in flight: a day of samples of a hundred busy queues stays a
+ * few megabytes.
  */
 final class History {
   private static final Logger LOG = LoggerFactory.getLogger(History.class);
@@ -27,32 +32,51 @@ final class History {
   static final int KEPT = 8_640;
   static final java.time.Duration SPAN = EVERY.multipliedBy(KEPT);
 
-  /** What the cluster held, how the tasks stood, and how the cycles went, at one moment. */
+  /**
+   * What the cluster held, how the tasks stood, and how the cycles went, at one moment.
+   *
+   * @param used per resource dimension, the fraction of the cluster's total in use
+   * @param queues the queues with tasks in flight, as indexes into {@link #queues()}, ascending
+   * @param shares the dominant share of each of those queues
+   * @param placed tasks placed since the sample before (the first: since the start)
+   * @param finished tasks that succeeded or failed since the sample before
+   * @param cycles cycles run since the sample before
+   * @param phaseMs per phase of {@link #phases()}, its mean time (ms) over those cycles
+   */
   record Sample(
       Instant at,
-      double[] used, // per resource dimension, the fraction of the cluster's total in use
-      Map<String, Double> queueShares, // dominant share of each queue with tasks in flight
-      long placed, // tasks placed since the sample before (the first: since the start)
-      long finished, // tasks that succeeded or failed since the sample before
+      float[] used,
+      int[] queues,
+      float[] shares,
+      long placed,
+      long finished,
       long failed,
-      long cycles, // cycles run since the sample before
-      double[] phaseMs) { // per phase of phases(), their mean time (ms) over those cycles
+      long cycles,
+      float[] phaseMs) {
 
     /** The mean time of {@code phase} (an index into {@link #phases()}); 0 if none ran. */
     double phaseMs(int phase) {
       return phase < phaseMs.length ? phaseMs[phase] : 0;
     }
+
+    /** The share of {@code queue} (an index into {@link #queues()}); 0 if none in flight. */
+    double share(int queue) {
+      int i = Arrays.binarySearch(queues, queue);
+      return i < 0 ? 0 : shares[i];
+    }
   }
 
   private final ArrayDeque<Sample> samples = new ArrayDeque<>();
   private final ClusterHistory kept;
+  private long added; // samples ever added: tells a reader whether anything changed
   private long lastSucceeded = -1;
   private long lastFailed = -1;
+  private final Names queueNames = new Names();
+  private final Names phaseNames = new Names(); // in the order the cycles ran them
 
   // Since the last sample, written by the cycle's thread.
   private long cyclesSince;
   private long placedSince;
-  private final List<String> phases = new ArrayList<>(); // every phase seen, in the order seen
   private double[] phaseSumMs = new double[0];
 
   /** Takes up the last day's samples from {@code kept}, if it can read them. */
@@ -74,11 +98,9 @@ final class History {
     cyclesSince++;
     placedSince += cycle.launched();
     for (Map.Entry<String, Double> p : cycle.phasesMs().entrySet()) {
-      int i = phases.indexOf(p.getKey());
-      if (i < 0) {
-        phases.add(p.getKey());
-        i = phases.size() - 1;
-        phaseSumMs = Arrays.copyOf(phaseSumMs, phases.size());
+      int i = phaseNames.index(p.getKey());
+      if (i >= phaseSumMs.length) {
+        phaseSumMs = Arrays.copyOf(phaseSumMs, i + 1);
       }
       phaseSumMs[i] += p.getValue();
     }
@@ -94,11 +116,11 @@ final class History {
         total[d] += n.used().get(d) + n.free().get(d);
       }
     }
-    double[] fraction = new double[4];
+    float[] fraction = new float[4];
     for (int d = 0; d < 4; d++) {
-      fraction[d] = total[d] == 0 ? 0 : (double) used[d] / total[d];
+      fraction[d] = total[d] == 0 ? 0 : (float) ((double) used[d] / total[d]);
     }
-    var shares = new TreeMap<String, Double>();
+    var shares = new TreeMap<String, Float>();
     for (Map.Entry<String, Resources> q : data.runningByQueue().entrySet()) {
       double share = 0;
       for (int d = 0; d < 4; d++) {
@@ -106,98 +128,171 @@ final class History {
           share = Math.max(share, (double) q.getValue().get(d) / total[d]);
         }
       }
-      shares.put(q.getKey(), share);
+      shares.put(q.getKey(), (float) share);
     }
     Map<TaskState, Long> counts = data.countByState();
     long succeeded = counts.getOrDefault(TaskState.SUCCEEDED, 0L);
     long failed = counts.getOrDefault(TaskState.FAILED, 0L);
     Instant at = data.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
-    Sample sample;
-    List<String> phaseNames;
+    ClusterSample toKeep;
     synchronized (this) {
       long newlyFailed = lastFailed < 0 ? 0 : Math.max(0, failed - lastFailed);
       long newlySucceeded = lastSucceeded < 0 ? 0 : Math.max(0, succeeded - lastSucceeded);
       lastFailed = failed;
       lastSucceeded = succeeded;
-      double[] meanMs = new double[phaseSumMs.length];
-      for (int i = 0; i < meanMs.length && cyclesSince > 0; i++) {
-        meanMs[i] = phaseSumMs[i] / cyclesSince;
+      float[] meanMs = new float[cyclesSince == 0 ? 0 : phaseSumMs.length];
+      for (int i = 0; i < meanMs.length; i++) {
+        meanMs[i] = (float) (phaseSumMs[i] / cyclesSince);
       }
-      long placed = placedSince;
-      long cycles = cyclesSince;
-      sample =
+      var sample =
           new Sample(
               at,
               fraction,
-              shares,
-              placed,
+              queueIndexes(shares),
+              shareValues(shares),
+              placedSince,
               newlySucceeded + newlyFailed,
               newlyFailed,
-              cycles,
-              cycles == 0 ? new double[0] : meanMs);
-      phaseNames = List.copyOf(phases);
+              cyclesSince,
+              meanMs);
       cyclesSince = 0;
       placedSince = 0;
       Arrays.fill(phaseSumMs, 0);
       add(sample);
+      toKeep = toKept(sample);
     }
     try {
-      kept.append(toKept(sample, phaseNames), at.minus(SPAN));
+      kept.append(toKeep, at.minus(SPAN));
     } catch (RuntimeException e) {
       // Kept in memory all the same: only a restart within the outage loses it.
       LOG.warn("a sample of the cluster for the dashboard's charts was not kept: {}", e.toString());
     }
   }
 
+  // The queues' indexes ascending, and their shares in the same order.
+  private int[] queueIndexes(Map<String, Float> shares) {
+    int[] out = new int[shares.size()];
+    int i = 0;
+    for (String q : shares.keySet()) {
+      out[i++] = queueNames.index(q);
+    }
+    Arrays.sort(out);
+    return out;
+  }
+
+  private float[] shareValues(Map<String, Float> shares) {
+    var byIndex = new TreeMap<Integer, Float>();
+    shares.forEach((q, s) -> byIndex.put(queueNames.index(q), s));
+    float[] out = new float[byIndex.size()];
+    int i = 0;
+    for (float s : byIndex.values()) {
+      out[i++] = s;
+    }
+    return out;
+  }
+
   private void add(Sample sample) {
     samples.addLast(sample);
+    added++;
     while (samples.size() > KEPT) {
       samples.removeFirst();
     }
   }
 
-  private static ClusterSample toKept(Sample s, List<String> phaseNames) {
+  private ClusterSample toKept(Sample s) {
     var used = new ArrayList<Double>();
-    for (double u : s.used()) {
-      used.add(u);
+    for (float u : s.used()) {
+      used.add((double) u);
+    }
+    var shares = new LinkedHashMap<String, Double>();
+    for (int i = 0; i < s.queues().length; i++) {
+      shares.put(queueNames.name(s.queues()[i]), (double) s.shares()[i]);
     }
     var phases = new LinkedHashMap<String, Double>();
     for (int p = 0; p < s.phaseMs().length; p++) {
-      phases.put(phaseNames.get(p), s.phaseMs()[p]);
+      phases.put(phaseNames.name(p), (double) s.phaseMs()[p]);
     }
     return new ClusterSample(
-        s.at(), used, s.queueShares(), s.placed(), s.finished(), s.failed(), s.cycles(), phases);
+        s.at(), used, shares, s.placed(), s.finished(), s.failed(), s.cycles(), phases);
   }
 
-  // Called while constructing only, so that the phase names need no lock.
+  // Called while constructing only, before any other thread sees this history.
   private Sample fromKept(ClusterSample s) {
-    double[] used = new double[4];
+    float[] used = new float[4];
     for (int d = 0; d < used.length && d < s.used().size(); d++) {
-      used[d] = s.used().get(d);
+      used[d] = s.used().get(d).floatValue();
     }
-    double[] meanMs = new double[0];
+    var shares = new TreeMap<String, Float>();
+    s.queueShares().forEach((q, v) -> shares.put(q, v.floatValue()));
+    float[] meanMs = new float[0];
     for (Map.Entry<String, Double> p : s.phaseMeanMs().entrySet()) {
-      int i = phases.indexOf(p.getKey());
-      if (i < 0) {
-        phases.add(p.getKey());
-        i = phases.size() - 1;
-        phaseSumMs = Arrays.copyOf(phaseSumMs, phases.size());
+      int i = phaseNames.index(p.getKey());
+      if (i >= phaseSumMs.length) {
+        phaseSumMs = Arrays.copyOf(phaseSumMs, i + 1);
       }
-      if (meanMs.length <= i) {
+      if (i >= meanMs.length) {
         meanMs = Arrays.copyOf(meanMs, i + 1);
       }
-      meanMs[i] = p.getValue();
+      meanMs[i] = p.getValue().floatValue();
     }
     return new Sample(
-        s.at(), used, s.queueShares(), s.placed(), s.finished(), s.failed(), s.cycles(), meanMs);
+        s.at(),
+        used,
+        queueIndexes(shares),
+        shareValues(shares),
+        s.placed(),
+        s.finished(),
+        s.failed(),
+        s.cycles(),
+        meanMs);
   }
 
   synchronized List<Sample> samples() {
     return new ArrayList<>(samples);
   }
 
+  /** The samples and the names their indexes refer to, read together. */
+  record View(long added, List<Sample> samples, List<String> queues, List<String> phases) {}
+
+  synchronized View view() {
+    return new View(added, new ArrayList<>(samples), queueNames.all(), phaseNames.all());
+  }
+
+  /** How many samples were ever added: the same number, the same samples. */
+  synchronized long added() {
+    return added;
+  }
+
   /** The phases the samples' {@code phaseMs} are indexed by. */
   synchronized List<String> phases() {
-    return List.copyOf(phases);
+    return phaseNames.all();
+  }
+
+  /** The queues the samples' {@code queues} are indexes into. */
+  synchronized List<String> queues() {
+    return queueNames.all();
+  }
+
+  /** Names given an index each, in the order first seen. */
+  private static final class Names {
+    private final List<String> names = new ArrayList<>();
+    private final Map<String, Integer> indexes = new HashMap<>();
+
+    int index(String name) {
+      return indexes.computeIfAbsent(
+          name,
+          n -> {
+            names.add(n);
+            return names.size() - 1;
+          });
+    }
+
+    String name(int index) {
+      return names.get(index);
+    }
+
+    List<String> all() {
+      return List.copyOf(names);
+    }
   }
 }

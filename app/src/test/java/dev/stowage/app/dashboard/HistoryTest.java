@@ -76,8 +76,10 @@ class HistoryTest {
     assertThat(s.get(0).finished()).isZero();
     assertThat(s.get(1).finished()).isEqualTo(4);
     assertThat(s.get(1).failed()).isEqualTo(1);
-    assertThat(s.get(1).used()).containsExactly(0.25, 0.5, 0, 0);
-    assertThat(s.get(1).queueShares()).containsExactly(Map.entry("etl", 0.25));
+    assertThat(s.get(1).used()).containsExactly(0.25f, 0.5f, 0f, 0f);
+    assertThat(history.queues()).containsExactly("etl");
+    assertThat(s.get(1).share(0)).isEqualTo(0.25);
+    assertThat(s.get(0).share(0)).isZero();
   }
 
   @Test
@@ -117,8 +119,9 @@ class HistoryTest {
         .extracting(History.Sample::at)
         .containsExactly(Instant.ofEpochSecond(1_000), Instant.ofEpochSecond(1_010));
     History.Sample first = both.get(0);
-    assertThat(first.used()).containsExactly(0.25, 0.5, 0, 0);
-    assertThat(first.queueShares()).containsExactly(Map.entry("etl", 0.25));
+    assertThat(first.used()).containsExactly(0.25f, 0.5f, 0f, 0f);
+    assertThat(fresh.queues()).containsExactly("etl");
+    assertThat(first.share(0)).isEqualTo(0.25);
     assertThat(first.placed()).isEqualTo(2);
     assertThat(first.cycles()).isEqualTo(1);
     assertThat(first.phaseMs(0)).isEqualTo(1.0);
@@ -152,6 +155,39 @@ class HistoryTest {
     assertThat(h.samples()).extracting(History.Sample::placed).containsExactly(1L);
   }
 
+  @Test
+  void theChartsNameTheBusiestQueuesSumTheRestAndLeaveNoBarWhereNoCycleRan() {
+    var queues = new java.util.TreeMap<String, Resources>();
+    for (int q = 0; q < 12; q++) {
+      // Queue q holds (q + 1) % 12 tenths of a core of ten: q11 the least, q10 the most.
+      queues.put("q" + q, new Resources(100L * ((q + 1) % 12 + 1), 0, 0, 0));
+    }
+    cluster.nodes =
+        List.of(
+            new DashboardData.Node(
+                "n1", new Resources(10_000, 1024, 0, 0), new Resources(0, 0, 0, 0), List.of()));
+    cluster.byQueue = queues;
+    history.cycleRan(cycle(1, 3, ordered("offers", 1.23456, "launch", 2.0)));
+    history.sample(cluster);
+    cluster.at = Instant.ofEpochSecond(10);
+    history.sample(cluster); // no cycle ran
+
+    Map<String, Object> charts = Dashboard.charts(history.view());
+    @SuppressWarnings("unchecked")
+    var shares = (Map<String, double[]>) charts.get("shares");
+    assertThat(shares.keySet())
+        .containsExactly("q10", "q9", "q8", "q7", "q6", "q5", "q4", "q3", "4 other queues, summed");
+    assertThat(shares.get("q10")).containsExactly(12.0, 12.0);
+    // q0, q1, q2 and q11: 2, 3, 4 and 1 tenths of a core of ten.
+    assertThat(shares.get("4 other queues, summed")).containsExactly(10.0, 10.0);
+    @SuppressWarnings("unchecked")
+    var phases = (Map<String, Double[]>) charts.get("phaseMs");
+    assertThat(phases.get("offers")).containsExactly(1.235, null);
+    assertThat(phases.get("launch")).containsExactly(2.0, null);
+    assertThat((long[]) charts.get("placed")).containsExactly(3, 0);
+    assertThat((long[]) charts.get("t")).containsExactly(0, 10);
+  }
+
   private static DashboardData.Cycle cycle(long n, int launched, Map<String, Double> phases) {
     return new DashboardData.Cycle(n, Instant.EPOCH, 0, phases, 1, 1, launched, launched, 0, null);
   }
@@ -165,7 +201,7 @@ class HistoryTest {
   }
 
   /** What a sample reads; the rest of the dashboard's data is not asked for. */
-  private static final class Cluster implements DashboardData {
+  static final class Cluster implements DashboardData {
     List<Node> nodes = List.of();
     Map<String, Resources> byQueue = Map.of();
     Map<TaskState, Long> counts = Map.of();
