@@ -73,13 +73,7 @@ class DashboardBrowserTest {
   @BeforeEach
   void start() throws Exception {
     Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
-    service =
-        StowageService.builder(tmp.resolve("data"))
-            .interval(Duration.ofMillis(100))
-            .cluster(new StowageService.Cluster.Local(new Resources(4000, 8192, 100_000, 0)))
-            .start();
-    admin = Files.readString(service.adminTokenFile()).strip();
-    api = new TestApi(service);
+    startService();
     var options = new ChromeOptions();
     options.setBinary(CHROMIUM.toFile());
     // As this machine's closed network needs: no background connections, no sandbox as root.
@@ -104,6 +98,16 @@ class DashboardBrowserTest {
             .usingAnyFreePort()
             .build();
     browser = new ChromeDriver(driverService, options);
+  }
+
+  private void startService() throws Exception {
+    service =
+        StowageService.builder(tmp.resolve("data"))
+            .interval(Duration.ofMillis(100))
+            .cluster(new StowageService.Cluster.Local(new Resources(4000, 8192, 100_000, 0)))
+            .start();
+    admin = Files.readString(service.adminTokenFile()).strip();
+    api = new TestApi(service);
   }
 
   @AfterEach
@@ -456,6 +460,130 @@ class DashboardBrowserTest {
     waitUpTo(20)
         .withMessage(() -> service.liveDashboardPages() + " streams open after Back")
         .until(d -> service.liveDashboardPages() == 1);
+    assertThat(consoleErrors).as("console errors").isEmpty();
+  }
+
+  /**
+   * The overview left open for STOWAGE_SOAK_MINUTES while tasks keep coming, a day of samples
+   * stored first: opt-in, as it takes that long. Each minute, after a garbage collection in the
+   * page, it prints the page's script heap, its DOM nodes and event listeners (Chromium's own
+   * counts) and the server's open streams; at the end these must be where they were after the first
+   * two minutes (up to noise), the page never reloaded, and updates still arriving.
+   */
+  @Test
+  @org.junit.jupiter.api.condition.EnabledIfEnvironmentVariable(
+      named = "STOWAGE_SOAK_MINUTES",
+      matches = "[1-9][0-9]*")
+  void theOverviewLeftOpenForALongTimeKeepsWorkingAndDoesNotGrow() throws Exception {
+    int minutes = Integer.parseInt(System.getenv("STOWAGE_SOAK_MINUTES"));
+    // The charts' data at its bound from the start: a day of samples, of 20 queues, stored, and
+    // the service started again on it.
+    service.close();
+    try (var pg =
+            dev.stowage.store.EmbeddedPostgres.start(tmp.resolve("data").resolve("postgres"));
+        var db = dev.stowage.store.Database.open(pg)) {
+      var kept = new dev.stowage.store.PostgresClusterHistory(db.dataSource());
+      var shares = new java.util.TreeMap<String, Double>();
+      for (int q = 0; q < 20; q++) {
+        shares.put("team-" + q, 0.01 * q);
+      }
+      java.time.Instant now = java.time.Instant.now();
+      for (int i = 8_640; i > 0; i--) {
+        kept.append(
+            new dev.stowage.scheduler.history.ClusterSample(
+                now.minusSeconds(10L * i),
+                List.of(0.5, 0.25, 0.1, 0.0),
+                shares,
+                i % 7,
+                i % 5,
+                i % 2,
+                100,
+                java.util.Map.of("launch", 1.0 + i % 3)),
+            now.minus(Duration.ofDays(1)));
+      }
+    }
+    startService();
+    signIn(admin);
+    var js = (JavascriptExecutor) browser;
+    js.executeScript(
+        "window.stowageEvents = 0; window.stowageNotReloaded = true;"
+            + " document.addEventListener('htmx:sseMessage', e => {"
+            + " if (e.detail.type === 'cycle') window.stowageEvents++; });");
+    var chrome = (ChromeDriver) browser;
+    chrome.executeCdpCommand("Performance.enable", java.util.Map.of());
+    var submitter =
+        Thread.ofPlatform()
+            .daemon()
+            .start(
+                () -> {
+                  // Work arriving all the time: a few short tasks every 5 s.
+                  for (int batch = 0; !Thread.currentThread().isInterrupted(); batch++) {
+                    try {
+                      var tasks = new StringBuilder("{\"tasks\": [");
+                      for (int i = 0; i < 5; i++) {
+                        tasks
+                            .append(i == 0 ? "" : ",")
+                            .append("{\"id\": \"soak/")
+                            .append(batch)
+                            .append('-')
+                            .append(i)
+                            .append("\", \"command\": [\"true\"], \"cpuMillis\": 100}");
+                      }
+                      api.send("POST", "/api/tasks", tasks.append("]}").toString(), admin);
+                      Thread.sleep(5_000);
+                    } catch (InterruptedException e) {
+                      return;
+                    } catch (Exception e) {
+                      // The next batch tries again; the page's checks say whether it mattered.
+                    }
+                  }
+                });
+    var rows = new ArrayList<double[]>();
+    System.out.printf(
+        "%6s %10s %8s %10s %8s %8s%n",
+        "minute", "heap KB", "nodes", "listeners", "events", "streams");
+    try {
+      for (int minute = 0; minute <= minutes; minute++) {
+        if (minute > 0) {
+          Thread.sleep(60_000);
+        }
+        chrome.executeCdpCommand("HeapProfiler.collectGarbage", java.util.Map.of());
+        var metrics = new java.util.HashMap<String, Double>();
+        @SuppressWarnings("unchecked")
+        var list =
+            (List<java.util.Map<String, Object>>)
+                chrome
+                    .executeCdpCommand("Performance.getMetrics", java.util.Map.of())
+                    .get("metrics");
+        for (var m : list) {
+          metrics.put((String) m.get("name"), ((Number) m.get("value")).doubleValue());
+        }
+        double[] row = {
+          minute,
+          metrics.get("JSHeapUsedSize") / 1024,
+          metrics.get("Nodes"),
+          metrics.get("JSEventListeners"),
+          ((Number) js.executeScript("return window.stowageEvents")).doubleValue(),
+          service.liveDashboardPages()
+        };
+        rows.add(row);
+        System.out.printf(
+            "%6.0f %10.0f %8.0f %10.0f %8.0f %8.0f%n",
+            row[0], row[1], row[2], row[3], row[4], row[5]);
+      }
+    } finally {
+      submitter.interrupt();
+    }
+    double[] settled = rows.get(Math.min(2, rows.size() - 1));
+    double[] last = rows.getLast();
+    double[] before = rows.get(rows.size() - 2);
+    assertThat(js.executeScript("return window.stowageNotReloaded === true")).isEqualTo(true);
+    assertThat(last[4]).as("updates in the last minute").isGreaterThan(before[4]);
+    assertThat(last[1]).as("script heap, KB").isLessThanOrEqualTo(settled[1] * 1.25 + 512);
+    assertThat(last[2]).as("DOM nodes").isLessThanOrEqualTo(settled[2] * 1.1 + 50);
+    assertThat(last[3]).as("event listeners").isLessThanOrEqualTo(settled[3] + 20);
+    assertThat(last[5]).as("open streams").isEqualTo(1);
+    collectConsole();
     assertThat(consoleErrors).as("console errors").isEmpty();
   }
 
