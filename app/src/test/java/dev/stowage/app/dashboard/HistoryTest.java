@@ -64,11 +64,7 @@ class HistoryTest {
     cluster.counts = Map.of(TaskState.SUCCEEDED, 10L, TaskState.FAILED, 2L);
     history.sample(cluster);
     cluster.counts = Map.of(TaskState.SUCCEEDED, 13L, TaskState.FAILED, 3L);
-    cluster.nodes =
-        List.of(
-            new DashboardData.Node(
-                "n1", new Resources(3000, 1024, 0, 0), new Resources(1000, 1024, 0, 0), List.of()));
-    cluster.byQueue = Map.of("etl", new Resources(1000, 256, 0, 0));
+    aQuarterOfTheCoresAndHalfTheMemoryInUseByEtl();
     history.sample(cluster);
 
     List<History.Sample> s = history.samples();
@@ -97,11 +93,7 @@ class HistoryTest {
   void aHistoryStartedAgainTakesUpTheLastDayOfSamplesKept() {
     cluster.at = Instant.ofEpochSecond(1_000);
     history.cycleRan(cycle(1, 2, ordered("offers", 1.0, "launch", 3.0)));
-    cluster.nodes =
-        List.of(
-            new DashboardData.Node(
-                "n1", new Resources(3000, 1024, 0, 0), new Resources(1000, 1024, 0, 0), List.of()));
-    cluster.byQueue = Map.of("etl", new Resources(1000, 256, 0, 0));
+    aQuarterOfTheCoresAndHalfTheMemoryInUseByEtl();
     history.sample(cluster);
     cluster.at = Instant.ofEpochSecond(1_010);
     history.sample(cluster);
@@ -186,6 +178,14 @@ class HistoryTest {
     assertThat(phases.get("launch")).containsExactly(2.0, null);
     assertThat((long[]) charts.get("placed")).containsExactly(3, 0);
     assertThat((long[]) charts.get("t")).containsExactly(0, 10);
+  }
+
+  private void aQuarterOfTheCoresAndHalfTheMemoryInUseByEtl() {
+    cluster.nodes =
+        List.of(
+            new DashboardData.Node(
+                "n1", new Resources(3000, 1024, 0, 0), new Resources(1000, 1024, 0, 0), List.of()));
+    cluster.byQueue = Map.of("etl", new Resources(1000, 256, 0, 0));
   }
 
   private static DashboardData.Cycle cycle(long n, int launched, Map<String, Double> phases) {
