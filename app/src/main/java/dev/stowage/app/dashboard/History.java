@@ -144,12 +144,13 @@ final class History {
       for (int i = 0; i < meanMs.length; i++) {
         meanMs[i] = (float) (phaseSumMs[i] / cyclesSince);
       }
+      Indexed inFlight = indexed(shares);
       var sample =
           new Sample(
               at,
               fraction,
-              queueIndexes(shares),
-              shareValues(shares),
+              inFlight.queues(),
+              inFlight.shares(),
               placedSince,
               newlySucceeded + newlyFailed,
               newlyFailed,
@@ -169,26 +170,20 @@ final class History {
     }
   }
 
-  // The queues' indexes ascending, and their shares in the same order.
-  private int[] queueIndexes(Map<String, Float> shares) {
-    int[] out = new int[shares.size()];
-    int i = 0;
-    for (String q : shares.keySet()) {
-      out[i++] = queueNames.index(q);
-    }
-    Arrays.sort(out);
-    return out;
-  }
+  /** Queues as indexes into {@link #queues()}, ascending, and their shares in the same order. */
+  private record Indexed(int[] queues, float[] shares) {}
 
-  private float[] shareValues(Map<String, Float> shares) {
+  private Indexed indexed(Map<String, Float> shares) {
     var byIndex = new TreeMap<Integer, Float>();
-    shares.forEach((q, s) -> byIndex.put(queueNames.index(q), s));
-    float[] out = new float[byIndex.size()];
+    shares.forEach((q, share) -> byIndex.put(queueNames.index(q), share));
+    int[] queues = new int[byIndex.size()];
+    float[] values = new float[byIndex.size()];
     int i = 0;
-    for (float s : byIndex.values()) {
-      out[i++] = s;
+    for (Map.Entry<Integer, Float> e : byIndex.entrySet()) {
+      queues[i] = e.getKey();
+      values[i++] = e.getValue();
     }
-    return out;
+    return new Indexed(queues, values);
   }
 
   private void add(Sample sample) {
@@ -224,12 +219,10 @@ final class History {
     }
     var shares = new TreeMap<String, Float>();
     s.queueShares().forEach((q, v) -> shares.put(q, v.floatValue()));
+    Indexed inFlight = indexed(shares);
     float[] meanMs = new float[0];
     for (Map.Entry<String, Double> p : s.phaseMeanMs().entrySet()) {
       int i = phaseNames.index(p.getKey());
-      if (i >= phaseSumMs.length) {
-        phaseSumMs = Arrays.copyOf(phaseSumMs, i + 1);
-      }
       if (i >= meanMs.length) {
         meanMs = Arrays.copyOf(meanMs, i + 1);
       }
@@ -238,8 +231,8 @@ final class History {
     return new Sample(
         s.at(),
         used,
-        queueIndexes(shares),
-        shareValues(shares),
+        inFlight.queues(),
+        inFlight.shares(),
         s.placed(),
         s.finished(),
         s.failed(),
