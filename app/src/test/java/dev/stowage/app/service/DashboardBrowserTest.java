@@ -260,7 +260,13 @@ class DashboardBrowserTest {
     assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
     api.await("/api/tasks/long", "state", "running", admin);
     open("/tasks/long");
-    browser.findElement(By.cssSelector("button[data-action$='/cancel']")).click();
+    // In the live part of the page: clicked again if an update replaced it first.
+    waitUpTo(10)
+        .until(
+            d -> {
+              d.findElement(By.cssSelector("button[data-action$='/cancel']")).click();
+              return true;
+            });
     api.await("/api/tasks/long", "state", "cancelled", admin);
     waitUpTo(30).until(d -> d.findElement(By.id("task-state")).getText().equals("cancelled"));
     // Without a reload, the button is now the one for its new state, and has the keyboard's focus
@@ -606,7 +612,12 @@ class DashboardBrowserTest {
             admin);
     assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
     open("/tasks/held");
-    browser.findElement(By.cssSelector("button[data-action$='/cancel']")).click();
+    waitUpTo(10)
+        .until(
+            d -> {
+              d.findElement(By.cssSelector("button[data-action$='/cancel']")).click();
+              return true;
+            });
     waitUpTo(10)
         .until(d -> d.findElement(By.id("action-result")).getText().startsWith("refused (403)"));
     assertThat(json(api.send("GET", "/api/tasks/held", null, admin)).get("state").asText())
