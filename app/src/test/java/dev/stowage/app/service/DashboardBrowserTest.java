@@ -146,6 +146,16 @@ class DashboardBrowserTest {
     }
   }
 
+  /** Clicks what {@code by} finds, again if a live update replaced it before the click landed. */
+  private void clickLive(By by) {
+    waitUpTo(10)
+        .until(
+            d -> {
+              d.findElement(by).click();
+              return true;
+            });
+  }
+
   /** A wait that reads again when a live update replaced what it read. */
   private WebDriverWait waitUpTo(int seconds) {
     var wait = new WebDriverWait(browser, Duration.ofSeconds(seconds));
@@ -260,13 +270,7 @@ class DashboardBrowserTest {
     assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
     api.await("/api/tasks/long", "state", "running", admin);
     open("/tasks/long");
-    // In the live part of the page: clicked again if an update replaced it first.
-    waitUpTo(10)
-        .until(
-            d -> {
-              d.findElement(By.cssSelector("button[data-action$='/cancel']")).click();
-              return true;
-            });
+    clickLive(By.cssSelector("button[data-action$='/cancel']"));
     api.await("/api/tasks/long", "state", "cancelled", admin);
     waitUpTo(30).until(d -> d.findElement(By.id("task-state")).getText().equals("cancelled"));
     // Without a reload, the button is now the one for its new state, and has the keyboard's focus
@@ -329,13 +333,8 @@ class DashboardBrowserTest {
     assertThat(pair.statusCode()).as(pair.body()).isEqualTo(201);
     api.await("/api/tasks/" + encoded("pair/first"), "state", "running", admin);
     open("/dag/" + encoded("pair/first"));
-    // In the live table: clicked again if an update replaced it first.
-    waitUpTo(10)
-        .until(
-            d -> {
-              d.findElement(By.xpath("//button[text()='Cancel the 2 unfinished tasks']")).click();
-              return true;
-            });
+    // In the live table.
+    clickLive(By.xpath("//button[text()='Cancel the 2 unfinished tasks']"));
     api.await("/api/tasks/" + encoded("pair/first"), "state", "cancelled", admin);
     // Its dependant ends too: cancelled by its own request, or failed upstream if the first's
     // cancel doomed it before that request came.
@@ -375,12 +374,7 @@ class DashboardBrowserTest {
                             + ".querySelectorAll('g[data-phase]')).map(g => g.dataset.phase)"))
         .containsExactlyElementsOf(SIX_PHASES);
     shot("cycles");
-    waitUpTo(10)
-        .until(
-            d -> {
-              d.findElement(By.cssSelector("ol.cycles a")).click();
-              return true;
-            });
+    clickLive(By.cssSelector("ol.cycles a"));
     waitUpTo(10).until(d -> d.getTitle().startsWith("Cycle "));
 
     open("/nodes");
@@ -612,12 +606,7 @@ class DashboardBrowserTest {
             admin);
     assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
     open("/tasks/held");
-    waitUpTo(10)
-        .until(
-            d -> {
-              d.findElement(By.cssSelector("button[data-action$='/cancel']")).click();
-              return true;
-            });
+    clickLive(By.cssSelector("button[data-action$='/cancel']"));
     waitUpTo(10)
         .until(d -> d.findElement(By.id("action-result")).getText().startsWith("refused (403)"));
     assertThat(json(api.send("GET", "/api/tasks/held", null, admin)).get("state").asText())
