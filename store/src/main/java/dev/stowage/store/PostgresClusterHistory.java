@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import javax.sql.DataSource;
 
 /** The cluster's samples in PostgreSQL (table {@code cluster_samples}), one JSON row each. */
@@ -78,7 +79,7 @@ public final class PostgresClusterHistory implements ClusterHistory {
   }
 
   @Override
-  public List<ClusterSample> since(Instant from) {
+  public List<ClusterSample> since(Instant from, Consumer<Unreadable> unreadable) {
     try (Connection c = dataSource.getConnection();
         PreparedStatement q =
             c.prepareStatement(
@@ -87,28 +88,56 @@ public final class PostgresClusterHistory implements ClusterHistory {
       try (ResultSet rs = q.executeQuery()) {
         var out = new ArrayList<ClusterSample>();
         while (rs.next()) {
-          Row row = JSON.readValue(rs.getString("sample"), Row.class);
-          var phases = new LinkedHashMap<String, Double>();
-          for (int i = 0; i < row.phases().size(); i++) {
-            phases.put(row.phases().get(i), row.phaseMeanMs().get(i));
+          Instant at = rs.getTimestamp("at").toInstant();
+          try {
+            out.add(sample(at, JSON.readValue(rs.getString("sample"), Row.class)));
+          } catch (JsonProcessingException | IllegalArgumentException e) {
+            unreadable.accept(new Unreadable(at, problem(e)));
           }
-          out.add(
-              new ClusterSample(
-                  rs.getTimestamp("at").toInstant(),
-                  row.used(),
-                  row.queueShares(),
-                  row.placed(),
-                  row.finished(),
-                  row.failed(),
-                  row.cycles(),
-                  phases));
         }
         return out;
       }
     } catch (SQLException e) {
       throw new StoreException(e);
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException("a cluster sample in the database is not its JSON", e);
     }
+  }
+
+  private static ClusterSample sample(Instant at, Row row) {
+    if (row == null) {
+      throw new IllegalArgumentException("it is null");
+    }
+    if (row.used() == null || row.used().contains(null)) {
+      throw new IllegalArgumentException("'used' is not a list of numbers");
+    }
+    if (row.queueShares() == null || row.queueShares().containsValue(null)) {
+      throw new IllegalArgumentException("'queueShares' is not an object of numbers");
+    }
+    if (row.phases() == null
+        || row.phaseMeanMs() == null
+        || row.phases().contains(null)
+        || row.phaseMeanMs().contains(null)
+        || row.phases().size() != row.phaseMeanMs().size()) {
+      throw new IllegalArgumentException(
+          "'phases' and 'phaseMeanMs' are not a list of names and one of numbers, as long");
+    }
+    var phases = new LinkedHashMap<String, Double>();
+    for (int i = 0; i < row.phases().size(); i++) {
+      phases.put(row.phases().get(i), row.phaseMeanMs().get(i));
+    }
+    return new ClusterSample(
+        at,
+        row.used(),
+        row.queueShares(),
+        row.placed(),
+        row.finished(),
+        row.failed(),
+        row.cycles(),
+        phases);
+  }
+
+  private static String problem(Exception e) {
+    return e instanceof JsonProcessingException j
+        ? "not a sample's JSON: " + j.getOriginalMessage()
+        : e.getMessage();
   }
 }

@@ -83,8 +83,18 @@ final class History {
   History(ClusterHistory kept, Instant now) {
     this.kept = kept;
     try {
-      for (ClusterSample s : kept.since(now.minus(SPAN))) {
+      var unreadable = new ArrayList<ClusterHistory.Unreadable>();
+      for (ClusterSample s : kept.since(now.minus(SPAN), unreadable::add)) {
         add(fromKept(s));
+      }
+      if (!unreadable.isEmpty()) {
+        var first = unreadable.getFirst();
+        LOG.warn(
+            "the dashboard's charts leave out {} kept sample(s) that could not be read; the first,"
+                + " at {}: {}",
+            unreadable.size(),
+            first.at(),
+            first.problem());
       }
     } catch (RuntimeException e) {
       // The charts start empty rather than the service not at all.

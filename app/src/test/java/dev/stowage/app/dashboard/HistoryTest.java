@@ -137,7 +137,8 @@ class HistoryTest {
           }
 
           @Override
-          public List<dev.stowage.scheduler.history.ClusterSample> since(Instant from) {
+          public List<dev.stowage.scheduler.history.ClusterSample> since(
+              Instant from, java.util.function.Consumer<ClusterHistory.Unreadable> unreadable) {
             throw new IllegalStateException("the store is down");
           }
         };

@@ -4,6 +4,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 
 /** The in-memory twin of the history the store keeps: the same rules, nothing outlives it. */
 final class InMemoryClusterHistory implements ClusterHistory {
@@ -16,7 +17,8 @@ final class InMemoryClusterHistory implements ClusterHistory {
   }
 
   @Override
-  public synchronized List<ClusterSample> since(Instant from) {
+  public synchronized List<ClusterSample> since(Instant from, Consumer<Unreadable> unreadable) {
+    // Kept as objects: every one reads back.
     return new ArrayList<>(samples.tailMap(from, true).values());
   }
 }
