@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.stowage.scheduler.history.ClusterHistory;
 import dev.stowage.scheduler.history.ClusterSample;
-import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -12,31 +11,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** The cluster's samples in a real PostgreSQL 17 and in the in-memory twin, by the same rules. */
 class ClusterHistoryTest {
-  @TempDir static Path tmp;
-  static EmbeddedPostgres pg;
-  static Database db;
+  @RegisterExtension static final TestPostgres db = new TestPostgres();
   static final Instant T0 = Instant.parse("2026-12-01T12:00:00.123Z");
-
-  @BeforeAll
-  static void start() throws Exception {
-    pg = TestPostgres.start(tmp);
-    db = Database.open(pg);
-  }
-
-  @AfterAll
-  static void stop() {
-    db.close();
-    pg.close();
-  }
 
   static Stream<String> histories() {
     return Stream.of("postgres", "memory");

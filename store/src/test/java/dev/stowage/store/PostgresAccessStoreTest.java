@@ -7,31 +7,14 @@ import dev.stowage.access.AccessStore;
 import dev.stowage.access.ApiToken;
 import dev.stowage.access.AuditEntry;
 import dev.stowage.access.Role;
-import java.nio.file.Path;
 import java.time.Instant;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Tokens and the audit log against a real PostgreSQL 17. */
 class PostgresAccessStoreTest {
-  @TempDir static Path tmp;
-  static EmbeddedPostgres pg;
-  static Database db;
+  @RegisterExtension static final TestPostgres db = new TestPostgres();
   static final Instant T0 = Instant.parse("2026-12-01T12:00:00Z");
-
-  @BeforeAll
-  static void start() throws Exception {
-    pg = TestPostgres.start(tmp);
-    db = Database.open(pg);
-  }
-
-  @AfterAll
-  static void stop() {
-    db.close();
-    pg.close();
-  }
 
   @Test
   void tokensAreFoundByTheirHashRevokedOnceAndNamedUniquely() {

@@ -12,38 +12,21 @@ import dev.stowage.scheduler.StoredTask;
 import dev.stowage.scheduler.TaskSpec;
 import dev.stowage.scheduler.TaskState;
 import dev.stowage.scheduler.TraceContext;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The task store against a real PostgreSQL 17. */
 class PostgresTaskStoreTest {
-  @TempDir static Path tmp;
-  static EmbeddedPostgres pg;
-  static Database db;
+  @RegisterExtension static final TestPostgres db = new TestPostgres();
   PostgresTaskStore store;
   static final Instant T0 = Instant.parse("2026-11-25T12:00:00Z");
-
-  @BeforeAll
-  static void start() throws Exception {
-    pg = TestPostgres.start(tmp);
-    db = Database.open(pg);
-  }
-
-  @AfterAll
-  static void stop() {
-    db.close();
-    pg.close();
-  }
 
   @BeforeEach
   void empty() throws Exception {

@@ -14,7 +14,6 @@ import dev.stowage.scheduler.TaskState;
 import dev.stowage.scheduler.TaskStore;
 import dev.stowage.testing.Draw;
 import dev.stowage.testing.PropertyCheck;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -27,7 +26,7 @@ import java.util.function.Function;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The scheduling state answers every call as PostgreSQL does, and so does the in-memory twin:
@@ -36,19 +35,16 @@ import org.junit.jupiter.api.io.TempDir;
  * state loaded afresh from the store.
  */
 class SchedulingStateTest {
-  @TempDir static Path tmp;
-  static EmbeddedPostgres pg;
-  static Database db;
+  @RegisterExtension static final TestPostgres db = new TestPostgres();
   static Database behindState; // a second database: the state writes its own record
   static final Instant T0 = Instant.parse("2026-11-25T12:00:00Z");
 
   @BeforeAll
   static void start() throws Exception {
-    pg = TestPostgres.start(tmp);
-    db = Database.open(pg);
     try (var c = db.dataSource().getConnection()) {
       c.createStatement().execute("create database behind_state");
     }
+    var pg = db.server();
     behindState =
         Database.open(
             pg.jdbcUrl().replace("/postgres?", "/behind_state?"), pg.user(), pg.password());
@@ -57,8 +53,6 @@ class SchedulingStateTest {
   @AfterAll
   static void stop() {
     behindState.close();
-    db.close();
-    pg.close();
   }
 
   /** One step of a history; picks are indices into the tasks submitted so far, wrapped. */
@@ -144,8 +138,8 @@ class SchedulingStateTest {
         .isEqualTo(TaskState.UPSTREAM_FAILED);
   }
 
-  private static void empty(Database database) {
-    try (var c = database.dataSource().getConnection()) {
+  private static void empty(javax.sql.DataSource database) {
+    try (var c = database.getConnection()) {
       c.createStatement().execute("truncate tasks, task_attempts cascade");
     } catch (java.sql.SQLException e) {
       throw new IllegalStateException(e);
@@ -153,8 +147,8 @@ class SchedulingStateTest {
   }
 
   private void replay(List<Step> history) {
-    empty(db);
-    empty(behindState);
+    empty(db.dataSource());
+    empty(behindState.dataSource());
     var durable = new PostgresTaskStore(db.dataSource());
     var record = new PostgresTaskStore(behindState.dataSource());
     var stores = new TreeMap<String, TaskStore>();
@@ -347,7 +341,7 @@ class SchedulingStateTest {
 
   @Test
   void finishedTasksLeaveMemoryAndAreStillReadFromTheStore() {
-    empty(db);
+    empty(db.dataSource());
     var durable = new PostgresTaskStore(db.dataSource());
     var state = SchedulingState.load(durable);
     state.submit(List.of(TaskSpec.of("a", "true"), TaskSpec.of("b", "true")), T0);
@@ -377,8 +371,8 @@ class SchedulingStateTest {
    */
   @Test
   void everyStoreKeepsEachAttemptsStepsAndEnd() {
-    empty(db);
-    empty(behindState);
+    empty(db.dataSource());
+    empty(behindState.dataSource());
     var durable = new PostgresTaskStore(db.dataSource());
     var state = SchedulingState.load(new PostgresTaskStore(behindState.dataSource()));
     var stores =
