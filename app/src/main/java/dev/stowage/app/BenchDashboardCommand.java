@@ -3,6 +3,7 @@ package dev.stowage.app;
 import dev.stowage.app.service.StowageService;
 import dev.stowage.backend.sim.SimulatedCluster;
 import dev.stowage.engine.Resources;
+import dev.stowage.scheduler.SchedulingCycle;
 import dev.stowage.scheduler.TaskSpec;
 import dev.stowage.scheduler.history.ClusterHistory;
 import dev.stowage.scheduler.history.ClusterSample;
@@ -246,14 +247,7 @@ final class BenchDashboardCommand implements Callable<Integer> {
     for (int i = 0; i < samples; i++) {
       Instant sampled = now.minusSeconds(10L * (samples - i));
       phases.clear();
-      for (String phase :
-          List.of(
-              "apply_cluster_events",
-              "get_resource_offers_from_cluster",
-              "get_processable_tasks",
-              "match_tasks_to_offers",
-              "prepare_payloads",
-              "launch")) {
+      for (String phase : SchedulingCycle.PHASES) {
         phases.put(phase, random.nextDouble() * 20);
       }
       shares.clear();

@@ -58,6 +58,16 @@ public final class SchedulingCycle {
 
   static final AttributeKey<String> SCORER = AttributeKey.stringKey("stowage.match.scorer");
 
+  /** The phases of a cycle, by their span names, in the order each cycle runs them. */
+  public static final List<String> PHASES =
+      List.of(
+          "apply_cluster_events",
+          "get_resource_offers_from_cluster",
+          "get_processable_tasks",
+          "match_tasks_to_offers",
+          "prepare_payloads",
+          "launch");
+
   /**
    * What one cycle did, with the time each phase took.
    *

@@ -85,7 +85,8 @@ class SchedulingCycleTest {
             "get_processable_tasks",
             "match_tasks_to_offers",
             "prepare_payloads",
-            "launch");
+            "launch")
+        .isEqualTo(SchedulingCycle.PHASES);
     SpanData match =
         finished.stream()
             .filter(s -> s.getName().equals("match_tasks_to_offers"))
