@@ -36,6 +36,10 @@ import java.util.function.Function;
  * place when the server's event stream says cycles ran, charts drawn by uPlot, the DAG by
  * Cytoscape, all from WebJars (no network needed). Every page and fragment needs a token of the
  * reader role, given as a session cookie (see {@link Sessions}); changes go to the API.
+ *
+ * <p>Tables have no {@code thead}: their header row is a row of {@code th scope="col"} cells. The
+ * live parts are replaced many times a minute, and Chromium's document keeps something for every
+ * {@code thead} (and {@code tfoot}) ever inserted, for as long as the page is open.
  */
 public final class Dashboard implements AutoCloseable {
   /** Rows of the tasks table per page. */
@@ -320,7 +324,8 @@ public final class Dashboard implements AutoCloseable {
   private String overviewLive() {
     var out = new StringBuilder();
     out.append("<div class=\"grid\"><section class=\"card\"><h2>Tasks by state</h2><table>")
-        .append("<thead><tr><th>State</th><th class=\"num\">Tasks</th></tr></thead><tbody>");
+        .append(
+            "<tbody><tr><th scope=\"col\">State</th><th scope=\"col\" class=\"num\">Tasks</th></tr>");
     Map<TaskState, Long> counts = data.countByState();
     for (TaskState s : TaskState.values()) {
       out.append("<tr><td class=\"state state-")
@@ -469,7 +474,8 @@ public final class Dashboard implements AutoCloseable {
     }
     out.append("</dd></dl><h2>Phases</h2>")
         .append(waterfall(c, Math.max(1, c.durationMs())))
-        .append("<table><thead><tr><th>Phase</th><th class=\"num\">ms</th></tr></thead><tbody>");
+        .append(
+            "<table><tbody><tr><th scope=\"col\">Phase</th><th scope=\"col\" class=\"num\">ms</th></tr>");
     c.phasesMs()
         .forEach(
             (k, v) ->
@@ -483,9 +489,13 @@ public final class Dashboard implements AutoCloseable {
   }
 
   private static String cycleTable(List<DashboardData.Cycle> cycles) {
-    var out = new StringBuilder("<table><thead><tr><th>Cycle</th><th>Started</th>");
-    out.append("<th class=\"num\">ms</th><th class=\"num\">Matched</th>")
-        .append("<th class=\"num\">Launched</th><th>Slowest phase</th></tr></thead><tbody>");
+    var out =
+        new StringBuilder(
+            "<table><tbody><tr><th scope=\"col\">Cycle</th><th scope=\"col\">Started</th>");
+    out.append(
+            "<th scope=\"col\" class=\"num\">ms</th><th scope=\"col\" class=\"num\">Matched</th>")
+        .append(
+            "<th scope=\"col\" class=\"num\">Launched</th><th scope=\"col\">Slowest phase</th></tr>");
     for (DashboardData.Cycle c : cycles) {
       var slowest = c.phasesMs().entrySet().stream().max(Map.Entry.comparingByValue()).orElse(null);
       out.append("<tr><td><a href=\"/cycles/")
@@ -650,9 +660,12 @@ public final class Dashboard implements AutoCloseable {
 
   private String taskTable(List<StoredTask> tasks) {
     Instant now = data.now();
-    var out = new StringBuilder("<table class=\"tasks\"><thead><tr><th>Task</th><th>State</th>");
-    out.append("<th class=\"num\">Attempt</th><th>Node</th><th class=\"num\">Waited</th>")
-        .append("<th>Why</th></tr></thead><tbody>");
+    var out =
+        new StringBuilder(
+            "<table class=\"tasks\"><tbody><tr><th scope=\"col\">Task</th><th scope=\"col\">State</th>");
+    out.append(
+            "<th scope=\"col\" class=\"num\">Attempt</th><th scope=\"col\">Node</th><th scope=\"col\" class=\"num\">Waited</th>")
+        .append("<th scope=\"col\">Why</th></tr>");
     for (StoredTask t : tasks) {
       out.append("<tr data-task=\"")
           .append(attr(t.id()))
@@ -997,8 +1010,9 @@ public final class Dashboard implements AutoCloseable {
       out.append("<section class=\"card\"><h2>")
           .append(text(n.name()))
           .append("</h2><table>")
-          .append("<thead><tr><th>Resource</th><th>Used</th><th class=\"num\">Used</th>")
-          .append("<th class=\"num\">Free</th></tr></thead><tbody>");
+          .append(
+              "<tbody><tr><th scope=\"col\">Resource</th><th scope=\"col\">Used</th><th scope=\"col\" class=\"num\">Used</th>")
+          .append("<th scope=\"col\" class=\"num\">Free</th></tr>");
       for (int d = 0; d < 4; d++) {
         long used = n.used().get(d);
         long total = used + n.free().get(d);
