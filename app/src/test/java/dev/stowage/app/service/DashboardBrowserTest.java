@@ -526,6 +526,15 @@ class DashboardBrowserTest {
                     + "      await new Promise((r) => setTimeout(r, 2));"
                     + "    }"
                     + "  }"
+                    // A part swapped whole leaves its old element's listener on the stream, which
+                    // lets go of it at the stream's next event: as in use, one is let go at a time.
+                    + "  const event = await new Promise((r) => {"
+                    + "    setTimeout(() => r(false), 15000);"
+                    + "    document.addEventListener('htmx:sseMessage', (e) => {"
+                    + "      if (e.detail && e.detail.type === 'cycle') r(true); });"
+                    + "  });"
+                    + "  if (!event) return 'no event from the stream within 15 s';"
+                    + "  await new Promise((r) => setTimeout(r, 500));"
                     + "  return 'done';"
                     + "})().then(done, (e) => done(String(e)));",
                 times);

@@ -29,15 +29,16 @@ final class PageHeap implements AutoCloseable {
   /**
    * Kinds left out of a count: strings, numbers and compiled code are named by their contents; V8's
    * own bookkeeping ({@code system / ...}) grows and shrinks as it compiles the page's script over
-   * time (the script heap's size bounds it); and two records the browser keeps to a bound of its
-   * own, the resource timings (the first 250) and, while a DevTools client records the network, its
-   * record of each request.
+   * time (the script heap's size bounds it); and records the browser keeps to a bound of its own:
+   * the performance timeline's entries (the first 250 resource timings, the last long animation
+   * frames of a busy machine, with their script timings) and, while a DevTools client records the
+   * network, its record of each request.
    */
   private static final Set<String> UNCOUNTED_TYPES =
       Set.of("string", "concatenated string", "sliced string", "number", "code", "hidden");
 
   private static final List<String> BOUNDED_BY_THE_BROWSER =
-      List.of("PerformanceResourceTiming", "blink::NetworkResourcesData", "blink::XHRReplayData");
+      List.of("Performance", "ScriptTiming", "blink::NetworkResourcesData", "blink::XHRReplayData");
 
   private final WebSocket socket;
   private final StringBuilder message = new StringBuilder();
@@ -111,7 +112,7 @@ final class PageHeap implements AutoCloseable {
       }
       String name = strings.get(nodes.get(i + nameAt).asInt()).asText();
       if (name.startsWith("system / ")
-          || BOUNDED_BY_THE_BROWSER.stream().anyMatch(name::startsWith)) {
+          || BOUNDED_BY_THE_BROWSER.stream().anyMatch(name::contains)) {
         continue;
       }
       out.merge(type + " " + name, 1L, Long::sum);
