@@ -47,16 +47,6 @@ class DashboardBrowserTest {
   static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
   static final Path SHOTS = Path.of("target", "dashboard-screenshots");
 
-  /** The cycle's phases, in the order they run. */
-  static final List<String> SIX_PHASES =
-      List.of(
-          "apply_cluster_events",
-          "get_resource_offers_from_cluster",
-          "get_processable_tasks",
-          "match_tasks_to_offers",
-          "prepare_payloads",
-          "launch");
-
   @TempDir static Path browserHome;
   @TempDir Path tmp;
   private ChromeDriverService driverService;
@@ -372,7 +362,7 @@ class DashboardBrowserTest {
                     .executeScript(
                         "return Array.from(document.querySelector('ol.cycles svg.waterfall')"
                             + ".querySelectorAll('g[data-phase]')).map(g => g.dataset.phase)"))
-        .containsExactlyElementsOf(SIX_PHASES);
+        .containsExactlyElementsOf(dev.stowage.scheduler.SchedulingCycle.PHASES);
     shot("cycles");
     clickLive(By.cssSelector("ol.cycles a"));
     waitUpTo(10).until(d -> d.getTitle().startsWith("Cycle "));
@@ -402,7 +392,7 @@ class DashboardBrowserTest {
                     "return Array.from(document.querySelectorAll("
                         + "'[data-chart=phases] .u-legend .u-series .u-label'))"
                         + ".slice(1).map(e => e.textContent)")) // the first is the time axis
-        .containsExactlyInAnyOrderElementsOf(SIX_PHASES);
+        .containsExactlyInAnyOrderElementsOf(dev.stowage.scheduler.SchedulingCycle.PHASES);
     shot("overview");
 
     collectConsole();
