@@ -36,10 +36,6 @@ import java.util.function.Function;
  * place when the server's event stream says cycles ran, charts drawn by uPlot, the DAG by
  * Cytoscape, all from WebJars (no network needed). Every page and fragment needs a token of the
  * reader role, given as a session cookie (see {@link Sessions}); changes go to the API.
- *
- * <p>Tables have no {@code thead}: their header row is a row of {@code th scope="col"} cells. The
- * live parts are replaced many times a minute, and Chromium's document keeps something for every
- * {@code thead} (and {@code tfoot}) ever inserted, for as long as the page is open.
  */
 public final class Dashboard implements AutoCloseable {
   /** Rows of the tasks table per page. */
@@ -321,11 +317,30 @@ public final class Dashboard implements AutoCloseable {
         + "\"></div></section>";
   }
 
+  /**
+   * A table's header row, opening its body: a row of {@code th scope="col"} cells, not a {@code
+   * thead}. The live parts are replaced many times a minute, and Chromium's document keeps
+   * something for every {@code thead} (and {@code tfoot}) ever inserted, as long as the page is
+   * open.
+   */
+  private static String headerRow(String... cells) {
+    return "<tbody><tr>" + String.join("", cells) + "</tr>";
+  }
+
+  /** A column's header cell; {@code label} is the page's own words, not data. */
+  private static String col(String label) {
+    return "<th scope=\"col\">" + label + "</th>";
+  }
+
+  /** The header cell of a column of numbers, aligned right. */
+  private static String numCol(String label) {
+    return "<th scope=\"col\" class=\"num\">" + label + "</th>";
+  }
+
   private String overviewLive() {
     var out = new StringBuilder();
     out.append("<div class=\"grid\"><section class=\"card\"><h2>Tasks by state</h2><table>")
-        .append(
-            "<tbody><tr><th scope=\"col\">State</th><th scope=\"col\" class=\"num\">Tasks</th></tr>");
+        .append(headerRow(col("State"), numCol("Tasks")));
     Map<TaskState, Long> counts = data.countByState();
     for (TaskState s : TaskState.values()) {
       out.append("<tr><td class=\"state state-")
@@ -474,8 +489,8 @@ public final class Dashboard implements AutoCloseable {
     }
     out.append("</dd></dl><h2>Phases</h2>")
         .append(waterfall(c, Math.max(1, c.durationMs())))
-        .append(
-            "<table><tbody><tr><th scope=\"col\">Phase</th><th scope=\"col\" class=\"num\">ms</th></tr>");
+        .append("<table>")
+        .append(headerRow(col("Phase"), numCol("ms")));
     c.phasesMs()
         .forEach(
             (k, v) ->
@@ -489,13 +504,15 @@ public final class Dashboard implements AutoCloseable {
   }
 
   private static String cycleTable(List<DashboardData.Cycle> cycles) {
-    var out =
-        new StringBuilder(
-            "<table><tbody><tr><th scope=\"col\">Cycle</th><th scope=\"col\">Started</th>");
+    var out = new StringBuilder("<table>");
     out.append(
-            "<th scope=\"col\" class=\"num\">ms</th><th scope=\"col\" class=\"num\">Matched</th>")
-        .append(
-            "<th scope=\"col\" class=\"num\">Launched</th><th scope=\"col\">Slowest phase</th></tr>");
+        headerRow(
+            col("Cycle"),
+            col("Started"),
+            numCol("ms"),
+            numCol("Matched"),
+            numCol("Launched"),
+            col("Slowest phase")));
     for (DashboardData.Cycle c : cycles) {
       var slowest = c.phasesMs().entrySet().stream().max(Map.Entry.comparingByValue()).orElse(null);
       out.append("<tr><td><a href=\"/cycles/")
@@ -660,12 +677,15 @@ public final class Dashboard implements AutoCloseable {
 
   private String taskTable(List<StoredTask> tasks) {
     Instant now = data.now();
-    var out =
-        new StringBuilder(
-            "<table class=\"tasks\"><tbody><tr><th scope=\"col\">Task</th><th scope=\"col\">State</th>");
+    var out = new StringBuilder("<table class=\"tasks\">");
     out.append(
-            "<th scope=\"col\" class=\"num\">Attempt</th><th scope=\"col\">Node</th><th scope=\"col\" class=\"num\">Waited</th>")
-        .append("<th scope=\"col\">Why</th></tr>");
+        headerRow(
+            col("Task"),
+            col("State"),
+            numCol("Attempt"),
+            col("Node"),
+            numCol("Waited"),
+            col("Why")));
     for (StoredTask t : tasks) {
       out.append("<tr data-task=\"")
           .append(attr(t.id()))
@@ -1010,9 +1030,7 @@ public final class Dashboard implements AutoCloseable {
       out.append("<section class=\"card\"><h2>")
           .append(text(n.name()))
           .append("</h2><table>")
-          .append(
-              "<tbody><tr><th scope=\"col\">Resource</th><th scope=\"col\">Used</th><th scope=\"col\" class=\"num\">Used</th>")
-          .append("<th scope=\"col\" class=\"num\">Free</th></tr>");
+          .append(headerRow(col("Resource"), col("Used"), numCol("Used"), numCol("Free")));
       for (int d = 0; d < 4; d++) {
         long used = n.used().get(d);
         long total = used + n.free().get(d);
