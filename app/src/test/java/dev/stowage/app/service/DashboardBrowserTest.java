@@ -469,28 +469,17 @@ class DashboardBrowserTest {
     assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
     signIn(admin);
     browser.manage().timeouts().scriptTimeout(Duration.ofSeconds(120));
-    @SuppressWarnings("unchecked")
-    var chrome =
-        (java.util.Map<String, Object>)
-            ((ChromeDriver) browser).getCapabilities().getCapability("goog:chromeOptions");
-    String debugger = (String) chrome.get("debuggerAddress");
     int updates = 200;
     for (String page : List.of("/", "/cycles", "/tasks", "/nodes", "/tasks/kept%2Fone")) {
       open(page);
-      try (var heap = PageHeap.of(debugger, browser.getCurrentUrl())) {
+      try (var heap = PageHeap.of((ChromeDriver) browser)) {
         updateLiveParts(updates / 2); // the script compiled, the browser's own buffers filled
         var before = heap.objectsByKind();
         updateLiveParts(updates);
         var after = heap.objectsByKind();
-        var grown = new java.util.TreeMap<String, Long>();
-        after.forEach(
-            (kind, n) -> {
-              long more = n - before.getOrDefault(kind, 0L);
-              if (more >= updates / 2) {
-                grown.put(kind, more);
-              }
-            });
-        assertThat(grown).as(page + ": objects more after " + updates + " updates").isEmpty();
+        assertThat(PageHeap.grown(before, after, updates / 2))
+            .as(page + ": objects more after " + updates + " updates")
+            .isEmpty();
       }
     }
     collectConsole();
@@ -606,11 +595,7 @@ class DashboardBrowserTest {
                     }
                   }
                 });
-    @SuppressWarnings("unchecked")
-    var options =
-        (java.util.Map<String, Object>)
-            chrome.getCapabilities().getCapability("goog:chromeOptions");
-    var heap = PageHeap.of((String) options.get("debuggerAddress"), browser.getCurrentUrl());
+    var heap = PageHeap.of(chrome);
     java.util.Map<String, Long> settledObjects = null;
     java.util.Map<String, Long> lastObjects = null;
     var rows = new ArrayList<double[]>();
@@ -669,14 +654,9 @@ class DashboardBrowserTest {
     // kind's count by a few hundred from one minute to the next, so fewer than 500 more is not
     // taken for a leak: a long run is what tells.
     double updates = last[4] - settled[4];
-    var grown = new java.util.TreeMap<String, Long>();
-    for (var kind : lastObjects.entrySet()) {
-      long more = kind.getValue() - settledObjects.getOrDefault(kind.getKey(), 0L);
-      if (more >= Math.max(500, updates / 2)) {
-        grown.put(kind.getKey(), more);
-      }
-    }
-    assertThat(grown).as("objects more after " + updates + " updates").isEmpty();
+    assertThat(PageHeap.grown(settledObjects, lastObjects, Math.max(500, updates / 2)))
+        .as("objects more after " + updates + " updates")
+        .isEmpty();
     collectConsole();
     assertThat(consoleErrors).as("console errors").isEmpty();
   }

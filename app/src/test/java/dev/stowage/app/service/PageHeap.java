@@ -68,10 +68,30 @@ final class PageHeap implements AutoCloseable {
             .join();
   }
 
+  /** The page {@code browser} is on now, by the DevTools address its ChromeDriver reports. */
+  static PageHeap of(org.openqa.selenium.chrome.ChromeDriver browser) throws Exception {
+    var options = (Map<?, ?>) browser.getCapabilities().getCapability("goog:chromeOptions");
+    return of((String) options.get("debuggerAddress"), browser.getCurrentUrl());
+  }
+
+  /** The kinds {@code atLeast} or more up from {@code before} to {@code after}, with how many. */
+  static Map<String, Long> grown(
+      Map<String, Long> before, Map<String, Long> after, double atLeast) {
+    var out = new java.util.TreeMap<String, Long>();
+    after.forEach(
+        (kind, n) -> {
+          long more = n - before.getOrDefault(kind, 0L);
+          if (more >= atLeast) {
+            out.put(kind, more);
+          }
+        });
+    return out;
+  }
+
   /**
    * The page at {@code pageUrl} of the browser whose DevTools listen at {@code debuggerAddress}.
    */
-  static PageHeap of(String debuggerAddress, String pageUrl) throws Exception {
+  private static PageHeap of(String debuggerAddress, String pageUrl) throws Exception {
     var http = HttpClient.newHttpClient();
     var targets =
         JSON.readTree(
