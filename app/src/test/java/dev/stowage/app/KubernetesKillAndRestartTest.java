@@ -3,15 +3,16 @@ package dev.stowage.app;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.stowage.backend.kubernetes.FakeKubelet;
+import dev.stowage.backend.kubernetes.MockApiServer;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,11 +22,21 @@ import org.junit.jupiter.api.io.TempDir;
  * task runs in exactly one pod and succeeds. The API server mock and the fake kubelet live in this
  * test's JVM; the service reaches them through a kubeconfig.
  */
-@EnableKubernetesMockClient(crud = true)
 class KubernetesKillAndRestartTest {
-  KubernetesMockServer server;
+  MockApiServer api;
   KubernetesClient client;
   @TempDir Path tmp;
+
+  @BeforeEach
+  void startApiServer() {
+    api = MockApiServer.start();
+    client = api.client();
+  }
+
+  @AfterEach
+  void stopApiServer() {
+    api.close();
+  }
 
   @Test
   void aServiceKilledBetweenCreatingPodsAndRecordingThemRunsEachTaskOnce() throws Exception {

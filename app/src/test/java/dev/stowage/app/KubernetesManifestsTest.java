@@ -2,19 +2,20 @@ package dev.stowage.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.stowage.backend.kubernetes.MockApiServer;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,10 +23,20 @@ import org.junit.jupiter.api.Test;
  * the Deployment runs the Kubernetes backend, the RBAC grants no wildcard and no write beyond the
  * tasks' namespace, and the namespaces agree.
  */
-@EnableKubernetesMockClient(crud = true)
 class KubernetesManifestsTest {
-  KubernetesMockServer server;
+  MockApiServer api;
   KubernetesClient client;
+
+  @BeforeEach
+  void startApiServer() {
+    api = MockApiServer.start();
+    client = api.client();
+  }
+
+  @AfterEach
+  void stopApiServer() {
+    api.close();
+  }
 
   @Test
   void theShippedManifestsLoadApplyAndGrantLeastPrivilege() throws Exception {

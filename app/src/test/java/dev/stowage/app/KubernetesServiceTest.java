@@ -7,8 +7,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.stowage.app.service.StowageService;
 import dev.stowage.backend.kubernetes.FakeKubelet;
 import dev.stowage.backend.kubernetes.KubernetesBackend;
+import dev.stowage.backend.kubernetes.MockApiServer;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -19,6 +19,8 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,8 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The service with {@code Cluster.Kubernetes}, reaching fabric8's CRUD API server mock through a
  * kubeconfig as a user's would, a fake kubelet running the bound pods on three nodes.
  */
-@EnableKubernetesMockClient(crud = true)
 class KubernetesServiceTest {
+  MockApiServer api;
   KubernetesMockServer server;
   KubernetesClient client;
   @TempDir Path tmp;
@@ -35,13 +37,17 @@ class KubernetesServiceTest {
   // Each test points the client's kubeconfig at its mock; the JVM's own setting comes back after.
   private String kubeconfigBefore;
 
-  @org.junit.jupiter.api.BeforeEach
-  void keepKubeconfig() {
+  @BeforeEach
+  void startApiServer() {
     kubeconfigBefore = System.getProperty("kubeconfig");
+    api = MockApiServer.start();
+    server = api.server();
+    client = api.client();
   }
 
-  @org.junit.jupiter.api.AfterEach
-  void restoreKubeconfig() {
+  @AfterEach
+  void stopApiServerAndRestoreKubeconfig() {
+    api.close();
     if (kubeconfigBefore == null) {
       System.clearProperty("kubeconfig");
     } else {

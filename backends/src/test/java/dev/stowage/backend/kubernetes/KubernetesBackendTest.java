@@ -15,7 +15,6 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -33,9 +32,9 @@ import org.junit.jupiter.api.Test;
  * 409 on a duplicate name) and a fake kubelet that runs bound pods; the backend talks only to the
  * real client. No real cluster is reachable here.
  */
-@EnableKubernetesMockClient(crud = true)
 class KubernetesBackendTest {
   static final String NS = "batch";
+  MockApiServer api;
   KubernetesMockServer server;
   KubernetesClient client;
   FakeKubelet kubelet;
@@ -44,6 +43,9 @@ class KubernetesBackendTest {
 
   @BeforeEach
   void start() {
+    api = MockApiServer.start();
+    server = api.server();
+    client = api.client();
     node("node-a", "4", "8Gi", Map.of("topology.kubernetes.io/zone", "z1"));
     node("node-b", "2", "4Gi", Map.of("kubernetes.io/arch", "arm64"));
     kubelet = new FakeKubelet(client, server);
@@ -54,6 +56,7 @@ class KubernetesBackendTest {
   void stop() {
     backend.close();
     kubelet.close();
+    api.close();
   }
 
   private KubernetesBackend backend() {
@@ -155,6 +158,11 @@ class KubernetesBackendTest {
                 .addNewContainer()
                 .withName("web")
                 .withImage("nginx")
+                // Serving for the whole test: an ended pod rightly no longer counts.
+                .addNewEnv()
+                .withName("FAKE_MS")
+                .withValue("3600000")
+                .endEnv()
                 .withNewResources()
                 .addToRequests("cpu", new Quantity("1500m"))
                 .addToRequests("memory", new Quantity("1Gi"))
